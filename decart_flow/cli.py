@@ -1,0 +1,92 @@
+"""The `decart-flow` command: parse, then hand over to the room that does the work.
+
+Each command's implementation is imported only when that command runs, so `validate` does not
+import aiortc and `serve` does not import Textual.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = {
+    "serve": "decart_flow.service.cli:serve_command",
+    "validate": "decart_flow.show.commands:validate_command",
+    "plan": "decart_flow.engine.plan:plan_command",
+    "run": "decart_flow.runner.command:run_command",
+    "export": "decart_flow.engine.export:export_command",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="decart-flow",
+        description="Show control for Decart realtime AI video.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    serve = sub.add_parser("serve", help="run the local Decart-compatible service on loopback")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    serve.add_argument("--api-key", default=None, help="accept only this key and tokens minted with it")
+    serve.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="inject a fault: drop-ws-after=10s, ack-delay=2s, reject-prompts=0.2, "
+        "stall-video-after=5s, exit-after=20s (repeatable)",
+    )
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+    validate = sub.add_parser("validate", help="check a show file; exit 0 when valid, 2 when not")
+    validate.add_argument("file")
+
+    plan = sub.add_parser("plan", help="list every firing of a show, computed in virtual time")
+    plan.add_argument("file")
+    plan.add_argument("--for", dest="for_", default=None, metavar="DURATION", help="how much show time")
+    plan.add_argument("--start", default=None, metavar="ISO-DATETIME", help="wall-clock start (default now)")
+    plan.add_argument("--json", action="store_true", help="print a JSON list")
+
+    run = sub.add_parser("run", help="play a show on a live session")
+    run.add_argument("file")
+    run.add_argument("--headless", action="store_true", help="no TUI: one line per event")
+    run.add_argument("--duration", default=None, metavar="D", help="end after this much show time")
+    run.add_argument("--source", default=None, help="testsrc | camera[:DEV] | file:PATH | image:PATH")
+    run.add_argument("--record", default=None, metavar="OUT.mp4", help="record the transformed stream")
+    run.add_argument("--journal", default=None, metavar="PATH", help="journal path (default printed at start)")
+    run.add_argument("--backend", default=None, metavar="local|URL", help="service: local (default) or ws(s):// URL")
+    run.add_argument("--api-key", default=None, help="API key (default: $DECART_API_KEY)")
+    run.add_argument("--resume", default=None, metavar="JOURNAL", help="continue from a journal's position")
+    run.add_argument("--watch", action="store_true", help="reload the show file when it is saved")
+    run.add_argument("--osc-port", type=int, default=None, help="listen for OSC on 127.0.0.1:PORT")
+    run.add_argument("--http-port", type=int, default=None, help="remote-control page on 127.0.0.1:PORT")
+    run.add_argument("--monitor", type=int, default=None, metavar="PORT", help="projector page on 127.0.0.1:PORT")
+
+    export = sub.add_parser("export", help="turn a journal into a show that replays it")
+    export.add_argument("journal")
+    export.add_argument("-o", "--output", required=True)
+    return parser
+
+
+def _version() -> str:
+    from decart_flow import __version__
+
+    return __version__
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    module_name, func_name = COMMANDS[args.command].split(":")
+    func = getattr(importlib.import_module(module_name), func_name)
+    try:
+        return int(func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

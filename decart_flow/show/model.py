@@ -1,0 +1,213 @@
+"""The validated show: plain, immutable data that every other room reads.
+
+The YAML loader and the Python builder both produce a `ShowModel`; the engine compiles it; `plan`,
+`run` and the TUI never look at the source file again. Every node keeps the `Where` it came from so
+that a problem found late (a reload, a reactive cue) can still point at a line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import time as dtime
+from pathlib import Path
+from typing import Any, Callable, Literal, Union
+
+MODES = ("restart", "queue", "parallel", "single")
+Mode = Literal["restart", "queue", "parallel", "single"]
+CONNECTION_STATES = ("connecting", "connected", "generating", "reconnecting", "disconnected")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class Where:
+    """A position in a show file (1-based line and column)."""
+
+    file: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+NOWHERE = Where("<python>")
+
+
+# ---------------------------------------------------------------- texts and choices
+
+
+@dataclass(frozen=True)
+class Choice:
+    """`{cycle: [...]}`, `{shuffle: [...]}` or `{random: [...]}`: one item per firing."""
+
+    kind: Literal["cycle", "shuffle", "random"]
+    items: tuple[str, ...]
+
+
+Text = Union[str, Choice]
+
+
+# ---------------------------------------------------------------- actions
+
+
+@dataclass(frozen=True)
+class PromptAction:
+    text: Text
+    enhance: bool = True
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
+class ImageAction:
+    """`image:` with an optional `prompt:` beside it: one `set_image` on the wire.
+
+    `image` is an absolute path, an http(s) URL, or None (clear the reference image).
+    """
+
+    image: str | None
+    prompt: Text | None = None
+    enhance: bool = True
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
+class MirrorAction:
+    value: bool | Literal["toggle"]
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
+class AudioAction:
+    path: str  # absolute path, checked decodable at load time
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
+class WaitAction:
+    seconds: float
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
+class LogAction:
+    text: str
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
+class ControlAction:
+    """Show control: `go: next`, `go: back`, `pause`, `resume`, `stop`."""
+
+    command: Literal["next", "back", "pause", "resume", "stop"]
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
+class CallAction:
+    """A Python show's `async def handler(session)`: awaited with the live session."""
+
+    fn: Callable[..., Any]
+    where: Where = NOWHERE
+
+
+Action = Union[
+    PromptAction, ImageAction, MirrorAction, AudioAction, WaitAction, LogAction, ControlAction, CallAction
+]
+
+
+# ---------------------------------------------------------------- triggers
+
+
+@dataclass(frozen=True)
+class AtTrigger:
+    t: float
+
+
+@dataclass(frozen=True)
+class EveryTrigger:
+    interval: float
+    start: float = 0.0  # `from:`
+    until: float | None = None
+    times: int | None = None
+
+
+@dataclass(frozen=True)
+class CronTrigger:
+    expr: str
+    tz: str | None = None  # IANA name; None = local zone
+
+
+@dataclass(frozen=True)
+class EventTrigger:
+    """`on: KIND ARG`: key, osc, http, state, after, midi (note/cc)."""
+
+    kind: Literal["key", "osc", "http", "state", "after", "midi"]
+    arg: str
+
+
+@dataclass(frozen=True)
+class ReactiveTrigger:
+    """A Python show's `@show.reactive`: `fn(events) -> Observable[Action | list[Action]]`."""
+
+    fn: Callable[..., Any]
+
+
+Trigger = Union[AtTrigger, EveryTrigger, CronTrigger, EventTrigger, ReactiveTrigger]
+
+
+@dataclass(frozen=True)
+class When:
+    """Wall-clock condition: inside any `between` window (may cross midnight) and on `days`."""
+
+    between: tuple[tuple[dtime, dtime], ...] = ()
+    days: frozenset[str] = frozenset()  # subset of DAYS; empty = every day
+
+
+# ---------------------------------------------------------------- cues and the show
+
+
+@dataclass(frozen=True)
+class Cue:
+    name: str
+    trigger: Trigger
+    actions: tuple[Action, ...]  # the cue's body, in order
+    then: tuple[Action, ...] = ()  # runs after the body (and after an audio clip has finished)
+    when: When | None = None
+    mode: Mode = "restart"
+    lookahead: float | Literal["auto"] | None = None  # None = the show's setting
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    t: float  # show seconds
+    actions: tuple[Action, ...]
+    label: str = ""  # what the TUI shows: the source text of the entry
+    where: Where = NOWHERE
+
+
+@dataclass(frozen=True)
+class Initial:
+    prompt: str | None = None
+    enhance: bool = True
+    image: str | None = None
+    mirror: bool = False
+
+
+@dataclass(frozen=True)
+class ShowModel:
+    name: str
+    model: str  # canonical model name (aliases resolved)
+    source: str = "testsrc"
+    duration: float | None = None
+    loop: bool = False
+    vars: dict[str, str] = field(default_factory=dict)
+    initial: Initial = Initial()
+    timeline: tuple[TimelineEntry, ...] = ()  # sorted by t
+    cues: tuple[Cue, ...] = ()
+    lookahead: float | Literal["auto"] | None = None
+    path: Path | None = None  # the file it was loaded from
+    where: Where = NOWHERE
+
+    def cue(self, name: str) -> Cue | None:
+        return next((c for c in self.cues if c.name == name), None)
