@@ -1,0 +1,129 @@
+"""The HTTP side of the local service: the WebSocket endpoints, client tokens, start and stop.
+
+Like aiortc's example server, the whole service is plain handlers plus one set of peer
+connections (and one of sessions) that `stop()` closes, so nothing outlives the service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+
+from aiohttp import web
+from aiortc import RTCPeerConnection
+
+from decart_flow.service.faults import Faults
+from decart_flow.service.keys import KeyStore, TokenRequestError
+from decart_flow.service.models import find_model
+from decart_flow.service.signaling import StreamSession
+
+log = logging.getLogger(__name__)
+
+STREAM_PATHS = ("/v1/stream", "/v1/avatar-live/stream")
+# set_image carries up to 20 MB of image as base64 (4/3 larger) plus the JSON around it.
+MAX_MESSAGE_BYTES = 28 * 1024 * 1024
+
+
+class LocalService:
+    """A Decart-compatible realtime service on loopback. `await start()`, then `.url`."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, api_key: str | None = None, faults: Faults | list[str] | tuple[str, ...] | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.faults = faults if isinstance(faults, Faults) else Faults.parse(faults)
+        self.keys = KeyStore(api_key)
+        self.pcs: set[RTCPeerConnection] = set()
+        self.sessions: set[StreamSession] = set()
+        self._runner: web.AppRunner | None = None
+        self._exit_task: asyncio.Task[None] | None = None
+        self.stopped = asyncio.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        app = web.Application()
+        for path in STREAM_PATHS:
+            app.router.add_get(path, self._stream)
+        app.router.add_post("/v1/client/tokens", self._tokens)
+        # No access log: the key rides in the query string of every stream URL.
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = site._server
+        if server is not None and server.sockets:  # port 0: learn the one the OS picked
+            self.port = server.sockets[0].getsockname()[1]
+        if self.faults.exit_after is not None:
+            self._exit_task = asyncio.get_running_loop().create_task(self._exit_after(self.faults.exit_after))
+        log.info("service listening on %s", self.url)
+
+    async def stop(self) -> None:
+        """Close every session, peer connection and socket."""
+        if self._exit_task is not None and self._exit_task is not asyncio.current_task():
+            self._exit_task.cancel()
+        for session in list(self.sessions):
+            with contextlib.suppress(Exception):
+                await session.close("service_stopped")
+        for pc in list(self.pcs):
+            await pc.close()
+        self.pcs.clear()
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+        self.stopped.set()
+
+    async def __aenter__(self) -> "LocalService":
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def _exit_after(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        log.warning("fault: service exits after %.1fs", seconds)
+        await self.stop()
+
+    # -- handlers -----------------------------------------------------------------------------
+
+    async def _stream(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=None)
+        await ws.prepare(request)
+        key = request.query.get("api_key")
+        model_name = request.query.get("model", "")
+        model = find_model(model_name)
+        if not self.keys.allows(key, model_name, request.headers.get("Origin")):
+            log.info("refused a connection: invalid API key")
+            await ws.send_str(json.dumps({"type": "error", "error": "Invalid API key"}))
+            await ws.close()
+            return ws
+        if model is None:
+            log.info("refused a connection: unknown model %r", model_name[:60])
+            await ws.send_str(json.dumps({"type": "error", "error": f"Unknown model: {model_name[:60]}"}))
+            await ws.close()
+            return ws
+        session = StreamSession(ws, model, self.faults, self.pcs, self.host, self.port)
+        self.sessions.add(session)
+        log.info("session %s: %s connected", session.id[:8], model.name)
+        try:
+            await session.run()
+        finally:
+            self.sessions.discard(session)
+            log.info("session %s: ended", session.id[:8])
+        return ws
+
+    async def _tokens(self, request: web.Request) -> web.Response:
+        if not self.keys.is_api_key(request.headers.get("X-API-KEY")):
+            return web.json_response({"error": "Invalid API key"}, status=401)
+        try:
+            body = await request.json() if request.can_read_body else {}
+        except ValueError:
+            return web.json_response({"error": "body must be JSON"}, status=400)
+        try:
+            return web.json_response(self.keys.mint(body))
+        except TokenRequestError as exc:
+            return web.json_response({"error": str(exc)}, status=400)

@@ -1,0 +1,82 @@
+"""Keep WebRTC media on this machine: gather 127.0.0.1 only, ignore remote candidates elsewhere.
+
+aioice leaves 127.0.0.1 out of its host candidates and offers every interface instead. We wrap
+`aioice.ice.get_host_addresses` once, and the wrapper answers "127.0.0.1 only" just for ICE
+gathering that runs inside `loopback_gathering()` (a context variable, so it follows our own
+tasks and nobody else's). Everything else in the process keeps aioice's behaviour.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import ipaddress
+
+from collections.abc import Iterator
+from typing import Callable
+
+import aioice.ice
+import ifaddr
+
+_LOOPBACK_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("loopback_only", default=False)
+_installed = False
+
+
+def _install() -> None:
+    global _installed
+    if _installed:
+        return
+    original: Callable[[bool, bool], list[str]] = aioice.ice.get_host_addresses
+
+    def get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        if _LOOPBACK_ONLY.get():
+            return ["127.0.0.1"]
+        return original(use_ipv4, use_ipv6)
+
+    aioice.ice.get_host_addresses = get_host_addresses
+    _installed = True
+
+
+@contextlib.contextmanager
+def loopback_gathering() -> Iterator[None]:
+    """ICE gathering started in this block (e.g. `setLocalDescription`) binds 127.0.0.1 only."""
+    _install()
+    token = _LOOPBACK_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _LOOPBACK_ONLY.reset(token)
+
+
+def _local_addresses() -> set[str]:
+    addresses = {"127.0.0.1", "::1"}
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            addresses.add(ip.ip if isinstance(ip.ip, str) else ip.ip[0])
+    return addresses
+
+
+def is_local_candidate(candidate_line: str) -> bool:
+    """True when an SDP candidate points at this machine, so checks to it stay on the host.
+
+    mDNS (.local) names are dropped too: resolving them would multicast on the network.
+    """
+    parts = candidate_line.removeprefix("a=").removeprefix("candidate:").split()
+    if len(parts) < 6:
+        return False
+    host = parts[4]
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or host in _local_addresses()
+
+
+def keep_local_candidates(sdp: str) -> str:
+    """The SDP without remote candidates that would send packets off this machine."""
+    lines = sdp.splitlines()
+    kept = [line for line in lines if not line.startswith("a=candidate:") or is_local_candidate(line)]
+    return "\r\n".join(kept) + "\r\n"
+
+
+__all__ = ["keep_local_candidates", "is_local_candidate", "loopback_gathering"]

@@ -1,0 +1,296 @@
+"""One WebSocket session of PROTOCOL.md: control messages in, acks and the WebRTC answer out.
+
+Messages are handled one at a time in arrival order, so an ack always follows the state change
+it acknowledges, and a frame rendered after the ack carries the new stamp. Anything malformed
+is logged and skipped; only the socket closing ends a session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import time
+import uuid
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.rtcrtpsender import RTCRtpSender
+from aiortc.sdp import candidate_from_sdp
+
+from decart_flow.service.avatar import Loudness
+from decart_flow.service.faults import Faults
+from decart_flow.service.looks import ChromaStats
+from decart_flow.service.loopback import is_local_candidate, keep_local_candidates, loopback_gathering
+from decart_flow.service.models import ModelSpec
+from decart_flow.service.pictures import PictureError, decode_image, frame_planes, to_planes
+from decart_flow.service.renderer import Renderer
+from decart_flow.service.tracks import LatestFrame, OutputTrack, read_audio, read_video
+
+import av
+
+log = logging.getLogger(__name__)
+
+MAX_PROMPT_CHARS = 1000
+
+
+class StreamSession:
+    """Everything one client connection owns: socket, peer connection, tasks, renderer."""
+
+    def __init__(self, ws: web.WebSocketResponse, model: ModelSpec, faults: Faults, pcs: set[RTCPeerConnection], host: str, port: int) -> None:
+        self.ws = ws
+        self.model = model
+        self.faults = faults
+        self.id = uuid.uuid4().hex
+        self.renderer = Renderer(model)
+        self.latest = LatestFrame()
+        self.loudness = Loudness()
+        self.pc: RTCPeerConnection | None = None
+        self.track: OutputTrack | None = None
+        self._pcs = pcs
+        self._host, self._port = host, port
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._generation_start: float | None = None
+        self._pending_candidates: list[dict | None] = []
+        self._random = random.Random(self.id)
+
+    # -- the session's life -------------------------------------------------------------------
+
+    async def run(self) -> None:
+        if self.faults.drop_ws_after is not None:
+            self._spawn(self._drop_after(self.faults.drop_ws_after))
+        try:
+            async for msg in self.ws:
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    await self._on_text(msg.data)
+                elif msg.type == aiohttp.WSMsgType.ERROR:
+                    log.warning("session %s: websocket error: %s", self.id[:8], self.ws.exception())
+                    break
+                else:
+                    log.warning("session %s: skipped a non-text websocket frame", self.id[:8])
+        finally:
+            await self.close("client_disconnected")
+
+    async def close(self, reason: str) -> None:
+        """End generation, close the socket and the peer connection; safe to call twice."""
+        if self._generation_start is not None and not self.ws.closed:
+            with contextlib.suppress(Exception):
+                await self.send({"type": "generation_ended", "seconds": self._generation_seconds(), "reason": reason})
+        self._generation_start = None
+        for task in list(self._tasks):
+            if task is not asyncio.current_task():
+                task.cancel()
+        if self.track is not None:
+            self.track.stop()
+        if self.pc is not None:
+            pc, self.pc = self.pc, None
+            await pc.close()
+            self._pcs.discard(pc)
+        if not self.ws.closed:
+            await self.ws.close()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def send(self, message: dict) -> None:
+        if not self.ws.closed:
+            await self.ws.send_str(json.dumps(message))
+
+    async def _drop_after(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        log.info("fault: dropping websocket of session %s", self.id[:8])
+        await self.ws.close(code=aiohttp.WSCloseCode.GOING_AWAY)
+
+    # -- messages -----------------------------------------------------------------------------
+
+    async def _on_text(self, text: str) -> None:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            log.warning("session %s: skipped a message that is not JSON", self.id[:8])
+            return
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            log.warning("session %s: skipped a message without a type", self.id[:8])
+            return
+        handler = {
+            "prompt": self._on_prompt,
+            "set_image": self._on_set_image,
+            "switch_camera": self._on_switch_camera,
+            "offer": self._on_offer,
+            "ice-candidate": self._on_ice_candidate,
+        }.get(message["type"])
+        if handler is None:
+            log.warning("session %s: skipped unknown message type %r", self.id[:8], message["type"][:40])
+            return
+        try:
+            await handler(message)
+        except Exception:
+            log.exception("session %s: failed to handle a %s message", self.id[:8], message["type"])
+
+    async def _ack(self, message: dict) -> None:
+        if self.faults.ack_delay:
+            await asyncio.sleep(self.faults.ack_delay)
+        await self.send(message)
+
+    async def _on_prompt(self, message: dict) -> None:
+        prompt = message.get("prompt")
+        if not isinstance(prompt, str):
+            log.warning("session %s: skipped a prompt message without prompt text", self.id[:8])
+            return
+        enhance = bool(message.get("enhance_prompt", True))
+        error = _prompt_problem(prompt)
+        if error is None and self.faults.reject_prompts and self._random.random() < self.faults.reject_prompts:
+            error = "prompt rejected (fault injection)"
+        if error is None:
+            self.renderer.set_prompt(prompt, enhance)
+        await self._ack({"type": "prompt_ack", "prompt": prompt, "success": error is None, "error": error})
+
+    async def _on_set_image(self, message: dict) -> None:
+        image_data, prompt = message.get("image_data"), message.get("prompt")
+        enhance = bool(message.get("enhance_prompt", True))
+        error: str | None = None
+        reference = portrait = None
+        if image_data is not None and not isinstance(image_data, str):
+            error = "image_data must be a base64 string or null"
+        elif prompt is not None and not isinstance(prompt, str):
+            error = "prompt must be a string or null"
+        elif prompt is not None:
+            error = _prompt_problem(prompt)
+        if error is None and image_data is not None:
+            try:
+                loop = asyncio.get_running_loop()
+                reference, portrait = await loop.run_in_executor(None, self._read_image, image_data)
+            except PictureError as exc:
+                error = str(exc)
+        if error is None:
+            self.renderer.set_image(reference, portrait, prompt, enhance)
+        await self._ack({"type": "set_image_ack", "success": error is None, "error": error})
+
+    def _read_image(self, data: str) -> tuple[ChromaStats | None, Any]:
+        image = decode_image(data)
+        planes = to_planes(image, self.model.width, self.model.height)
+        if self.model.avatar:
+            return None, planes
+        small = frame_planes(av.VideoFrame.from_image(image.resize((256, 256))).reformat(format="yuv420p"))
+        return ChromaStats.of(small.u, small.v), None
+
+    async def _on_switch_camera(self, message: dict) -> None:
+        rotate = message.get("rotateY")
+        if rotate not in (0, 2) or isinstance(rotate, bool):
+            log.warning("session %s: skipped switch_camera with rotateY %r (expected 0 or 2)", self.id[:8], rotate)
+            return
+        self.renderer.set_mirror(rotate == 2)
+
+    # -- WebRTC -------------------------------------------------------------------------------
+
+    async def _on_offer(self, message: dict) -> None:
+        sdp = message.get("sdp")
+        if not isinstance(sdp, str) or not sdp.strip():
+            log.warning("session %s: skipped an offer without sdp", self.id[:8])
+            return
+        if self.pc is not None:
+            log.warning("session %s: skipped a second offer (renegotiation is not supported)", self.id[:8])
+            return
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.pc = pc
+        self._pcs.add(pc)
+
+        @pc.on("track")
+        def on_track(track: Any) -> None:
+            if track.kind == "video":
+                self._spawn(read_video(track, self.latest))
+            elif track.kind == "audio":
+                self._spawn(read_audio(track, self.loudness))
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            log.info("session %s: peer connection %s", self.id[:8], pc.connectionState)
+            if pc.connectionState == "failed":
+                await pc.close()
+
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=keep_local_candidates(sdp), type="offer"))
+        self.track = OutputTrack(
+            self.renderer,
+            self.latest,
+            self.loudness,
+            on_first_frame=self._on_first_frame,
+            stall_after=self.faults.stall_video_after,
+        )
+        pc.addTrack(self.track)
+        _prefer_vp8(pc)
+        answer = await pc.createAnswer()
+        with loopback_gathering():
+            await pc.setLocalDescription(answer)
+        await self.send({"type": "answer", "sdp": pc.localDescription.sdp})
+        await self.send({"type": "session_id", "session_id": self.id, "server_ip": self._host, "server_port": self._port})
+        for candidate in self._pending_candidates:
+            await self._add_candidate(candidate)
+        self._pending_candidates.clear()
+
+    async def _on_ice_candidate(self, message: dict) -> None:
+        candidate = message.get("candidate")
+        if candidate is not None and not (isinstance(candidate, dict) and isinstance(candidate.get("candidate"), str)):
+            log.warning("session %s: skipped a malformed ice-candidate", self.id[:8])
+            return
+        if self.pc is None or self.pc.remoteDescription is None:
+            self._pending_candidates.append(candidate)
+            return
+        await self._add_candidate(candidate)
+
+    async def _add_candidate(self, payload: dict | None) -> None:
+        assert self.pc is not None
+        if payload is None:
+            await self.pc.addIceCandidate(None)
+            return
+        line = payload["candidate"].removeprefix("a=")
+        if not line:  # browsers send an empty candidate as end-of-candidates
+            await self.pc.addIceCandidate(None)
+            return
+        if not is_local_candidate(line):
+            log.debug("session %s: ignored a candidate that is not on this machine", self.id[:8])
+            return
+        candidate = candidate_from_sdp(line.removeprefix("candidate:"))
+        candidate.sdpMid = payload.get("sdpMid")
+        candidate.sdpMLineIndex = payload.get("sdpMLineIndex")
+        if candidate.sdpMid is None and candidate.sdpMLineIndex is None:
+            candidate.sdpMLineIndex = 0
+        await self.pc.addIceCandidate(candidate)
+
+    # -- generation ---------------------------------------------------------------------------
+
+    def _on_first_frame(self) -> None:
+        self._generation_start = time.monotonic()
+        self._spawn(self._generation())
+
+    async def _generation(self) -> None:
+        await self.send({"type": "generation_started"})
+        seconds = 0
+        while True:
+            await asyncio.sleep(1.0)
+            seconds += 1
+            await self.send({"type": "generation_tick", "seconds": seconds})
+
+    def _generation_seconds(self) -> int:
+        return int(time.monotonic() - self._generation_start) if self._generation_start else 0
+
+
+def _prompt_problem(prompt: str) -> str | None:
+    if len(prompt) > MAX_PROMPT_CHARS:
+        return f"prompt is longer than {MAX_PROMPT_CHARS} characters ({len(prompt)})"
+    return None
+
+
+def _prefer_vp8(pc: RTCPeerConnection) -> None:
+    """Send VP8 when the client offers it: the stamp and the benchmarks are tuned for it."""
+    codecs = RTCRtpSender.getCapabilities("video").codecs
+    vp8 = [c for c in codecs if c.mimeType in ("video/VP8", "video/rtx")]
+    for transceiver in pc.getTransceivers():
+        if transceiver.kind == "video":
+            with contextlib.suppress(Exception):
+                transceiver.setCodecPreferences(vp8)

@@ -1,0 +1,105 @@
+"""Media of one session: the paced output track and the readers of the client's tracks."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from fractions import Fraction
+from typing import Callable
+
+import av
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from decart_flow.service.avatar import Loudness
+from decart_flow.service.renderer import Renderer
+
+log = logging.getLogger(__name__)
+
+VIDEO_CLOCK = 90_000
+
+
+class LatestFrame:
+    """The client's most recent video frame: output is paced by our clock, not by arrivals."""
+
+    def __init__(self) -> None:
+        self.frame: av.VideoFrame | None = None
+        self.received = 0
+
+
+async def read_video(track: MediaStreamTrack, latest: LatestFrame) -> None:
+    """Keep `latest` current until the track ends."""
+    try:
+        while True:
+            latest.frame = await track.recv()
+            latest.received += 1
+    except MediaStreamError:
+        pass
+
+
+async def read_audio(track: MediaStreamTrack, loudness: Loudness) -> None:
+    """Consume every audio frame (a client's play_audio waits on us) and track its loudness."""
+    try:
+        while True:
+            frame = await track.recv()
+            loudness.feed(frame.to_ndarray())
+    except MediaStreamError:
+        pass
+
+
+class OutputTrack(MediaStreamTrack):
+    """The restyled video, one frame every 1/fps seconds of a monotonic clock.
+
+    Rendering runs in a worker thread so the event loop stays free for signaling and RTP. When
+    the service falls behind it renders the next frame at once rather than skipping, and if it
+    is more than half a second behind it starts the clock afresh instead of bursting.
+    """
+
+    kind = "video"
+
+    def __init__(
+        self,
+        renderer: Renderer,
+        latest: LatestFrame,
+        loudness: Loudness,
+        on_first_frame: Callable[[], None] | None = None,
+        stall_after: float | None = None,
+    ) -> None:
+        super().__init__()
+        self._renderer = renderer
+        self._latest = latest
+        self._loudness = loudness
+        self._on_first_frame = on_first_frame
+        self._stall_after = stall_after
+        self._fps = renderer.model.fps
+        self._start: float | None = None
+        self._began = 0.0
+        self._index = 0
+        self._pts_offset = 0
+        self.sent = 0
+
+    async def recv(self) -> av.VideoFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        now = time.monotonic()
+        if self._start is None:
+            self._start = self._began = now
+        due = self._start + self._index / self._fps
+        if due > now:
+            await asyncio.sleep(due - now)
+        elif now - due > 0.5:
+            log.debug("output fell %.2fs behind; restarting the frame clock", now - due)
+            self._pts_offset += self._index
+            self._start, self._index = now, 0
+        if self._stall_after is not None and time.monotonic() - self._began >= self._stall_after:
+            log.info("fault: stalling video")
+            await asyncio.Event().wait()  # until the track is stopped and this task cancelled
+        loop = asyncio.get_running_loop()
+        frame = await loop.run_in_executor(None, self._renderer.render, self._latest.frame, self._loudness.level)
+        frame.pts = (self._pts_offset + self._index) * VIDEO_CLOCK // self._fps
+        frame.time_base = Fraction(1, VIDEO_CLOCK)
+        self._index += 1
+        self.sent += 1
+        if self.sent == 1 and self._on_first_frame is not None:
+            self._on_first_frame()
+        return frame
