@@ -1,0 +1,134 @@
+"""Checks on single values: each returns an error message, or None when the value is good.
+
+Both front ends call these with their own position, so a YAML show and a Python show get the
+same words for the same mistake.
+"""
+
+from __future__ import annotations
+
+import os
+import zoneinfo
+from functools import lru_cache
+
+from decart_flow.show.problems import did_you_mean
+
+MODELS = ("mirage", "mirage_v2", "lucy_v2v_720p_rt", "live_avatar")
+MODEL_ALIASES = {"live-avatar": "live_avatar", "avatar-live": "live_avatar"}
+AVATAR_MODEL = "live_avatar"
+CRON_NAMES = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+MAX_PROMPT = 1000
+
+
+def canonical_model(name: str) -> str | None:
+    """The canonical model name, aliases resolved; None when unknown."""
+    name = name.strip()
+    if name in MODELS:
+        return name
+    return MODEL_ALIASES.get(name)
+
+
+def model_problem(name: str) -> str:
+    hint = did_you_mean(name, list(MODELS) + list(MODEL_ALIASES))
+    return f"unknown model '{name}'{hint}: use one of {', '.join(MODELS)}"
+
+
+def is_url(text: str) -> bool:
+    return text.startswith(("http://", "https://"))
+
+
+@lru_cache(maxsize=256)
+def _image_problem(path: str, mtime: float) -> str | None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            img.load()
+            if img.width < 1 or img.height < 1:
+                return "the image is empty"
+    except Exception as e:  # Pillow raises many kinds for broken files
+        return f"cannot decode the image ({type(e).__name__}: {e})"
+    return None
+
+
+def image_problem(path: str) -> str | None:
+    """`path` is absolute; it must exist and decode with Pillow."""
+    problem = _file_problem(path)
+    return problem or _image_problem(path, os.path.getmtime(path))
+
+
+@lru_cache(maxsize=256)
+def _audio_problem(path: str, mtime: float) -> str | None:
+    import av
+
+    try:
+        with av.open(path) as container:
+            if not container.streams.audio:
+                return "no audio stream in the file"
+            for _frame in container.decode(audio=0):
+                return None
+            return "the audio stream holds no decodable frame"
+    except Exception as e:  # PyAV raises av.error.* and others for broken files
+        return f"cannot decode the audio ({type(e).__name__}: {e})"
+
+
+def audio_problem(path: str) -> str | None:
+    """`path` is absolute; it must exist and yield at least one decoded audio frame."""
+    problem = _file_problem(path)
+    return problem or _audio_problem(path, os.path.getmtime(path))
+
+
+@lru_cache(maxsize=64)
+def _video_problem(path: str, mtime: float) -> str | None:
+    import av
+
+    try:
+        with av.open(path) as container:
+            if not container.streams.video:
+                return "no video stream in the file (for a still picture use image:PATH)"
+            for _frame in container.decode(video=0):
+                return None
+            return "the video stream holds no decodable frame"
+    except Exception as e:
+        return f"cannot decode the video ({type(e).__name__}: {e})"
+
+
+def video_problem(path: str) -> str | None:
+    problem = _file_problem(path)
+    return problem or _video_problem(path, os.path.getmtime(path))
+
+
+def _file_problem(path: str) -> str | None:
+    if not os.path.exists(path):
+        return f"file not found: {path}"
+    if os.path.isdir(path):
+        return f"is a folder, not a file: {path}"
+    return None
+
+
+def cron_problem(expr: str) -> str | None:
+    from croniter import croniter
+
+    text = expr.strip()
+    if text.startswith("@"):
+        if text.lower() in CRON_NAMES:
+            return None
+        return f"bad cron expression '{expr}'{did_you_mean(text.lower(), CRON_NAMES)}: use five fields or one of {', '.join(CRON_NAMES)}"
+    fields = text.split()
+    if len(fields) != 5:
+        return f"bad cron expression '{expr}': it needs five fields (minute hour day month weekday), e.g. \"0 * * * *\""
+    try:
+        ok = croniter.is_valid(text)
+    except Exception:
+        ok = False
+    if not ok:
+        return f"bad cron expression '{expr}': see `man 5 crontab`, e.g. \"*/15 9-18 * * mon-fri\""
+    return None
+
+
+def tz_problem(name: str) -> str | None:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError, TypeError):
+        zones = zoneinfo.available_timezones()
+        return f"unknown time zone '{name}'{did_you_mean(name, zones)}: use an IANA name such as Europe/Paris"
+    return None

@@ -1,0 +1,34 @@
+"""`decart-flow validate FILE`: exit 0 when the show is good, 2 with one line per problem."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from decart_flow.show.loader import load_show
+from decart_flow.show.problems import ShowError
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def validate_command(args: argparse.Namespace) -> int:
+    path = str(args.file)
+    try:
+        show = load_show(path)
+    except ShowError as e:
+        for problem in e.problems:
+            print(problem)
+        return 2
+    except RecursionError:
+        print(f"{path}:1:1: the show is nested too deeply to read")
+        return 2
+    except Exception as e:  # our bug: still one clean line, never a traceback
+        print(f"{path}:1:1: internal error while checking the show ({type(e).__name__}: {e}); please report it")
+        return 2
+    entries = _count(len(show.timeline), "timeline entry", "timeline entries")
+    cues = _count(len(show.cues), "cue", "cues")
+    print(f"{path}: valid ({entries}, {cues})")
+    sys.stdout.flush()
+    return 0
