@@ -1,0 +1,650 @@
+"""`RealtimeClient`: one live session with a Decart realtime service (PROTOCOL.md).
+
+Two loops. The WebSocket, the acks and every user callback live on the caller's loop, so the show
+engine writes a cue the moment it is due. The peer connection, the local track's `recv`, the
+remote-track pumps and the frame sinks live on a `MediaLoop` thread, because aiortc holds its loop
+for milliseconds at a time. Crossing between them is always `call_soon_threadsafe` or
+`MediaLoop.run`; no object is touched from both threads except under a lock.
+
+Order of a session (0.0.40 Python SDK): open the WebSocket, send exactly one initial-state message
+and wait for its ack, then peer connection, offer, answer. live_avatar follows 0.0.37: the portrait
+and prompt in one `set_image`, then an offer with video recvonly and audio sendrecv.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import aiohttp
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.sdp import candidate_from_sdp
+
+from decart_flow.realtime import messages
+from decart_flow.realtime.audio import AvatarAudioTrack, decode_clip_async
+from decart_flow.realtime.errors import (
+    DecartSDKError,
+    InvalidAPIKeyError,
+    InvalidInputError,
+    WebRTCError,
+    from_service,
+    is_permanent,
+)
+from decart_flow.realtime.images import image_to_base64
+from decart_flow.realtime.loopback import loopback_candidates
+from decart_flow.realtime.media_loop import MediaLoop, wake
+from decart_flow.realtime.models import ModelDefinition, realtime
+from decart_flow.realtime.session import AudioInput, ConnectionState, ImageInput
+from decart_flow.realtime.tracks import FrameSink, HoppingTrack, pump
+from decart_flow.realtime.types import ModelState, Prompt, RealtimeConnectOptions
+from decart_flow.realtime.urls import is_loopback, redact_url, stream_url
+
+log = logging.getLogger(__name__)
+
+PROMPT_TIMEOUT_S = 15.0
+IMAGE_TIMEOUT_S = 30.0
+MAX_RETRY_DELAY_S = 10.0
+EVENTS = ("connection_change", "error", "generation_tick", "sent", "ack")
+# Delivered only after connect() returns, so a caller can subscribe first (as the SDK does).
+BUFFERED_EVENTS = ("connection_change", "error", "generation_tick")
+
+
+@dataclass(frozen=True)
+class GenerationTick:
+    seconds: float
+    type: str = "generation_tick"
+
+
+@dataclass
+class _Pending:
+    """A prompt or set_image waiting for its ack."""
+
+    kind: str
+    future: asyncio.Future[tuple[bool, str | None]]
+    sent_ns: int = 0
+
+
+@dataclass
+class _Wire:
+    """Everything one connection attempt opens; torn down as a whole."""
+
+    http: aiohttp.ClientSession
+    ws: aiohttp.ClientWebSocketResponse | None = None
+    reader: asyncio.Task[None] | None = None
+    pc: RTCPeerConnection | None = None
+    answer: asyncio.Future[str] | None = None
+    early_candidates: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    closed: bool = False
+
+
+class RealtimeClient:
+    """A live session; build it with `await RealtimeClient.connect(...)`."""
+
+    def __init__(
+        self,
+        url: str,
+        model: ModelDefinition,
+        local_track: MediaStreamTrack | None,
+        options: RealtimeConnectOptions,
+    ) -> None:
+        self._url = url
+        self._model = model
+        self._options = options
+        self._loop = asyncio.get_running_loop()
+        self._loopback = is_loopback(url)
+        self._ice_servers = [] if self._loopback else list(options.ice_servers or [])
+        self._audio_track = AvatarAudioTrack() if model.is_avatar and local_track is None else None
+        self._local_track = local_track or self._audio_track
+        self._media = MediaLoop(f"decart-media-{model.name}")
+        self._wire: _Wire | None = None
+        self._state: ConnectionState = "disconnected"
+        self._has_connected = False
+        self._closing = False
+        self._reconnect_task: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()
+        self._callbacks: dict[str, list[Callable[..., None]]] = {e: [] for e in EVENTS}
+        self._buffer: list[tuple[str, tuple[Any, ...]]] | None = []
+        self._pending_prompts: dict[str, collections.deque[_Pending]] = {}
+        self._pending_images: collections.deque[_Pending] = collections.deque()
+        self._sinks: tuple[FrameSink, ...] = ()
+        self._pumps: set[asyncio.Task[None]] = set()  # media loop tasks
+        self._remote_tracks: list[HoppingTrack] = []
+        self._expected_stamp = 0
+        # What the service should be showing: replayed as the initial state after a reconnect.
+        self._current = options.initial_state or ModelState()
+        self._current_image_b64: str | None = None
+        self.session_id: str | None = None
+        self.server_address: tuple[str, int] | None = None
+
+    # ------------------------------------------------------------------ connect
+
+    @classmethod
+    async def connect(
+        cls,
+        base_url: str,
+        api_key: str | None,
+        local_track: MediaStreamTrack | None,
+        options: RealtimeConnectOptions,
+    ) -> "RealtimeClient":
+        """Open a session; transient failures are retried with backoff, a refused key is not."""
+        if not api_key:
+            raise InvalidAPIKeyError()
+        model = options.model if isinstance(options.model, ModelDefinition) else realtime(options.model)
+        state = options.initial_state or ModelState()
+        if model.is_avatar and state.image is None:
+            raise InvalidInputError(f"{model.name} needs initial_state=ModelState(image=PORTRAIT)")
+        if not model.is_avatar and local_track is None:
+            raise InvalidInputError(f"{model.name} transforms a video: pass a local video track")
+        if state.prompt is not None and not state.prompt.text.strip():
+            raise InvalidInputError("initial prompt is empty")
+        if options.max_attempts < 1:
+            raise InvalidInputError("max_attempts must be at least 1")
+        try:
+            url = stream_url(base_url, model.url_path, api_key, model.name, options.resolution)
+        except ValueError as exc:
+            raise InvalidInputError(str(exc)) from None
+        client = cls(url, model, local_track, options)
+        try:
+            client._current_image_b64 = await image_to_base64(state.image)
+            await client._connect_with_retry()
+        except BaseException:
+            await client._shutdown()
+            raise
+        client._loop.call_soon(client._flush)
+        return client
+
+    async def _connect_with_retry(self) -> None:
+        attempts = self._options.max_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                await self._attempt()
+                return
+            except asyncio.CancelledError:
+                await self._close_wire()
+                raise
+            except Exception as exc:  # classified below: permanent ones end here
+                error = await self._failure(exc)
+                await self._close_wire()
+                if is_permanent(error) or attempt == attempts or self._closing:
+                    # Not chained: aiohttp's errors quote the URL, and with it the key.
+                    raise error from None
+                delay = min(self._options.retry_delay * 2 ** (attempt - 1), MAX_RETRY_DELAY_S)
+                log.warning(
+                    "connect to %s failed (attempt %d/%d): %s; retrying in %.1f s",
+                    redact_url(self._url), attempt, attempts, error, delay,
+                )
+                await asyncio.sleep(delay)
+
+    async def _failure(self, exc: Exception) -> DecartSDKError:
+        """What an attempt's failure means, reading the service's own `error` first if it sent one."""
+        wire = self._wire
+        if wire is not None and wire.reader is not None and wire.error is None:
+            # The service may have sent `error` and closed just before our write failed.
+            await asyncio.wait([wire.reader], timeout=0.5)
+        if wire is not None and wire.error is not None:
+            return from_service(wire.error)
+        if isinstance(exc, DecartSDKError):
+            return exc
+        if isinstance(exc, aiohttp.WSServerHandshakeError) and exc.status in (401, 403):
+            return InvalidAPIKeyError(f"service refused the key (HTTP {exc.status})")
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        keeps_url = isinstance(exc, aiohttp.ClientResponseError)
+        return WebRTCError(redact_url(text), cause=None if keeps_url else exc)
+
+    async def _attempt(self) -> None:
+        if self._state != "reconnecting":
+            self._set_state("connecting")
+        self._expected_stamp = 0
+        self.session_id = None
+        wire = self._wire = _Wire(http=aiohttp.ClientSession())
+        log.info("connecting to %s", redact_url(self._url))
+        wire.ws = await wire.http.ws_connect(self._url, autoping=True)
+        wire.reader = asyncio.create_task(self._read(wire), name="decart-ws-reader")
+        await self._send_initial_state()
+        self._media.start()
+        wire.answer = self._loop.create_future()
+        sdp = await self._media.run(self._open_peer_connection(wire))
+        await self._send(messages.offer(sdp))
+        answer = wire.answer
+        await self._wait(answer.done, self._options.connect_timeout, "answer")
+        await self._media.run(self._accept_answer(wire, answer.result()))
+        await self._wait(self.is_connected, self._options.connect_timeout, "media")
+        if self._current.mirror:
+            await self.set_mirror(True)
+        self._has_connected = True
+        log.info("session %s connected (%s)", self.session_id, self._model.name)
+
+    async def _send_initial_state(self) -> None:
+        """Exactly one message, then its ack: image (with any prompt), else prompt, else passthrough."""
+        state = self._current
+        prompt = state.prompt
+        try:
+            if self._current_image_b64 is not None or self._model.is_avatar:
+                await self._request_image(
+                    messages.set_image(
+                        self._current_image_b64,
+                        prompt.text if prompt else None,
+                        prompt.enrich if prompt else None,
+                    ),
+                    IMAGE_TIMEOUT_S,
+                )
+            elif prompt is not None:
+                await self._request_prompt(prompt.text, prompt.enrich)
+            else:
+                await self._request_image(messages.set_image(None), IMAGE_TIMEOUT_S)
+        except DecartSDKError as exc:
+            raise from_service(f"initial state refused: {exc}") if not is_permanent(exc) else exc
+
+    async def _open_peer_connection(self, wire: _Wire) -> str:
+        """Media loop: the peer connection with our tracks, and the offer SDP with its candidates."""
+        pc = RTCPeerConnection(configuration=RTCConfiguration(iceServers=self._ice_servers))
+        wire.pc = pc
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            proxy = HoppingTrack(track.kind, self._loop)
+            task = asyncio.ensure_future(pump(track, proxy, lambda: self._sinks))
+            self._pumps.add(task)
+            task.add_done_callback(self._pumps.discard)
+            wake(self._loop, self._deliver_track, proxy)
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            wake(self._loop, self._on_peer_state, wire, pc.connectionState)
+
+        if self._model.is_avatar:
+            pc.addTransceiver("video", direction="recvonly")
+        assert self._local_track is not None
+        pc.addTrack(self._local_track)
+        offer = await pc.createOffer()
+        with loopback_candidates(self._loopback):
+            await pc.setLocalDescription(offer)
+        return pc.localDescription.sdp
+
+    async def _accept_answer(self, wire: _Wire, sdp: str) -> None:
+        assert wire.pc is not None
+        await wire.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+        for candidate in wire.early_candidates:
+            await self._add_candidate(wire, candidate)
+        wire.early_candidates.clear()
+
+    async def _add_candidate(self, wire: _Wire, payload: dict[str, Any] | None) -> None:
+        if wire.pc is None or not payload or not payload.get("candidate"):
+            return
+        if wire.pc.remoteDescription is None:
+            wire.early_candidates.append(payload)
+            return
+        text = str(payload["candidate"])
+        candidate = candidate_from_sdp(text.split(":", 1)[1] if text.startswith("candidate:") else text)
+        candidate.sdpMid = payload.get("sdpMid")
+        candidate.sdpMLineIndex = payload.get("sdpMLineIndex")
+        await wire.pc.addIceCandidate(candidate)
+
+    async def _wait(self, done: Callable[[], bool], timeout: float, what: str) -> None:
+        """Wait until `done()`, failing early on a service error or a closed WebSocket."""
+        deadline = self._loop.time() + timeout
+        while not done():
+            wire = self._wire
+            if wire is None or wire.error is not None or wire.closed:
+                reason = (wire.error if wire else None) or "WebSocket closed"
+                raise from_service(reason)
+            left = deadline - self._loop.time()
+            if left <= 0:
+                raise WebRTCError(f"no {what} from the service within {timeout:.0f} s")
+            try:
+                await asyncio.wait_for(self._changed.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+
+    def _notify(self) -> None:
+        event, self._changed = self._changed, asyncio.Event()
+        event.set()
+
+    # ------------------------------------------------------------------ receiving
+
+    async def _read(self, wire: _Wire) -> None:
+        assert wire.ws is not None
+        try:
+            async for msg in wire.ws:
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    self._on_text(wire, msg.data)
+                elif msg.type == aiohttp.WSMsgType.BINARY:
+                    log.warning("skipping a binary frame from the service (%d bytes)", len(msg.data))
+                elif msg.type == aiohttp.WSMsgType.ERROR:
+                    log.warning("WebSocket error: %s", wire.ws.exception())
+                    break
+        except Exception:
+            log.exception("WebSocket reader failed")
+        finally:
+            wire.closed = True
+            self._fail_pending(wire.error or "WebSocket closed")
+            self._notify()
+            if wire is self._wire and not self._closing:
+                self._lost(f"WebSocket closed: {wire.error or 'by the service'}")
+
+    def _on_text(self, wire: _Wire, text: str) -> None:
+        try:
+            data = messages.parse(text)
+        except messages.MalformedMessage as exc:
+            log.warning("skipping a malformed message from the service: %s", exc)
+            return
+        try:
+            self._dispatch(wire, data)
+        except Exception:
+            log.exception("error while handling a %r message; skipped", data.get("type"))
+
+    def _dispatch(self, wire: _Wire, data: dict[str, Any]) -> None:
+        kind = data["type"]
+        if kind == "answer":
+            if wire.answer is not None and not wire.answer.done():
+                wire.answer.set_result(data["sdp"])
+                self._notify()
+            else:
+                log.warning("ignoring an answer we did not ask for")
+        elif kind == "prompt_ack":
+            waiters = self._pending_prompts.get(data["prompt"])
+            self._acked(waiters.popleft() if waiters else None, data["success"], data.get("error"), kind)
+        elif kind == "set_image_ack":
+            waiter = self._pending_images.popleft() if self._pending_images else None
+            self._acked(waiter, data["success"], data.get("error"), kind)
+        elif kind == "session_id":
+            self.session_id = data["session_id"]
+            self.server_address = (data["server_ip"], data["server_port"])
+        elif kind == "generation_started":
+            self._set_state("generating")
+            self._notify()
+        elif kind == "generation_tick":
+            self._emit("generation_tick", GenerationTick(seconds=data["seconds"]))
+        elif kind == "generation_ended":
+            log.info("generation ended after %ss (%s)", data.get("seconds"), data.get("reason"))
+        elif kind == "error":
+            text = data["error"]
+            log.error("service error: %s", text)
+            if wire.error is None:
+                wire.error = text
+            self._fail_pending(text)
+            self._emit("error", from_service(text))
+            self._notify()
+        elif kind == "ice-candidate":
+            if self._media.running:
+                self._media.submit(self._add_candidate(wire, data.get("candidate")))
+        else:  # ready, ice-restart: only ever sent to renegotiating JS clients
+            log.info("ignoring %r: this client does not renegotiate", kind)
+
+    def _acked(self, waiter: _Pending | None, success: bool, error: str | None, kind: str) -> None:
+        if success:
+            self._expected_stamp += 1
+        if waiter is None:
+            log.info("%s with no request waiting for it (success=%s)", kind, success)
+            return
+        latency_ms = (time.perf_counter_ns() - waiter.sent_ns) / 1e6 if waiter.sent_ns else float("nan")
+        if not waiter.future.done():
+            waiter.future.set_result((success, error))
+        self._emit("ack", kind, success, latency_ms, error)
+
+    def _fail_pending(self, text: str) -> None:
+        for waiters in self._pending_prompts.values():
+            for waiter in waiters:
+                if not waiter.future.done():
+                    waiter.future.set_result((False, text))
+        for waiter in self._pending_images:
+            if not waiter.future.done():
+                waiter.future.set_result((False, text))
+
+    def _on_peer_state(self, wire: _Wire, state: str) -> None:
+        if wire is not self._wire:
+            return
+        log.debug("peer connection %s", state)
+        if state == "connected":
+            self._set_state("connected")
+        elif state in ("failed", "closed") and not self._closing:
+            wire.error = wire.error or f"peer connection {state}"
+            self._lost(f"peer connection {state}")
+        self._notify()
+
+    def _deliver_track(self, proxy: HoppingTrack) -> None:
+        if self._closing:
+            proxy.end()
+            return
+        self._remote_tracks.append(proxy)
+        if self._options.on_remote_stream is not None:
+            try:
+                self._options.on_remote_stream(proxy)
+            except Exception:
+                log.exception("on_remote_stream callback failed")
+
+    # ------------------------------------------------------------------ reconnect
+
+    def _lost(self, reason: str) -> None:
+        """The session dropped after it was up: reconnect with the current state, or give up."""
+        if self._closing or not self._has_connected or self._reconnect_task is not None:
+            return
+        if not self._options.reconnect:
+            self._set_state("disconnected")
+            self._emit("error", WebRTCError(reason))
+            return
+        log.warning("session lost (%s); reconnecting", reason)
+        self._reconnect_task = self._loop.create_task(self._reconnect(), name="decart-reconnect")
+
+    async def _reconnect(self) -> None:
+        self._has_connected = False
+        self._set_state("reconnecting")
+        try:
+            await self._close_wire()
+            await self._connect_with_retry()
+        except asyncio.CancelledError:
+            raise
+        except DecartSDKError as exc:
+            log.error("reconnect failed: %s", exc)
+            self._set_state("disconnected")
+            self._emit("error", exc)
+        finally:
+            self._reconnect_task = None
+
+    # ------------------------------------------------------------------ sending
+
+    async def _send(self, message: dict[str, Any]) -> int:
+        wire = self._wire
+        if wire is None or wire.ws is None or wire.ws.closed or wire.closed:
+            raise WebRTCError(f"not connected (state {self._state})")
+        await wire.ws.send_str(json.dumps(message))
+        t_ns = time.perf_counter_ns()
+        self._emit("sent", message, t_ns)
+        return t_ns
+
+    async def _request(self, message: dict[str, Any], waiter: _Pending, timeout: float) -> None:
+        try:
+            waiter.sent_ns = await self._send(message)
+            try:
+                success, error = await asyncio.wait_for(asyncio.shield(waiter.future), timeout)
+            except asyncio.TimeoutError:
+                raise DecartSDKError(f"{message['type']} acknowledgment timed out after {timeout:.0f} s") from None
+        finally:
+            waiter.future.cancel()  # a late ack finds it done and only counts the stamp
+        if not success:
+            refused = from_service(error or "")
+            if isinstance(refused, InvalidAPIKeyError):
+                raise refused
+            raise DecartSDKError(error or f"{message['type']} failed")
+
+    async def _request_prompt(self, text: str, enrich: bool) -> None:
+        waiter = _Pending("prompt", self._loop.create_future())
+        queue = self._pending_prompts.setdefault(text, collections.deque())
+        queue.append(waiter)
+        try:
+            await self._request(messages.prompt(text, enrich), waiter, PROMPT_TIMEOUT_S)
+        finally:
+            if waiter in queue:
+                queue.remove(waiter)
+            if not queue:
+                self._pending_prompts.pop(text, None)
+
+    async def _request_image(self, message: dict[str, Any], timeout: float) -> None:
+        waiter = _Pending("set_image", self._loop.create_future())
+        self._pending_images.append(waiter)
+        try:
+            await self._request(message, waiter, timeout)
+        finally:
+            if waiter in self._pending_images:
+                self._pending_images.remove(waiter)
+
+    # ------------------------------------------------------------------ the Session API
+
+    async def set_prompt(self, text: str, enrich: bool = True) -> None:
+        """Restyle with `text`; returns once the service acknowledged this exact text."""
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidInputError("prompt cannot be empty")
+        await self._request_prompt(text, enrich)
+        self._current = ModelState(prompt=Prompt(text, enrich), mirror=self._current.mirror)
+        if not self._model.is_avatar:
+            self._current_image_b64 = None
+
+    async def set_image(self, image: ImageInput, prompt: str | None = None, enrich: bool = True) -> None:
+        """Reference image (bytes, path, URL) or None for passthrough, with an optional prompt."""
+        if prompt is not None and not prompt.strip():
+            raise InvalidInputError("prompt cannot be empty (pass None for no prompt)")
+        wire = self._wire
+        image_b64 = await image_to_base64(image, wire.http if wire else None)
+        message = messages.set_image(image_b64, prompt, enrich if prompt is not None else None)
+        await self._request_image(message, IMAGE_TIMEOUT_S)
+        self._current_image_b64 = image_b64
+        self._current = ModelState(
+            prompt=Prompt(prompt, enrich) if prompt is not None else (self._current.prompt if image_b64 else None),
+            mirror=self._current.mirror,
+        )
+
+    async def set_mirror(self, enabled: bool) -> None:
+        """Mirror on or off (`switch_camera`); the service does not acknowledge it."""
+        await self._send(messages.switch_camera(bool(enabled)))
+        self._expected_stamp += 1
+        self._current = ModelState(prompt=self._current.prompt, mirror=bool(enabled))
+
+    async def play_audio(self, audio: AudioInput) -> None:
+        """live_avatar: speak a clip; returns when its last frame is sent (or a new clip replaced it)."""
+        track = self._audio_track
+        if track is None:
+            raise InvalidInputError("play_audio needs a live_avatar session without a user audio track")
+        if self._wire is None:
+            raise WebRTCError(f"not connected (state {self._state})")
+        chunks = await decode_clip_async(audio)
+        done: asyncio.Future[None] = self._loop.create_future()
+        track.play(chunks, lambda: wake(self._loop, _resolve, done))
+        await done
+
+    def is_connected(self) -> bool:
+        return self._state in ("connected", "generating")
+
+    def get_connection_state(self) -> ConnectionState:
+        return self._state
+
+    @property
+    def expected_stamp(self) -> int:
+        """Accepted prompt/set_image acks plus switch_camera messages of this session so far."""
+        return self._expected_stamp
+
+    @property
+    def model(self) -> ModelDefinition:
+        return self._model
+
+    @property
+    def remote_tracks(self) -> list[HoppingTrack]:
+        return list(self._remote_tracks)
+
+    def add_frame_sink(self, sink: FrameSink) -> None:
+        """`sink(av.VideoFrame)` on the media thread for every received frame; keep it quick."""
+        self._sinks = (*self._sinks, sink)
+
+    def remove_frame_sink(self, sink: FrameSink) -> None:
+        self._sinks = tuple(s for s in self._sinks if s is not sink)
+
+    def on(self, event: str, callback: Callable[..., None]) -> None:
+        if event not in self._callbacks:
+            raise InvalidInputError(f"unknown event {event!r}; events: {', '.join(EVENTS)}")
+        self._callbacks[event].append(callback)
+
+    def off(self, event: str, callback: Callable[..., None]) -> None:
+        if callback in self._callbacks.get(event, []):
+            self._callbacks[event].remove(callback)
+
+    async def disconnect(self) -> None:
+        """End the session and release everything: tasks, the media thread, sockets."""
+        await self._shutdown()
+
+    # ------------------------------------------------------------------ events and state
+
+    def _set_state(self, state: ConnectionState) -> None:
+        # `generating` is sticky until the session is lost (as in the SDKs).
+        if self._state == "generating" and state == "connected":
+            return
+        if state != self._state:
+            self._state = state
+            self._emit("connection_change", state)
+
+    def _emit(self, event: str, *args: Any) -> None:
+        if self._buffer is not None and event in BUFFERED_EVENTS:
+            self._buffer.append((event, args))
+            return
+        for callback in list(self._callbacks[event]):
+            try:
+                callback(*args)
+            except Exception:
+                log.exception("%s callback failed", event)
+
+    def _flush(self) -> None:
+        buffered, self._buffer = self._buffer or [], None
+        for event, args in buffered:
+            self._emit(event, *args)
+
+    # ------------------------------------------------------------------ teardown
+
+    async def _close_wire(self) -> None:
+        wire, self._wire = self._wire, None
+        if wire is None:
+            return
+        wire.closed = True
+        if wire.pc is not None and self._media.running:
+            try:
+                await self._media.run(self._close_peer_connection(wire.pc))
+            except Exception:
+                log.exception("closing the peer connection failed")
+        if wire.ws is not None:
+            await wire.ws.close()
+        if wire.reader is not None:
+            wire.reader.cancel()
+            await asyncio.gather(wire.reader, return_exceptions=True)
+        await wire.http.close()
+        self._fail_pending("session closed")
+
+    async def _close_peer_connection(self, pc: RTCPeerConnection) -> None:
+        await pc.close()
+        pumps = list(self._pumps)
+        for task in pumps:
+            task.cancel()
+        await asyncio.gather(*pumps, return_exceptions=True)
+
+    async def _shutdown(self) -> None:
+        self._closing = True
+        task, self._reconnect_task = self._reconnect_task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await self._close_wire()
+        if self._audio_track is not None:
+            self._audio_track.stop()
+        self._media.stop()
+        for proxy in self._remote_tracks:
+            proxy.end()
+        if self._buffer is not None:
+            self._buffer = None
+        self._set_state("disconnected")
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -1,0 +1,57 @@
+"""Host ICE candidates on 127.0.0.1, for one peer connection at a time.
+
+aioice's `get_host_addresses` leaves 127.0.0.1 out, so two peers on this machine would pair over
+the LAN address (or find nothing in a sandbox with no LAN). We wrap that function once; the wrapper
+returns ["127.0.0.1"] only inside `loopback_candidates()`, which sets a context variable. aiortc
+gathers in `setLocalDescription`, in tasks that copy the caller's context, so the effect stays in
+the connection that asked for it: other connections, loops and threads gather as usual.
+
+Used by the realtime client for its offer and by the local service for its answer:
+
+    with loopback_candidates():
+        await pc.setLocalDescription(offer)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import threading
+from typing import Callable, Iterator
+
+import aioice.ice
+
+LOOPBACK = "127.0.0.1"
+
+_active: contextvars.ContextVar[bool] = contextvars.ContextVar("decart_flow_loopback", default=False)
+_install_lock = threading.Lock()
+
+
+def _wrap(original: Callable[..., list[str]]) -> Callable[..., list[str]]:
+    def get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        if _active.get():
+            return [LOOPBACK] if use_ipv4 else []
+        return original(use_ipv4=use_ipv4, use_ipv6=use_ipv6)
+
+    get_host_addresses.__wrapped__ = original  # type: ignore[attr-defined]
+    get_host_addresses._decart_flow_loopback = True  # type: ignore[attr-defined]
+    return get_host_addresses
+
+
+def install() -> None:
+    """Wrap aioice's host-address lookup (idempotent, thread-safe)."""
+    with _install_lock:
+        current = aioice.ice.get_host_addresses
+        if not getattr(current, "_decart_flow_loopback", False):
+            aioice.ice.get_host_addresses = _wrap(current)
+
+
+@contextlib.contextmanager
+def loopback_candidates(enabled: bool = True) -> Iterator[None]:
+    """Within this block (and tasks started in it), ICE host candidates are 127.0.0.1 only."""
+    install()
+    token = _active.set(enabled)
+    try:
+        yield
+    finally:
+        _active.reset(token)

@@ -1,0 +1,50 @@
+"""URLs of a session: building the WebSocket URL and keeping the key out of anything logged."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote, urlsplit
+
+from decart_flow import __version__
+
+USER_AGENT = f"decart-flow/{__version__} lang/py"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+_KEY_IN_QUERY = re.compile(r"(?i)(api_key=)[^&#\s]*")
+
+
+def redact_url(url: str) -> str:
+    """The URL with every `api_key=` value replaced by `***`: the only form of a URL we log."""
+    return _KEY_IN_QUERY.sub(r"\1***", url)
+
+
+def to_ws(base_url: str) -> str:
+    """http(s):// -> ws(s)://; ws(s):// stays; anything else is refused."""
+    base = base_url.rstrip("/")
+    for http, ws in (("https://", "wss://"), ("http://", "ws://")):
+        if base.startswith(http):
+            return ws + base[len(http) :]
+    if base.startswith(("ws://", "wss://")):
+        return base
+    raise ValueError(f"base URL must start with http(s):// or ws(s)://, got {redact_url(base_url)!r}")
+
+
+def to_http(base_url: str) -> str:
+    """ws(s):// -> http(s)://, for the REST endpoints (tokens)."""
+    base = base_url.rstrip("/")
+    for ws, http in (("wss://", "https://"), ("ws://", "http://")):
+        if base.startswith(ws):
+            return http + base[len(ws) :]
+    return base
+
+
+def stream_url(base_url: str, path: str, api_key: str, model: str, resolution: str | None = None) -> str:
+    url = f"{to_ws(base_url)}{path}?api_key={quote(api_key, safe='')}&model={quote(model, safe='')}"
+    if resolution is not None:
+        url += f"&resolution={quote(resolution, safe='')}"
+    return url + f"&user_agent={quote(USER_AGENT, safe='')}"
+
+
+def is_loopback(url: str) -> bool:
+    """True when the service is on this machine: media must then stay on 127.0.0.1."""
+    return (urlsplit(url).hostname or "") in LOOPBACK_HOSTS
