@@ -86,6 +86,7 @@ class RawClient:
         self.messages: list[dict] = []
         self._arrived = asyncio.Condition()
         self.frames: list[tuple[float, int | None, np.ndarray]] = []  # (arrival, stamp, luma)
+        self.thumbs: dict[int, np.ndarray] = {}  # stamp -> 160x88 RGB of its first frame
         self.keep_frames = True
         self.pc: RTCPeerConnection | None = None
         self.video = PatternTrack()
@@ -163,7 +164,10 @@ class RawClient:
                 frame = await track.recv()
                 if self.keep_frames:
                     luma = frame.to_ndarray(format="gray")
-                    self.frames.append((time.monotonic(), read_stamp(luma), luma))
+                    stamp = read_stamp(luma)
+                    self.frames.append((time.monotonic(), stamp, luma))
+                    if stamp is not None and stamp not in self.thumbs:
+                        self.thumbs[stamp] = frame.reformat(width=160, height=88, format="rgb24").to_ndarray()
                 else:
                     self.frames.append((time.monotonic(), read_stamp(frame), np.empty(0)))
         except MediaStreamError:

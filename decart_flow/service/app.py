@@ -59,7 +59,7 @@ class LocalService:
             self.port = server.sockets[0].getsockname()[1]
         if self.faults.exit_after is not None:
             self._exit_task = asyncio.get_running_loop().create_task(self._exit_after(self.faults.exit_after))
-        log.info("service listening on %s", self.url)
+        log.debug("service listening on %s", self.url)
 
     async def stop(self) -> None:
         """Close every session, peer connection and socket."""

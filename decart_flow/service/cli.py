@@ -1,0 +1,46 @@
+"""`decart-flow serve`: the local service in the foreground until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from decart_flow.service.faults import FaultError, Faults
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    try:
+        faults = Faults.parse(args.fault)
+    except FaultError as exc:
+        print(f"decart-flow serve: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=getattr(args, "log_level", "info").upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # aiortc and aioice are chatty at info; their details belong in debug runs.
+    for noisy in ("aiortc", "aioice"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    try:
+        return asyncio.run(_serve(args.host, args.port, args.api_key, faults))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _serve(host: str, port: int, api_key: str | None, faults: Faults) -> int:
+    from decart_flow.service.app import LocalService
+
+    service = LocalService(host=host, port=port, api_key=api_key, faults=faults)
+    try:
+        await service.start()
+    except OSError as exc:
+        print(f"decart-flow serve: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"decart-flow service listening on {service.url}", flush=True)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, service.stopped.set)
+    await service.stopped.wait()
+    await service.stop()
+    print("decart-flow service stopped", flush=True)
+    return 0

@@ -1,0 +1,112 @@
+"""The service in a child process, so rendering and VP8 encoding get a core of their own."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import multiprocessing.connection
+import signal
+import threading
+from types import TracebackType
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT = 20.0
+
+
+def _child(conn: multiprocessing.connection.Connection, port: int, api_key: str | None, faults: tuple[str, ...], log_level: str) -> None:
+    """Run a LocalService until the parent says stop (or goes away)."""
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s service %(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent's Ctrl-C is the parent's business
+
+    async def main() -> None:
+        from decart_flow.service.app import LocalService
+
+        service = LocalService(port=port, api_key=api_key, faults=list(faults))
+        try:
+            await service.start()
+        except Exception as exc:
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+            return
+        conn.send(("url", service.url))
+        loop = asyncio.get_running_loop()
+        # A daemon thread waits for the parent's word (or its death) without holding up exit.
+        threading.Thread(target=_wait_for_stop, args=(conn, loop, service.stopped), daemon=True).start()
+        await service.stopped.wait()
+        await service.stop()
+
+    asyncio.run(main())
+
+
+def _wait_for_stop(conn: multiprocessing.connection.Connection, loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    try:
+        conn.recv()
+    except (EOFError, OSError):
+        pass
+    loop.call_soon_threadsafe(stop.set)
+
+
+class ServiceProcess:
+    """`start()` returns the URL once the child listens; `stop()` ends it; also a context manager."""
+
+    def __init__(self, port: int = 0, api_key: str | None = None, faults: tuple[str, ...] | list[str] = (), log_level: str = "warning") -> None:
+        self.port = port
+        self.api_key = api_key
+        self.faults = tuple(faults)
+        self.log_level = log_level
+        self.url: str | None = None
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._conn: multiprocessing.connection.Connection | None = None
+
+    def start(self) -> str:
+        ctx = multiprocessing.get_context("spawn")  # no inherited event loops or threads
+        parent, child = ctx.Pipe()
+        self._process = ctx.Process(
+            target=_child, args=(child, self.port, self.api_key, self.faults, self.log_level), name="decart-flow-service", daemon=True
+        )
+        self._process.start()
+        child.close()
+        self._conn = parent
+        if not parent.poll(START_TIMEOUT):
+            self.stop()
+            raise RuntimeError(f"the local service did not start within {START_TIMEOUT:.0f}s")
+        try:
+            kind, value = parent.recv()
+        except EOFError:
+            self.stop()
+            raise RuntimeError("the local service exited while starting") from None
+        if kind != "url":
+            self.stop()
+            raise RuntimeError(f"the local service could not start: {value}")
+        self.url = value
+        self.port = int(value.rsplit(":", 1)[1])
+        return value
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.send("stop")
+            except (OSError, BrokenPipeError):
+                pass
+        if self._process is not None:
+            self._process.join(timeout)
+            if self._process.is_alive():
+                log.warning("local service did not stop in %.0fs; terminating it", timeout)
+                self._process.terminate()
+                self._process.join(5)
+            self._process = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    def __enter__(self) -> "ServiceProcess":
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
