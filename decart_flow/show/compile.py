@@ -50,6 +50,8 @@ INITIAL_KEYS = ("prompt", "enhance", "image", "mirror")
 ACTION_KEYS = ("prompt", "enhance", "image", "mirror", "audio", "wait", "log", "go", "pause", "resume", "stop")
 TRIGGER_KEYS = ("at", "every", "cron", "on")
 REACTIVE_KEY = "<reactive>"  # the Python builder's @show.reactive; not reachable from YAML
+CALL_KEY = "<call>"  # the Python builder's `async def handler(session)` in a cue body
+_INTERNAL_KEYS = (REACTIVE_KEY, CALL_KEY)
 CUE_ONLY_KEYS = ("name",) + TRIGGER_KEYS + ("from", "until", "times", "tz", "when", "mode", "lookahead", "then")
 CUE_KEYS = CUE_ONLY_KEYS + ACTION_KEYS
 CONTROL_COMMANDS = ("next", "back", "pause", "resume", "stop")
@@ -101,9 +103,10 @@ class Compiler:
         found: dict[str, tuple[Node, Node]] = {}
         for key, value in node.pairs or []:
             name = key.key
-            if name not in allowed or (name == REACTIVE_KEY and not isinstance(value.value, Opaque)):
-                hint = did_you_mean(name, [k for k in allowed if k != REACTIVE_KEY])
-                listing = "" if hint else f": {what} keys are " + ", ".join(k for k in allowed if k != REACTIVE_KEY)
+            if name not in allowed or (name in _INTERNAL_KEYS and not isinstance(value.value, Opaque)):
+                public = [k for k in allowed if k not in _INTERNAL_KEYS]
+                hint = did_you_mean(name, public)
+                listing = "" if hint else f": {what} keys are " + ", ".join(public)
                 self.error(key.where, f"unknown key '{name}'{hint}{listing}")
                 continue
             found[name] = (key, value)
@@ -323,6 +326,12 @@ class Compiler:
                 else:
                     hint = did_you_mean(str(command), CONTROL_COMMANDS)
                     self.error(value.where, f"go: '{command}' is not a command{hint}: use next, back, pause, resume or stop")
+            elif name == CALL_KEY:
+                obj = value.value.obj
+                if isinstance(obj, CallAction):
+                    action = obj
+                else:
+                    self.error(value.where, f"not an action: {obj!r}")
             elif name in ("pause", "resume", "stop"):
                 if value.is_scalar and value.value in (None, True):
                     action = ControlAction(name, key.where)  # type: ignore[arg-type]
@@ -510,7 +519,7 @@ class Compiler:
         if not node.is_map:
             self.error(node.where, "a cue is a mapping: name:, a trigger (at:, every:, cron: or on:) and actions")
             return None
-        found = self._check_keys(node, CUE_KEYS + (REACTIVE_KEY,), "cue")
+        found = self._check_keys(node, CUE_KEYS + _INTERNAL_KEYS, "cue")
         name = f"cue {index + 1}"
         if "name" in found:
             key, value = found["name"]
@@ -550,7 +559,7 @@ class Compiler:
         then: list[Action] = []
         if "then" in found:
             then = self.actions(found["then"][1], _Ctx(ctx.args_ok, in_then=True), "then")
-        body_keys = {k: v for k, v in found.items() if k in ACTION_KEYS}
+        body_keys = {k: v for k, v in found.items() if k in ACTION_KEYS or k == CALL_KEY}
         actions = self.action_pairs(body_keys, ctx, node.where) if body_keys else []
         if not body_keys and "then" not in found and not isinstance(trigger, ReactiveTrigger):
             self.error(node.where, f"cue '{name}' does nothing: add prompt:, image:, mirror:, audio:, log: or go:")

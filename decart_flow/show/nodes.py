@@ -58,7 +58,7 @@ def scalar(value: Any, where: Where, raw: str | None = None) -> Node:
 
 
 def mapping(pairs: list[tuple[str, Node]], where: Where, text: str = "") -> Node:
-    return Node(where=where, pairs=[(scalar(k, where, k), v) for k, v in pairs], text=text)
+    return Node(where=where, pairs=[(scalar(k, v.where, k), v) for k, v in pairs], text=text)
 
 
 def sequence(items: list[Node], where: Where) -> Node:
