@@ -107,6 +107,8 @@ class Compiler:
                 public = [k for k in allowed if k not in _INTERNAL_KEYS]
                 hint = did_you_mean(name, public)
                 listing = "" if hint else f": {what} keys are " + ", ".join(public)
+                if not hint and value.is_scalar and value.value is None and node.text.startswith("{"):
+                    listing = ": inside {...} a comma starts a new key; put the text in quotes"
                 self.error(key.where, f"unknown key '{name}'{hint}{listing}")
                 continue
             found[name] = (key, value)
