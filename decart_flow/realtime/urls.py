@@ -5,9 +5,17 @@ from __future__ import annotations
 import re
 from urllib.parse import quote, urlsplit
 
-from decart_flow import __version__
+from importlib import metadata
 
-USER_AGENT = f"decart-flow/{__version__} lang/py"
+
+def _version() -> str:
+    try:
+        return metadata.version("decart-flow")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+USER_AGENT = f"decart-flow/{_version()} lang/py"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 _KEY_IN_QUERY = re.compile(r"(?i)(api_key=)[^&#\s]*")
