@@ -1,1 +1,14 @@
+"""The engine: compiles a show into timed and event-driven calls on a session.
 
+`Engine` plays a show (real time for `run`, virtual time for tests); `plan` runs the same engine
+in virtual time and lists what it would send.
+"""
+
+from __future__ import annotations
+
+from .clock import Clock, VirtualClock
+from .engine import Engine
+from .loop import VirtualEventLoop
+from .state import PastFiring, ShowState, Upcoming
+
+__all__ = ["Clock", "Engine", "PastFiring", "ShowState", "Upcoming", "VirtualClock", "VirtualEventLoop"]

@@ -1,0 +1,99 @@
+"""Catch-up: at start and after a reconnect, send the state that should be in effect now.
+
+An installation restarted at 14:10 must show what its 14:00 cron cue set, not the initial prompt.
+Candidates are the last firing before now of every cron cue (croniter's get_prev, inside its
+`when`), of every show-time cue and timeline entry up to the current show time, and what the engine
+itself last sent (operator and event actions). For the prompt, the image and the mirror, the newest
+candidate wins; the winners are sent through the executor like any firing, and journaled.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ..show.model import CronTrigger, ImageAction, MirrorAction, PromptAction
+from .actions import ActionContext, perform
+from .showclock import EPS
+from .triggers import trigger_type
+from .triggers.cron import previous
+from .when import inside
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+_LOOKBACK = 50  # cron firings to look back through for one inside the cue's `when`
+
+
+def candidates(engine: Engine) -> list[tuple[datetime, str, int, Any]]:
+    """(wall time, cue, place, action) for every state-setting action that already fired."""
+    from .engine import fmt_t
+
+    now_wall, show_t = engine.clock.wall(), engine.show_clock.t
+    out: list[tuple[datetime, str, int, Any]] = []
+
+    def add(wall: datetime, name: str, actions: tuple[Any, ...]) -> None:
+        for i, action in enumerate(actions):
+            if isinstance(action, (PromptAction, ImageAction, MirrorAction)):
+                out.append((wall, name, i, action))
+
+    for cue in engine.show.cues:
+        kind = trigger_type(cue.trigger)
+        if isinstance(cue.trigger, CronTrigger):
+            wall = next((w for w in previous(cue.trigger, engine, _LOOKBACK) if inside(cue.when, w)), None)
+            if wall is not None:
+                add(wall, cue.name, cue.actions)
+        elif kind.show_time:
+            t = kind.last_fire(cue.trigger, engine)
+            if isinstance(t, float | int):
+                wall = now_wall - timedelta(seconds=show_t - t)
+                if inside(cue.when, wall):
+                    add(wall, cue.name, cue.actions)
+    for entry in engine.show.timeline:
+        if entry.t < show_t - EPS:
+            add(now_wall - timedelta(seconds=show_t - entry.t), f"timeline {entry.label or fmt_t(entry.t)}",
+                entry.actions)
+    return out
+
+
+def catch_up(engine: Engine, reapply: bool) -> list[dict[str, Any]]:
+    """Send the winners; `reapply` (after a reconnect) also re-sends what the engine last sent."""
+    found = sorted(candidates(engine), key=lambda c: c[0])
+    winners: dict[str, tuple[datetime, str, int, Any]] = {}
+    for cand in found:
+        action = cand[3]
+        if isinstance(action, PromptAction):
+            winners["prompt"] = cand
+        elif isinstance(action, ImageAction):
+            winners["image"] = cand
+            if action.prompt is not None:
+                winners["prompt"] = cand
+        elif isinstance(action, MirrorAction) and action.value != "toggle":
+            winners["mirror"] = cand
+    # The engine's own sends win when newer (operator, events); after a reconnect they are re-sent.
+    for attr, (wall, cue) in engine.applied.items():
+        if attr in ("prompt", "image", "mirror") and (attr not in winners or winners[attr][0] <= wall):
+            winners.pop(attr, None)
+            if reapply:
+                winners[attr] = (wall, cue, -1, _current(engine, attr))
+    applied: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    for attr in ("image", "prompt", "mirror"):
+        cand = winners.get(attr)
+        if cand is None or id(cand) in seen:
+            continue
+        seen.add(id(cand))
+        wall, cue, place, action = cand
+        applied.append({"cue": cue, "fired": wall.isoformat(), "kind": attr})
+        perform(action, ActionContext(engine, cue, str(place) if place >= 0 else "catch-up", ()))
+    engine.journal.write("catch_up", reason="reconnect" if reapply else "start", applied=applied)
+    return applied
+
+
+def _current(engine: Engine, attr: str) -> Any:
+    now = engine._now  # noqa: SLF001 - catch-up is part of the engine
+    if attr == "prompt":
+        return PromptAction(now["prompt"] or "", enhance=bool(now["enhance"]))
+    if attr == "image":
+        return ImageAction(now["image"])
+    return MirrorAction(bool(now["mirror"]))

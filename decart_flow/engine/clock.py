@@ -1,0 +1,94 @@
+"""Clocks: the engine's only link to time. Real for `run`, virtual for `plan` and the tests.
+
+Both read monotonic time from the event loop (`loop.time()`), so the rest of the engine never
+knows which one it runs on. They differ in how wall-clock time maps to it and in how a timer
+fires: the real clock wakes a few ms early and finishes with a short busy wait, because asyncio
+timers are only as precise as the loop's other callbacks allow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from datetime import datetime, timedelta, tzinfo
+from typing import Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+EARLY = 0.004  # wake this much before a cue's time, then spin the rest
+
+
+def local_zone() -> tzinfo:
+    """The machine's zone with its DST rules (not just today's offset)."""
+    name = os.environ.get("TZ", "").lstrip(":")
+    try:
+        if name:
+            return ZoneInfo(name)
+        with open("/etc/localtime", "rb") as f:
+            return ZoneInfo.from_file(f, key="localtime")
+    except (OSError, ZoneInfoNotFoundError, ValueError):
+        tz = datetime.now().astimezone().tzinfo
+        return tz if tz is not None else ZoneInfo("UTC")
+
+
+def zone(name: str | None) -> tzinfo:
+    return ZoneInfo(name) if name else local_zone()
+
+
+class Clock:
+    """Monotonic time from the loop, wall time from the system."""
+
+    realtime = True
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, early: float = EARLY) -> None:
+        self.loop = loop
+        self.early = early
+
+    def now(self) -> float:
+        return self.loop.time()
+
+    def wall(self) -> datetime:
+        return datetime.now(local_zone())
+
+    def wall_at(self, mono: float) -> datetime:
+        return self.wall() + timedelta(seconds=mono - self.now())
+
+    def mono_for(self, wall: datetime) -> float:
+        return self.now() + (wall - self.wall()).total_seconds()
+
+    def call_at(self, mono: float, cb: Callable[[], None]) -> asyncio.TimerHandle:
+        """Call `cb` at `mono` as precisely as we can: an early asyncio timer, then a spin."""
+
+        def spin_then_call() -> None:
+            target = mono
+            while time.monotonic() < target:
+                pass
+            cb()
+
+        return self.loop.call_at(mono - self.early, spin_then_call)
+
+
+class VirtualClock(Clock):
+    """Virtual time on a `VirtualEventLoop`: wall time is `start_wall` plus elapsed loop time."""
+
+    realtime = False
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, start_wall: datetime | None = None) -> None:
+        super().__init__(loop, early=0.0)
+        start_wall = start_wall or datetime.now(local_zone())
+        if start_wall.tzinfo is None:
+            start_wall = start_wall.replace(tzinfo=local_zone())
+        self.start_wall = start_wall
+        self.start_mono = loop.time()
+
+    def wall(self) -> datetime:
+        return self.wall_at(self.loop.time())
+
+    def wall_at(self, mono: float) -> datetime:
+        return self.start_wall + timedelta(seconds=mono - self.start_mono)
+
+    def mono_for(self, wall: datetime) -> float:
+        return self.start_mono + (wall - self.start_wall).total_seconds()
+
+    def call_at(self, mono: float, cb: Callable[[], None]) -> asyncio.TimerHandle:
+        return self.loop.call_at(mono, cb)

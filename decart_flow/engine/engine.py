@@ -1,0 +1,489 @@
+"""The engine: a show model in, session calls out, state and journal records back.
+
+Triggers (see `triggers/`) are Observables of firings. A firing runs its cue's actions (see
+`actions/`): instant cues synchronously inside the timer callback, cues with `wait`, audio or a
+Python handler as an eagerly started sequence under the cue's `mode`. Everything that reaches the
+wire goes through the one `Executor`. The same code runs in real time (`run`) and in virtual time
+(`plan`, tests): only the `Clock` and the event loop differ.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from reactivex.disposable import Disposable
+from reactivex.scheduler.eventloop import AsyncIOScheduler
+from reactivex.subject import BehaviorSubject
+
+from ..realtime.session import Session
+from ..show.model import Action, Cue, ShowModel
+from . import catchup
+from .actions import ActionContext, needs_task, perform
+from .choices import Choices
+from .clock import Clock
+from .executor import Executor, Op, Superseded
+from .journal import Journal
+from .loop import eager
+from .showclock import EPS, ShowClock
+from .state import PastFiring, ShowState, Upcoming
+from .triggers import Fire, trigger_type
+from .triggers.event import EventHub
+from .when import inside
+
+log = logging.getLogger(__name__)
+
+ActionHook = Callable[[float, datetime, str, dict[str, Any]], None]
+
+
+def fmt_t(t: float) -> str:
+    """Show time as the show file writes it: 90 -> 1:30, 3723 -> 1:02:03."""
+    whole = int(t)
+    h, rem = divmod(whole, 3600)
+    m, s = divmod(rem, 60)
+    frac = f"{t - whole:.3f}".lstrip("0").rstrip("0").rstrip(".") if t != whole else ""
+    return (f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}") + frac
+
+
+class Engine:
+    def __init__(
+        self,
+        show: ShowModel,
+        session: Session,
+        clock: Clock,
+        journal: Journal | str | Path | None = None,
+        observe_state: bool = True,
+    ) -> None:
+        self.show = show
+        self.session = session
+        self.clock = clock
+        self.loop = clock.loop
+        self.show_clock = ShowClock(clock)
+        self.events = EventHub()
+        self.scheduler = AsyncIOScheduler(self.loop)
+        self.choices = Choices(show.name)
+        self.journal = journal if isinstance(journal, Journal) else Journal(journal, self._stamp)
+        self._own_journal = not isinstance(journal, Journal)
+        self.journal_events = self.journal.events
+        self.executor = Executor(self.loop, self._on_send, self._on_ack, self._on_superseded)
+        self.on_action: list[ActionHook] = []  # `plan` listens here
+        self.mirror = show.initial.mirror
+        self._now: dict[str, Any] = {"prompt": show.initial.prompt, "enhance": show.initial.enhance,
+                                     "image": show.initial.image, "mirror": show.initial.mirror}
+        self.applied: dict[str, tuple[datetime, str]] = {}  # attribute -> (wall time, cue) it was last set
+        self._audio: tuple[str, float] | None = None
+        self._last_ack_ms: float | None = None
+        self._connection: str = self._safe_state()
+        self._go = 0
+        self._runs: dict[str, list[asyncio.Future[Any]]] = {}
+        self._queued: dict[str, deque[tuple[tuple[Action, ...], tuple[Any, ...]]]] = {}
+        self._show_subs: list[Any] = []
+        self._subs: list[Any] = []
+        self._deferred: list[tuple[str, dict[str, Any]]] | None = None
+        self._end: asyncio.Future[str] | None = None
+        self._past: deque[PastFiring] = deque(maxlen=50)
+        self._observe_state = observe_state
+        self._publish_pending = False
+        self._ended: str | None = None
+        self.state: BehaviorSubject[ShowState] = BehaviorSubject(self._snapshot())
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def run(self) -> str:
+        """Play the show until it ends; the reason (`duration`, `stop`, ...)."""
+        self._end = self.loop.create_future()
+        self.session.on("connection_change", self._on_connection)
+        self._subscribe_events()
+        ticker = None
+        if self._observe_state and self.clock.realtime:
+            ticker = self.loop.create_task(self._tick())
+        try:
+            if self._connection in ("connected", "generating"):
+                self._start_show()
+            return await self._end
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+            self._shutdown()
+
+    def stop(self, reason: str = "stop") -> None:
+        if self._end is not None and not self._end.done():
+            self._end.set_result(reason)
+
+    def _shutdown(self) -> None:
+        reason = self._end.result() if self._end is not None and self._end.done() else "cancelled"
+        self._dispose(self._show_subs)
+        self._dispose(self._subs)
+        for runs in self._runs.values():
+            for run in runs:
+                run.cancel()
+        self._runs.clear()
+        self.executor.cancel_pending()
+        self.show_clock.clear()
+        try:
+            self.session.off("connection_change", self._on_connection)
+        except Exception:  # noqa: BLE001 - a session that forgets us is fine
+            pass
+        self._ended = reason
+        self.journal.write("show.end", reason=reason)
+        if self._own_journal:
+            self.journal.close()
+        self._publish()
+
+    def _start_show(self, t: float = 0.0) -> None:
+        self.show_clock.start(t)
+        self.journal.write("show.start", show=self.show.name, model=self.show.model,
+                           wall=self.clock.wall().isoformat())
+        catchup.catch_up(self, reapply=False)
+        self._subscribe_show_time()
+        for cue in self.show.cues:
+            if not trigger_type(cue.trigger).show_time and _is_wall(cue):
+                self._subs.append(self._subscribe(cue))
+        self._changed()
+
+    def catch_up(self) -> None:
+        """After a reconnect: send the state that should be in effect now (the runner calls it)."""
+        if self.show_clock.started:
+            catchup.catch_up(self, reapply=True)
+
+    def reload(self, show: ShowModel) -> None:
+        """Swap the cues, keep the show clock where it is."""
+        self._dispose(self._show_subs)
+        self._dispose(self._subs)
+        self.show = show
+        self.journal.write("show.reload", show=show.name)
+        self._subscribe_events()
+        if self.show_clock.started:
+            now = self.show_clock.t
+            self._go = next((i for i, e in enumerate(show.timeline) if e.t >= now - EPS), len(show.timeline))
+            self._subscribe_show_time()
+            for cue in show.cues:
+                if _is_wall(cue):
+                    self._subs.append(self._subscribe(cue))
+        self._changed()
+
+    # ------------------------------------------------------------ subscriptions
+
+    def _subscribe(self, cue: Cue) -> Any:
+        observable = trigger_type(cue.trigger).observe(cue.trigger, self)
+        return observable.subscribe(
+            on_next=lambda fire, cue=cue: self._fire(cue, fire),
+            on_error=lambda exc, cue=cue: self._bug(f"cue {cue.name!r} stopped", exc),
+            scheduler=self.scheduler,
+        )
+
+    def _subscribe_events(self) -> None:
+        for cue in self.show.cues:
+            if not trigger_type(cue.trigger).show_time and not _is_wall(cue):
+                self._subs.append(self._subscribe(cue))
+
+    def _subscribe_show_time(self) -> None:
+        """(Re)plan everything that counts in show time from the current show time on."""
+        sc = self.show_clock
+        now = sc.t
+        for i in range(self._go, len(self.show.timeline)):
+            entry = self.show.timeline[i]
+            if entry.t >= now - EPS:
+                self._show_subs.append(sc.call_at(entry.t, lambda i=i: self._timeline_fire(i)))
+        if self.show.duration is not None:
+            self._show_subs.append(sc.call_at(self.show.duration, self._duration_end, prio=0))
+        for cue in self.show.cues:
+            if trigger_type(cue.trigger).show_time:
+                self._show_subs.append(self._subscribe(cue))
+
+    def _replan(self) -> None:
+        self._dispose(self._show_subs)
+        self._subscribe_show_time()
+
+    @staticmethod
+    def _dispose(subs: list[Any]) -> None:
+        for sub in subs:
+            sub.dispose()
+        subs.clear()
+
+    # ------------------------------------------------------------ firing
+
+    def _fire(self, cue: Cue, fire: Fire) -> None:
+        lateness_ms = (self.loop.time() - fire.intended) * 1000.0
+        try:
+            if cue.when is not None and not inside(cue.when, self.clock.wall()):
+                return
+            outer, self._deferred = self._deferred, []
+            instant = False
+            try:
+                seq = cue.actions + cue.then if fire.actions is None else fire.actions
+                instant = self._start_run(cue, seq, fire.args)
+            except Exception as exc:  # noqa: BLE001 - our bug: log it, the show goes on
+                self._bug(f"cue {cue.name!r} failed", exc)
+            finally:
+                deferred, self._deferred = self._deferred, outer
+        except Exception as exc:  # noqa: BLE001
+            self._bug(f"cue {cue.name!r} failed", exc)
+            return
+        t = fire.t if fire.t is not None else self.show_clock.t
+        self.journal.write("cue.fire", cue=cue.name, intended_t=round(t, 6), lateness_ms=round(lateness_ms, 3),
+                           args=list(fire.args) if fire.args else None)
+        for event, fields in deferred:
+            self._write(event, **fields)
+        self._past.append(PastFiring(t, cue.name, lateness_ms))
+        self._changed()
+        if instant:
+            self._finished(cue.name)
+
+    def _start_run(self, cue: Cue, seq: tuple[Action, ...], args: tuple[Any, ...]) -> bool:
+        """Start a firing's actions; True when they all ran already (an instant cue)."""
+        if not any(needs_task(a) for a in seq):
+            self._perform_all(cue.name, seq, args)
+            return True
+        runs = self._runs.setdefault(cue.name, [])
+        if runs:
+            if cue.mode == "single":
+                self._write("cue.ignored", cue=cue.name, reason="running")
+                return False
+            if cue.mode == "queue":
+                self._queued.setdefault(cue.name, deque()).append((seq, args))
+                return False
+            if cue.mode == "restart":
+                for run in list(runs):
+                    run.cancel()
+        fut = eager(self._sequence(cue.name, seq, args), self.loop)
+        if not fut.done():
+            runs.append(fut)
+            fut.add_done_callback(lambda f, cue=cue: self._run_done(cue, f))
+        return False
+
+    def _run_done(self, cue: Cue, fut: asyncio.Future[Any]) -> None:
+        runs = self._runs.get(cue.name, [])
+        if fut in runs:
+            runs.remove(fut)
+        queued = self._queued.get(cue.name)
+        if queued and not runs:
+            seq, args = queued.popleft()
+            if self._start_run(cue, seq, args):
+                self._finished(cue.name)
+
+    def _perform_all(self, name: str, seq: Iterable[Action], args: tuple[Any, ...]) -> None:
+        for i, action in enumerate(seq):
+            try:
+                perform(action, ActionContext(self, name, str(i), args))
+            except Exception as exc:  # noqa: BLE001
+                self._bug(f"action of {name!r} failed", exc)
+
+    async def _sequence(self, name: str, seq: tuple[Action, ...], args: tuple[Any, ...]) -> None:
+        for i, action in enumerate(seq):
+            try:
+                pending = perform(action, ActionContext(self, name, str(i), args))
+                if pending is not None:
+                    await pending
+            except asyncio.CancelledError:
+                raise
+            except Superseded:
+                pass
+            except Exception as exc:  # noqa: BLE001 - wire failures are journaled by the executor
+                if not getattr(exc, "_journaled", False):
+                    self._write("error", cue=name, message=f"{type(exc).__name__}: {exc}")
+        self._finished(name)
+
+    def _finished(self, name: str) -> None:
+        self.events.emit("after", name)
+
+    def _timeline_fire(self, i: int, intended: float | None = None) -> None:
+        entry = self.show.timeline[i]
+        self._go = i + 1
+        name = f"timeline {entry.label or fmt_t(entry.t)}"
+        cue = Cue(name=name, trigger=None, actions=entry.actions, mode="parallel")  # type: ignore[arg-type]
+        self._fire(cue, Fire(self.show_clock.mono_of(entry.t) if intended is None else intended, entry.t))
+
+    def _duration_end(self) -> None:
+        if self.show.loop:
+            self.journal.write("show.loop")
+            self.show_clock.jump(0.0)
+            self._go = 0
+            self._replan()
+        else:
+            self.stop("duration")
+
+    # ------------------------------------------------------------ the executor's reports
+
+    def send(self, kind: str, call: Callable[[], Any], action: dict[str, Any], cue: str) -> asyncio.Future[Any]:
+        """Hand a wire call to the executor (actions call this)."""
+        self.note(cue, action)
+        return self.executor.submit(kind, call, action, cue)
+
+    def note(self, cue: str, action: dict[str, Any]) -> None:
+        if self.on_action:
+            wall = self.clock.wall()
+            for hook in self.on_action:
+                hook(self.show_clock.t, wall, cue, action)
+
+    def _write(self, event: str, **fields: Any) -> None:
+        if self._deferred is not None:
+            self._deferred.append((event, fields))
+        else:
+            self.journal.write(event, **fields)
+
+    def _on_send(self, op: Op) -> None:
+        if op.kind == "audio":
+            self._audio = (op.action["audio"], self.loop.time())
+        self._write("action.send", cue=op.cue, action=op.action)
+
+    def _on_ack(self, op: Op, latency: float, error: BaseException | None) -> None:
+        if op.kind == "audio" and self._audio is not None and self._audio[0] == op.action["audio"]:
+            self._audio = None
+        if isinstance(error, asyncio.CancelledError):
+            return
+        self._last_ack_ms = latency * 1000.0
+        message = None if error is None else f"{type(error).__name__}: {error}"
+        self._write("action.ack", cue=op.cue, kind=op.kind, latency_ms=round(latency * 1000.0, 3),
+                    success=error is None, error=message)
+        if error is not None:
+            error._journaled = True  # type: ignore[attr-defined]
+            self._write("error", cue=op.cue, message=message)
+        elif op.kind != "audio":
+            wall = self.clock.wall()
+            for key in ("prompt", "enhance", "image", "mirror"):
+                if key in op.action:
+                    self._now[key] = op.action[key]
+                    self.applied[key] = (wall, op.cue)
+        self._changed()
+
+    def _on_superseded(self, old: Op, new: Op) -> None:
+        self._write("action.superseded", cue=old.cue, action=old.action, by=new.cue)
+
+    # ------------------------------------------------------------ intents
+
+    def go_next(self) -> bool:
+        """Fire the next timeline entry now; the show clock jumps to its time."""
+        if not self.show_clock.started or self._go >= len(self.show.timeline):
+            return False
+        i = self._go
+        self.journal.write("go", direction="next", index=i)
+        self._jump_to_entry(i)
+        return True
+
+    def go_back(self) -> bool:
+        """Re-apply the entry before the last one fired; GO then points after it."""
+        target = self._go - 2
+        if not self.show_clock.started or target < 0:
+            return False
+        self.journal.write("go", direction="back", index=target)
+        self._jump_to_entry(target)
+        return True
+
+    def _jump_to_entry(self, i: int) -> None:
+        entry = self.show.timeline[i]
+        self.show_clock.jump(entry.t)
+        self._go = i + 1
+        self._dispose(self._show_subs)
+        self._timeline_fire(i, intended=self.loop.time())
+        self._subscribe_show_time()
+
+    def pause(self) -> bool:
+        if self.show_clock.pause():
+            self.journal.write("show.pause")
+            self._changed()
+            return True
+        return False
+
+    def resume(self) -> bool:
+        if self.show_clock.resume():
+            self.journal.write("show.resume")
+            self._changed()
+            return True
+        return False
+
+    def key(self, k: str) -> bool:
+        """A key pressed in the TUI; True when a cue took it."""
+        return self.fire_event("key", k)
+
+    def fire_event(self, kind: str, arg: str, args: Iterable[Any] = ()) -> bool:
+        """An OSC message, HTTP call, MIDI message...; True when a cue listens to it."""
+        return self.events.emit(kind, arg, tuple(args))
+
+    def manual(self, action: Action, source: str) -> None:
+        """An action from the operator (prompt box, image chooser, mirror key), journaled with its source."""
+        self.journal.write("manual", source=source)
+        self._perform_all(f"manual:{source}", (action,), ())
+        self._changed()
+
+    # ------------------------------------------------------------ session and state
+
+    def _safe_state(self) -> str:
+        try:
+            return str(self.session.get_connection_state())
+        except Exception:  # noqa: BLE001
+            return "connecting"
+
+    def _on_connection(self, state: Any) -> None:
+        state = str(state)
+        self._connection = state
+        self.journal.write("session.state", state=state, session_id=getattr(self.session, "session_id", None))
+        if state in ("connected", "generating") and not self.show_clock.started and self._end is not None:
+            self._start_show()
+        self.events.emit("state", state)
+        self._changed()
+
+    def _stamp(self) -> tuple[str, float]:
+        return self.clock.wall().isoformat(), self.show_clock.t
+
+    def _bug(self, what: str, exc: BaseException) -> None:
+        log.error("%s", what, exc_info=exc)
+        self._write("error", message=f"{what}: {type(exc).__name__}: {exc}")
+
+    def _changed(self) -> None:
+        if self._observe_state and not self._publish_pending:
+            self._publish_pending = True
+            self.loop.call_soon(self._publish)
+
+    def _publish(self) -> None:
+        self._publish_pending = False
+        if self._observe_state:
+            self.state.on_next(self._snapshot())
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(0.25)
+            self._publish()
+
+    def _snapshot(self) -> ShowState:
+        sc = self.show_clock
+        audio = self._audio
+        return ShowState(
+            show=self.show.name, model=self.show.model, connection=self._connection,
+            session_id=getattr(self.session, "session_id", None), t=sc.t, started=sc.started, paused=sc.paused,
+            ended=self._ended, prompt=self._now["prompt"], enhance=self._now["enhance"], image=self._now["image"],
+            mirror=self._now["mirror"], audio=audio[0] if audio else None,
+            audio_elapsed=(self.loop.time() - audio[1]) if audio else None, last_ack_ms=self._last_ack_ms,
+            past=tuple(self._past), upcoming=self._upcoming(),
+            go_index=self._go if self._go < len(self.show.timeline) else None,
+            timeline_len=len(self.show.timeline),
+        )
+
+    def _upcoming(self, limit: int = 10) -> tuple[Upcoming, ...]:
+        if not self.show_clock.started:
+            return ()
+        now_t, now_wall = self.show_clock.t, self.clock.wall()
+        items: list[tuple[float, Upcoming]] = []
+        for entry in self.show.timeline[self._go:self._go + limit]:
+            items.append((entry.t - now_t, Upcoming(f"timeline {entry.label or fmt_t(entry.t)}", entry.t, None)))
+        for cue in self.show.cues:
+            try:
+                nxt = trigger_type(cue.trigger).next_fire(cue.trigger, self)
+            except Exception:  # noqa: BLE001 - an odd cron line must not break the TUI
+                nxt = None
+            if nxt is not None:
+                t, wall = nxt
+                ahead = (t - now_t) if t is not None else (wall - now_wall).total_seconds()  # type: ignore[operator]
+                items.append((ahead, Upcoming(cue.name, t, wall)))
+        items.sort(key=lambda x: x[0])
+        return tuple(u for _, u in items[:limit])
+
+
+def _is_wall(cue: Cue) -> bool:
+    from ..show.model import CronTrigger
+
+    return isinstance(cue.trigger, CronTrigger)

@@ -1,0 +1,109 @@
+"""Virtual time for asyncio, and eager starts for the hot path.
+
+`plan` and the tests run the very engine that `run` uses, on an event loop whose clock jumps to the
+next timer instead of waiting for it: a month of show takes a second. `eager` starts a coroutine
+synchronously, so a cue's first wire call happens inside the timer callback (Python 3.11 has no
+eager task factory).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+from typing import Any, Coroutine, TypeVar
+
+T = TypeVar("T")
+
+
+class VirtualEventLoop(asyncio.SelectorEventLoop):
+    """An asyncio loop whose `time()` is virtual: idle time costs nothing.
+
+    `_run_once` is replaced by a lean one (pop the next timer, move the clock to it, run it), since
+    a month of plan is hundreds of thousands of timers. Sockets are still polled now and then, so
+    `call_soon_threadsafe` and real I/O keep working.
+    """
+
+    def __init__(self, start: float = 0.0) -> None:
+        super().__init__()
+        self._now = start
+        self._io_countdown = 0
+
+    def time(self) -> float:
+        return self._now
+
+    def _run_once(self) -> None:
+        ready = self._ready  # type: ignore[attr-defined]
+        sched = self._scheduled  # type: ignore[attr-defined]
+        self._io_countdown -= 1
+        if not ready or self._io_countdown <= 0:
+            self._io_countdown = 256
+            idle = not ready and not sched and not self._stopping  # type: ignore[attr-defined]
+            self._process_events(self._selector.select(1.0 if idle else 0))  # type: ignore[attr-defined]
+        if not ready:
+            while sched and sched[0]._cancelled:
+                handle = heapq.heappop(sched)
+                handle._scheduled = False
+                self._timer_cancelled_count -= 1  # type: ignore[attr-defined]
+            if sched:
+                handle = heapq.heappop(sched)
+                handle._scheduled = False
+                if handle._when > self._now:
+                    self._now = handle._when
+                ready.append(handle)
+        for _ in range(len(ready)):
+            handle = ready.popleft()
+            if not handle._cancelled:
+                handle._run()
+
+
+def eager(coro: Coroutine[Any, Any, T], loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Future[T]:
+    """Run `coro` now up to its first real suspension; a Future for its result.
+
+    A coroutine that finishes without suspending (the virtual session) costs no task at all.
+    """
+    loop = loop or asyncio.get_running_loop()
+    try:
+        yielded = coro.send(None)
+    except StopIteration as stop:
+        fut: asyncio.Future[T] = loop.create_future()
+        fut.set_result(stop.value)
+        return fut
+    except BaseException as exc:  # noqa: BLE001 - handed to the awaiting side
+        fut = loop.create_future()
+        if isinstance(exc, asyncio.CancelledError):
+            fut.cancel()
+        else:
+            fut.set_exception(exc)
+        return fut
+    return loop.create_task(_resume(coro, yielded))
+
+
+async def _resume(coro: Coroutine[Any, Any, T], yielded: Any) -> T:
+    """Drive `coro` on from where `eager` left it, as a Task would have."""
+    while True:
+        try:
+            if yielded is None:
+                await asyncio.sleep(0)
+            else:
+                await _wait(yielded)
+        except asyncio.CancelledError as cancel:
+            if isinstance(yielded, asyncio.Future) and not yielded.done():
+                yielded.cancel()
+            try:
+                yielded = coro.throw(cancel)
+            except StopIteration as stop:
+                return stop.value
+            continue
+        try:
+            yielded = coro.send(None)
+        except StopIteration as stop:
+            return stop.value
+
+
+async def _wait(fut: asyncio.Future[Any]) -> None:
+    """Wait for `fut` without taking its result (the inner coroutine takes it)."""
+    if not fut.done():
+        fut._asyncio_future_blocking = False  # type: ignore[attr-defined]
+        waiter = asyncio.get_running_loop().create_future()
+        fut.add_done_callback(lambda _f: waiter.done() or waiter.set_result(None))
+        await waiter

@@ -1,0 +1,146 @@
+"""`plan`: the engine in virtual time with a session that acknowledges at once.
+
+What `plan` lists is what `run` would send, cue for cue and choice for choice, because it is the
+same engine: only the event loop's clock is virtual. `--for` defaults to the show's `duration`,
+else one hour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable
+
+from ..show.model import ShowModel
+from .clock import VirtualClock, local_zone
+from .engine import Engine, fmt_t
+from .loop import VirtualEventLoop
+
+DEFAULT_FOR = 3600.0
+
+
+@dataclass(frozen=True)
+class Firing:
+    t: float  # show seconds
+    wall: datetime | None
+    cue: str
+    action: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"t": round(self.t, 6), "wall": self.wall.isoformat() if self.wall else None,
+                "cue": self.cue, "action": self.action}
+
+
+class VirtualSession:
+    """A session that is generating from the start and acknowledges every call at once."""
+
+    session_id: str | None = "plan"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...]]] | None = None  # set to [] to record calls
+
+    async def set_prompt(self, text: str, enrich: bool = True) -> None:
+        if self.calls is not None:
+            self.calls.append(("set_prompt", (text, enrich)))
+
+    async def set_image(self, image: Any, prompt: str | None = None, enrich: bool = True) -> None:
+        if self.calls is not None:
+            self.calls.append(("set_image", (image, prompt, enrich)))
+
+    async def set_mirror(self, enabled: bool) -> None:
+        if self.calls is not None:
+            self.calls.append(("set_mirror", (enabled,)))
+
+    async def play_audio(self, audio: Any) -> None:
+        if self.calls is not None:
+            self.calls.append(("play_audio", (audio,)))
+
+    def is_connected(self) -> bool:
+        return True
+
+    def get_connection_state(self) -> str:
+        return "generating"
+
+    def on(self, event: str, callback: Callable[[Any], None]) -> None:
+        pass
+
+    def off(self, event: str, callback: Callable[[Any], None]) -> None:
+        pass
+
+    async def disconnect(self) -> None:
+        pass
+
+
+def plan(show: ShowModel, for_seconds: float | None = None, start_wall: datetime | None = None) -> list[Firing]:
+    """Every action the show would perform in its first `for_seconds`, in order."""
+    if for_seconds is None:
+        for_seconds = show.duration if show.duration is not None else DEFAULT_FOR
+    loop = VirtualEventLoop()
+    firings: list[Firing] = []
+    try:
+        clock = VirtualClock(loop, start_wall)
+        engine = Engine(show, VirtualSession(), clock, journal=None, observe_state=False)
+        end_at = loop.time() + for_seconds
+
+        def record(t: float, wall: datetime, cue: str, action: dict[str, Any]) -> None:
+            if loop.time() < end_at - 1e-6:
+                firings.append(Firing(t, wall, cue, action))
+
+        engine.on_action.append(record)
+
+        async def main() -> str:
+            loop.call_at(end_at, engine.stop, "plan")
+            return await engine.run()
+
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+    return firings
+
+
+def plan_command(args: argparse.Namespace) -> int:
+    from ..show import ShowError, load_show  # the loader is the show room's
+    from ..show.times import parse_duration
+
+    try:
+        show = load_show(args.file)
+    except ShowError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    try:
+        for_seconds = parse_duration(args.for_) if args.for_ else None
+        start = datetime.fromisoformat(args.start) if args.start else datetime.now(local_zone())
+    except ValueError as exc:
+        print(f"decart-flow plan: {exc}", file=sys.stderr)
+        return 2
+    firings = plan(show, for_seconds, start)
+    if args.json:
+        json.dump([f.to_json() for f in firings], sys.stdout, indent=1)
+        print()
+        return 0
+    print(render_table(firings))
+    return 0
+
+
+def render_table(firings: list[Firing]) -> str:
+    rows = [("show time", "wall clock", "cue", "action")]
+    for f in firings:
+        wall = f.wall.strftime("%Y-%m-%d %H:%M:%S") if f.wall else "-"
+        rows.append((fmt_t(f.t), wall, f.cue, describe(f.action)))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [f"{r[0]:>{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" for r in rows]
+    lines.append(f"{len(firings)} firings")
+    return "\n".join(lines)
+
+
+def describe(action: dict[str, Any]) -> str:
+    parts = []
+    for key, value in action.items():
+        if key == "enhance" and value is True:
+            continue
+        parts.append(f"{key}: {value!r}" if isinstance(value, str) else f"{key}: {json.dumps(value)}")
+    return ", ".join(parts)

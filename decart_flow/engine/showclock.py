@@ -1,0 +1,137 @@
+"""Show time: starts at 0 when the session first generates, stops while paused, jumps on GO.
+
+Show-time timers live in one heap here; a single loop timer is armed for the earliest. Pausing
+disarms it, resuming re-arms it, so nothing needs to know about pauses but this class. Timers are
+either absolute (a cue at 2:30: on a jump, the engine re-plans those) or relative (a `wait:`
+inside `then`, which keeps its remaining duration across a jump).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from typing import Callable
+
+from .clock import Clock
+
+EPS = 1e-6
+
+
+class ShowTimer:
+    __slots__ = ("t", "prio", "seq", "cb", "relative", "cancelled")
+
+    def __init__(self, t: float, prio: int, seq: int, cb: Callable[[], None], relative: bool) -> None:
+        self.t, self.prio, self.seq, self.cb, self.relative = t, prio, seq, cb, relative
+        self.cancelled = False
+
+    def __lt__(self, other: ShowTimer) -> bool:
+        return (self.t, self.prio, self.seq) < (other.t, other.prio, other.seq)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def dispose(self) -> None:
+        self.cancelled = True
+
+
+class ShowClock:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.started = False
+        self.paused = False
+        self._origin = 0.0  # loop time at which show time was 0
+        self._paused_t = 0.0
+        self._heap: list[ShowTimer] = []
+        self._seq = itertools.count()
+        self._armed: object | None = None
+        self._epoch = 0
+
+    @property
+    def t(self) -> float:
+        if not self.started:
+            return 0.0
+        if self.paused:
+            return self._paused_t
+        return self.clock.now() - self._origin
+
+    def mono_of(self, t: float) -> float:
+        """The loop time at which show time `t` is (or was) reached, if nothing pauses."""
+        return self._origin + t
+
+    def start(self, t: float = 0.0) -> None:
+        self.started = True
+        self._origin = self.clock.now() - t
+        self._arm()
+
+    def pause(self) -> bool:
+        if not self.started or self.paused:
+            return False
+        self._paused_t = self.t
+        self.paused = True
+        self._disarm()
+        return True
+
+    def resume(self) -> bool:
+        if not self.paused:
+            return False
+        self.paused = False
+        self._origin = self.clock.now() - self._paused_t
+        self._arm()
+        return True
+
+    def jump(self, t: float) -> None:
+        """Set show time to `t`; relative timers keep their remaining time."""
+        delta = t - self.t
+        if self.paused:
+            self._paused_t = t
+        else:
+            self._origin = self.clock.now() - t
+        for timer in self._heap:
+            if timer.relative:
+                timer.t += delta
+        heapq.heapify(self._heap)
+        self._epoch += 1
+        self._arm()
+
+    def call_at(self, t: float, cb: Callable[[], None], prio: int = 1, relative: bool = False) -> ShowTimer:
+        timer = ShowTimer(t, prio, next(self._seq), cb, relative)
+        heapq.heappush(self._heap, timer)
+        if self._heap[0] is timer:
+            self._arm()
+        return timer
+
+    def call_later(self, delay: float, cb: Callable[[], None]) -> ShowTimer:
+        return self.call_at(self.t + delay, cb, relative=True)
+
+    def clear(self) -> None:
+        self._heap.clear()
+        self._disarm()
+
+    def _disarm(self) -> None:
+        if self._armed is not None:
+            self._armed.cancel()  # type: ignore[attr-defined]
+            self._armed = None
+
+    def _arm(self) -> None:
+        self._disarm()
+        heap = self._heap
+        while heap and heap[0].cancelled:
+            heapq.heappop(heap)
+        if heap and self.started and not self.paused:
+            self._armed = self.clock.call_at(self._origin + heap[0].t, self._due)
+
+    def _due(self) -> None:
+        self._armed = None
+        epoch = self._epoch
+        heap = self._heap
+        while heap and not self.paused and epoch == self._epoch:
+            top = heap[0]
+            if top.cancelled:
+                heapq.heappop(heap)
+                continue
+            if top.t > self.t + EPS:
+                break
+            heapq.heappop(heap)
+            top.cb()
+        if self._armed is None and epoch == self._epoch:
+            self._arm()

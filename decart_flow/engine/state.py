@@ -1,0 +1,43 @@
+"""What the TUI and the control servers see: immutable snapshots of the show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class PastFiring:
+    t: float  # show time it was meant for (or fired at, for events)
+    cue: str
+    lateness_ms: float
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    cue: str
+    t: float | None  # show time (timeline, at, every)
+    wall: datetime | None  # wall time (cron)
+
+
+@dataclass(frozen=True)
+class ShowState:
+    show: str
+    model: str
+    connection: str = "connecting"
+    session_id: str | None = None
+    t: float = 0.0  # show time when the snapshot was taken
+    started: bool = False
+    paused: bool = False
+    ended: str | None = None  # the reason, once the show is over
+    prompt: str | None = None
+    enhance: bool = True
+    image: str | None = None
+    mirror: bool = False
+    audio: str | None = None  # the clip playing, if any
+    audio_elapsed: float | None = None  # seconds into it
+    last_ack_ms: float | None = None
+    past: tuple[PastFiring, ...] = ()  # newest last, at most 50
+    upcoming: tuple[Upcoming, ...] = ()  # soonest first
+    go_index: int | None = None  # the timeline entry GO fires next; None past the end
+    timeline_len: int = 0

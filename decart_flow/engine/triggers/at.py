@@ -1,0 +1,37 @@
+"""`at: T`: once, at show time T (or at once after a jump that lands exactly on T)."""
+
+from __future__ import annotations
+
+import reactivex
+from reactivex.disposable import Disposable
+
+from ...show.model import AtTrigger
+from ..showclock import EPS
+from . import Fire, TriggerContext, TriggerType
+
+
+def observe(trigger: AtTrigger, ctx: TriggerContext) -> reactivex.Observable[Fire]:
+    def subscribe(observer, scheduler=None):  # type: ignore[no-untyped-def]
+        sc = ctx.show_clock
+        if trigger.t < sc.t - EPS:
+            observer.on_completed()
+            return Disposable()
+
+        def fire() -> None:
+            observer.on_next(Fire(sc.mono_of(trigger.t), trigger.t))
+            observer.on_completed()
+
+        return Disposable(sc.call_at(trigger.t, fire).cancel)
+
+    return reactivex.create(subscribe)
+
+
+def next_fire(trigger: AtTrigger, ctx: TriggerContext):  # type: ignore[no-untyped-def]
+    return (trigger.t, None) if trigger.t >= ctx.show_clock.t - EPS else None
+
+
+def last_fire(trigger: AtTrigger, ctx: TriggerContext) -> float | None:
+    return trigger.t if trigger.t < ctx.show_clock.t - EPS else None
+
+
+TYPE = TriggerType(observe, show_time=True, next_fire=next_fire, last_fire=last_fire)

@@ -1,0 +1,71 @@
+"""`every: D` from `from` (default 0), before `until`, at most `times` firings: a grid in show time.
+
+The n-th firing is at `start + n * interval` whatever happened before, so a jump of the show clock
+lands back on the grid and `times` still counts right.
+"""
+
+from __future__ import annotations
+
+import math
+
+import reactivex
+from reactivex.disposable import Disposable
+
+from ...show.model import EveryTrigger
+from ..showclock import EPS
+from . import Fire, TriggerContext, TriggerType
+
+
+def _index_at(trigger: EveryTrigger, t: float) -> int:
+    """The index of the first firing at or after show time `t`."""
+    return max(0, math.ceil((t - trigger.start - EPS) / trigger.interval))
+
+
+def _allowed(trigger: EveryTrigger, n: int) -> bool:
+    if trigger.times is not None and n >= trigger.times:
+        return False
+    t = trigger.start + n * trigger.interval
+    return trigger.until is None or t < trigger.until - EPS
+
+
+def observe(trigger: EveryTrigger, ctx: TriggerContext) -> reactivex.Observable[Fire]:
+    def subscribe(observer, scheduler=None):  # type: ignore[no-untyped-def]
+        sc = ctx.show_clock
+        n = _index_at(trigger, sc.t)
+        timer = None
+
+        def plan() -> None:
+            nonlocal timer
+            if not _allowed(trigger, n):
+                observer.on_completed()
+                return
+            timer = sc.call_at(trigger.start + n * trigger.interval, fire)
+
+        def fire() -> None:
+            nonlocal n
+            t = trigger.start + n * trigger.interval
+            n += 1
+            observer.on_next(Fire(sc.mono_of(t), t))
+            plan()
+
+        plan()
+        return Disposable(lambda: timer is not None and timer.cancel())
+
+    return reactivex.create(subscribe)
+
+
+def next_fire(trigger: EveryTrigger, ctx: TriggerContext):  # type: ignore[no-untyped-def]
+    n = _index_at(trigger, ctx.show_clock.t)
+    return (trigger.start + n * trigger.interval, None) if _allowed(trigger, n) else None
+
+
+def last_fire(trigger: EveryTrigger, ctx: TriggerContext) -> float | None:
+    n = _index_at(trigger, ctx.show_clock.t) - 1
+    if trigger.times is not None:
+        n = min(n, trigger.times - 1)
+    if trigger.until is not None:
+        n = min(n, math.ceil((trigger.until - trigger.start - EPS) / trigger.interval) - 1)
+    return trigger.start + n * trigger.interval if n >= 0 else None
+
+
+TYPE = TriggerType(observe, show_time=True, next_fire=next_fire, last_fire=last_fire)
