@@ -20,7 +20,7 @@ MAX_NODES = 200_000
 def read_yaml(path: str, data: bytes) -> Node:
     """The document in `data` as a Node tree; ShowError for anything that is not one."""
     if len(data) > MAX_BYTES:
-        raise ShowError([Problem(Where(path, 1, 1), f"file too large ({len(data)} bytes): a show is at most {MAX_BYTES} bytes")])
+        raise ShowError([Problem(Where(path, 1, 1), f"file too large: a show is at most {MAX_BYTES} bytes")])
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
