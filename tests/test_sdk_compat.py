@@ -219,23 +219,33 @@ def assert_stamps_follow_acks(result: dict[str, Any]) -> None:
 
 # --- the scenarios ---------------------------------------------------------------------------------
 
+# Each of 0.0.40's three initial-state orders, over three video models. mirage and lucy_v2v_720p_rt
+# left 0.0.40's registry, so the driver hands the SDK a ModelDefinition of its own, as users do.
+INITIAL_MESSAGES = {
+    "prompt": {"type": "prompt", "prompt": "a watercolor city at dawn", "enhance_prompt": False},
+    "image": {"type": "set_image", "image_data": "<image>", "prompt": "a watercolor city at dawn", "enhance_prompt": False},
+    "none": {"type": "set_image", "image_data": None, "prompt": None},
+}
+
+
 @pytest.mark.parametrize(
-    ("model", "extra"),
-    [("mirage", []), ("mirage_v2", ["--resolution", "720p"])],
-    ids=["mirage", "mirage_v2-720p"],
+    ("model", "initial", "extra"),
+    [("mirage", "prompt", []), ("mirage_v2", "image", ["--resolution", "720p"]), ("lucy_v2v_720p_rt", "none", [])],
+    ids=["mirage-prompt", "mirage_v2-image-720p", "lucy_v2v_720p_rt-passthrough"],
 )
-def test_sdk_040_video_model(sdk_040: Any, service_url: str, tmp_path: Path, model: str, extra: list[str]) -> None:
-    result = drive(sdk_040, service_url, tmp_path, "--model", model, "--scenario", "video", *extra)
+def test_sdk_040_video_model(sdk_040: Any, service_url: str, tmp_path: Path, model: str, initial: str,
+                             extra: list[str]) -> None:
+    result = drive(sdk_040, service_url, tmp_path, "--model", model, "--scenario", "video", "--initial", initial, *extra)
     assert result["sdk_version"] == "0.0.40"
     assert_loopback_only(result)
     assert_session_basics(result, "1280x704")
-    initial = wire(result, "out")[0]
-    assert (initial["type"], initial["prompt"], initial["enhance_prompt"]) == ("prompt", "a watercolor city at dawn", False)
-    acks = [m for m in wire(result, "in") if m["type"] == "prompt_ack"]
-    assert [(a["prompt"], a["success"]) for a in acks] == [
-        ("a watercolor city at dawn", True), ("neon noir alley in the rain", True)
-    ]
-    assert one(result, "in", "set_image_ack")["success"] is True
+    first = {k: ("<image>" if k == "image_data" and v else v) for k, v in wire(result, "out")[0].items() if k not in ("t", "dir")}
+    assert first == INITIAL_MESSAGES[initial]
+    acks = [(m["type"], m["success"]) for m in wire(result, "in") if m["type"].endswith("_ack")]
+    initial_ack = "prompt_ack" if initial == "prompt" else "set_image_ack"
+    assert acks == [(initial_ack, True), ("prompt_ack", True), ("set_image_ack", True)]
+    later_prompt = [m for m in wire(result, "in") if m["type"] == "prompt_ack"][-1]
+    assert later_prompt["prompt"] == "neon noir alley in the rain"
     offer = one(result, "out", "offer")["sdp"]["media"]
     answer = one(result, "in", "answer")["sdp"]["media"]
     assert [(m["kind"], m["direction"]) for m in offer] == [("video", "sendrecv")]

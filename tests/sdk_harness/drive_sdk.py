@@ -416,11 +416,13 @@ async def video_scenario(run: Run, sdk: Any) -> None:
     run.result["model_definition"] = {"origin": origin, "fps": model.fps, "width": model.width, "height": model.height}
     track = make_pattern_track(model.width, model.height, model.fps)
     extra = {"resolution": args.resolution} if args.resolution else {}
+    initial = {
+        "prompt": sdk.ModelState(prompt=sdk.Prompt(text="a watercolor city at dawn", enhance=False)),
+        "image": sdk.ModelState(image=reference_png(), prompt=sdk.Prompt(text="a watercolor city at dawn", enhance=False)),
+        "none": None,  # the SDK then asks for passthrough: set_image with image_data and prompt null
+    }[args.initial]
     options = sdk.RealtimeConnectOptions(
-        model=model,
-        on_remote_stream=run.receiver.on_remote_stream,
-        initial_state=sdk.ModelState(prompt=sdk.Prompt(text="a watercolor city at dawn", enhance=False)),
-        **extra,
+        model=model, on_remote_stream=run.receiver.on_remote_stream, initial_state=initial, **extra
     )
     run.stage = "connect"
     started = time.monotonic()
@@ -489,7 +491,8 @@ async def main_async(args: argparse.Namespace, guard: NetworkGuard, loopback: di
     except BaseException as e:  # report every failure as data, including timeouts
         if isinstance(e, KeyboardInterrupt):
             raise
-        run.result["error"] = f"{type(e).__name__}: {e}"[:1000]
+        detail = str(e) or f"no answer in time at stage {run.stage!r}"
+        run.result["error"] = f"{type(e).__name__}: {detail}"[:1000]
         run.result["traceback"] = traceback.format_exc()[-3000:]
     finally:
         await run.receiver.stop()
@@ -532,6 +535,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--out", required=True, help="directory for frames.npz")
     p.add_argument("--api-key", default="sdk-compat-test-key")
     p.add_argument("--resolution", default=None, help="0.0.40+: 720p or 1080p")
+    p.add_argument("--initial", choices=["prompt", "image", "none"], default="prompt",
+                   help="video scenario: initial state (prompt, image with prompt, or passthrough)")
     p.add_argument("--audio-seconds", type=float, default=1.0)
     p.add_argument("--step-timeout", type=float, default=20.0)
     p.add_argument("--frame-timeout", type=float, default=15.0)

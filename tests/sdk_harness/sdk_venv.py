@@ -73,7 +73,8 @@ def _run(cmd: list[str], what: str) -> None:
     except subprocess.TimeoutExpired:
         raise SdkUnavailable(f"could not {what}: timed out after {INSTALL_TIMEOUT_S:.0f} s") from None
     if done.returncode != 0:
-        tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-5:])
+        lines = (done.stderr or done.stdout).strip().splitlines()
+        tail = " | ".join([line for line in lines if line.startswith("ERROR")] or lines[-3:])
         raise SdkUnavailable(f"could not {what} (exit {done.returncode}): {tail}")
 
 
