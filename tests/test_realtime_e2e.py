@@ -393,3 +393,30 @@ async def test_tokens_and_decart_client_connect(service: LocalService) -> None:
     # A client token is a key for new sessions.
     session = await RealtimeClient.connect(service.url, token.api_key, VideoStreamTrack(), options("mirage"))
     await session.disconnect()
+
+
+async def test_a_dropped_session_reconnects_with_the_current_state() -> None:
+    svc = LocalService(port=0, api_key=KEY, faults=["drop-ws-after=1.5s"])
+    await svc.start()
+    states: list[str] = []
+    remote: list[Any] = []
+    try:
+        client = await RealtimeClient.connect(
+            svc.url, KEY, VideoStreamTrack(), options("mirage", on_remote_stream=remote.append, retry_delay=0.05)
+        )
+        client.on("connection_change", states.append)
+        try:
+            await client.set_prompt("before the drop")
+            await client.set_mirror(True)
+            await wait_for(lambda: "reconnecting" in states, 5, "reconnecting")
+            await wait_for(client.is_connected, 5, "connected again")
+            # The new session starts from what the old one showed: prompt (1 ack) + mirror (1).
+            assert client.expected_stamp == 2
+            watch = StampWatch()
+            client.add_frame_sink(watch)
+            await wait_for(lambda: watch.last() == 2, 5, "frames of the new session")
+            assert len(remote) == 2  # a fresh remote track for the new session
+        finally:
+            await client.disconnect()
+    finally:
+        await svc.stop()
