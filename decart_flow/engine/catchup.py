@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..show.model import CronTrigger, ImageAction, MirrorAction, PromptAction
+from ..show.model import AudioAction, CronTrigger, ImageAction, MirrorAction, PromptAction, WaitAction
 from .actions import ActionContext, perform
 from .showclock import EPS
 from .triggers import trigger_type
@@ -27,32 +27,38 @@ _LOOKBACK = 50  # cron firings to look back through for one inside the cue's `wh
 
 def candidates(engine: Engine) -> list[tuple[datetime, str, int, Any]]:
     """(wall time, cue, place, action) for every state-setting action that already fired."""
-    from .engine import fmt_t
+    from .engine import timeline_name
 
     now_wall, show_t = engine.clock.wall(), engine.show_clock.t
     out: list[tuple[datetime, str, int, Any]] = []
 
     def add(wall: datetime, name: str, actions: tuple[Any, ...]) -> None:
+        # A `then` counts too, as far as its waits have run by now (an audio clip's end is unknown).
+        offset = 0.0
         for i, action in enumerate(actions):
-            if isinstance(action, (PromptAction, ImageAction, MirrorAction)):
-                out.append((wall, name, i, action))
+            at = wall + timedelta(seconds=offset)
+            if at > now_wall or isinstance(action, AudioAction):
+                break
+            if isinstance(action, WaitAction):
+                offset += action.seconds
+            elif isinstance(action, (PromptAction, ImageAction, MirrorAction)):
+                out.append((at, name, i, action))
 
     for cue in engine.show.cues:
         kind = trigger_type(cue.trigger)
         if isinstance(cue.trigger, CronTrigger):
             wall = next((w for w in previous(cue.trigger, engine, _LOOKBACK) if inside(cue.when, w)), None)
             if wall is not None:
-                add(wall, cue.name, cue.actions)
+                add(wall, cue.name, cue.actions + cue.then)
         elif kind.show_time:
             t = kind.last_fire(cue.trigger, engine)
             if isinstance(t, float | int):
                 wall = now_wall - timedelta(seconds=show_t - t)
                 if inside(cue.when, wall):
-                    add(wall, cue.name, cue.actions)
+                    add(wall, cue.name, cue.actions + cue.then)
     for entry in engine.show.timeline:
         if entry.t < show_t - EPS:
-            add(now_wall - timedelta(seconds=show_t - entry.t), f"timeline {entry.label or fmt_t(entry.t)}",
-                entry.actions)
+            add(now_wall - timedelta(seconds=show_t - entry.t), timeline_name(entry), entry.actions)
     return out
 
 
@@ -85,7 +91,11 @@ def catch_up(engine: Engine, reapply: bool) -> list[dict[str, Any]]:
         seen.add(id(cand))
         wall, cue, place, action = cand
         applied.append({"cue": cue, "fired": wall.isoformat(), "kind": attr})
-        perform(action, ActionContext(engine, cue, str(place) if place >= 0 else "catch-up", ()))
+        engine.catching_up = True
+        try:
+            perform(action, ActionContext(engine, cue, str(place) if place >= 0 else "catch-up", ()))
+        finally:
+            engine.catching_up = False
     engine.journal.write("catch_up", reason="reconnect" if reapply else "start", applied=applied)
     return applied
 

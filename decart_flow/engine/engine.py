@@ -21,7 +21,7 @@ from reactivex.scheduler.eventloop import AsyncIOScheduler
 from reactivex.subject import BehaviorSubject
 
 from ..realtime.session import Session
-from ..show.model import Action, Cue, ShowModel
+from ..show.model import Action, Cue, ShowModel, TimelineEntry
 from . import catchup
 from .actions import ActionContext, needs_task, perform
 from .choices import Choices
@@ -49,6 +49,11 @@ def fmt_t(t: float) -> str:
     return (f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}") + frac
 
 
+def timeline_name(entry: TimelineEntry) -> str:
+    """How journal and plan name a timeline entry: by its time, as the show file writes it."""
+    return f"timeline {fmt_t(entry.t)}"
+
+
 class Engine:
     def __init__(
         self,
@@ -71,6 +76,7 @@ class Engine:
         self.journal_events = self.journal.events
         self.executor = Executor(self.loop, self._on_send, self._on_ack, self._on_superseded)
         self.on_action: list[ActionHook] = []  # `plan` listens here
+        self.catching_up = False  # set while catch-up sends: `plan` marks those firings
         self.mirror = show.initial.mirror
         self._now: dict[str, Any] = {"prompt": show.initial.prompt, "enhance": show.initial.enhance,
                                      "image": show.initial.image, "mirror": show.initial.mirror}
@@ -294,7 +300,7 @@ class Engine:
     def _timeline_fire(self, i: int, intended: float | None = None) -> None:
         entry = self.show.timeline[i]
         self._go = i + 1
-        name = f"timeline {entry.label or fmt_t(entry.t)}"
+        name = timeline_name(entry)
         cue = Cue(name=name, trigger=None, actions=entry.actions, mode="parallel")  # type: ignore[arg-type]
         self._fire(cue, Fire(self.show_clock.mono_of(entry.t) if intended is None else intended, entry.t))
 
@@ -317,10 +323,14 @@ class Engine:
     def note(self, cue: str, action: dict[str, Any]) -> None:
         if self.on_action:
             wall = self.clock.wall()
+            if self.catching_up:
+                cue = f"{cue} (catch-up)"
             for hook in self.on_action:
                 hook(self.show_clock.t, wall, cue, action)
 
     def _write(self, event: str, **fields: Any) -> None:
+        if not self.journal.active:
+            return
         if self._deferred is not None:
             self._deferred.append((event, fields))
         else:
@@ -469,7 +479,7 @@ class Engine:
         now_t, now_wall = self.show_clock.t, self.clock.wall()
         items: list[tuple[float, Upcoming]] = []
         for entry in self.show.timeline[self._go:self._go + limit]:
-            items.append((entry.t - now_t, Upcoming(f"timeline {entry.label or fmt_t(entry.t)}", entry.t, None)))
+            items.append((entry.t - now_t, Upcoming(entry.label or timeline_name(entry), entry.t, None)))
         for cue in self.show.cues:
             try:
                 nxt = trigger_type(cue.trigger).next_fire(cue.trigger, self)

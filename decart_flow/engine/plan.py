@@ -109,7 +109,7 @@ def plan_command(args: argparse.Namespace) -> int:
         show = load_show(args.file)
     except ShowError as exc:
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
+            print(problem)
         return 2
     try:
         for_seconds = parse_duration(args.for_) if args.for_ else None

@@ -15,20 +15,45 @@ from . import Fire, TriggerContext, TriggerType
 _TICK = timedelta(microseconds=1)
 
 
-def _iter(trigger: CronTrigger, ctx: TriggerContext) -> croniter:
-    # A firing exactly at "now" still counts as upcoming: start a hair before now.
-    return croniter(trigger.expr, ctx.clock.wall().astimezone(zone(trigger.tz)) - _TICK)
+class _Schedule:
+    """croniter over naive local time in the cue's zone, made aware afterwards.
+
+    (croniter's own aware iteration skips the hour after a spring-forward gap.) A time in the gap
+    lands after it, on a time already due: the duplicate is dropped. In the autumn the repeated
+    hour fires once, as cron does.
+    """
+
+    def __init__(self, trigger: CronTrigger, now: datetime) -> None:
+        self.tz = zone(trigger.tz)
+        local = now.astimezone(self.tz) - _TICK  # a firing exactly at "now" still counts as upcoming
+        self._it = croniter(trigger.expr, local.replace(tzinfo=None))
+        self._last: datetime | None = None
+        self._first: datetime | None = None
+
+    def next(self) -> datetime:
+        while True:
+            aware = self._it.get_next(datetime).replace(tzinfo=self.tz)
+            if self._last is None or aware > self._last:
+                self._last = aware
+                return aware
+
+    def prev(self) -> datetime:
+        while True:
+            aware = self._it.get_prev(datetime).replace(tzinfo=self.tz)
+            if self._first is None or aware < self._first:
+                self._first = aware
+                return aware
 
 
 def observe(trigger: CronTrigger, ctx: TriggerContext) -> reactivex.Observable[Fire]:
     def subscribe(observer, scheduler=None):  # type: ignore[no-untyped-def]
         clock = ctx.clock
-        it = _iter(trigger, ctx)
+        schedule = _Schedule(trigger, clock.wall())
         handle = None
 
         def plan() -> None:
             nonlocal handle
-            due = clock.mono_for(it.get_next(datetime))
+            due = clock.mono_for(schedule.next())
             handle = clock.call_at(due, lambda: fire(due))
 
         def fire(due: float) -> None:
@@ -42,17 +67,17 @@ def observe(trigger: CronTrigger, ctx: TriggerContext) -> reactivex.Observable[F
 
 
 def next_fire(trigger: CronTrigger, ctx: TriggerContext):  # type: ignore[no-untyped-def]
-    return (None, _iter(trigger, ctx).get_next(datetime))
+    return (None, _Schedule(trigger, ctx.clock.wall()).next())
 
 
 def last_fire(trigger: CronTrigger, ctx: TriggerContext) -> datetime:
-    return _iter(trigger, ctx).get_prev(datetime)
+    return _Schedule(trigger, ctx.clock.wall()).prev()
 
 
 def previous(trigger: CronTrigger, ctx: TriggerContext, count: int) -> list[datetime]:
     """The last `count` firings before now, newest first (catch-up skips those outside `when`)."""
-    it = _iter(trigger, ctx)
-    return [it.get_prev(datetime) for _ in range(count)]
+    schedule = _Schedule(trigger, ctx.clock.wall())
+    return [schedule.prev() for _ in range(count)]
 
 
 TYPE = TriggerType(observe, next_fire=next_fire, last_fire=last_fire)
