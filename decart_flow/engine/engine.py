@@ -119,6 +119,7 @@ class Engine:
     def stop(self, reason: str = "stop") -> None:
         if self._end is not None and not self._end.done():
             self._end.set_result(reason)
+            self.show_clock.clear()  # nothing due at this same instant fires after the end
 
     def _shutdown(self) -> None:
         reason = self._end.result() if self._end is not None and self._end.done() else "cancelled"
