@@ -31,8 +31,10 @@ from decart_flow.realtime import (
     ModelNotFoundError,
     ModelState,
     Prompt,
+    Session,
     RealtimeClient,
     RealtimeConnectOptions,
+    WebRTCError,
     models,
 )
 from decart_flow.service import LocalService, ServiceProcess, read_stamp
@@ -171,6 +173,7 @@ async def test_video_model_prompt_changes_the_stamp_on_frames(service: LocalServ
     try:
         client.on("connection_change", states.append)
         assert client.is_connected() and client.session_id
+        assert isinstance(client, Session)
         assert client.expected_stamp == 1  # the initial prompt's ack
         watch = StampWatch()
         client.add_frame_sink(watch)
@@ -239,9 +242,13 @@ async def test_a_failing_frame_sink_does_not_stop_the_stream(service: LocalServi
             raise RuntimeError("sink bug")
 
         watch = StampWatch()
+        ticks: list[Any] = []
+        client.on("generation_tick", ticks.append)
         client.add_frame_sink(broken)
         client.add_frame_sink(watch)
         await wait_for(lambda: len(watch.stamps) >= 10, what="10 frames after a broken sink")
+        await wait_for(lambda: bool(ticks), 3, "a generation tick")
+        assert ticks[0].seconds >= 1
     finally:
         await client.disconnect()
 
@@ -260,7 +267,8 @@ async def test_live_avatar_connects_with_portrait_and_plays_audio(service: Local
         sections = offer["sdp"].split("m=")[1:]
         assert sections[0].startswith("video") and "a=recvonly" in sections[0]
         assert sections[1].startswith("audio") and "a=sendrecv" in sections[1]
-        assert "127.0.0.1" in offer["sdp"]
+        candidates = [line.split()[4] for line in offer["sdp"].splitlines() if line.startswith("a=candidate:")]
+        assert candidates and set(candidates) == {"127.0.0.1"}  # media stays on loopback
         watch = StampWatch()
         client.add_frame_sink(watch)
         await wait_for(lambda: watch.last() == 1, what="avatar frames")
@@ -418,5 +426,26 @@ async def test_a_dropped_session_reconnects_with_the_current_state() -> None:
             assert len(remote) == 2  # a fresh remote track for the new session
         finally:
             await client.disconnect()
+    finally:
+        await svc.stop()
+
+
+async def test_an_ack_that_comes_too_late_times_out_but_still_counts(monkeypatch) -> None:
+    import decart_flow.realtime.client as client_module
+
+    svc = LocalService(port=0, api_key=KEY, faults=["ack-delay=0.4s"])
+    await svc.start()
+    try:
+        client = await RealtimeClient.connect(svc.url, KEY, VideoStreamTrack(), options("mirage"))
+        try:
+            monkeypatch.setattr(client_module, "PROMPT_TIMEOUT_S", 0.1)
+            with pytest.raises(DecartSDKError, match="timed out"):
+                await client.set_prompt("slow")
+            assert client.expected_stamp == 1
+            await wait_for(lambda: client.expected_stamp == 2, 3, "the late ack to be counted")
+        finally:
+            await client.disconnect()
+        with pytest.raises(WebRTCError, match="not connected"):
+            await client.set_prompt("after disconnect")
     finally:
         await svc.stop()

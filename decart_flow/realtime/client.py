@@ -500,6 +500,7 @@ class RealtimeClient:
         """Restyle with `text`; returns once the service acknowledged this exact text."""
         if not isinstance(text, str) or not text.strip():
             raise InvalidInputError("prompt cannot be empty")
+        self._require_connected()
         await self._request_prompt(text, enrich)
         self._current = ModelState(prompt=Prompt(text, enrich), mirror=self._current.mirror)
         if not self._model.is_avatar:
@@ -509,6 +510,7 @@ class RealtimeClient:
         """Reference image (bytes, path, URL) or None for passthrough, with an optional prompt."""
         if prompt is not None and not prompt.strip():
             raise InvalidInputError("prompt cannot be empty (pass None for no prompt)")
+        self._require_connected()
         wire = self._wire
         image_b64 = await image_to_base64(image, wire.http if wire else None)
         message = messages.set_image(image_b64, prompt, enrich if prompt is not None else None)
@@ -521,6 +523,7 @@ class RealtimeClient:
 
     async def set_mirror(self, enabled: bool) -> None:
         """Mirror on or off (`switch_camera`); the service does not acknowledge it."""
+        self._require_connected()
         await self._send(messages.switch_camera(bool(enabled)))
         self._expected_stamp += 1
         self._current = ModelState(prompt=self._current.prompt, mirror=bool(enabled))
@@ -530,12 +533,16 @@ class RealtimeClient:
         track = self._audio_track
         if track is None:
             raise InvalidInputError("play_audio needs a live_avatar session without a user audio track")
-        if self._wire is None:
-            raise WebRTCError(f"not connected (state {self._state})")
+        self._require_connected()
         chunks = await decode_clip_async(audio)
         done: asyncio.Future[None] = self._loop.create_future()
         track.play(chunks, lambda: wake(self._loop, _resolve, done))
         await done
+
+    def _require_connected(self) -> None:
+        """Requests wait for the session: during a reconnect the initial state must go out alone."""
+        if not self.is_connected():
+            raise WebRTCError(f"not connected (state {self._state})")
 
     def is_connected(self) -> bool:
         return self._state in ("connected", "generating")
