@@ -16,7 +16,7 @@ import aiohttp
 import av
 import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from decart_flow.service import read_stamp
 from decart_flow.service.loopback import loopback_gathering
@@ -54,34 +54,36 @@ class PatternTrack(MediaStreamTrack):
         return frame
 
 
-class ToneTrack(AudioStreamTrack):
-    """48 kHz mono audio in 20 ms frames: silence, or a loud tone while `loud` is set."""
+class ToneTrack(MediaStreamTrack):
+    """48 kHz mono s16 in 20 ms frames, as the Python SDK sends: silence, or a tone while `loud`."""
+
+    kind = "audio"
 
     def __init__(self) -> None:
         super().__init__()
         self.loud = False
-        self._t = 0
+        self._n = 0
+        self._start: float | None = None
 
     async def recv(self) -> av.AudioFrame:
-        frame = await super().recv()
-        if self.loud:
-            n = frame.samples
-            t = (np.arange(n) + self._t) / frame.sample_rate
-            tone = (np.sin(2 * np.pi * 220 * t) * 20000).astype(np.int16)
-            frame = av.AudioFrame.from_ndarray(tone.reshape(1, -1), format="s16", layout="mono")
-            frame.sample_rate = 48000
-            frame.pts = self._t
-            frame.time_base = Fraction(1, 48000)
-        self._t += frame.samples
+        if self._start is None:
+            self._start = time.monotonic()
+        await asyncio.sleep(max(0.0, self._start + self._n * 0.02 - time.monotonic()))
+        t = (np.arange(960) + self._n * 960) / 48000
+        samples = (np.sin(2 * np.pi * 220 * t) * 20000).astype(np.int16) if self.loud else np.zeros(960, np.int16)
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = 48000
+        frame.pts = self._n * 960
+        frame.time_base = Fraction(1, 48000)
+        self._n += 1
         return frame
 
 
 class RawClient:
     """One connection to the service; collects every message and every received frame."""
 
-    def __init__(self, base_url: str, model: str = "mirage", api_key: str = "test-key") -> None:
+    def __init__(self, base_url: str, model: str = "mirage", api_key: str = "test-key", path: str = "/v1/stream") -> None:
         ws_base = base_url.replace("http://", "ws://")
-        path = "/v1/stream"
         self.url = f"{ws_base}{path}?api_key={api_key}&model={model}&user_agent=tests"
         self.messages: list[dict] = []
         self._arrived = asyncio.Condition()

@@ -89,41 +89,62 @@ class Styler:
             step = look.levels - 1
             y = np.round(y * step) / step
         self._lut = np.clip(y * 219 + 16, 0, 255).astype(np.uint8)
+        self._edge_lut = np.clip(np.arange(256) * 1.5 * look.edges, 0, 255).astype(np.uint8)
         cos, sin = math.cos(look.hue), math.sin(look.hue)
         s = look.saturation
         self._rot = np.array([[cos * s, -sin * s], [sin * s, cos * s]], np.float32)
+        # Without a reference image the chroma change is a fixed map of (u, v): one table
+        # lookup per pixel instead of a dozen float operations.
+        self._uv_lut: tuple[np.ndarray, np.ndarray] | None = None
+        if look.reference is None and not look.passthrough:
+            grid = np.arange(256, dtype=np.float32)
+            nu, nv = self._rotate(grid[:, None].repeat(256, 1), grid[None, :].repeat(256, 0))
+            self._uv_lut = (nu.reshape(-1), nv.reshape(-1))
 
     def apply(self, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> None:
         look = self.look
         if look.passthrough:
             return
         if look.edges:
-            self._emphasise_edges(y, look.edges)
+            self._emphasise_edges(y)
         np.take(self._lut, y, out=y)
-        uf = u.astype(np.float32)
-        vf = v.astype(np.float32)
-        if look.reference is not None:
-            uf, vf = _transfer(uf, vf, look.reference)
-        uf -= 128
-        vf -= 128
-        r = self._rot
-        nu = r[0, 0] * uf + r[0, 1] * vf + (128 + look.tint_u)
-        nv = r[1, 0] * uf + r[1, 1] * vf + (128 + look.tint_v)
-        np.clip(nu, 0, 255, out=nu)
-        np.clip(nv, 0, 255, out=nv)
+        if self._uv_lut is not None:
+            index = u.astype(np.uint16)
+            index <<= 8
+            index |= v
+            np.take(self._uv_lut[0], index, out=u)
+            np.take(self._uv_lut[1], index, out=v)
+            return
+        uf, vf = _transfer(u.astype(np.float32), v.astype(np.float32), look.reference)  # type: ignore[arg-type]
+        nu, nv = self._rotate(uf, vf)
         u[...] = nu
         v[...] = nv
 
-    @staticmethod
-    def _emphasise_edges(y: np.ndarray, strength: float) -> None:
-        """Darken where luma changes fast: an ink-outline feel, from two shifted differences."""
-        yi = y.astype(np.int16)
-        grad = np.zeros_like(yi)
-        grad[:, 1:] = np.abs(yi[:, 1:] - yi[:, :-1])
-        grad[1:, :] += np.abs(yi[1:, :] - yi[:-1, :])
-        yi -= (grad * strength).astype(np.int16)
-        np.clip(yi, 0, 255, out=yi)
-        y[...] = yi
+    def _rotate(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Hue rotation, saturation and tint of float chroma, back to uint8."""
+        r, look = self._rot, self.look
+        u = u - 128
+        v = v - 128
+        nu = r[0, 0] * u + r[0, 1] * v + (128 + look.tint_u)
+        nv = r[1, 0] * u + r[1, 1] * v + (128 + look.tint_v)
+        return np.clip(nu, 0, 255).astype(np.uint8), np.clip(nv, 0, 255).astype(np.uint8)
+
+    def _emphasise_edges(self, y: np.ndarray) -> None:
+        """Darken where luma changes fast: an ink-outline feel.
+
+        All in uint8 (|a-b| as max-min, a table for the strength, a saturating subtract): a
+        quarter of the memory traffic of doing it in int16, which is what makes it affordable.
+        """
+        grad = np.zeros_like(y)
+        left, right = y[:, :-1], y[:, 1:]
+        np.subtract(np.maximum(left, right), np.minimum(left, right), out=grad[:, 1:])
+        up, down = y[:-1], y[1:]
+        vertical = np.maximum(up, down)
+        vertical -= np.minimum(up, down)
+        np.maximum(grad[1:], vertical, out=grad[1:])
+        np.take(self._edge_lut, grad, out=grad)
+        np.minimum(grad, y, out=grad)
+        y -= grad
 
 
 def _transfer(u: np.ndarray, v: np.ndarray, ref: ChromaStats) -> tuple[np.ndarray, np.ndarray]:

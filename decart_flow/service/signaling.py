@@ -227,6 +227,8 @@ class StreamSession:
         answer = await pc.createAnswer()
         with loopback_gathering():
             await pc.setLocalDescription(answer)
+        if _sends_vp8(pc.localDescription.sdp):
+            self.track.encode_vp8_here()
         await self.send({"type": "answer", "sdp": pc.localDescription.sdp})
         await self.send({"type": "session_id", "session_id": self.id, "server_ip": self._host, "server_port": self._port})
         for candidate in self._pending_candidates:
@@ -284,6 +286,16 @@ def _prompt_problem(prompt: str) -> str | None:
     if len(prompt) > MAX_PROMPT_CHARS:
         return f"prompt is longer than {MAX_PROMPT_CHARS} characters ({len(prompt)})"
     return None
+
+
+def _sends_vp8(sdp: str) -> bool:
+    """Is VP8 the first (chosen) codec of the answer's video section?"""
+    video = sdp.split("m=video", 1)
+    if len(video) < 2:
+        return False
+    section = video[1].split("\nm=", 1)[0]
+    payload_types = section.split("\n", 1)[0].split()[2:]
+    return bool(payload_types) and f"a=rtpmap:{payload_types[0]} VP8/90000" in section
 
 
 def _prefer_vp8(pc: RTCPeerConnection) -> None:

@@ -12,6 +12,7 @@ import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from decart_flow.service.avatar import Loudness
+from decart_flow.service.encoder import Vp8Stream
 from decart_flow.service.renderer import Renderer
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,14 @@ class OutputTrack(MediaStreamTrack):
         self._index = 0
         self._pts_offset = 0
         self.sent = 0
+        self._encoder: Vp8Stream | None = None
+        self._busy = 0.0  # seconds spent producing frames since the last report
 
-    async def recv(self) -> av.VideoFrame:
+    def encode_vp8_here(self) -> None:
+        """Hand aiortc finished VP8 packets (see encoder.py); only when VP8 was negotiated."""
+        self._encoder = Vp8Stream(self._renderer.model.width, self._renderer.model.height, self._fps)
+
+    async def recv(self) -> av.VideoFrame | av.Packet:
         if self.readyState != "live":
             raise MediaStreamError
         now = time.monotonic()
@@ -94,12 +101,31 @@ class OutputTrack(MediaStreamTrack):
         if self._stall_after is not None and time.monotonic() - self._began >= self._stall_after:
             log.info("fault: stalling video")
             await asyncio.Event().wait()  # until the track is stopped and this task cancelled
+        pts = (self._pts_offset + self._index) * VIDEO_CLOCK // self._fps
         loop = asyncio.get_running_loop()
-        frame = await loop.run_in_executor(None, self._renderer.render, self._latest.frame, self._loudness.level)
-        frame.pts = (self._pts_offset + self._index) * VIDEO_CLOCK // self._fps
-        frame.time_base = Fraction(1, VIDEO_CLOCK)
+        out = await loop.run_in_executor(None, self._produce, self._latest.frame, self._loudness.level, pts)
         self._index += 1
         self.sent += 1
+        if self.sent % 100 == 0:
+            log.debug("output: %d frames, %.1f ms per frame to produce, %.0f ms behind", self.sent, self._busy * 10, max(0.0, time.monotonic() - due) * 1000)
+            self._busy = 0.0
         if self.sent == 1 and self._on_first_frame is not None:
             self._on_first_frame()
-        return frame
+        return out
+
+    def _produce(self, source: av.VideoFrame | None, level: float, pts: int) -> av.VideoFrame | av.Packet:
+        """Render (and, with our own encoder, encode) one frame; runs in a worker thread."""
+        began = time.perf_counter()
+        try:
+            return self._render_and_encode(source, level, pts)
+        finally:
+            self._busy += time.perf_counter() - began
+
+    def _render_and_encode(self, source: av.VideoFrame | None, level: float, pts: int) -> av.VideoFrame | av.Packet:
+        frame = self._renderer.render(source, level)
+        frame.pts = pts
+        frame.time_base = Fraction(1, VIDEO_CLOCK)
+        if self._encoder is None:
+            return frame
+        packet = self._encoder.encode(frame)
+        return packet if packet is not None else frame
