@@ -127,3 +127,18 @@ def test_valid_incoming_messages_parse() -> None:
 def test_service_errors_are_classified(text: str, cls: type) -> None:
     error = from_service(text)
     assert type(error) is cls and str(error) == text
+
+
+def test_decart_client_takes_the_key_from_the_environment(monkeypatch) -> None:
+    from decart_flow.realtime import DecartClient
+
+    monkeypatch.setenv("DECART_API_KEY", " env-key ")
+    client = DecartClient(base_url="http://127.0.0.1:9")
+    assert client.api_key == "env-key" and client.realtime_base_url == "ws://127.0.0.1:9"
+    assert "env-key" not in repr(client)
+    assert DecartClient(api_key="k").realtime_base_url == "wss://api3.decart.ai"
+    monkeypatch.setenv("DECART_API_KEY", "")
+    with pytest.raises(InvalidAPIKeyError):
+        DecartClient()
+    with pytest.raises(InvalidInputError):
+        DecartClient(api_key="k", base_url="ftp://x")

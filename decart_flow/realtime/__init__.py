@@ -1,4 +1,4 @@
-"""The realtime client: the Python API of the official seed SDK, speaking ../../shared PROTOCOL.md.
+"""The realtime client: the Python API of the official seed SDK, speaking the team's PROTOCOL.md.
 
     client = await RealtimeClient.connect(url, key, track, RealtimeConnectOptions(
         model=models.realtime("mirage"), on_remote_stream=show,
