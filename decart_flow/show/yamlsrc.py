@@ -6,6 +6,8 @@ but keep their source text, so `1:30`, `on` and `yes` can be read as written.
 
 from __future__ import annotations
 
+import re
+
 import yaml
 from yaml.constructor import SafeConstructor
 
@@ -14,7 +16,9 @@ from decart_flow.show.nodes import Node
 from decart_flow.show.problems import Problem, ShowError
 
 MAX_BYTES = 2_000_000
-MAX_NODES = 200_000
+MAX_NODES = 100_000  # after aliases are expanded: an alias bomb stops here
+MAX_DEPTH = 60
+_BRACKETS = re.compile(r"[^\[\]{}]+")
 
 
 def read_yaml(path: str, data: bytes) -> Node:
@@ -27,6 +31,7 @@ def read_yaml(path: str, data: bytes) -> Node:
         line = data[: e.start].count(b"\n") + 1
         col = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
         raise ShowError([Problem(Where(path, line, col), "not a text file: a show is UTF-8 YAML")]) from None
+    _check_flow_depth(path, text)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:
@@ -50,6 +55,15 @@ def read_yaml(path: str, data: bytes) -> Node:
     return node
 
 
+def _check_flow_depth(path: str, text: str) -> None:
+    """PyYAML takes seconds to fail on `[[[[...`; refuse absurd nesting before it starts."""
+    depth = 0
+    for char in _BRACKETS.sub("", text):
+        depth = depth + 1 if char in "[{" else max(depth - 1, 0)
+        if depth > MAX_DEPTH:
+            raise ShowError([Problem(Where(path, 1, 1), "YAML nested too deeply for a show")])
+
+
 class _Converter:
     def __init__(self, path: str, text: str):
         self.path = path
@@ -63,10 +77,11 @@ class _Converter:
 
     def convert(self, node: yaml.Node, depth: int) -> Node:
         self.count += 1
-        if self.count > MAX_NODES or depth > 50:
+        if self.count > MAX_NODES or depth > MAX_DEPTH:
             raise ShowError([Problem(self.where(node), "YAML too large or nested too deeply for a show")])
         where = self.where(node)
-        source = self.text[node.start_mark.index : node.end_mark.index]
+        # The source text serves labels and hints; a bounded slice keeps big files linear.
+        source = self.text[node.start_mark.index : min(node.end_mark.index, node.start_mark.index + 300)]
         if isinstance(node, yaml.MappingNode):
             pairs: list[tuple[Node, Node]] = []
             seen: dict[str, Where] = {}
