@@ -36,10 +36,10 @@ async def _serve(host: str, port: int, api_key: str | None, faults: Faults) -> i
     except OSError as exc:
         print(f"decart-flow serve: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    print(f"decart-flow service listening on {service.url}", flush=True)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, service.stopped.set)
+    print(f"decart-flow service listening on {service.url}", flush=True)
     await service.stopped.wait()
     await service.stop()
     print("decart-flow service stopped", flush=True)
