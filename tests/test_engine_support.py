@@ -20,7 +20,9 @@ class TimedSession:
 
     session_id = "test-session"
 
-    def __init__(self, ack_delay: float = 0.0, fail: set[str] | None = None, state: str = "generating") -> None:
+    def __init__(self, ack_delay: float = 0.0, fail: set[str] | None = None, state: str = "generating",
+                 record: bool = True) -> None:
+        self.record = record
         self.ack_delay = ack_delay
         self.fail = fail or set()
         self.state = state
@@ -37,7 +39,8 @@ class TimedSession:
             await asyncio.sleep(self.ack_delay)
 
     async def set_prompt(self, text: str, enrich: bool = True) -> None:
-        self.calls.append((self._t(), "prompt", text))
+        if self.record:
+            self.calls.append((self._t(), "prompt", text))
         await self._ack(text)
 
     async def set_image(self, image: Any, prompt: str | None = None, enrich: bool = True) -> None:
@@ -89,14 +92,16 @@ class Played:
 
 
 def play(show: Any, until: float, session: TimedSession | None = None, start: datetime = WALL,
-         script: tuple[tuple[float, Callable[[Engine], Any]], ...] = (), journal: Any = None) -> Played:
+         script: tuple[tuple[float, Callable[[Engine], Any]], ...] = (), journal: Any = None,
+         keep_records: bool = True) -> Played:
     """Run `show` in virtual time until loop time `until`; `script` runs intents at given loop times."""
     loop = VirtualEventLoop()
     session = session or TimedSession()
     try:
         engine = Engine(show, session, VirtualClock(loop, start), journal=journal)
         records: list[dict[str, Any]] = []
-        engine.journal_events.subscribe(records.append)
+        if keep_records:
+            engine.journal_events.subscribe(records.append)
 
         async def main() -> str:
             for t, fn in script:

@@ -29,7 +29,7 @@ def candidates(engine: Engine) -> list[tuple[datetime, str, int, Any]]:
     """(wall time, cue, place, action) for every state-setting action that already fired."""
     from .engine import timeline_name
 
-    now_wall, show_t = engine.clock.wall(), engine.show_clock.t
+    now_wall, show_t = engine.clock.wall(), engine.show_clock.planning_t
     out: list[tuple[datetime, str, int, Any]] = []
 
     def add(wall: datetime, name: str, actions: tuple[Any, ...]) -> None:

@@ -145,8 +145,12 @@ class Engine:
         self.show_clock.start(t)
         self.journal.write("show.start", show=self.show.name, model=self.show.model,
                            wall=self.clock.wall().isoformat())
-        catchup.catch_up(self, reapply=False)
-        self._subscribe_show_time()
+        self.show_clock.plan_t = t
+        try:
+            catchup.catch_up(self, reapply=False)
+            self._subscribe_show_time()
+        finally:
+            self.show_clock.plan_t = None
         for cue in self.show.cues:
             if not trigger_type(cue.trigger).show_time and _is_wall(cue):
                 self._subs.append(self._subscribe(cue))
@@ -191,7 +195,7 @@ class Engine:
     def _subscribe_show_time(self) -> None:
         """(Re)plan everything that counts in show time from the current show time on."""
         sc = self.show_clock
-        now = sc.t
+        now = sc.planning_t
         for i in range(self._go, len(self.show.timeline)):
             entry = self.show.timeline[i]
             if entry.t >= now - EPS:
@@ -310,7 +314,11 @@ class Engine:
             self.journal.write("show.loop")
             self.show_clock.jump(0.0)
             self._go = 0
-            self._replan()
+            self.show_clock.plan_t = 0.0
+            try:
+                self._replan()
+            finally:
+                self.show_clock.plan_t = None
         else:
             self.stop("duration")
 
@@ -391,7 +399,11 @@ class Engine:
         self._go = i + 1
         self._dispose(self._show_subs)
         self._timeline_fire(i, intended=self.loop.time())
-        self._subscribe_show_time()
+        self.show_clock.plan_t = entry.t
+        try:
+            self._subscribe_show_time()
+        finally:
+            self.show_clock.plan_t = None
 
     def pause(self) -> bool:
         if self.show_clock.pause():

@@ -45,6 +45,13 @@ class ShowClock:
         self._seq = itertools.count()
         self._armed: object | None = None
         self._epoch = 0
+        self.plan_t: float | None = None  # set by the engine while it (re)plans: see `planning_t`
+
+    @property
+    def planning_t(self) -> float:
+        """The show time triggers plan from: exactly the start or jump target while the engine
+        re-plans (real time has moved on by a few microseconds), else the current show time."""
+        return self.t if self.plan_t is None else self.plan_t
 
     @property
     def t(self) -> float:

@@ -13,7 +13,7 @@ from . import Fire, TriggerContext, TriggerType
 def observe(trigger: AtTrigger, ctx: TriggerContext) -> reactivex.Observable[Fire]:
     def subscribe(observer, scheduler=None):  # type: ignore[no-untyped-def]
         sc = ctx.show_clock
-        if trigger.t < sc.t - EPS:
+        if trigger.t < sc.planning_t - EPS:
             observer.on_completed()
             return Disposable()
 
@@ -27,11 +27,11 @@ def observe(trigger: AtTrigger, ctx: TriggerContext) -> reactivex.Observable[Fir
 
 
 def next_fire(trigger: AtTrigger, ctx: TriggerContext):  # type: ignore[no-untyped-def]
-    return (trigger.t, None) if trigger.t >= ctx.show_clock.t - EPS else None
+    return (trigger.t, None) if trigger.t >= ctx.show_clock.planning_t - EPS else None
 
 
 def last_fire(trigger: AtTrigger, ctx: TriggerContext) -> float | None:
-    return trigger.t if trigger.t < ctx.show_clock.t - EPS else None
+    return trigger.t if trigger.t < ctx.show_clock.planning_t - EPS else None
 
 
 TYPE = TriggerType(observe, show_time=True, next_fire=next_fire, last_fire=last_fire)

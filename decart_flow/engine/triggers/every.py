@@ -31,7 +31,7 @@ def _allowed(trigger: EveryTrigger, n: int) -> bool:
 def observe(trigger: EveryTrigger, ctx: TriggerContext) -> reactivex.Observable[Fire]:
     def subscribe(observer, scheduler=None):  # type: ignore[no-untyped-def]
         sc = ctx.show_clock
-        n = _index_at(trigger, sc.t)
+        n = _index_at(trigger, sc.planning_t)
         timer = None
 
         def plan() -> None:
@@ -55,12 +55,12 @@ def observe(trigger: EveryTrigger, ctx: TriggerContext) -> reactivex.Observable[
 
 
 def next_fire(trigger: EveryTrigger, ctx: TriggerContext):  # type: ignore[no-untyped-def]
-    n = _index_at(trigger, ctx.show_clock.t)
+    n = _index_at(trigger, ctx.show_clock.planning_t)
     return (trigger.start + n * trigger.interval, None) if _allowed(trigger, n) else None
 
 
 def last_fire(trigger: EveryTrigger, ctx: TriggerContext) -> float | None:
-    n = _index_at(trigger, ctx.show_clock.t) - 1
+    n = _index_at(trigger, ctx.show_clock.planning_t) - 1
     if trigger.times is not None:
         n = min(n, trigger.times - 1)
     if trigger.until is not None:
