@@ -35,7 +35,8 @@ HARNESS = Path(__file__).parent / "sdk_harness"
 DRIVER = HARNESS / "drive_sdk.py"
 DRIVER_TIMEOUT_S = 150.0
 
-pytestmark = [pytest.mark.sdk, pytest.mark.timeout(900)]
+# slow: the first test per SDK version builds its venv (35-65 s); later ones reuse it (5-9 s each).
+pytestmark = [pytest.mark.sdk, pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 def _load_venv_module() -> Any:

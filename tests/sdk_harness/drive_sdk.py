@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import fractions
+import importlib
 import io
 import ipaddress
 import json
@@ -31,7 +32,9 @@ import time
 import traceback
 import wave
 import zlib
+from importlib.metadata import version
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -182,9 +185,6 @@ class WireSpy:
 
         connection_module.message_to_json = message_to_json
         connection_module.WebRTCConnection._handle_message = handle_message
-
-    def first(self, direction: str, kind: str) -> dict[str, Any] | None:
-        return next((m for m in self.messages if m["dir"] == direction and m.get("type") == kind), None)
 
 
 class LogTap(logging.Handler):
@@ -555,16 +555,11 @@ def main(argv: list[str]) -> int:
     tap = LogTap()
     logging.getLogger("decart").addHandler(tap)
 
-    from types import SimpleNamespace
-
-    import importlib
-
+    # The SDK is imported only now, after the guard is in place.
     import decart.realtime.webrtc_connection as connection_module
     from decart.realtime.client import RealtimeClient
     from decart.realtime.types import RealtimeConnectOptions
     from decart.types import ModelState, Prompt
-
-    from importlib.metadata import version
 
     # `decart.models` the attribute is the Models registry object; the module holds ModelDefinition.
     models_module = importlib.import_module("decart.models")
