@@ -15,7 +15,7 @@ COMMANDS = {
     "validate": "decart_flow.show.commands:validate_command",
     "plan": "decart_flow.engine.plan:plan_command",
     "run": "decart_flow.runner.command:run_command",
-    "export": "decart_flow.engine.export:export_command",
+    "export": "decart_flow.control.export:export_command",
 }
 
 

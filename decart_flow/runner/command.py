@@ -1,0 +1,72 @@
+"""`decart-flow run FILE`: validate, then play the show headless or in the TUI."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from typing import Any
+
+from ..show import ShowError, load_show
+from ..show.times import parse_duration
+from .headless import printer
+from .run import Run, RunError, RunOptions
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def options_from_args(args: argparse.Namespace) -> RunOptions:
+    duration = parse_duration(args.duration) if args.duration is not None else None
+    return RunOptions(
+        headless=bool(args.headless) or not sys.stdout.isatty(),
+        duration=duration,
+        source=args.source,
+        record=args.record,
+        journal=args.journal,
+        backend=args.backend,
+        api_key=args.api_key,
+    )
+
+
+def run_command(args: argparse.Namespace) -> int:
+    try:
+        show = load_show(args.file)
+    except ShowError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    try:
+        options = options_from_args(args)
+    except ValueError as exc:
+        print(f"--duration: {exc}", file=sys.stderr)
+        return 2
+    if options.headless:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        return asyncio.run(_headless(show, options))
+    from ..tui.app import run_tui
+
+    return run_tui(show, options, args)
+
+
+async def _headless(show: Any, options: RunOptions) -> int:
+    run = Run(show, options, say=_say)
+    _say(f"show: {show.name} ({show.model})")
+    _say(f"journal: {run.journal_path}")
+    run.journal.events.subscribe(printer(_say))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, run.request_stop, "signal")
+    try:
+        reason = await run.play()
+    except RunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    _say(f"show ended: {reason}")
+    return 0

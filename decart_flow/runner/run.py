@@ -1,0 +1,210 @@
+"""One run of a show: the service, the session, the engine and the media around them.
+
+`Run` owns every resource of a run and releases each exactly once, in reverse order, whatever
+happens: a Ctrl-C while connecting, a failed ack, a service that goes away. The TUI, the headless
+printer and the control servers all drive the same `Run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+from ..engine.clock import Clock, local_zone
+from ..engine.engine import Engine
+from ..engine.journal import Journal, redact
+from ..realtime import errors as rt_errors
+from ..realtime.client import RealtimeClient
+from ..realtime.models import ModelDefinition, realtime
+from ..realtime.types import ModelState, Prompt, RealtimeConnectOptions
+from ..show.model import ShowModel
+from .backend import Backend, BackendError, open_backend
+
+log = logging.getLogger(__name__)
+
+
+class RunError(Exception):
+    """A run that cannot start: one line that says what and how to fix it."""
+
+
+@dataclass
+class RunOptions:
+    headless: bool = False
+    duration: float | None = None
+    source: str | None = None
+    record: str | None = None
+    journal: str | None = None
+    backend: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    faults: tuple[str, ...] = ()
+    connect_timeout: float = 30.0
+
+
+def default_journal_path(show: ShowModel, now: datetime | None = None) -> Path:
+    """`journals/<show>-<YYYYmmdd-HHMMSS>.jsonl` in the working folder."""
+    now = now or datetime.now(local_zone())
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", show.name).strip("-").lower() or "show"
+    return Path("journals") / f"{slug}-{now:%Y%m%d-%H%M%S}.jsonl"
+
+
+class Run:
+    def __init__(self, show: ShowModel, options: RunOptions, say: Callable[[str], None] = print) -> None:
+        if options.duration is not None:
+            show = replace(show, duration=options.duration)
+        self.show = show
+        self.options = options
+        self.say = say
+        self.model: ModelDefinition = realtime(show.model)
+        self.loop = asyncio.get_running_loop()
+        self.clock = Clock(self.loop)
+        self.journal_path = Path(options.journal) if options.journal else default_journal_path(show)
+        self.journal_path.parent.mkdir(parents=True, exist_ok=True)
+        self.journal = Journal(self.journal_path, self._stamp)
+        self.backend: Backend | None = None
+        self.source: Any = None
+        self.session: RealtimeClient | None = None
+        self.engine: Engine | None = None
+        self.recorder: Any = None
+        self.stamps: Any = None
+        self.stats: Any = None
+        self.preview: Any = None
+        self._stop_reason: str | None = None
+        self._stopping = asyncio.Event()
+        self._closed = False
+        self.started_at = time.perf_counter()
+
+    def _stamp(self) -> tuple[str, float]:
+        t = self.engine.show_clock.t if self.engine is not None else 0.0
+        return self.clock.wall().isoformat(), t
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def play(self) -> str:
+        """Start everything, play the show to its end, release everything: the end reason."""
+        try:
+            reason = await self._until_stopped(self._start())
+            if reason is not None:
+                return reason
+            assert self.engine is not None
+            play = asyncio.ensure_future(self.engine.run())
+            stop = asyncio.ensure_future(self._stopping.wait())
+            await asyncio.wait({play, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if not play.done():
+                self.engine.stop(self._stop_reason or "stop")
+            reason = await play
+            stop.cancel()
+            return reason
+        finally:
+            await self.close()
+
+    async def _until_stopped(self, work: Any) -> str | None:
+        """Run a start-up step unless a stop request comes first; then its reason."""
+        task = asyncio.ensure_future(work)
+        stop = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if task.done():
+            task.result()
+            return None
+        task.cancel()
+        try:
+            await task
+        except (asyncio.CancelledError, Exception):  # noqa: BLE001 - we are leaving anyway
+            pass
+        reason = self._stop_reason or "stop"
+        self.journal.write("show.end", reason=reason)
+        return reason
+
+    def request_stop(self, reason: str = "stop") -> None:
+        """Ctrl-C, SIGTERM, `q` in the TUI: end the show cleanly from any phase."""
+        if self._stop_reason is None:
+            self._stop_reason = reason
+        self._stopping.set()
+
+    async def _start(self) -> None:
+        self.journal.write("run.start", show=self.show.name, model=self.model.name,
+                           journal=str(self.journal_path))
+        self.source = self._open_source()
+        try:
+            self.backend = await open_backend(self.options.backend, self.options.api_key, self.options.faults)
+        except BackendError as exc:
+            raise RunError(str(exc)) from None
+        self.say(f"backend: {self.backend.label}")
+        self.journal.write("session.state", state="connecting")
+        self.session = await self._connect()
+        self._attach_sinks()
+        self.engine = Engine(self.show, self.session, self.clock, self.journal)
+
+    def _open_source(self) -> Any:
+        if self.model.is_avatar:
+            return None
+        from ..media import SourceError, open_source
+
+        spec = self.options.source or self.show.source
+        try:
+            return open_source(spec, self.model.width, self.model.height, self.model.fps)
+        except SourceError as exc:
+            raise RunError(str(exc)) from None
+
+    async def _connect(self) -> RealtimeClient:
+        assert self.backend is not None
+        initial = self.show.initial
+        state = ModelState(
+            prompt=Prompt(initial.prompt, enrich=initial.enhance) if initial.prompt else None,
+            mirror=initial.mirror,
+            image=Path(initial.image) if initial.image and "://" not in initial.image else initial.image,
+        )
+        options = RealtimeConnectOptions(model=self.model, initial_state=state,
+                                         connect_timeout=self.options.connect_timeout)
+        try:
+            return await RealtimeClient.connect(self.backend.url, self.backend.api_key, self.source, options)
+        except rt_errors.InvalidAPIKeyError as exc:
+            raise RunError(f"the service refused the API key ({redact(str(exc))}): check --api-key or DECART_API_KEY") from None
+        except rt_errors.DecartSDKError as exc:
+            raise RunError(f"could not connect to the {self.backend.label}: {redact(str(exc))}") from None
+
+    def _attach_sinks(self) -> None:
+        from ..media import Preview, Recorder, StampWatcher, StreamStats
+
+        assert self.session is not None
+        self.stats = StreamStats()
+        self.session.add_frame_sink(self.stats)
+        self.preview = Preview()
+        self.session.add_frame_sink(self.preview)
+        if self.backend is not None and self.backend.local:
+            self.stamps = StampWatcher()
+            self.session.add_frame_sink(self.stamps)
+        if self.options.record:
+            self.recorder = Recorder(self.options.record, fps=self.model.fps)
+            self.recorder.start()
+            self.session.add_frame_sink(self.recorder)
+            self.say(f"recording: {self.options.record}")
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.session is not None:
+            try:
+                await asyncio.wait_for(self.session.disconnect(), 2.0)
+            except (asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001
+                log.warning("disconnect did not finish cleanly: %s", exc)
+        if self.recorder is not None:
+            try:
+                await asyncio.to_thread(self.recorder.stop)
+            except Exception as exc:  # noqa: BLE001 - the recording is fragmented: still playable
+                log.warning("recorder stop: %s", exc)
+        if self.source is not None:
+            try:
+                self.source.stop()
+            except Exception:  # noqa: BLE001
+                pass
+        if self.backend is not None:
+            await self.backend.close()
+        self.journal.close()
