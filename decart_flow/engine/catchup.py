@@ -77,7 +77,8 @@ def catch_up(engine: Engine, reapply: bool) -> list[dict[str, Any]]:
         elif isinstance(action, MirrorAction) and action.value != "toggle":
             winners["mirror"] = cand
     # The engine's own sends win when newer (operator, events); after a reconnect they are re-sent.
-    for attr, (wall, cue) in engine.applied.items():
+    for attr, (mono, cue) in engine.applied.items():
+        wall = engine.clock.wall_at(mono)
         if attr in ("prompt", "image", "mirror") and (attr not in winners or winners[attr][0] <= wall):
             winners.pop(attr, None)
             if reapply:

@@ -80,7 +80,7 @@ class Engine:
         self.mirror = show.initial.mirror
         self._now: dict[str, Any] = {"prompt": show.initial.prompt, "enhance": show.initial.enhance,
                                      "image": show.initial.image, "mirror": show.initial.mirror}
-        self.applied: dict[str, tuple[datetime, str]] = {}  # attribute -> (wall time, cue) it was last set
+        self.applied: dict[str, tuple[float, str]] = {}  # attribute -> (loop time, cue) it was last set
         self._audio: tuple[str, float] | None = None
         self._last_ack_ms: float | None = None
         self._connection: str = self._safe_state()
@@ -236,10 +236,11 @@ class Engine:
             self._bug(f"cue {cue.name!r} failed", exc)
             return
         t = fire.t if fire.t is not None else self.show_clock.t
-        self.journal.write("cue.fire", cue=cue.name, intended_t=round(t, 6), lateness_ms=round(lateness_ms, 3),
-                           args=list(fire.args) if fire.args else None)
-        for event, fields in deferred:
-            self._write(event, **fields)
+        if self.journal.active:
+            self.journal.write("cue.fire", cue=cue.name, intended_t=round(t, 6), lateness_ms=round(lateness_ms, 3),
+                               args=list(fire.args) if fire.args else None)
+            for event, fields in deferred:
+                self._write(event, **fields)
         self._past.append(PastFiring(t, cue.name, lateness_ms))
         self._changed()
         if instant:
@@ -348,7 +349,8 @@ class Engine:
     def _on_send(self, op: Op) -> None:
         if op.kind == "audio":
             self._audio = (op.action["audio"], self.loop.time())
-        self._write("action.send", cue=op.cue, action=op.action)
+        if self.journal.active:
+            self._write("action.send", cue=op.cue, action=op.action)
 
     def _on_ack(self, op: Op, latency: float, error: BaseException | None) -> None:
         if op.kind == "audio" and self._audio is not None and self._audio[0] == op.action["audio"]:
@@ -357,17 +359,18 @@ class Engine:
             return
         self._last_ack_ms = latency * 1000.0
         message = None if error is None else f"{type(error).__name__}: {error}"
-        self._write("action.ack", cue=op.cue, kind=op.kind, latency_ms=round(latency * 1000.0, 3),
-                    success=error is None, error=message)
+        if self.journal.active:
+            self._write("action.ack", cue=op.cue, kind=op.kind, latency_ms=round(latency * 1000.0, 3),
+                        success=error is None, error=message)
         if error is not None:
             error._journaled = True  # type: ignore[attr-defined]
             self._write("error", cue=op.cue, message=message)
         elif op.kind != "audio":
-            wall = self.clock.wall()
-            for key in ("prompt", "enhance", "image", "mirror"):
-                if key in op.action:
-                    self._now[key] = op.action[key]
-                    self.applied[key] = (wall, op.cue)
+            now = self.loop.time()
+            for key, value in op.action.items():
+                if key in self._now:
+                    self._now[key] = value
+                    self.applied[key] = (now, op.cue)
         self._changed()
 
     def _on_superseded(self, old: Op, new: Op) -> None:

@@ -35,10 +35,11 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         ready = self._ready  # type: ignore[attr-defined]
         sched = self._scheduled  # type: ignore[attr-defined]
         self._io_countdown -= 1
-        if not ready or self._io_countdown <= 0:
-            self._io_countdown = 256
-            idle = not ready and not sched and not self._stopping  # type: ignore[attr-defined]
-            self._process_events(self._selector.select(1.0 if idle else 0))  # type: ignore[attr-defined]
+        idle = not ready and not sched
+        if idle or self._io_countdown <= 0:  # poll sockets now and then, and whenever there is nothing else
+            self._io_countdown = 64
+            timeout = 1.0 if idle and not self._stopping else 0  # type: ignore[attr-defined]
+            self._process_events(self._selector.select(timeout))  # type: ignore[attr-defined]
         if not ready:
             while sched and sched[0]._cancelled:
                 handle = heapq.heappop(sched)

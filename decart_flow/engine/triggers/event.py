@@ -6,6 +6,7 @@ cues); a cue subscribes to the one stream it names.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Sequence
 
 import reactivex
@@ -16,6 +17,7 @@ from ...show.model import EventTrigger
 from . import Fire, TriggerContext, TriggerType
 
 
+@lru_cache(maxsize=1024)
 def normalize(kind: str, arg: str) -> tuple[str, str]:
     arg = " ".join(str(arg).split())
     return kind.lower(), (arg.lower() if kind in ("state", "midi") else arg)
@@ -33,6 +35,8 @@ class EventHub:
 
     def emit(self, kind: str, arg: str, args: Sequence[Any] = ()) -> bool:
         """Push an event; True when some cue listens to it."""
+        if not self._subjects:
+            return False
         subject = self._subjects.get(normalize(kind, arg))
         if subject is None or not subject.observers:
             return False

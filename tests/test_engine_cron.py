@@ -1,0 +1,36 @@
+"""The fast cron stepper agrees with croniter, DST included."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from types import SimpleNamespace
+
+import pytest
+from croniter import croniter
+
+from decart_flow.engine.triggers.cron import _Schedule
+from decart_flow.show.model import CronTrigger
+
+EXPRS = ["* * * * *", "0 * * * *", "*/7 9-17 * * mon-fri", "30 8 1,15 * 1", "@daily", "5 4 * 2 sun", "0 0 29 2 *",
+         "0 12 * * 0,7"]
+
+
+@pytest.mark.parametrize("expr", EXPRS)
+def test_fast_steps_match_croniter(expr):
+    start = datetime(2026, 1, 30, 23, 58, 30)
+    it = croniter(expr, start)
+    fast = _Schedule(CronTrigger(expr, "UTC"), start.replace(tzinfo=timezone.utc))
+    expected = [it.get_next(datetime).replace(tzinfo=timezone.utc) for _ in range(300)]
+    assert [fast.next() for _ in range(300)] == expected
+
+
+def test_a_firing_exactly_now_is_upcoming():
+    start = datetime(2026, 1, 5, 14, 0, tzinfo=timezone.utc)
+    assert _Schedule(CronTrigger("0 * * * *", "UTC"), start).next() == start
+
+
+def test_unusual_expressions_fall_back_to_croniter():
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    s = _Schedule(CronTrigger("0 0 L * *", "UTC"), start)
+    assert s.next() == datetime(2026, 1, 31, tzinfo=timezone.utc)
+    assert _Schedule(CronTrigger("0 9 * * 1#2", "UTC"), start).next() == datetime(2026, 1, 12, 9, tzinfo=timezone.utc)
