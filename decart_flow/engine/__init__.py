@@ -9,6 +9,8 @@ from __future__ import annotations
 from .clock import Clock, VirtualClock
 from .engine import Engine
 from .loop import VirtualEventLoop
+from .plan import Firing, VirtualSession, plan
 from .state import PastFiring, ShowState, Upcoming
 
-__all__ = ["Clock", "Engine", "PastFiring", "ShowState", "Upcoming", "VirtualClock", "VirtualEventLoop"]
+__all__ = ["Clock", "Engine", "Firing", "PastFiring", "ShowState", "Upcoming", "VirtualClock", "VirtualEventLoop",
+           "VirtualSession", "plan"]

@@ -76,18 +76,28 @@ class VirtualSession:
 
 def plan(show: ShowModel, for_seconds: float | None = None, start_wall: datetime | None = None) -> list[Firing]:
     """Every action the show would perform in its first `for_seconds`, in order."""
+    firings: list[Firing] = []
+    stream(show, firings.append, for_seconds, start_wall)
+    return firings
+
+
+def stream(show: ShowModel, emit: Callable[[Firing], None], for_seconds: float | None = None,
+           start_wall: datetime | None = None) -> int:
+    """Like `plan`, handing each firing to `emit` as it happens (flat memory for a month of plan)."""
     if for_seconds is None:
         for_seconds = show.duration if show.duration is not None else DEFAULT_FOR
     loop = VirtualEventLoop()
-    firings: list[Firing] = []
+    count = 0
     try:
         clock = VirtualClock(loop, start_wall)
         engine = Engine(show, VirtualSession(), clock, journal=None, observe_state=False)
         end_at = loop.time() + for_seconds
 
         def record(t: float, wall: datetime, cue: str, action: dict[str, Any]) -> None:
+            nonlocal count
             if loop.time() < end_at - 1e-6:
-                firings.append(Firing(t, wall, cue, action))
+                count += 1
+                emit(Firing(t, wall, cue, action))
 
         engine.on_action.append(record)
 
@@ -98,7 +108,7 @@ def plan(show: ShowModel, for_seconds: float | None = None, start_wall: datetime
         loop.run_until_complete(main())
     finally:
         loop.close()
-    return firings
+    return count
 
 
 def plan_command(args: argparse.Namespace) -> int:
@@ -117,24 +127,28 @@ def plan_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"decart-flow plan: {exc}", file=sys.stderr)
         return 2
-    firings = plan(show, for_seconds, start)
+    out = sys.stdout
     if args.json:
-        json.dump([f.to_json() for f in firings], sys.stdout, indent=1)
-        print()
+        first = True
+
+        def emit_json(f: Firing) -> None:
+            nonlocal first
+            out.write(("[\n " if first else ",\n ") + json.dumps(f.to_json()))
+            first = False
+
+        stream(show, emit_json, for_seconds, start)
+        out.write("[]\n" if first else "\n]\n")
         return 0
-    print(render_table(firings))
-    return 0
+    width = max([len("cue")] + [len(c.name) for c in show.cues] + [len("timeline 0:00:00.000")]) + len(" (catch-up)")
+    out.write(f"{'show time':>10}  {'wall clock':<19}  {'cue':<{width}}  action\n")
 
-
-def render_table(firings: list[Firing]) -> str:
-    rows = [("show time", "wall clock", "cue", "action")]
-    for f in firings:
+    def emit_row(f: Firing) -> None:
         wall = f.wall.strftime("%Y-%m-%d %H:%M:%S") if f.wall else "-"
-        rows.append((fmt_t(f.t), wall, f.cue, describe(f.action)))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    lines = [f"{r[0]:>{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}" for r in rows]
-    lines.append(f"{len(firings)} firings")
-    return "\n".join(lines)
+        out.write(f"{fmt_t(f.t):>10}  {wall:<19}  {f.cue:<{width}}  {describe(f.action)}\n")
+
+    count = stream(show, emit_row, for_seconds, start)
+    out.write(f"{count} firings\n")
+    return 0
 
 
 def describe(action: dict[str, Any]) -> str:
