@@ -1,0 +1,45 @@
+"""The show-control vocabulary every remote shares: OSC, HTTP and MIDI all end up here.
+
+A remote names a command (`go`, `back`, `pause`, `resume`, `prompt`) and this module turns it into
+one engine intent, so the three servers cannot drift apart in what `/go` means.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+from ..show.model import PromptAction
+
+if TYPE_CHECKING:
+    from ..engine.engine import Engine
+
+COMMANDS = ("go", "back", "pause", "resume", "prompt")
+
+
+class CommandError(ValueError):
+    """A remote asked for something malformed (an empty prompt, an unknown command)."""
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "0", "false", "no", "off")
+    return bool(value)
+
+
+def command(engine: Engine, name: str, args: Sequence[Any] = (), source: str = "remote") -> bool:
+    """Run a built-in command; True when the engine took it (GO past the end is False)."""
+    if name == "go":
+        return engine.go_next()
+    if name == "back":
+        return engine.go_back()
+    if name == "pause":
+        return engine.pause()
+    if name == "resume":
+        return engine.resume()
+    if name == "prompt":
+        if not args or not str(args[0]).strip():
+            raise CommandError("prompt needs a text")
+        enhance = _truthy(args[1]) if len(args) > 1 else True
+        engine.manual(PromptAction(str(args[0]).strip(), enhance=enhance), source)
+        return True
+    raise CommandError(f"unknown command {name!r}: use one of {', '.join(COMMANDS)}")
