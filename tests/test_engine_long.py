@@ -107,3 +107,20 @@ def test_plan_command_bad_show_exits_2_with_problems(tmp_path, capsys):
     assert plan_command(Namespace(file=str(path), for_=None, start=None, json=True)) == 2
     out = capsys.readouterr().out
     assert str(path) in out and "Traceback" not in out
+
+
+def test_plan_command_for_days_streams_a_month(tmp_path, capsys):
+    path = _write(tmp_path, """
+        name: Month
+        model: mirage
+        cues:
+          - name: daily
+            cron: "0 9 * * *"
+            tz: UTC
+            prompt: Morning
+    """)
+    assert plan_command(Namespace(file=str(path), for_="30d", start="2026-01-05T10:00:00+00:00", json=True)) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["cue"] == "daily (catch-up)"
+    live = [r["wall"] for r in rows[1:]]
+    assert len(live) == 30 and live[0] == "2026-01-06T09:00:00+00:00" and live[-1] == "2026-02-04T09:00:00+00:00"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -93,11 +94,17 @@ def stream(show: ShowModel, emit: Callable[[Firing], None], for_seconds: float |
         engine = Engine(show, VirtualSession(), clock, journal=None, observe_state=False)
         end_at = loop.time() + for_seconds
 
+        failure: BaseException | None = None
+
         def record(t: float, wall: datetime, cue: str, action: dict[str, Any]) -> None:
-            nonlocal count
-            if loop.time() < end_at - 1e-6:
+            nonlocal count, failure
+            if loop.time() < end_at - 1e-6 and failure is None:
                 count += 1
-                emit(Firing(t, wall, cue, action))
+                try:
+                    emit(Firing(t, wall, cue, action))
+                except BaseException as exc:  # the reader's problem (a closed pipe): stop, then raise it
+                    failure = exc
+                    engine.stop("error")
 
         engine.on_action.append(record)
 
@@ -106,6 +113,8 @@ def stream(show: ShowModel, emit: Callable[[Firing], None], for_seconds: float |
             return await engine.run()
 
         loop.run_until_complete(main())
+        if failure is not None:
+            raise failure
     finally:
         loop.close()
     return count
@@ -122,13 +131,30 @@ def plan_command(args: argparse.Namespace) -> int:
             print(problem)
         return 2
     try:
-        for_seconds = parse_duration(args.for_) if args.for_ else None
+        for_seconds = _for_seconds(args.for_, parse_duration) if args.for_ else None
         start = datetime.fromisoformat(args.start) if args.start else datetime.now(local_zone())
     except ValueError as exc:
         print(f"decart-flow plan: {exc}", file=sys.stderr)
         return 2
+    try:
+        return _print_plan(show, for_seconds, start, args.json)
+    except BrokenPipeError:  # `plan ... | head`: the reader has seen enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _for_seconds(text: str, parse_duration: Callable[[str], float]) -> float:
+    """`--for`: any show duration, plus days (`30d`, `1d12h`), which a plan of an installation needs."""
+    text = text.strip()
+    days, sep, rest = text.partition("d")
+    if sep and days.replace(".", "", 1).isdigit():
+        return float(days) * 86400.0 + (parse_duration(rest) if rest else 0.0)
+    return parse_duration(text)
+
+
+def _print_plan(show: ShowModel, for_seconds: float | None, start: datetime, as_json: bool) -> int:
     out = sys.stdout
-    if args.json:
+    if as_json:
         first = True
 
         def emit_json(f: Firing) -> None:
