@@ -216,3 +216,18 @@ def test_vocabulary_is_importable_lazily():
     assert isinstance(decart_flow.wait(1.5), WaitAction) and decart_flow.wait("1:30").seconds == 90.0
     assert decart_flow.mirror().value == "toggle"
     assert decart_flow.go().command == "next"
+
+
+def test_runtime_actions_get_the_load_time_checks():
+    """A reactive cue's output is checked like a show file's action (vars, paths, model)."""
+    from decart_flow import audio, image, prompt
+    from decart_flow.show.runtime import check_action
+
+    repo = Path(__file__).resolve().parent.parent
+    show = load_show(repo / "scenes" / "performance.yaml")
+    assert check_action(prompt("Storm over {city}"), show)[0].text == "Storm over Tokyo"
+    img = check_action(image("refs/neon.png", prompt="x"), show)[0]
+    assert img.image == str(repo / "scenes" / "refs" / "neon.png")
+    for bad, words in [(audio("lines/hello.wav"), "live_avatar"), (image("nope.png"), "file not found"), (prompt(""), "empty prompt")]:
+        with pytest.raises(ShowError, match=words):
+            check_action(bad, show)

@@ -1,0 +1,37 @@
+"""Check an action made while the show runs (a reactive cue's output, the TUI's prompt box).
+
+Such actions come straight from Python or the keyboard, so they get the checks a show file's
+actions got at load time: vars filled in, paths made absolute against the show's folder, files
+decoded, `audio` only on live_avatar.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from decart_flow.show import checks
+from decart_flow.show.compile import Compiler, _Ctx
+from decart_flow.show.model import Action, AudioAction, ShowModel, Where
+from decart_flow.show.problems import Problem, ShowError
+
+
+def check_action(action: Any, show: ShowModel, what: str = "action") -> list[Action]:
+    """The checked actions for `action` (an Action, a prompt text, or a list); ShowError if bad."""
+    from decart_flow.show.builder import _actions_node
+
+    where = getattr(action, "where", None) or show.where or Where("<runtime>")
+    compiler = Compiler(show.path or where.file)
+    compiler.vars = dict(show.vars)
+    compiler.model = show.model
+    node = _actions_node(action if isinstance(action, (list, tuple)) else [action], where)
+    actions = compiler.actions(node, _Ctx(args_ok=False), what)
+    if show.model != checks.AVATAR_MODEL:
+        for a in actions:
+            if isinstance(a, AudioAction):
+                compiler.error(a.where, f"audio: plays only on the live_avatar model (this show's model is {show.model})")
+    if compiler.problems:
+        raise ShowError(compiler.problems)
+    return actions
+
+
+__all__ = ["check_action", "Problem"]
