@@ -105,3 +105,19 @@ def test_never_a_traceback_as_a_command(tmp_path: Path):
         assert proc.returncode == 2, (label, proc.stdout, proc.stderr)
         assert proc.stderr == "", (label, proc.stderr)
         assert re.match(rf"{re.escape(str(path))}:\d+:\d+: \S", proc.stdout), (label, proc.stdout)
+
+
+def test_several_files_when_the_cli_passes_a_list(capsys, tmp_path: Path):
+    import argparse
+
+    from decart_flow.show.commands import validate_command
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\n")
+    good = REPO / "scenes" / "quickstart.yaml"
+    assert validate_command(argparse.Namespace(file=[str(good), str(good)])) == 0
+    assert validate_command(argparse.Namespace(file=[str(good), str(bad)])) == 2
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == [f"{good}: valid (5 timeline entries, 1 cue)"] * 2
+    assert lines[2] == f"{good}: valid (5 timeline entries, 1 cue)"
+    assert lines[3].startswith(f"{bad}:1:1: missing `model:`")

@@ -14,7 +14,13 @@ def _count(n: int, one: str, many: str) -> str:
 
 
 def validate_command(args: argparse.Namespace) -> int:
-    path = str(args.file)
+    """Check each file named (`file` may be one path or, with `nargs="+"`, a list); 2 if any is bad."""
+    files = args.file if isinstance(args.file, (list, tuple)) else [args.file]
+    results = [_validate_one(str(path)) for path in files]
+    return 2 if any(results) else 0
+
+
+def _validate_one(path: str) -> int:
     try:
         show = load_show(path)
     except ShowError as e:
