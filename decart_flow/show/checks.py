@@ -71,6 +71,28 @@ def _audio_problem(path: str, mtime: float) -> str | None:
         return f"cannot decode the audio ({type(e).__name__}: {e})"
 
 
+@lru_cache(maxsize=256)
+def _audio_seconds(path: str, mtime: float) -> float | None:
+    import av
+
+    try:
+        with av.open(path) as container:
+            stream = container.streams.audio[0]
+            if stream.duration is not None and stream.time_base is not None:
+                return float(stream.duration * stream.time_base)
+            if container.duration is not None:
+                return container.duration / 1_000_000
+            samples = sum(frame.samples for frame in container.decode(audio=0))
+            return samples / stream.rate if stream.rate else None
+    except Exception:  # the length is a nicety for plan; decodability was checked already
+        return None
+
+
+def audio_seconds(path: str) -> float | None:
+    """How long a (checked) clip plays, in seconds; None when the file does not say."""
+    return _audio_seconds(path, os.path.getmtime(path))
+
+
 def audio_problem(path: str) -> str | None:
     """`path` is absolute; it must exist and yield at least one decoded audio frame."""
     problem = _file_problem(path)

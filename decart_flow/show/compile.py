@@ -308,7 +308,7 @@ class Compiler:
             elif name == "audio":
                 path = self._file(value, "audio", checks.audio_problem)
                 if path is not None:
-                    action = AudioAction(path, key.where)
+                    action = AudioAction(path, key.where, checks.audio_seconds(path))
                     self._audio.append(action)
             elif name == "wait":
                 if not ctx.in_then:

@@ -80,6 +80,7 @@ class MirrorAction:
 class AudioAction:
     path: str  # absolute path, checked decodable at load time
     where: Where = NOWHERE
+    seconds: float | None = None  # the clip's length, measured at load (plan places `then` after it)
 
 
 @dataclass(frozen=True)
