@@ -20,6 +20,8 @@ from typing import Any, Iterable
 
 import yaml
 
+from ..engine.engine import fmt_t
+
 _SEND = ("action.send", "action.superseded")
 _KEYS = ("image", "prompt", "enhance", "mirror", "audio", "log")
 BRACE_VAR = "lbrace"  # a literal `{` in a replayed text is written `{lbrace}`
@@ -119,7 +121,7 @@ def show_document(rec: Recording) -> dict[str, Any]:
         doc["duration"] = round(max(rec.end_t, last + 0.001), 6)
     if any("{" in str(a) for a in by_t.values()):
         doc["vars"] = {BRACE_VAR: "{"}
-    doc["timeline"] = {t: (items[0] if len(items) == 1 else items) for t, items in by_t.items()}
+    doc["timeline"] = {fmt_t(t): (items[0] if len(items) == 1 else items) for t, items in by_t.items()}
     return doc
 
 
