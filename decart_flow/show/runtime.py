@@ -12,7 +12,7 @@ from typing import Any
 from decart_flow.show import checks
 from decart_flow.show.compile import Compiler, _Ctx
 from decart_flow.show.model import Action, AudioAction, ShowModel, Where
-from decart_flow.show.problems import Problem, ShowError
+from decart_flow.show.problems import ShowError
 
 
 def check_action(action: Any, show: ShowModel, what: str = "action") -> list[Action]:
@@ -34,4 +34,4 @@ def check_action(action: Any, show: ShowModel, what: str = "action") -> list[Act
     return actions
 
 
-__all__ = ["check_action", "Problem"]
+__all__ = ["check_action"]
