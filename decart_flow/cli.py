@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
     validate = sub.add_parser("validate", help="check a show file; exit 0 when valid, 2 when not")
-    validate.add_argument("file")
+    validate.add_argument("file", nargs="+", help="one or more show files")
 
     plan = sub.add_parser("plan", help="list every firing of a show, computed in virtual time")
     plan.add_argument("file")
