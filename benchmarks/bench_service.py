@@ -32,6 +32,12 @@ from test_service_helpers import RawClient  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results" / "service.json"
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), to report cost independent of load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -39,7 +45,7 @@ def _pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-async def _run(url: str, model: str, seconds: float) -> dict:
+async def _run(url: str, model: str, seconds: float, service_pid: int) -> dict:
     spec = MODELS[model]
     client = RawClient(url, model=model)
     client.keep_frames = False  # read only the stamp: the client must not be the bottleneck
@@ -51,6 +57,7 @@ async def _run(url: str, model: str, seconds: float) -> dict:
         await client.wait_for("generation_started", timeout=15)
         await asyncio.sleep(2.0)  # warm-up: encoder start, bitrate ramp
         start_index, start = len(client.frames), time.monotonic()
+        cpu_service, cpu_client = _cpu_seconds(service_pid), time.process_time()
         latencies: list[float] = []
         expected = 1
         while time.monotonic() - start < seconds:
@@ -65,6 +72,8 @@ async def _run(url: str, model: str, seconds: float) -> dict:
                 await asyncio.sleep(0.005)
             await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - sent)))
         elapsed = time.monotonic() - start
+        cpu_service = _cpu_seconds(service_pid) - cpu_service
+        cpu_client = time.process_time() - cpu_client
         window = client.frames[start_index:]
         arrivals = [t for t, _, _ in window]
         gaps = [(b - a) * 1000 for a, b in zip(arrivals, arrivals[1:])]
@@ -79,6 +88,13 @@ async def _run(url: str, model: str, seconds: float) -> dict:
             "delivered_fps": round(delivered_fps, 2),
             "delivered_ratio": round(delivered_fps / spec.fps, 4),
             "unreadable_stamps": unreadable,
+            # CPU per delivered frame: the part of the result that does not depend on what else
+            # the machine is doing. service + client < 2 cores * 1/fps is what "fits" means.
+            "cpu_ms_per_frame": {
+                "service": round(cpu_service / max(1, len(window)) * 1000, 1),
+                "client": round(cpu_client / max(1, len(window)) * 1000, 1),
+            },
+            "load_average": os.getloadavg()[0],
             "gap_ms": {"p50": round(_pct(gaps, 50), 1), "p95": round(_pct(gaps, 95), 1), "max": round(max(gaps, default=0), 1)},
             "prompt_to_frame_ms": {
                 "n": len(latencies),
@@ -101,7 +117,8 @@ def main() -> int:
     args = parser.parse_args()
     with ServiceProcess(log_level=args.service_log) as service:
         assert service.url is not None
-        result = asyncio.run(_run(service.url, args.model, args.seconds))
+        assert service.pid is not None
+        result = asyncio.run(_run(service.url, args.model, args.seconds, service.pid))
     result["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
     ratio_ok = result["delivered_ratio"] >= 0.95
     result["keeps_up"] = ratio_ok
@@ -110,6 +127,9 @@ def main() -> int:
     print(f"service benchmark: {result['model']} {result['size']} @ {result['target_fps']} fps, {result['seconds']} s, {result['machine']['cpus']} CPUs")
     print(f"  {'delivered fps':<24}{result['delivered_fps']:>8}  ({result['delivered_ratio'] * 100:.1f}% of target, {'OK' if ratio_ok else 'BELOW 95%'})")
     print(f"  {'frames':<24}{result['frames']:>8}  unreadable stamps: {result['unreadable_stamps']}")
+    cpu = result["cpu_ms_per_frame"]
+    print(f"  {'CPU ms per frame':<24}{'service':>8}{'client':>8}   (budget {2000 / result['target_fps']:.0f} ms on 2 cores; load average {result['load_average']:.1f})")
+    print(f"  {'':<24}{cpu['service']:>8}{cpu['client']:>8}")
     print(f"  {'frame gap ms':<24}{'p50':>8}{'p95':>8}{'max':>8}")
     print(f"  {'':<24}{gap['p50']:>8}{gap['p95']:>8}{gap['max']:>8}")
     print(f"  {'prompt -> frame ms':<24}{'p50':>8}{'p95':>8}{'max':>8}{'n':>6}{'missed':>8}")

@@ -37,17 +37,20 @@ class PatternTrack(MediaStreamTrack):
         self._v = np.tile(np.linspace(200, 60, height // 2).astype(np.uint8)[:, None], (1, width // 2))
         self._start: float | None = None
         self._n = 0
-        self.sent_at: dict[int, float] = {}
+        # Fifty positions of the sliding pattern, built once: the client must stay cheap so
+        # that benchmarks measure the service.
+        self._buffers = [self._build(n) for n in range(50)]
+
+    def _build(self, n: int) -> np.ndarray:
+        y = np.roll(self._y, (n * 8) % self.width, axis=1)
+        return np.concatenate([y.reshape(-1), self._u.reshape(-1), self._v.reshape(-1)]).reshape(self.height * 3 // 2, self.width)
 
     async def recv(self) -> av.VideoFrame:
         if self._start is None:
             self._start = time.monotonic()
         due = self._start + self._n / self.fps
         await asyncio.sleep(max(0.0, due - time.monotonic()))
-        shift = (self._n * 8) % self.width
-        y = np.roll(self._y, shift, axis=1)
-        buf = np.concatenate([y.reshape(-1), self._u.reshape(-1), self._v.reshape(-1)]).reshape(self.height * 3 // 2, self.width)
-        frame = av.VideoFrame.from_ndarray(buf, format="yuv420p")
+        frame = av.VideoFrame.from_ndarray(self._buffers[self._n % len(self._buffers)], format="yuv420p")
         frame.pts = self._n * 90000 // self.fps
         frame.time_base = Fraction(1, 90000)
         self._n += 1

@@ -199,3 +199,16 @@ async def test_client_leaving_frees_its_peer_connection(service: LocalService) -
             break
         await asyncio.sleep(0.1)
     assert not service.pcs and not service.sessions
+
+
+async def test_oversized_image_gets_a_clear_refusal(service: LocalService) -> None:
+    client = RawClient(service.url)
+    await client.open()
+    try:
+        await client.send({"type": "set_image", "image_data": "A" * (28 * 1024 * 1024)})
+        ack = await client.wait_for("set_image_ack", timeout=20)
+        assert ack["success"] is False and "larger than 20 MB" in ack["error"]
+        await client.send({"type": "prompt", "prompt": "fine", "enhance_prompt": False})
+        assert (await client.wait_for("prompt_ack"))["success"] is True
+    finally:
+        await client.close()

@@ -22,8 +22,9 @@ from decart_flow.service.signaling import StreamSession
 log = logging.getLogger(__name__)
 
 STREAM_PATHS = ("/v1/stream", "/v1/avatar-live/stream")
-# set_image carries up to 20 MB of image as base64 (4/3 larger) plus the JSON around it.
-MAX_MESSAGE_BYTES = 28 * 1024 * 1024
+# set_image carries up to 20 MB of image as base64 (4/3 larger): a bit more gets a clear
+# "too large" ack; far bigger messages close the socket (aiohttp refuses them unread).
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 
 
 class LocalService:

@@ -14,8 +14,8 @@ from fractions import Fraction
 
 import av
 
-SPEED = "10"  # libvpx cpu-used for realtime: higher is faster and coarser
-BITRATE = 2_000_000
+SPEED = "16"  # libvpx cpu-used for realtime: higher is faster and coarser
+BITRATE = 1_200_000
 
 
 class Vp8Stream:
