@@ -1,0 +1,210 @@
+"""`--monitor PORT`: the transformed stream re-served to a browser for a projector.
+
+A page with one full-screen <video> (static/monitor.html) offers to receive video; we answer with
+aiortc on a media loop of our own (encoding must not share a loop with the show engine or the
+client's media), with ICE on 127.0.0.1 only. `FrameRelay` is a frame sink on the session: it runs
+on the client's media thread, keeps the newest frame and wakes each viewer's track on the monitor
+loop. A slow viewer skips frames rather than queueing them.
+
+Browsers leave loopback out of their candidates unless started with
+`--allow-loopback-in-peer-connection` (and, for Chrome, `--disable-features=WebRtcHideLocalIpsWithMdns`).
+With `loopback_only=False` both sides use this machine's host addresses instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import av
+from aiohttp import web
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+from ..realtime.loopback import LOOPBACK, loopback_candidates
+from ..realtime.media_loop import MediaLoop
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+CLOCK_RATE = 90000
+TIME_BASE = fractions.Fraction(1, CLOCK_RATE)
+
+
+class FrameRelay:
+    """A frame sink: the newest frame, handed to every viewer track (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._frame: av.VideoFrame | None = None
+        self._count = 0
+        self._tracks: set[RelayTrack] = set()
+
+    def __call__(self, frame: av.VideoFrame) -> None:  # the client's media thread
+        with self._lock:
+            self._frame = frame
+            self._count += 1
+            tracks = list(self._tracks)
+        for track in tracks:
+            track.wake()
+
+    def latest(self) -> tuple[int, av.VideoFrame | None]:
+        with self._lock:
+            return self._count, self._frame
+
+    def attach(self, track: RelayTrack) -> None:
+        with self._lock:
+            self._tracks.add(track)
+
+    def detach(self, track: RelayTrack) -> None:
+        with self._lock:
+            self._tracks.discard(track)
+
+
+class RelayTrack(MediaStreamTrack):
+    """One viewer's video: the relay's frames, re-timed on our own clock (lives on the monitor loop)."""
+
+    kind = "video"
+
+    def __init__(self, relay: FrameRelay, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._relay = relay
+        self._loop = loop
+        self._new = asyncio.Event()
+        self._seen = -1
+        self._start: float | None = None
+        relay.attach(self)
+
+    def wake(self) -> None:
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._new.set)
+
+    async def recv(self) -> av.VideoFrame:
+        while True:
+            count, frame = self._relay.latest()
+            if frame is not None and count != self._seen:
+                break
+            self._new.clear()
+            await self._new.wait()
+        self._seen = count
+        # A frame of our own: the session's frame is shared with the recorder and the preview.
+        out = av.VideoFrame.from_ndarray(frame.to_ndarray(format="yuv420p"), format="yuv420p")
+        now = time.monotonic()
+        if self._start is None:
+            self._start = now
+        out.pts = int((now - self._start) * CLOCK_RATE)
+        out.time_base = TIME_BASE
+        return out
+
+    def stop(self) -> None:
+        self._relay.detach(self)
+        super().stop()
+
+
+def loopback_sdp(sdp: str) -> str:
+    """The offer with every ICE candidate that is not on 127.0.0.1 removed: we send nowhere else."""
+    lines = sdp.splitlines()
+    kept = [ln for ln in lines if not ln.startswith("a=candidate:") or f" {LOOPBACK} " in ln]
+    return "\r\n".join(kept) + "\r\n"
+
+
+class MonitorServer:
+    """The projector page and its WebRTC answers; symmetric `start()` / `stop()`.
+
+    `session` is anything with `add_frame_sink` / `remove_frame_sink` (the realtime client).
+    """
+
+    def __init__(self, session: Any, port: int = 0, host: str = "127.0.0.1", loopback_only: bool = True) -> None:
+        self.session = session
+        self.host = host
+        self.port = port
+        self.loopback_only = loopback_only
+        self.relay = FrameRelay()
+        self._media = MediaLoop("decart-monitor")
+        self._pcs: set[RTCPeerConnection] = set()
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    async def start(self) -> None:
+        self._media.start()
+        self.session.add_frame_sink(self.relay)
+        app = web.Application()
+        app.router.add_get("/", self._page)
+        app.router.add_post("/offer", self._offer)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        try:
+            self.session.remove_frame_sink(self.relay)
+        except Exception:  # noqa: BLE001 - a session already gone is fine
+            pass
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+        if self._media.running:
+            await self._media.run(self._close_all())
+        self._media.stop()
+
+    @property
+    def viewers(self) -> int:
+        return len(self._pcs)
+
+    async def _page(self, request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(STATIC / "monitor.html", headers={"Cache-Control": "no-store"})
+
+    async def _offer(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            sdp, kind = body["sdp"], body.get("type", "offer")
+            if not isinstance(sdp, str) or kind != "offer":
+                raise ValueError("not an offer")
+        except (ValueError, KeyError, TypeError) as exc:
+            return web.json_response({"error": f"send {{\"sdp\": ..., \"type\": \"offer\"}} ({exc})"}, status=400)
+        if self.loopback_only:
+            sdp = loopback_sdp(sdp)
+        try:
+            answer = await self._media.run(self._answer(sdp))
+        except Exception as exc:  # noqa: BLE001 - a bad offer is the viewer's problem, not the show's
+            log.warning("monitor: offer refused: %s", exc)
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"sdp": answer, "type": "answer"})
+
+    async def _answer(self, sdp: str) -> str:  # on the monitor loop
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self._pcs.add(pc)
+        track = RelayTrack(self.relay, asyncio.get_running_loop())
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                track.stop()
+                self._pcs.discard(pc)
+                await pc.close()
+
+        try:
+            pc.addTrack(track)
+            await pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+            answer = await pc.createAnswer()
+            with loopback_candidates(self.loopback_only):
+                await pc.setLocalDescription(answer)
+            return pc.localDescription.sdp
+        except Exception:
+            track.stop()
+            self._pcs.discard(pc)
+            await pc.close()
+            raise
+
+    async def _close_all(self) -> None:
+        pcs, self._pcs = list(self._pcs), set()
+        await asyncio.gather(*(pc.close() for pc in pcs), return_exceptions=True)
