@@ -7,6 +7,7 @@ import io
 
 import av
 import numpy as np
+import pytest
 from PIL import Image
 
 from decart_flow.service.looks import ChromaStats
@@ -14,8 +15,6 @@ from decart_flow.service.models import MODELS
 from decart_flow.service.pictures import CAPTION_HEIGHT, PictureError, decode_image
 from decart_flow.service.renderer import Renderer
 from decart_flow.service.stamp import read_stamp, stamp_shape
-
-import pytest
 
 
 def _source() -> av.VideoFrame:

@@ -17,6 +17,7 @@ import uuid
 from typing import Any
 
 import aiohttp
+import av
 from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.rtcrtpsender import RTCRtpSender
@@ -30,8 +31,6 @@ from decart_flow.service.models import ModelSpec
 from decart_flow.service.pictures import PictureError, decode_image, frame_planes, to_planes
 from decart_flow.service.renderer import Renderer
 from decart_flow.service.tracks import LatestFrame, OutputTrack, read_audio, read_video
-
-import av
 
 log = logging.getLogger(__name__)
 
