@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from dataclasses import replace
 
 from test_control_support import live_engine
 
@@ -51,7 +52,9 @@ async def test_reload_swaps_cues_keeps_clock_and_refuses_broken_saves(tmp_path):
     path.write_text(V1)
     async with live_engine(load_show(path), tmp_path) as live:
         reloaded, refused = [], []
-        watcher = ShowWatcher(live.engine, path, interval=0.02, on_reload=reloaded.append, on_error=refused.append)
+        keep = lambda show: replace(show, duration=999.0)  # noqa: E731 - the run's --duration override
+        watcher = ShowWatcher(live.engine, path, interval=0.02, on_reload=reloaded.append, on_error=refused.append,
+                              adjust=keep)
         await watcher.start()
         try:
             assert live.engine.fire_event("osc", "/old")
@@ -62,6 +65,7 @@ async def test_reload_swaps_cues_keeps_clock_and_refuses_broken_saves(tmp_path):
             assert live.engine.show_clock.t >= t_before  # the clock went on, no restart
             assert len(live.events("show.start")) == 1
             assert [e.label for e in live.engine.show.timeline] == ["Second", "Third"]
+            assert live.engine.show.duration == 999.0
             assert not live.engine.fire_event("osc", "/old")
             assert live.engine.fire_event("osc", "/new", ("now",))
             await live.until(lambda: "New cue now" in live.prompts())

@@ -31,7 +31,8 @@ class Controls:
                  http_port: int | None = None, monitor_port: int | None = None, watch: str | Path | None = None,
                  midi: bool | None = None, say: Callable[[str], None] = print,
                  on_reload: Callable[[ShowModel], None] | None = None,
-                 on_reload_error: Callable[[list[str]], None] | None = None) -> None:
+                 on_reload_error: Callable[[list[str]], None] | None = None,
+                 adjust: Callable[[ShowModel], ShowModel] | None = None) -> None:
         self.engine = engine
         self.session = session
         self.say = say
@@ -47,7 +48,8 @@ class Controls:
             self.monitor = MonitorServer(session, monitor_port)
         if watch is not None:
             from .watch import ShowWatcher
-            self.watcher = ShowWatcher(engine, watch, on_reload=on_reload, on_error=on_reload_error or self._refused)
+            self.watcher = ShowWatcher(engine, watch, on_reload=on_reload, on_error=on_reload_error or self._refused,
+                                       adjust=adjust)
         if midi if midi is not None else uses_midi(engine.show):
             from .midi import MidiInput
             self.midi = MidiInput(engine, say=say)

@@ -28,12 +28,14 @@ class ShowWatcher:
 
     def __init__(self, engine: Engine, path: str | Path, interval: float = 0.5,
                  on_reload: Callable[[ShowModel], None] | None = None,
-                 on_error: Callable[[list[str]], None] | None = None) -> None:
+                 on_error: Callable[[list[str]], None] | None = None,
+                 adjust: Callable[[ShowModel], ShowModel] | None = None) -> None:
         self.engine = engine
         self.path = Path(path)
         self.interval = interval
         self.on_reload = on_reload
         self.on_error = on_error
+        self.adjust = adjust  # the run's overrides (e.g. --duration) applied to every reload
         self._seen = self._signature()
         self._task: asyncio.Task[None] | None = None
 
@@ -85,6 +87,8 @@ class ShowWatcher:
             if self.on_error is not None:
                 self.on_error([problem])
             return False
+        if self.adjust is not None:
+            show = self.adjust(show)
         self.engine.reload(show)
         if self.on_reload is not None:
             self.on_reload(show)
