@@ -29,6 +29,10 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         journal=args.journal,
         backend=args.backend,
         api_key=args.api_key,
+        osc_port=args.osc_port,
+        http_port=args.http_port,
+        monitor=args.monitor,
+        watch=bool(args.watch),
     )
 
 

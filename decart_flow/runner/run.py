@@ -44,6 +44,10 @@ class RunOptions:
     api_key: str | None = field(default=None, repr=False)
     faults: tuple[str, ...] = ()
     connect_timeout: float = 30.0
+    osc_port: int | None = None
+    http_port: int | None = None
+    monitor: int | None = None
+    watch: bool = False
 
 
 def default_journal_path(show: ShowModel, now: datetime | None = None) -> Path:
@@ -74,6 +78,9 @@ class Run:
         self.stamps: Any = None
         self.stats: Any = None
         self.preview: Any = None
+        self.controls: Any = None
+        self.on_reload: Callable[[ShowModel], None] | None = None  # the TUI shows reloads
+        self.on_reload_error: Callable[[list[Any]], None] | None = None
         self._stop_reason: str | None = None
         self._stopping = asyncio.Event()
         self._closed = False
@@ -128,8 +135,11 @@ class Run:
         self._stopping.set()
 
     async def _start(self) -> None:
+        initial = self.show.initial
         self.journal.write("run.start", show=self.show.name, model=self.model.name,
-                           journal=str(self.journal_path))
+                           journal=str(self.journal_path),
+                           initial={"prompt": initial.prompt, "enhance": initial.enhance,
+                                    "image": initial.image, "mirror": initial.mirror})
         self.source = self._open_source()
         try:
             self.backend = await open_backend(self.options.backend, self.options.api_key, self.options.faults)
@@ -140,6 +150,21 @@ class Run:
         self.session = await self._connect()
         self._attach_sinks()
         self.engine = Engine(self.show, self.session, self.clock, self.journal)
+        await self._start_controls()
+
+    async def _start_controls(self) -> None:
+        from ..control.servers import Controls
+
+        assert self.engine is not None
+        o = self.options
+        duration = o.duration
+        self.controls = Controls(
+            self.engine, self.session, osc_port=o.osc_port, http_port=o.http_port, monitor_port=o.monitor,
+            watch=self.show.path if o.watch else None, say=self.say,
+            on_reload=lambda show: self.on_reload and self.on_reload(show),
+            on_reload_error=lambda problems: self.on_reload_error and self.on_reload_error(problems),
+            adjust=(lambda s: replace(s, duration=duration)) if duration is not None else None)
+        await self.controls.start()
 
     def _open_source(self) -> Any:
         if self.model.is_avatar:
@@ -190,6 +215,11 @@ class Run:
         if self._closed:
             return
         self._closed = True
+        if self.controls is not None:
+            try:
+                await self.controls.stop()
+            except Exception as exc:  # noqa: BLE001 - the rest must still be released
+                log.warning("stopping the control servers: %s", exc)
         if self.session is not None:
             try:
                 await asyncio.wait_for(self.session.disconnect(), 2.0)
