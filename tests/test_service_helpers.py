@@ -131,7 +131,7 @@ class RawClient:
         assert result is not None
         return result
 
-    async def negotiate(self, avatar: bool = False, trickle: bool = False) -> None:
+    async def negotiate(self, avatar: bool = False, trickle: bool = False, h264_first: bool = False) -> None:
         """Offer and apply the answer: video sendrecv, or avatar video recvonly + audio sendrecv."""
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.pc = pc
@@ -146,6 +146,14 @@ class RawClient:
             pc.addTransceiver(self.audio, direction="sendrecv")
         else:
             pc.addTrack(self.video)
+        if h264_first:
+            from aiortc.rtcrtpsender import RTCRtpSender
+
+            codecs = RTCRtpSender.getCapabilities("video").codecs
+            ordered = [c for c in codecs if c.mimeType == "video/H264"] + [c for c in codecs if c.mimeType != "video/H264"]
+            for transceiver in pc.getTransceivers():
+                if transceiver.kind == "video":
+                    transceiver.setCodecPreferences(ordered)
         with loopback_gathering():
             await pc.setLocalDescription(await pc.createOffer())
         sdp = pc.localDescription.sdp

@@ -212,3 +212,17 @@ async def test_oversized_image_gets_a_clear_refusal(service: LocalService) -> No
         assert (await client.wait_for("prompt_ack"))["success"] is True
     finally:
         await client.close()
+
+
+async def test_vp8_is_chosen_even_when_the_offer_lists_h264_first(service: LocalService) -> None:
+    client = RawClient(service.url)
+    await client.open()
+    try:
+        await client.negotiate(h264_first=True)
+        answer = await client.wait_for("answer")
+        video = answer["sdp"].split("m=video", 1)[1]
+        first_pt = video.split("\r\n", 1)[0].split()[2]
+        assert f"a=rtpmap:{first_pt} VP8/90000" in video
+        await client.frame_with_stamp(0)
+    finally:
+        await client.close()

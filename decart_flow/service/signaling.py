@@ -20,7 +20,6 @@ import aiohttp
 import av
 from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.rtcrtpsender import RTCRtpSender
 from aiortc.sdp import candidate_from_sdp
 
 from decart_flow.service.avatar import Loudness
@@ -213,7 +212,7 @@ class StreamSession:
             if pc.connectionState == "failed":
                 await pc.close()
 
-        await pc.setRemoteDescription(RTCSessionDescription(sdp=keep_local_candidates(sdp), type="offer"))
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=_vp8_first(keep_local_candidates(sdp)), type="offer"))
         self.track = OutputTrack(
             self.renderer,
             self.latest,
@@ -222,7 +221,6 @@ class StreamSession:
             stall_after=self.faults.stall_video_after,
         )
         pc.addTrack(self.track)
-        _prefer_vp8(pc)
         answer = await pc.createAnswer()
         with loopback_gathering():
             await pc.setLocalDescription(answer)
@@ -297,11 +295,23 @@ def _sends_vp8(sdp: str) -> bool:
     return bool(payload_types) and f"a=rtpmap:{payload_types[0]} VP8/90000" in section
 
 
-def _prefer_vp8(pc: RTCPeerConnection) -> None:
-    """Send VP8 when the client offers it: the stamp and the benchmarks are tuned for it."""
-    codecs = RTCRtpSender.getCapabilities("video").codecs
-    vp8 = [c for c in codecs if c.mimeType in ("video/VP8", "video/rtx")]
-    for transceiver in pc.getTransceivers():
-        if transceiver.kind == "video":
-            with contextlib.suppress(Exception):
-                transceiver.setCodecPreferences(vp8)
+def _vp8_first(sdp: str) -> str:
+    """The offer with VP8 moved to the front of its video codecs.
+
+    aiortc answers in the order of the offer's rtpmap lines, and a browser may list H264
+    first. The stamp and our encoder are tuned for VP8, so we pick it whenever it is offered.
+    """
+    lines = sdp.splitlines()
+    for i, line in enumerate(lines):
+        if not line.startswith("m=video "):
+            continue
+        head, payload_types = line.split()[:3], line.split()[3:]
+        section_end = next((j for j in range(i + 1, len(lines)) if lines[j].startswith("m=")), len(lines))
+        vp8 = [pt for pt in payload_types if f"a=rtpmap:{pt} VP8/90000" in lines[i:section_end]]
+        lines[i] = " ".join(head + vp8 + [pt for pt in payload_types if pt not in vp8])
+        slots = [j for j in range(i + 1, section_end) if lines[j].startswith("a=rtpmap:")]
+        rtpmaps = [lines[j] for j in slots]
+        ordered = [r for r in rtpmaps if " VP8/90000" in r] + [r for r in rtpmaps if " VP8/90000" not in r]
+        for j, line_text in zip(slots, ordered):
+            lines[j] = line_text
+    return "\r\n".join(lines) + "\r\n"
