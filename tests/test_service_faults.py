@@ -56,10 +56,10 @@ async def test_stall_video_after() -> None:
         try:
             await client.negotiate()
             await client.wait_for("generation_started")
-            await asyncio.sleep(1.6)
+            await asyncio.sleep(2.0)
             count = len(client.frames)
-            assert count >= 10
-            await asyncio.sleep(0.8)
+            assert count >= 3, "no video before the stall"
+            await asyncio.sleep(1.0)
             assert len(client.frames) == count, "frames kept coming after the stall"
         finally:
             await client.close()
