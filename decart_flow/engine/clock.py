@@ -12,7 +12,7 @@ import asyncio
 import os
 import time
 from datetime import datetime, timedelta, tzinfo
-from typing import Callable
+from typing import Any, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 EARLY = 0.004  # wake this much before a cue's time, then spin the rest
@@ -80,6 +80,9 @@ class VirtualClock(Clock):
             start_wall = start_wall.replace(tzinfo=local_zone())
         self.start_wall = start_wall
         self.start_mono = loop.time()
+        lean = getattr(loop, "call_at_lean", None)
+        if lean is not None:  # no asyncio Handle per timer (see VirtualEventLoop)
+            self.call_at = lean  # type: ignore[method-assign]
 
     def wall(self) -> datetime:
         return self.wall_at(self.loop.time())
@@ -90,5 +93,5 @@ class VirtualClock(Clock):
     def mono_for(self, wall: datetime) -> float:
         return self.start_mono + (wall - self.start_wall).total_seconds()
 
-    def call_at(self, mono: float, cb: Callable[[], None]) -> asyncio.TimerHandle:
+    def call_at(self, mono: float, cb: Callable[[], None]) -> Any:
         return self.loop.call_at(mono, cb)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -37,7 +37,9 @@ from .when import inside
 
 log = logging.getLogger(__name__)
 
-ActionHook = Callable[[float, datetime, str, dict[str, Any]], None]
+ActionHook = Callable[[float, str, dict[str, Any]], None]  # (show t, cue, action), at the loop time it happens
+
+_PLACES = tuple(str(i) for i in range(32))  # an action's place in its cue, as the choosers key it
 
 
 def fmt_t(t: float) -> str:
@@ -91,7 +93,7 @@ class Engine:
         self._subs: list[Any] = []
         self._deferred: list[tuple[str, dict[str, Any]]] | None = None
         self._end: asyncio.Future[str] | None = None
-        self._past: deque[PastFiring] = deque(maxlen=50)
+        self._past: deque[tuple[float, str, float]] = deque(maxlen=50)  # PastFiring fields, built on demand
         self._observe_state = observe_state
         self._publish_pending = False
         self._ended: str | None = None
@@ -182,7 +184,7 @@ class Engine:
     def _subscribe(self, cue: Cue) -> Any:
         observable = trigger_type(cue.trigger).observe(cue.trigger, self)
         return observable.subscribe(
-            on_next=lambda fire, cue=cue: self._fire(cue, fire),
+            on_next=partial(self._fire, cue),
             on_error=lambda exc, cue=cue: self._bug(f"cue {cue.name!r} stopped", exc),
             scheduler=self.scheduler,
         )
@@ -226,7 +228,7 @@ class Engine:
             outer, self._deferred = self._deferred, []
             instant = False
             try:
-                seq = cue.actions + cue.then if fire.actions is None else fire.actions
+                seq = (cue.actions + cue.then if cue.then else cue.actions) if fire.actions is None else fire.actions
                 instant = self._start_run(cue, seq, fire.args)
             except Exception as exc:  # noqa: BLE001 - our bug: log it, the show goes on
                 self._bug(f"cue {cue.name!r} failed", exc)
@@ -241,14 +243,18 @@ class Engine:
                                args=list(fire.args) if fire.args else None)
             for event, fields in deferred:
                 self._write(event, **fields)
-        self._past.append(PastFiring(t, cue.name, lateness_ms))
-        self._changed()
+        self._past.append((t, cue.name, lateness_ms))
+        if self._observe_state:
+            self._changed()
         if instant:
             self._finished(cue.name)
 
     def _start_run(self, cue: Cue, seq: tuple[Action, ...], args: tuple[Any, ...]) -> bool:
         """Start a firing's actions; True when they all ran already (an instant cue)."""
-        if not any(needs_task(a) for a in seq):
+        for action in seq:
+            if needs_task(action):
+                break
+        else:  # an instant cue: every action runs now, inside the timer callback
             self._perform_all(cue.name, seq, args)
             return True
         runs = self._runs.setdefault(cue.name, [])
@@ -281,7 +287,7 @@ class Engine:
     def _perform_all(self, name: str, seq: Iterable[Action], args: tuple[Any, ...]) -> None:
         for i, action in enumerate(seq):
             try:
-                perform(action, ActionContext(self, name, str(i), args))
+                perform(action, ActionContext(self, name, _PLACES[i] if i < 32 else str(i), args))
             except Exception as exc:  # noqa: BLE001
                 self._bug(f"action of {name!r} failed", exc)
 
@@ -325,18 +331,25 @@ class Engine:
 
     # ------------------------------------------------------------ the executor's reports
 
-    def send(self, kind: str, call: Callable[[], Any], action: dict[str, Any], cue: str) -> asyncio.Future[Any]:
-        """Hand a wire call to the executor (actions call this)."""
-        self.note(cue, action)
-        return self.executor.submit(kind, call, action, cue)
+    def send(self, kind: str, call: Callable[[], Any], action: dict[str, Any], cue: str,
+             wait: bool = False) -> asyncio.Future[Any] | None:
+        """Hand a wire call to the executor (actions call this); `wait`: a Future for its ack."""
+        hooks = self.on_action
+        if hooks:
+            if self.catching_up:
+                cue = f"{cue} (catch-up)"
+            t = self.show_clock.t
+            for hook in hooks:
+                hook(t, cue, action)
+        return self.executor.submit(kind, call, action, cue, wait)
 
     def note(self, cue: str, action: dict[str, Any]) -> None:
         if self.on_action:
-            wall = self.clock.wall()
             if self.catching_up:
                 cue = f"{cue} (catch-up)"
+            t = self.show_clock.t
             for hook in self.on_action:
-                hook(self.show_clock.t, wall, cue, action)
+                hook(t, cue, action)
 
     def _write(self, event: str, **fields: Any) -> None:
         if not self.journal.active:
@@ -367,11 +380,13 @@ class Engine:
             self._write("error", cue=op.cue, message=message)
         elif op.kind != "audio":
             now = self.loop.time()
+            state = self._now
             for key, value in op.action.items():
-                if key in self._now:
-                    self._now[key] = value
+                if key in state:
+                    state[key] = value
                     self.applied[key] = (now, op.cue)
-        self._changed()
+        if self._observe_state:
+            self._changed()
 
     def _on_superseded(self, old: Op, new: Op) -> None:
         self._write("action.superseded", cue=old.cue, action=old.action, by=new.cue)
@@ -484,7 +499,7 @@ class Engine:
             ended=self._ended, prompt=self._now["prompt"], enhance=self._now["enhance"], image=self._now["image"],
             mirror=self._now["mirror"], audio=audio[0] if audio else None,
             audio_elapsed=(self.loop.time() - audio[1]) if audio else None, last_ack_ms=self._last_ack_ms,
-            past=tuple(self._past), upcoming=self._upcoming(),
+            past=tuple(PastFiring(*p) for p in self._past), upcoming=self._upcoming(),
             go_index=self._go if self._go < len(self.show.timeline) else None,
             timeline_len=len(self.show.timeline),
         )

@@ -2,8 +2,9 @@
 
 Wire calls go out one at a time, in order. Prompts (and images) are latest-wins: a change that
 is still waiting while another is in flight is replaced by a newer one, and journaled as
-superseded. When nothing is in flight the call starts synchronously (`eager`), so a cue's message
-is written inside the timer callback that fired it. Audio plays beside the queue: a clip lasts
+superseded. When nothing is in flight the call starts synchronously, so a cue's message is
+written inside the timer callback that fired it; a call that also completes synchronously (the
+virtual session of `plan`) costs no Task and no Future. Audio plays beside the queue: a clip lasts
 seconds and must not hold prompts back.
 """
 
@@ -12,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from typing import Any, Callable, Coroutine
+from typing import Any, Awaitable, Callable
 
-from .loop import eager
+from .loop import start
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +27,13 @@ class Superseded(Exception):
 
 
 class Op:
+    """One wire call. `done` is a Future only when the caller waits for the call (`wait=True`)."""
+
     __slots__ = ("kind", "call", "action", "cue", "done", "sent_at")
 
     def __init__(
-        self, kind: str, call: Callable[[], Coroutine[Any, Any, Any]], action: dict[str, Any], cue: str,
-        done: asyncio.Future[Any],
+        self, kind: str, call: Callable[[], Awaitable[Any]], action: dict[str, Any], cue: str,
+        done: asyncio.Future[Any] | None,
     ) -> None:
         self.kind, self.call, self.action, self.cue, self.done = kind, call, action, cue, done
         self.sent_at = 0.0
@@ -52,8 +55,10 @@ class Executor:
         self._busy = False
         self.in_flight: Op | None = None
 
-    def submit(self, kind: str, call: Callable[[], Coroutine[Any, Any, Any]], action: dict[str, Any], cue: str) -> asyncio.Future[Any]:
-        op = Op(kind, call, action, cue, self.loop.create_future())
+    def submit(self, kind: str, call: Callable[[], Awaitable[Any]], action: dict[str, Any], cue: str,
+               wait: bool = False) -> asyncio.Future[Any] | None:
+        """Queue a call; with `wait`, a Future that resolves when it is acknowledged (or fails)."""
+        op = Op(kind, call, action, cue, self.loop.create_future() if wait else None)
         if kind == "audio":
             self._start(op, queued=False)
             return op.done
@@ -61,16 +66,22 @@ class Executor:
             for old in [o for o in self._queue if o.kind == kind]:
                 self._queue.remove(old)
                 self.on_superseded(old, op)
-                old.done.set_exception(Superseded())
-                old.done.exception()  # retrieved: nobody has to await a superseded call
-        self._queue.append(op)
-        if not self._busy:
-            self._pump()
+                if old.done is not None:
+                    old.done.set_exception(Superseded())
+                    old.done.exception()  # retrieved: nobody has to await a superseded call
+        if not self._busy and not self._queue:  # the usual case: straight to the wire
+            self._start(op, queued=True)
+        else:
+            self._queue.append(op)
+            if not self._busy:
+                self._pump()
         return op.done
 
     def cancel_pending(self) -> None:
         while self._queue:
-            self._queue.popleft().done.cancel()
+            done = self._queue.popleft().done
+            if done is not None:
+                done.cancel()
 
     def _pump(self) -> None:
         while self._queue and not self._busy:
@@ -81,40 +92,45 @@ class Executor:
             self._busy = True
             self.in_flight = op
         op.sent_at = self.loop.time()
-        fut = eager(self._call(op), self.loop)  # the session is called here, synchronously
-        self.on_send(op)
-        if fut.done():
-            self._finish(op, fut, queued)
-        else:
-            fut.add_done_callback(lambda f: self._finish(op, f, queued, pump=True))
-
-    async def _call(self, op: Op) -> BaseException | None:
+        error: BaseException | None = None
         try:
-            await op.call()
-        except asyncio.CancelledError:
-            raise
+            task = start(op.call(), self.loop)  # the session is called here, synchronously
+        except asyncio.CancelledError as exc:
+            task, error = None, exc
         except Exception as exc:  # noqa: BLE001 - a failing call is journaled, the show goes on
-            return exc
-        return None
+            task, error = None, exc
+        self.on_send(op)
+        if task is None:
+            self._finish(op, error, queued)
+        else:
+            task.add_done_callback(lambda f: self._finish(op, _outcome(f), queued, pump=True))
 
-    def _finish(self, op: Op, fut: asyncio.Future[Any], queued: bool, pump: bool = False) -> None:
+    def _finish(self, op: Op, error: BaseException | None, queued: bool, pump: bool = False) -> None:
         if queued:
             self._busy = False
             self.in_flight = None
-        error: BaseException | None
-        if fut.cancelled():
-            error = asyncio.CancelledError()
-        else:
-            error = fut.result()
         try:
             self.on_ack(op, self.loop.time() - op.sent_at, error)
         except Exception:  # our own bug: log it and keep the queue moving
             log.exception("reporting an ack failed")
-        if not op.done.done():
+        done = op.done
+        if done is not None and not done.done():
             if error is None:
-                op.done.set_result(None)
+                done.set_result(None)
+            elif isinstance(error, asyncio.CancelledError):
+                done.cancel()
             else:
-                op.done.set_exception(error)
-                op.done.exception()
+                done.set_exception(error)
+                done.exception()
         if pump:
             self._pump()
+
+
+def _outcome(task: asyncio.Future[Any]) -> BaseException | None:
+    """What a finished call task means for the ack: None, its exception, or a CancelledError."""
+    if task.cancelled():
+        return asyncio.CancelledError()
+    exc = task.exception()
+    if exc is not None and not isinstance(exc, Exception):
+        raise exc  # SystemExit and friends are not a call's failure
+    return exc

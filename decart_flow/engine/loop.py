@@ -10,32 +10,58 @@ from __future__ import annotations
 
 import asyncio
 import heapq
-from typing import Any, Coroutine, TypeVar
+import itertools
+from types import CoroutineType
+from typing import Any, Awaitable, Callable, Coroutine, TypeVar
 
 T = TypeVar("T")
+
+
+class LeanTimer:
+    """A timer of the engine's own on the virtual loop: a callback, no Handle, no context copy."""
+
+    __slots__ = ("cb", "cancelled")
+
+    def __init__(self, cb: Callable[[], None]) -> None:
+        self.cb = cb
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
 
 
 class VirtualEventLoop(asyncio.SelectorEventLoop):
     """An asyncio loop whose `time()` is virtual: idle time costs nothing.
 
     `_run_once` is replaced by a lean one (pop the next timer, move the clock to it, run it), since
-    a month of plan is hundreds of thousands of timers. Sockets are still polled now and then, so
-    `call_soon_threadsafe` and real I/O keep working.
+    a month of plan is hundreds of thousands of timers. The engine's own timers (`call_at_lean`)
+    sit in a plain heap of `(time, seq, timer)` tuples beside asyncio's: no Handle, no context copy,
+    C-level comparisons. Sockets are still polled now and then, so `call_soon_threadsafe` and real
+    I/O keep working.
     """
 
     def __init__(self, start: float = 0.0) -> None:
         super().__init__()
         self._now = start
         self._io_countdown = 0
+        self._lean: list[tuple[float, int, LeanTimer]] = []
+        self._lean_seq = itertools.count()
 
     def time(self) -> float:
         return self._now
 
+    def call_at_lean(self, when: float, cb: Callable[[], None]) -> LeanTimer:
+        """Call `cb` at loop time `when` (callbacks due at the same time run in the order set)."""
+        timer = LeanTimer(cb)
+        heapq.heappush(self._lean, (when, next(self._lean_seq), timer))
+        return timer
+
     def _run_once(self) -> None:
         ready = self._ready  # type: ignore[attr-defined]
         sched = self._scheduled  # type: ignore[attr-defined]
+        lean = self._lean
         self._io_countdown -= 1
-        idle = not ready and not sched
+        idle = not ready and not sched and not lean
         if idle or self._io_countdown <= 0:  # poll sockets now and then, and whenever there is nothing else
             self._io_countdown = 64
             timeout = 1.0 if idle and not self._stopping else 0  # type: ignore[attr-defined]
@@ -45,6 +71,20 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
                 handle = heapq.heappop(sched)
                 handle._scheduled = False
                 self._timer_cancelled_count -= 1  # type: ignore[attr-defined]
+            while lean and lean[0][2].cancelled:
+                heapq.heappop(lean)
+            if lean and (not sched or lean[0][0] < sched[0]._when):
+                when, _, timer = heapq.heappop(lean)
+                if when > self._now:
+                    self._now = when
+                try:
+                    timer.cb()
+                except (SystemExit, KeyboardInterrupt):
+                    raise
+                except BaseException as exc:  # noqa: BLE001 - as asyncio reports a failing callback
+                    self.call_exception_handler({"message": f"Exception in timer callback {timer.cb!r}",
+                                                 "exception": exc})
+                return
             if sched:
                 handle = heapq.heappop(sched)
                 handle._scheduled = False
@@ -57,11 +97,27 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
                 handle._run()
 
 
-def eager(coro: Coroutine[Any, Any, T], loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Future[T]:
-    """Run `coro` now up to its first real suspension; a Future for its result.
+def start(awaitable: Awaitable[Any], loop: asyncio.AbstractEventLoop) -> asyncio.Task[Any] | None:
+    """Run `awaitable` now up to its first real suspension.
 
-    A coroutine that finishes without suspending (the virtual session) costs no task at all.
+    None when it finished at once (its result is dropped; its exception is raised here, now), else
+    a Task that drives the rest. A call that completes synchronously (the virtual session) costs no
+    Future and no Task.
     """
+    coro = awaitable if type(awaitable) is CoroutineType else _await(awaitable)
+    try:
+        yielded = coro.send(None)
+    except StopIteration:
+        return None
+    return loop.create_task(_resume(coro, yielded))
+
+
+async def _await(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
+def eager(coro: Coroutine[Any, Any, T], loop: asyncio.AbstractEventLoop | None = None) -> asyncio.Future[T]:
+    """Run `coro` now up to its first real suspension; a Future for its result."""
     loop = loop or asyncio.get_running_loop()
     try:
         yielded = coro.send(None)

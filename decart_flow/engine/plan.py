@@ -8,11 +8,12 @@ else one hour.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
-from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Callable
 
 from ..show.model import ShowModel
@@ -23,12 +24,32 @@ from .loop import VirtualEventLoop
 DEFAULT_FOR = 3600.0
 
 
-@dataclass(frozen=True)
 class Firing:
-    t: float  # show seconds
-    wall: datetime | None
-    cue: str
-    action: dict[str, Any]
+    """One planned action: show seconds, wall clock, cue, action.
+
+    The wall clock is worked out when first read (a month of plan makes 170,000 of these).
+    """
+
+    __slots__ = ("t", "cue", "action", "_wall", "_clock", "_mono")
+
+    def __init__(self, t: float, wall: datetime | None, cue: str, action: dict[str, Any],
+                 clock: VirtualClock | None = None, mono: float = 0.0) -> None:
+        self.t, self.cue, self.action = t, cue, action
+        self._wall, self._clock, self._mono = wall, clock, mono
+
+    @property
+    def wall(self) -> datetime | None:
+        if self._wall is None and self._clock is not None:
+            self._wall = self._clock.wall_at(self._mono)
+        return self._wall
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Firing):
+            return NotImplemented
+        return (self.t, self.wall, self.cue, self.action) == (other.t, other.wall, other.cue, other.action)
+
+    def __repr__(self) -> str:
+        return f"Firing(t={self.t!r}, wall={self.wall!r}, cue={self.cue!r}, action={self.action!r})"
 
     def to_json(self) -> dict[str, Any]:
         return {"t": round(self.t, 6), "wall": self.wall.isoformat() if self.wall else None,
@@ -56,8 +77,12 @@ class VirtualSession:
             self.calls.append(("set_mirror", (enabled,)))
 
     async def play_audio(self, audio: Any) -> None:
+        """Returns when the clip would have finished, as the wire client does: its length in virtual time."""
         if self.calls is not None:
             self.calls.append(("play_audio", (audio,)))
+        seconds = clip_seconds(str(audio)) if isinstance(audio, (str, os.PathLike)) else 0.0
+        if seconds > 0:
+            await asyncio.sleep(seconds)
 
     def is_connected(self) -> bool:
         return True
@@ -73,6 +98,20 @@ class VirtualSession:
 
     async def disconnect(self) -> None:
         pass
+
+
+@lru_cache(maxsize=256)
+def clip_seconds(path: str) -> float:
+    """An audio file's length, read once per file with PyAV (the loader has checked it decodes)."""
+    import av  # only a show with audio pays for importing PyAV
+
+    with av.open(path) as container:
+        stream = container.streams.audio[0]
+        if stream.duration and stream.time_base:
+            return float(stream.duration * stream.time_base)
+        if container.duration:
+            return container.duration / av.time_base
+        return sum(frame.samples / frame.sample_rate for frame in container.decode(stream))
 
 
 def plan(show: ShowModel, for_seconds: float | None = None, start_wall: datetime | None = None) -> list[Firing]:
@@ -96,12 +135,13 @@ def stream(show: ShowModel, emit: Callable[[Firing], None], for_seconds: float |
 
         failure: BaseException | None = None
 
-        def record(t: float, wall: datetime, cue: str, action: dict[str, Any]) -> None:
+        def record(t: float, cue: str, action: dict[str, Any]) -> None:
             nonlocal count, failure
-            if loop.time() < end_at - 1e-6 and failure is None:
+            now = loop.time()
+            if now < end_at - 1e-6 and failure is None:
                 count += 1
                 try:
-                    emit(Firing(t, wall, cue, action))
+                    emit(Firing(t, None, cue, action, clock, now))
                 except BaseException as exc:  # the reader's problem (a closed pipe): stop, then raise it
                     failure = exc
                     engine.stop("error")
@@ -153,28 +193,94 @@ def _for_seconds(text: str, parse_duration: Callable[[str], float]) -> float:
 
 
 def _print_plan(show: ShowModel, for_seconds: float | None, start: datetime, as_json: bool) -> int:
-    out = sys.stdout
+    """Stream the plan to stdout in chunks; a (cue, action) pair is formatted once, not per firing."""
+    out = _Chunks(sys.stdout, json_list=as_json)
     if as_json:
-        first = True
-
         def emit_json(f: Firing) -> None:
-            nonlocal first
-            out.write(("[\n " if first else ",\n ") + json.dumps(f.to_json()))
-            first = False
+            wall = f.wall
+            wall_json = '"' + wall.isoformat() + '"' if wall else "null"
+            out.add(f'{{"t": {round(f.t, 6)!r}, "wall": {wall_json}, {_json_tail(f.cue, f.action)}')
 
         stream(show, emit_json, for_seconds, start)
-        out.write("[]\n" if first else "\n]\n")
+        out.close()
         return 0
     width = max([len("cue")] + [len(c.name) for c in show.cues] + [len("timeline 0:00:00.000")]) + len(" (catch-up)")
-    out.write(f"{'show time':>10}  {'wall clock':<19}  {'cue':<{width}}  action\n")
+    out.add(f"{'show time':>10}  {'wall clock':<19}  {'cue':<{width}}  action")
 
     def emit_row(f: Firing) -> None:
-        wall = f.wall.strftime("%Y-%m-%d %H:%M:%S") if f.wall else "-"
-        out.write(f"{fmt_t(f.t):>10}  {wall:<19}  {f.cue:<{width}}  {describe(f.action)}\n")
+        wall = f.wall
+        out.add(f"{fmt_t(f.t):>10}  {wall.isoformat(' ', 'seconds')[:19] if wall else '-':<19}  "
+                f"{_row_tail(f.cue, f.action, width)}")
 
     count = stream(show, emit_row, for_seconds, start)
-    out.write(f"{count} firings\n")
+    out.add(f"{count} firings")
+    out.close()
     return 0
+
+
+class _Chunks:
+    """Lines gathered and written a few thousand at a time: a write per line costs as much as planning it.
+
+    `json_list`: the lines are the items of a JSON list, written as `[`, items joined by commas, `]`.
+    """
+
+    SIZE = 2048
+
+    def __init__(self, out: Any, json_list: bool = False) -> None:
+        self.out, self.json_list = out, json_list
+        self.lines: list[str] = []
+        self.written = 0
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+        if len(self.lines) >= self.SIZE:
+            self.flush()
+
+    def flush(self) -> None:
+        lines = self.lines
+        if not lines:
+            return
+        if self.json_list:
+            text = ("[\n " if not self.written else ",\n ") + ",\n ".join(lines)
+        else:
+            text = "\n".join(lines) + "\n"
+        self.written += len(lines)
+        lines.clear()
+        self.out.write(text)
+
+    def close(self) -> None:
+        self.flush()
+        if self.json_list:
+            self.out.write("\n]\n" if self.written else "[]\n")
+
+
+def _cached(fn: Callable[..., str]) -> Callable[..., str]:
+    """Memoize a formatter on (cue, action items, ...), bounded: texts with event arguments vary."""
+    cache: dict[Any, str] = {}
+
+    def wrapper(cue: str, action: dict[str, Any], *rest: Any) -> str:
+        try:
+            key = (cue, tuple(action.items()), *rest)
+            text = cache.get(key)
+        except TypeError:  # an unhashable value: format it every time
+            return fn(cue, action, *rest)
+        if text is None:
+            if len(cache) >= 4096:
+                cache.clear()
+            text = cache[key] = fn(cue, action, *rest)
+        return text
+
+    return wrapper
+
+
+@_cached
+def _row_tail(cue: str, action: dict[str, Any], width: int) -> str:
+    return f"{cue:<{width}}  {describe(action)}"
+
+
+@_cached
+def _json_tail(cue: str, action: dict[str, Any]) -> str:
+    return f'"cue": {json.dumps(cue)}, "action": {json.dumps(action)}}}'
 
 
 def describe(action: dict[str, Any]) -> str:

@@ -24,9 +24,6 @@ class ShowTimer:
         self.t, self.prio, self.seq, self.cb, self.relative = t, prio, seq, cb, relative
         self.cancelled = False
 
-    def __lt__(self, other: ShowTimer) -> bool:
-        return (self.t, self.prio, self.seq) < (other.t, other.prio, other.seq)
-
     def cancel(self) -> None:
         self.cancelled = True
 
@@ -34,16 +31,22 @@ class ShowTimer:
         self.cancelled = True
 
 
+# Heap entries are (t, prio, seq, timer) tuples: compared in C, never reaching the timer (seq is unique).
+Entry = tuple[float, int, int, ShowTimer]
+
+
 class ShowClock:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
+        self._time = clock.loop.time  # what `clock.now()` reads, without the hop
         self.started = False
         self.paused = False
         self._origin = 0.0  # loop time at which show time was 0
         self._paused_t = 0.0
-        self._heap: list[ShowTimer] = []
+        self._heap: list[Entry] = []
         self._seq = itertools.count()
         self._armed: object | None = None
+        self._armed_for = 0.0  # the show time the armed loop timer is for
         self._epoch = 0
         self.plan_t: float | None = None  # set by the engine while it (re)plans: see `planning_t`
 
@@ -59,7 +62,7 @@ class ShowClock:
             return 0.0
         if self.paused:
             return self._paused_t
-        return self.clock.now() - self._origin
+        return self._time() - self._origin
 
     def mono_of(self, t: float) -> float:
         """The loop time at which show time `t` is (or was) reached, if nothing pauses."""
@@ -93,17 +96,23 @@ class ShowClock:
             self._paused_t = t
         else:
             self._origin = self.clock.now() - t
-        for timer in self._heap:
+        entries = []
+        for _, _, _, timer in self._heap:
             if timer.relative:
                 timer.t += delta
-        heapq.heapify(self._heap)
+            entries.append((timer.t, timer.prio, timer.seq, timer))
+        heapq.heapify(entries)
+        self._heap = entries
         self._epoch += 1
         self._arm()
 
     def call_at(self, t: float, cb: Callable[[], None], prio: int = 1, relative: bool = False) -> ShowTimer:
-        timer = ShowTimer(t, prio, next(self._seq), cb, relative)
-        heapq.heappush(self._heap, timer)
-        if self._heap[0] is timer:
+        seq = next(self._seq)
+        timer = ShowTimer(t, prio, seq, cb, relative)
+        heap = self._heap
+        heapq.heappush(heap, (t, prio, seq, timer))
+        # Re-arm only when this timer is now the earliest and the armed one is not already for its time.
+        if heap[0][3] is timer and (self._armed is None or t < self._armed_for):
             self._arm()
         return timer
 
@@ -120,23 +129,26 @@ class ShowClock:
             self._armed = None
 
     def _arm(self) -> None:
-        self._disarm()
+        if self._armed is not None:
+            self._disarm()
         heap = self._heap
-        while heap and heap[0].cancelled:
+        while heap and heap[0][3].cancelled:
             heapq.heappop(heap)
         if heap and self.started and not self.paused:
-            self._armed = self.clock.call_at(self._origin + heap[0].t, self._due)
+            self._armed_for = t = heap[0][0]
+            self._armed = self.clock.call_at(self._origin + t, self._due)
 
     def _due(self) -> None:
         self._armed = None
         epoch = self._epoch
         heap = self._heap
+        now = self._time
         while heap and not self.paused and epoch == self._epoch:
-            top = heap[0]
+            t, _, _, top = heap[0]
             if top.cancelled:
                 heapq.heappop(heap)
                 continue
-            if top.t > self.t + EPS:
+            if t > now() - self._origin + EPS:
                 break
             heapq.heappop(heap)
             top.cb()

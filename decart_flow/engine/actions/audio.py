@@ -12,4 +12,5 @@ if TYPE_CHECKING:
 
 def perform(action: AudioAction, ctx: ActionContext) -> Any:
     session = ctx.engine.session
-    return ctx.engine.send("audio", lambda: session.play_audio(action.path), {"audio": action.path}, ctx.cue)
+    return ctx.engine.send("audio", lambda: session.play_audio(action.path), {"audio": action.path}, ctx.cue,
+                           wait=True)
