@@ -137,10 +137,14 @@ async def test_malformed_and_unknown_messages_are_skipped(service: LocalService)
         await client.send({"type": "switch_camera", "rotateY": 7})
         await client.send({"type": "ice-candidate", "candidate": "garbage"})
         await client.send({"type": "offer", "sdp": 5})
+        await client.send({"type": "offer", "sdp": "v=0\r\nthis is no sdp\r\n"})
         await client.send({"type": "prompt", "prompt": "after the junk", "enhance_prompt": False})
         ack = await client.wait_for("prompt_ack")
         assert ack["prompt"] == "after the junk" and ack["success"] is True
         assert [m["type"] for m in client.messages] == ["prompt_ack"]
+        assert not service.pcs, "a refused offer left a peer connection behind"
+        await client.negotiate()  # a good offer after a bad one still works
+        await client.frame_with_stamp(1)
     finally:
         await client.close()
 

@@ -212,6 +212,24 @@ class StreamSession:
             if pc.connectionState == "failed":
                 await pc.close()
 
+        try:
+            await self._answer(pc, sdp)
+        except Exception as exc:  # aiortc raises assorted errors for SDP it cannot use
+            log.warning("session %s: skipped an offer that cannot be answered: %r", self.id[:8], exc)
+            if self.track is not None:
+                self.track.stop()
+            self.pc, self.track = None, None
+            self._pcs.discard(pc)
+            await pc.close()
+            return
+        await self.send({"type": "answer", "sdp": pc.localDescription.sdp})
+        await self.send({"type": "session_id", "session_id": self.id, "server_ip": self._host, "server_port": self._port})
+        for candidate in self._pending_candidates:
+            await self._add_candidate(candidate)
+        self._pending_candidates.clear()
+
+    async def _answer(self, pc: RTCPeerConnection, sdp: str) -> None:
+        """Apply the offer, attach our video, gather on loopback, set the answer."""
         await pc.setRemoteDescription(RTCSessionDescription(sdp=_vp8_first(keep_local_candidates(sdp)), type="offer"))
         self.track = OutputTrack(
             self.renderer,
@@ -226,11 +244,6 @@ class StreamSession:
             await pc.setLocalDescription(answer)
         if _sends_vp8(pc.localDescription.sdp):
             self.track.encode_vp8_here()
-        await self.send({"type": "answer", "sdp": pc.localDescription.sdp})
-        await self.send({"type": "session_id", "session_id": self.id, "server_ip": self._host, "server_port": self._port})
-        for candidate in self._pending_candidates:
-            await self._add_candidate(candidate)
-        self._pending_candidates.clear()
 
     async def _on_ice_candidate(self, message: dict) -> None:
         candidate = message.get("candidate")
