@@ -62,3 +62,22 @@ def test_serve_refuses_a_bad_fault() -> None:
     result = subprocess.run([sys.executable, "-m", "decart_flow.cli", "serve", "--fault", "ack-delay=soon"], capture_output=True, text=True, env=env, timeout=30)
     assert result.returncode == 2
     assert "ack-delay takes a duration" in result.stderr
+
+
+def test_service_process_refuses_a_bad_fault_up_front() -> None:
+    import pytest
+
+    from decart_flow.service.faults import FaultError
+
+    with pytest.raises(FaultError, match="reject-prompts"):
+        ServiceProcess(faults=["reject-prompts=7"])
+
+
+def test_service_process_exit_fault_ends_the_child() -> None:
+    import time
+
+    with ServiceProcess(faults=["exit-after=300ms"]) as service:
+        deadline = time.monotonic() + 10
+        while service.running and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not service.running

@@ -10,6 +10,8 @@ import signal
 import threading
 from types import TracebackType
 
+from decart_flow.service.faults import Faults
+
 log = logging.getLogger(__name__)
 
 START_TIMEOUT = 20.0
@@ -18,13 +20,15 @@ START_TIMEOUT = 20.0
 def _child(conn: multiprocessing.connection.Connection, port: int, api_key: str | None, faults: tuple[str, ...], log_level: str) -> None:
     """Run a LocalService until the parent says stop (or goes away)."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s service %(levelname)s %(name)s: %(message)s")
+    for noisy in ("aiortc", "aioice"):  # their debug output is SDP dumps and STUN chatter
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent's Ctrl-C is the parent's business
 
     async def main() -> None:
         from decart_flow.service.app import LocalService
 
-        service = LocalService(port=port, api_key=api_key, faults=list(faults))
         try:
+            service = LocalService(port=port, api_key=api_key, faults=list(faults))
             await service.start()
         except Exception as exc:
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
@@ -44,7 +48,10 @@ def _wait_for_stop(conn: multiprocessing.connection.Connection, loop: asyncio.Ab
         conn.recv()
     except (EOFError, OSError):
         pass
-    loop.call_soon_threadsafe(stop.set)
+    try:
+        loop.call_soon_threadsafe(stop.set)
+    except RuntimeError:  # the service already stopped by itself (exit-after) and the loop closed
+        pass
 
 
 class ServiceProcess:
@@ -54,6 +61,7 @@ class ServiceProcess:
         self.port = port
         self.api_key = api_key
         self.faults = tuple(faults)
+        Faults.parse(self.faults)  # a bad spec is the caller's FaultError, not a dead child
         self.log_level = log_level
         self.url: str | None = None
         self._process: multiprocessing.process.BaseProcess | None = None
