@@ -48,7 +48,7 @@ class Choices:
             if chooser is None:
                 chooser = self._choosers[key] = Chooser(text, f"{self.show_name}\0{cue}\0{place}")
             text = chooser.next()
-        return fill(text, args)
+        return fill(text, args) if args else text
 
 
 def fill(text: str, args: Sequence[object]) -> str:

@@ -23,7 +23,7 @@ from reactivex.subject import BehaviorSubject
 from ..realtime.session import Session
 from ..show.model import Action, Cue, ShowModel, TimelineEntry
 from . import catchup
-from .actions import ActionContext, needs_task, perform
+from .actions import REGISTRY, SEQUENTIAL, ActionContext, new_context, perform
 from .choices import Choices
 from .clock import Clock
 from .executor import Executor, Op, Superseded
@@ -252,7 +252,7 @@ class Engine:
     def _start_run(self, cue: Cue, seq: tuple[Action, ...], args: tuple[Any, ...]) -> bool:
         """Start a firing's actions; True when they all ran already (an instant cue)."""
         for action in seq:
-            if needs_task(action):
+            if type(action) in SEQUENTIAL:
                 break
         else:  # an instant cue: every action runs now, inside the timer callback
             self._perform_all(cue.name, seq, args)
@@ -287,7 +287,8 @@ class Engine:
     def _perform_all(self, name: str, seq: Iterable[Action], args: tuple[Any, ...]) -> None:
         for i, action in enumerate(seq):
             try:
-                perform(action, ActionContext(self, name, _PLACES[i] if i < 32 else str(i), args))
+                fn = REGISTRY.get(type(action), perform)  # perform() says what is missing
+                fn(action, new_context((self, name, _PLACES[i] if i < 32 else str(i), args)))
             except Exception as exc:  # noqa: BLE001
                 self._bug(f"action of {name!r} failed", exc)
 

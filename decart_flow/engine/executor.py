@@ -15,7 +15,9 @@ import logging
 from collections import deque
 from typing import Any, Awaitable, Callable
 
-from .loop import start
+from types import CoroutineType
+
+from .loop import awaiting, resume
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +95,20 @@ class Executor:
             self.in_flight = op
         op.sent_at = self.loop.time()
         error: BaseException | None = None
+        task = None
         try:
-            task = start(op.call(), self.loop)  # the session is called here, synchronously
+            coro = op.call()  # the session is called here, synchronously, up to its first suspension
+            if type(coro) is not CoroutineType:
+                coro = awaiting(coro)
+            yielded = coro.send(None)
+        except StopIteration:
+            pass
         except asyncio.CancelledError as exc:
-            task, error = None, exc
+            error = exc
         except Exception as exc:  # noqa: BLE001 - a failing call is journaled, the show goes on
-            task, error = None, exc
+            error = exc
+        else:
+            task = self.loop.create_task(resume(coro, yielded))
         self.on_send(op)
         if task is None:
             self._finish(op, error, queued)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from types import CoroutineType
 from typing import Any, Awaitable, Callable, Coroutine, TypeVar
 
 T = TypeVar("T")
@@ -56,6 +55,25 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         heapq.heappush(self._lean, (when, next(self._lean_seq), timer))
         return timer
 
+    def advance_to(self, when: float) -> bool:
+        """Move the clock on to `when` at once if nothing else would run first; True when moved.
+
+        The show clock uses it to run its next timer without a round trip through the loop. Any
+        ready callback, any timer due at or before `when`, a pending stop or a due socket poll
+        says no, so the order of everything is what `_run_once` would have made it.
+        """
+        if self._ready or self._stopping:  # type: ignore[attr-defined]
+            return False
+        self._io_countdown -= 1
+        if self._io_countdown <= 0:
+            return False
+        sched, lean = self._scheduled, self._lean  # type: ignore[attr-defined]
+        if (sched and sched[0]._when <= when) or (lean and lean[0][0] <= when):
+            return False
+        if when > self._now:
+            self._now = when
+        return True
+
     def _run_once(self) -> None:
         ready = self._ready  # type: ignore[attr-defined]
         sched = self._scheduled  # type: ignore[attr-defined]
@@ -97,22 +115,8 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
                 handle._run()
 
 
-def start(awaitable: Awaitable[Any], loop: asyncio.AbstractEventLoop) -> asyncio.Task[Any] | None:
-    """Run `awaitable` now up to its first real suspension.
-
-    None when it finished at once (its result is dropped; its exception is raised here, now), else
-    a Task that drives the rest. A call that completes synchronously (the virtual session) costs no
-    Future and no Task.
-    """
-    coro = awaitable if type(awaitable) is CoroutineType else _await(awaitable)
-    try:
-        yielded = coro.send(None)
-    except StopIteration:
-        return None
-    return loop.create_task(_resume(coro, yielded))
-
-
-async def _await(awaitable: Awaitable[T]) -> T:
+async def awaiting(awaitable: Awaitable[T]) -> T:
+    """A coroutine for any awaitable, so that it can be stepped with `send`."""
     return await awaitable
 
 
@@ -132,10 +136,10 @@ def eager(coro: Coroutine[Any, Any, T], loop: asyncio.AbstractEventLoop | None =
         else:
             fut.set_exception(exc)
         return fut
-    return loop.create_task(_resume(coro, yielded))
+    return loop.create_task(resume(coro, yielded))
 
 
-async def _resume(coro: Coroutine[Any, Any, T], yielded: Any) -> T:
+async def resume(coro: Coroutine[Any, Any, T], yielded: Any) -> T:
     """Drive `coro` on from where `eager` left it, as a Task would have."""
     while True:
         try:

@@ -124,6 +124,16 @@ def plan(show: ShowModel, for_seconds: float | None = None, start_wall: datetime
 def stream(show: ShowModel, emit: Callable[[Firing], None], for_seconds: float | None = None,
            start_wall: datetime | None = None) -> int:
     """Like `plan`, handing each firing to `emit` as it happens (flat memory for a month of plan)."""
+    return stream_raw(show, lambda t, clock, mono, cue, action: emit(Firing(t, None, cue, action, clock, mono)),
+                      for_seconds, start_wall)
+
+
+RawEmit = Callable[[float, VirtualClock, float, str, dict[str, Any]], None]
+
+
+def stream_raw(show: ShowModel, emit: RawEmit, for_seconds: float | None = None,
+               start_wall: datetime | None = None) -> int:
+    """`stream` without a `Firing` per firing: `emit(show t, clock, loop time, cue, action)`."""
     if for_seconds is None:
         for_seconds = show.duration if show.duration is not None else DEFAULT_FOR
     loop = VirtualEventLoop()
@@ -141,7 +151,7 @@ def stream(show: ShowModel, emit: Callable[[Firing], None], for_seconds: float |
             if now < end_at - 1e-6 and failure is None:
                 count += 1
                 try:
-                    emit(Firing(t, None, cue, action, clock, now))
+                    emit(t, clock, now, cue, action)
                 except BaseException as exc:  # the reader's problem (a closed pipe): stop, then raise it
                     failure = exc
                     engine.stop("error")
@@ -195,27 +205,46 @@ def _for_seconds(text: str, parse_duration: Callable[[str], float]) -> float:
 def _print_plan(show: ShowModel, for_seconds: float | None, start: datetime, as_json: bool) -> int:
     """Stream the plan to stdout in chunks; a (cue, action) pair is formatted once, not per firing."""
     out = _Chunks(sys.stdout, json_list=as_json)
+    walls = _WallText()
     if as_json:
-        def emit_json(f: Firing) -> None:
-            wall = f.wall
-            wall_json = '"' + wall.isoformat() + '"' if wall else "null"
-            out.add(f'{{"t": {round(f.t, 6)!r}, "wall": {wall_json}, {_json_tail(f.cue, f.action)}')
+        def emit_json(t: float, clock: VirtualClock, mono: float, cue: str, action: dict[str, Any]) -> None:
+            out.add(f'{{"t": {round(t, 6)!r}, "wall": "{walls.iso(clock, mono)}", {_json_tail(cue, action)}')
 
-        stream(show, emit_json, for_seconds, start)
+        stream_raw(show, emit_json, for_seconds, start)
         out.close()
         return 0
     width = max([len("cue")] + [len(c.name) for c in show.cues] + [len("timeline 0:00:00.000")]) + len(" (catch-up)")
     out.add(f"{'show time':>10}  {'wall clock':<19}  {'cue':<{width}}  action")
+    last_t, last_text = -1.0, ""
 
-    def emit_row(f: Firing) -> None:
-        wall = f.wall
-        out.add(f"{fmt_t(f.t):>10}  {wall.isoformat(' ', 'seconds')[:19] if wall else '-':<19}  "
-                f"{_row_tail(f.cue, f.action, width)}")
+    def emit_row(t: float, clock: VirtualClock, mono: float, cue: str, action: dict[str, Any]) -> None:
+        nonlocal last_t, last_text
+        if t != last_t:  # firings at the same instant share their time columns
+            last_t, last_text = t, f"{fmt_t(t):>10}  {walls.row(clock, mono)}  "
+        out.add(last_text + _row_tail(cue, action, width))
 
-    count = stream(show, emit_row, for_seconds, start)
+    count = stream_raw(show, emit_row, for_seconds, start)
     out.add(f"{count} firings")
     out.close()
     return 0
+
+
+class _WallText:
+    """The wall clock of a firing as text, worked out once per loop time (firings share instants)."""
+
+    def __init__(self) -> None:
+        self._mono = self._mono_row = -1.0
+        self._iso = self._row = ""
+
+    def iso(self, clock: VirtualClock, mono: float) -> str:
+        if mono != self._mono:
+            self._mono, self._iso = mono, clock.wall_at(mono).isoformat()
+        return self._iso
+
+    def row(self, clock: VirtualClock, mono: float) -> str:
+        if mono != self._mono_row:
+            self._mono_row, self._row = mono, clock.wall_at(mono).isoformat(" ", "seconds")[:19]
+        return self._row
 
 
 class _Chunks:

@@ -39,6 +39,9 @@ class ShowClock:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self._time = clock.loop.time  # what `clock.now()` reads, without the hop
+        # A virtual loop lets `_due` run the next timer at once when nothing else comes first.
+        self._advance_to: Callable[[float], bool] | None = getattr(clock.loop, "advance_to", None)
+        self._in_due = False
         self.started = False
         self.paused = False
         self._origin = 0.0  # loop time at which show time was 0
@@ -111,8 +114,9 @@ class ShowClock:
         timer = ShowTimer(t, prio, seq, cb, relative)
         heap = self._heap
         heapq.heappush(heap, (t, prio, seq, timer))
-        # Re-arm only when this timer is now the earliest and the armed one is not already for its time.
-        if heap[0][3] is timer and (self._armed is None or t < self._armed_for):
+        # Re-arm only when this timer is now the earliest and the armed one is not already for its
+        # time; inside `_due` the arming waits for its end.
+        if heap[0][3] is timer and not self._in_due and (self._armed is None or t < self._armed_for):
             self._arm()
         return timer
 
@@ -142,15 +146,18 @@ class ShowClock:
         self._armed = None
         epoch = self._epoch
         heap = self._heap
-        now = self._time
-        while heap and not self.paused and epoch == self._epoch:
-            t, _, _, top = heap[0]
-            if top.cancelled:
+        now, advance_to = self._time, self._advance_to
+        self._in_due = True
+        try:
+            while heap and not self.paused and epoch == self._epoch:
+                t, _, _, top = heap[0]
+                if top.cancelled:
+                    heapq.heappop(heap)
+                    continue
+                if t > now() - self._origin + EPS and not (advance_to and advance_to(self._origin + t)):
+                    break
                 heapq.heappop(heap)
-                continue
-            if t > now() - self._origin + EPS:
-                break
-            heapq.heappop(heap)
-            top.cb()
-        if self._armed is None and epoch == self._epoch:
-            self._arm()
+                top.cb()
+        finally:
+            self._in_due = False
+        self._arm()  # for whatever is earliest now (callbacks may have added, jumped or resumed)

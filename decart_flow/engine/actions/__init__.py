@@ -7,6 +7,7 @@ the engine's executor; every action is described as a plain dict for the journal
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, NamedTuple
 
 from ...show.model import (
@@ -32,6 +33,10 @@ class ActionContext(NamedTuple):
     args: tuple[Any, ...] = ()  # event arguments for `{0}`, `{1}`
 
 
+# `ActionContext((engine, cue, place, args))` without the Python-level `__new__`: one per firing.
+new_context: Callable[[tuple[Any, ...]], ActionContext] = partial(tuple.__new__, ActionContext)  # type: ignore[assignment]
+
+
 Perform = Callable[[Any, ActionContext], "Awaitable[Any] | None"]
 
 REGISTRY: dict[type, Perform] = {
@@ -54,6 +59,10 @@ def perform(action: Any, ctx: ActionContext) -> Awaitable[Any] | None:
     return fn(action, ctx)
 
 
+# Actions whose successors must wait for them: a cue holding one runs as a sequence.
+SEQUENTIAL = frozenset({AudioAction, WaitAction, CallAction})
+
+
 def needs_task(action: Any) -> bool:
     """True for actions whose successors must wait for them (so the cue runs as a sequence)."""
-    return isinstance(action, (AudioAction, WaitAction, CallAction))
+    return type(action) in SEQUENTIAL

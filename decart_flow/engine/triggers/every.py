@@ -28,22 +28,36 @@ def _allowed(trigger: EveryTrigger, n: int) -> bool:
     return trigger.until is None or t < trigger.until - EPS
 
 
+def _count(trigger: EveryTrigger) -> float:
+    """How many firings the grid has (`times`, `until`), or infinity."""
+    count = math.inf if trigger.times is None else trigger.times
+    if trigger.until is not None:
+        count = min(count, max(0, math.ceil((trigger.until - EPS - trigger.start) / trigger.interval)))
+    while count > 0 and count != math.inf and not _allowed(trigger, int(count) - 1):  # float edges
+        count -= 1
+    while count != math.inf and _allowed(trigger, int(count)):
+        count += 1
+    return count
+
+
 def observe(trigger: EveryTrigger, ctx: TriggerContext) -> reactivex.Observable[Fire]:
     def subscribe(observer, scheduler=None):  # type: ignore[no-untyped-def]
         sc = ctx.show_clock
         n = _index_at(trigger, sc.planning_t)
+        count = _count(trigger)
+        start, interval = trigger.start, trigger.interval
         timer = None
 
         def plan() -> None:
             nonlocal timer
-            if not _allowed(trigger, n):
+            if n >= count:
                 observer.on_completed()
                 return
-            timer = sc.call_at(trigger.start + n * trigger.interval, fire)
+            timer = sc.call_at(start + n * interval, fire)
 
         def fire() -> None:
             nonlocal n
-            t = trigger.start + n * trigger.interval
+            t = start + n * interval
             n += 1
             observer.on_next(Fire(sc.mono_of(t), t))
             plan()
