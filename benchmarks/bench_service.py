@@ -78,6 +78,11 @@ async def _run(url: str, model: str, seconds: float, service_pid: int) -> dict:
         arrivals = [t for t, _, _ in window]
         gaps = [(b - a) * 1000 for a, b in zip(arrivals, arrivals[1:])]
         unreadable = sum(1 for _, s, _ in window if s is None)
+        inbound = {"packets_received": 0, "packets_lost": 0}
+        assert client.pc is not None
+        for stat in (await client.pc.getStats()).values():
+            if stat.type == "inbound-rtp" and stat.kind == "video":
+                inbound = {"packets_received": stat.packetsReceived, "packets_lost": stat.packetsLost}
         delivered_fps = len(window) / elapsed
         return {
             "model": model,
@@ -88,6 +93,7 @@ async def _run(url: str, model: str, seconds: float, service_pid: int) -> dict:
             "delivered_fps": round(delivered_fps, 2),
             "delivered_ratio": round(delivered_fps / spec.fps, 4),
             "unreadable_stamps": unreadable,
+            "video_rtp_whole_session": inbound,
             # CPU per delivered frame: the part of the result that does not depend on what else
             # the machine is doing. service + client < 2 cores * 1/fps is what "fits" means.
             "cpu_ms_per_frame": {
@@ -126,7 +132,8 @@ def main() -> int:
     gap = result["gap_ms"]
     print(f"service benchmark: {result['model']} {result['size']} @ {result['target_fps']} fps, {result['seconds']} s, {result['machine']['cpus']} CPUs")
     print(f"  {'delivered fps':<24}{result['delivered_fps']:>8}  ({result['delivered_ratio'] * 100:.1f}% of target, {'OK' if ratio_ok else 'BELOW 95%'})")
-    print(f"  {'frames':<24}{result['frames']:>8}  unreadable stamps: {result['unreadable_stamps']}")
+    rtp = result["video_rtp_whole_session"]
+    print(f"  {'frames':<24}{result['frames']:>8}  unreadable stamps: {result['unreadable_stamps']}; RTP packets lost {rtp['packets_lost']} of {rtp['packets_received'] + rtp['packets_lost']}")
     cpu = result["cpu_ms_per_frame"]
     print(f"  {'CPU ms per frame':<24}{'service':>8}{'client':>8}   (budget {2000 / result['target_fps']:.0f} ms on 2 cores; load average {result['load_average']:.1f})")
     print(f"  {'':<24}{cpu['service']:>8}{cpu['client']:>8}")
