@@ -1,0 +1,61 @@
+"""Shared helpers for benchmarks: percentiles, a plain table, a JSON result with the machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any, Sequence
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def pct(values: Sequence[float], p: float) -> float:
+    """The p-th percentile by nearest rank (no interpolation: a reported max is a real sample)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def summary(values: Sequence[float], digits: int = 2) -> dict[str, float | int]:
+    """n, p50, p95, p99, max of a sample."""
+    return {
+        "n": len(values),
+        "p50": round(pct(values, 50), digits),
+        "p95": round(pct(values, 95), digits),
+        "p99": round(pct(values, 99), digits),
+        "max": round(max(values), digits) if values else float("nan"),
+    }
+
+
+def machine() -> dict[str, Any]:
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Left-aligned first column, right-aligned others; widths from the content."""
+    cells = [[str(h) for h in headers]] + [[_fmt(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = []
+    for r in cells:
+        first = r[0].ljust(widths[0])
+        rest = [c.rjust(w) for c, w in zip(r[1:], widths[1:])]
+        lines.append("  ".join([first, *rest]))
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def write_json(name: str, data: dict[str, Any]) -> Path:
+    """benchmarks/results/NAME.json, with the machine it ran on."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    path.write_text(json.dumps({**data, "machine": machine()}, indent=2) + "\n")
+    return path
