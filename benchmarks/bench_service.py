@@ -33,7 +33,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "service.json"
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc), to report cost independent of load."""
+    """User + system CPU time of a process (Linux /proc): what a frame costs, beside how many came."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -94,8 +94,9 @@ async def _run(url: str, model: str, seconds: float, service_pid: int) -> dict:
             "delivered_ratio": round(delivered_fps / spec.fps, 4),
             "unreadable_stamps": unreadable,
             "video_rtp_whole_session": inbound,
-            # CPU per delivered frame: the part of the result that does not depend on what else
-            # the machine is doing. service + client < 2 cores * 1/fps is what "fits" means.
+            # CPU per delivered frame: less sensitive to other load than the frame rate (though it
+            # still grows by half on a crowded machine). service + client under 2 cores * 1/fps
+            # is what "fits" means; load_average says how crowded the machine was.
             "cpu_ms_per_frame": {
                 "service": round(cpu_service / max(1, len(window)) * 1000, 1),
                 "client": round(cpu_client / max(1, len(window)) * 1000, 1),
