@@ -81,6 +81,7 @@ class Run:
         self.controls: Any = None
         self.on_reload: Callable[[ShowModel], None] | None = None  # the TUI shows reloads
         self.on_reload_error: Callable[[list[Any]], None] | None = None
+        self._last_state = "disconnected"
         self._stop_reason: str | None = None
         self._stopping = asyncio.Event()
         self._closed = False
@@ -150,7 +151,19 @@ class Run:
         self.session = await self._connect()
         self._attach_sinks()
         self.engine = Engine(self.show, self.session, self.clock, self.journal)
+        self._last_state = self.session.get_connection_state()
+        self.session.on("connection_change", self._on_connection)
         await self._start_controls()
+
+    def _on_connection(self, state: Any) -> None:
+        """After a reconnect, what should be showing now goes out again (cues fired in the outage)."""
+        previous, self._last_state = self._last_state, str(state)
+        if previous == "reconnecting" and self._last_state in ("connected", "generating"):
+            if self.engine is not None:
+                self.engine.catch_up()
+        elif self._last_state == "disconnected" and not self._stopping.is_set() and not self._closed:
+            self.journal.write("error", message="the session was lost and could not be re-established")
+            self.request_stop("disconnected")
 
     async def _start_controls(self) -> None:
         from ..control.servers import Controls
