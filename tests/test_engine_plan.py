@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import random
 from argparse import Namespace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import av
 import pytest
 
-from decart_flow.engine.plan import clip_seconds, plan, plan_command
+from decart_flow.engine import VirtualClock, VirtualEventLoop
+from decart_flow.engine.plan import _WallText, clip_seconds, plan, plan_command
 from decart_flow.show import load_show
 
 SCENES = Path(__file__).resolve().parent.parent / "scenes"
@@ -74,3 +77,23 @@ def test_plan_output_is_chunked_but_complete(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 5402 and lines[-1] == "5400 firings"
     assert lines[3601].split() == ["1:00:00", "2026-01-05", "15:00:00", "tick", "prompt:", "'a'"]
+
+
+@pytest.mark.parametrize("start", [
+    datetime(2026, 3, 29, 0, 59, 59, 999_999, tzinfo=ZoneInfo("Europe/Paris")),  # across the spring gap
+    datetime(2026, 10, 25, 1, 30, 0, 250_000, tzinfo=ZoneInfo("Europe/Paris")),  # across the autumn fold
+    datetime(2026, 12, 31, 23, 58, tzinfo=timezone(timedelta(hours=-3, minutes=-30))),
+])
+def test_wall_text_matches_the_clock(start):
+    loop = VirtualEventLoop()
+    try:
+        clock = VirtualClock(loop, start)
+        text = _WallText(clock)
+        rng = random.Random(7)
+        monos = sorted(rng.uniform(0, 4 * 3600) for _ in range(3000)) + [float(i) for i in range(0, 7200, 7)]
+        for mono in monos:
+            wall = clock.wall_at(mono)
+            assert text.iso(mono) == wall.isoformat(), mono
+            assert text.row(mono) == wall.strftime("%Y-%m-%d %H:%M:%S"), mono
+    finally:
+        loop.close()

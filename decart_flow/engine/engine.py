@@ -14,13 +14,12 @@ import logging
 from collections import deque
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from reactivex.disposable import Disposable
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 from reactivex.subject import BehaviorSubject
 
-from ..realtime.session import Session
 from ..show.model import Action, Cue, ShowModel, TimelineEntry
 from . import catchup
 from .actions import REGISTRY, SEQUENTIAL, ActionContext, new_context, perform
@@ -34,6 +33,9 @@ from .state import PastFiring, ShowState, Upcoming
 from .triggers import Fire, trigger_type
 from .triggers.event import EventHub
 from .when import inside
+
+if TYPE_CHECKING:  # `plan` need not import the wire client's package
+    from ..realtime.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -254,8 +256,14 @@ class Engine:
         for action in seq:
             if type(action) in SEQUENTIAL:
                 break
-        else:  # an instant cue: every action runs now, inside the timer callback
-            self._perform_all(cue.name, seq, args)
+        else:  # an instant cue: every action runs now, inside the timer callback (`_perform_all`, inlined)
+            name = cue.name
+            for i, action in enumerate(seq):
+                try:
+                    fn = REGISTRY.get(type(action), perform)  # perform() says what is missing
+                    fn(action, new_context((self, name, _PLACES[i] if i < 32 else str(i), args)))
+                except Exception as exc:  # noqa: BLE001
+                    self._bug(f"action of {name!r} failed", exc)
             return True
         runs = self._runs.setdefault(cue.name, [])
         if runs:
