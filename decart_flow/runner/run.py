@@ -208,7 +208,7 @@ class Run:
             raise RunError(f"could not connect to the {self.backend.label}: {redact(str(exc))}") from None
 
     def _attach_sinks(self) -> None:
-        from ..media import Preview, Recorder, StampWatcher, StreamStats
+        from ..media import Preview, Recorder, RecorderError, StampWatcher, StreamStats
 
         assert self.session is not None
         self.stats = StreamStats()
@@ -219,10 +219,18 @@ class Run:
             self.stamps = StampWatcher()
             self.session.add_frame_sink(self.stamps)
         if self.options.record:
-            self.recorder = Recorder(self.options.record, fps=self.model.fps)
-            self.recorder.start()
+            self.recorder = Recorder(self.options.record, fps=self.model.fps, on_error=self._media_error)
+            try:
+                self.recorder.start()
+            except RecorderError as exc:
+                self.recorder = None
+                raise RunError(str(exc)) from None
             self.session.add_frame_sink(self.recorder)
             self.say(f"recording: {self.options.record}")
+
+    def _media_error(self, message: str) -> None:
+        """A sink failed on the media thread (a full disk): journal it, the show goes on."""
+        self.loop.call_soon_threadsafe(lambda: self.journal.write("error", message=message))
 
     async def close(self) -> None:
         if self._closed:

@@ -1,0 +1,146 @@
+"""The transformed stream to an mp4 that plays even if the process dies mid-show.
+
+Fragmented MP4 (a moof per keyframe, the moov up front) means the file is valid after every
+fragment: Ctrl-C, SIGKILL or a power cut lose at most the last second or so. Encoding happens on a
+thread of its own behind a bounded queue: the media thread only enqueues, and when the encoder
+falls behind, frames are dropped and counted rather than stalling the stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+import av
+
+from decart_flow.media.errors import RecorderError
+
+log = logging.getLogger(__name__)
+
+QUEUE_FRAMES = 50  # two seconds at 25 fps
+_END = object()
+
+
+class Recorder:
+    """A frame sink: `start()`, call it with every received frame, `stop()` to finalize."""
+
+    def __init__(self, path: str | Path, fps: float, on_error: Callable[[str], None] | None = None) -> None:
+        self.path = Path(path)
+        self.fps = fps
+        self.on_error = on_error
+        self.frames = 0
+        self.dropped = 0
+        self.error: str | None = None
+        self._queue: queue.Queue[object] = queue.Queue(QUEUE_FRAMES)
+        self._thread: threading.Thread | None = None
+        self._t0: float | None = None
+        self._last_pts = -1
+
+    def start(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "wb"):
+                pass
+        except OSError as exc:
+            raise RecorderError(f"cannot record to {self.path}: {exc.strerror or exc}; choose a writable path") from None
+        self._thread = threading.Thread(target=self._run, name="decart-recorder", daemon=True)
+        self._thread.start()
+
+    def __call__(self, frame: av.VideoFrame) -> None:
+        if self._thread is None or self.error is not None:
+            return
+        try:
+            self._queue.put_nowait((frame, time.monotonic()))
+        except queue.Full:
+            self.dropped += 1
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        thread, self._thread = self._thread, None
+        while True:  # make room for the end marker: the newest frames matter less than a clean close
+            try:
+                self._queue.put(_END, timeout=0.2)
+                break
+            except queue.Full:
+                try:
+                    self._queue.get_nowait()
+                    self.dropped += 1
+                except queue.Empty:
+                    pass
+        thread.join(timeout=10.0)
+
+    # ------------------------------------------------------------------ the encoder thread
+
+    def _run(self) -> None:
+        container = None
+        stream = None
+        try:
+            container = av.open(str(self.path), mode="w", format="mp4",
+                                options={"movflags": "frag_keyframe+empty_moov+default_base_moof"})
+            while True:
+                item = self._queue.get()
+                if item is _END:
+                    break
+                frame, arrived = item  # type: ignore[misc]
+                if stream is None:
+                    stream = self._open_stream(container, frame)
+                self._encode(container, stream, frame, arrived)
+            if stream is not None:
+                for packet in stream.encode(None):
+                    container.mux(packet)
+        except (OSError, av.FFmpegError, ValueError) as exc:
+            self._fail(exc)
+        finally:
+            if container is not None:
+                try:
+                    container.close()
+                except (OSError, av.FFmpegError, ValueError) as exc:
+                    self._fail(exc)
+
+    def _open_stream(self, container: av.container.OutputContainer, frame: av.VideoFrame) -> av.VideoStream:
+        stream = container.add_stream("libx264", rate=Fraction(self.fps).limit_denominator(1000))
+        stream.width, stream.height = frame.width, frame.height
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = Fraction(1, 1000)
+        stream.codec_context.time_base = Fraction(1, 1000)  # frames carry arrival times in ms
+        stream.codec_context.options = {"preset": "ultrafast", "tune": "zerolatency",
+                                        "g": str(int(self.fps * 1)), "crf": "20"}
+        return stream
+
+    def _encode(self, container: av.container.OutputContainer, stream: av.VideoStream, frame: av.VideoFrame,
+                arrived: float) -> None:
+        # Timestamps from arrival time, in ms: the received pts restart on a reconnect, and a gap in
+        # the stream (an outage) stays a gap in the recording instead of being squeezed out.
+        if self._t0 is None:
+            self._t0 = arrived
+        pts = int((arrived - self._t0) * 1000)
+        pts = max(pts, self._last_pts + 1)
+        self._last_pts = pts
+        out = frame if frame.format.name == "yuv420p" else frame.reformat(format="yuv420p")
+        out.pts = pts
+        out.time_base = Fraction(1, 1000)
+        for packet in stream.encode(out):
+            container.mux(packet)
+        self.frames += 1
+
+    def _fail(self, exc: BaseException) -> None:
+        if self.error is None:
+            self.error = f"recording to {self.path} stopped: {exc}"
+            log.error("%s", self.error)
+            if self.on_error is not None:
+                try:
+                    self.on_error(self.error)
+                except Exception:  # noqa: BLE001
+                    log.exception("recorder error callback failed")
+        # Drain so that the media thread never blocks on a dead recorder.
+        try:
+            while True:
+                self._queue.get_nowait()
+        except queue.Empty:
+            pass
