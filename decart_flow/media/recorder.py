@@ -82,7 +82,8 @@ class Recorder:
         stream = None
         try:
             container = av.open(str(self.path), mode="w", format="mp4",
-                                options={"movflags": "frag_keyframe+empty_moov+default_base_moof"})
+                                options={"movflags": "frag_keyframe+empty_moov+default_base_moof",
+                                         "flush_packets": "1"})
             while True:
                 item = self._queue.get()
                 if item is _END:
