@@ -15,6 +15,7 @@ from decart_flow.realtime.errors import (
     InvalidAPIKeyError,
     InvalidInputError,
     ModelNotFoundError,
+    NotConnectedError,
     TokenCreateError,
     WebRTCError,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "ModelDefinition",
     "ModelNotFoundError",
     "ModelState",
+    "NotConnectedError",
     "Prompt",
     "RealtimeClient",
     "RealtimeConnectOptions",

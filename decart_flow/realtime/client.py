@@ -31,6 +31,7 @@ from decart_flow.realtime.errors import (
     DecartSDKError,
     InvalidAPIKeyError,
     InvalidInputError,
+    NotConnectedError,
     WebRTCError,
     from_service,
     is_permanent,
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 PROMPT_TIMEOUT_S = 15.0
 IMAGE_TIMEOUT_S = 30.0
 MAX_RETRY_DELAY_S = 10.0
+# Past this many failed tries in a row, only every LOG_EVERY-th is logged (a week's outage is 60k).
+QUIET_AFTER, LOG_EVERY = 10, 30
 EVENTS = ("connection_change", "error", "generation_tick", "sent", "ack")
 # Delivered only after connect() returns, so a caller can subscribe first (as the SDK does).
 BUFFERED_EVENTS = ("connection_change", "error", "generation_tick")
@@ -81,6 +84,9 @@ class _Wire:
     early_candidates: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     closed: bool = False
+    media_up: bool = False  # the peer connection reached `connected`
+    generating: bool = False  # the service sent `generation_started`
+    watchdog: asyncio.Task[None] | None = None
 
 
 class RealtimeClient:
@@ -116,6 +122,7 @@ class RealtimeClient:
         self._pumps: set[asyncio.Task[None]] = set()  # media loop tasks
         self._remote_tracks: list[HoppingTrack] = []
         self._expected_stamp = 0
+        self._last_frame = 0.0  # time.monotonic() of the newest video frame; the stall watchdog reads it
         # What the service should be showing: replayed as the initial state after a reconnect.
         self._current = options.initial_state or ModelState()
         self._current_image_b64: str | None = None
@@ -152,16 +159,18 @@ class RealtimeClient:
         client = cls(url, model, local_track, options)
         try:
             client._current_image_b64 = await image_to_base64(state.image)
-            await client._connect_with_retry()
+            await client._connect_with_retry(options.max_attempts)
         except BaseException:
             await client._shutdown()
             raise
         client._loop.call_soon(client._flush)
         return client
 
-    async def _connect_with_retry(self) -> None:
-        attempts = self._options.max_attempts
-        for attempt in range(1, attempts + 1):
+    async def _connect_with_retry(self, attempts: int | None) -> None:
+        """Try until connected; `attempts` None = until a permanent error or `disconnect()`."""
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 await self._attempt()
                 return
@@ -174,11 +183,12 @@ class RealtimeClient:
                 if is_permanent(error) or attempt == attempts or self._closing:
                     # Not chained: aiohttp's errors quote the URL, and with it the key.
                     raise error from None
-                delay = min(self._options.retry_delay * 2 ** (attempt - 1), MAX_RETRY_DELAY_S)
-                log.warning(
-                    "connect to %s failed (attempt %d/%d): %s; retrying in %.1f s",
-                    redact_url(self._url), attempt, attempts, error, delay,
-                )
+                delay = backoff_delay(attempt, self._options.retry_delay)
+                if attempt <= QUIET_AFTER or attempt % LOG_EVERY == 0:
+                    log.warning(
+                        "connect to %s failed (attempt %d/%s): %s; retrying in %.1f s",
+                        redact_url(self._url), attempt, attempts or "unlimited", error, delay,
+                    )
                 await asyncio.sleep(delay)
 
     async def _failure(self, exc: Exception) -> DecartSDKError:
@@ -206,6 +216,7 @@ class RealtimeClient:
         log.info("connecting to %s", redact_url(self._url))
         wire.ws = await wire.http.ws_connect(self._url, autoping=True)
         wire.reader = asyncio.create_task(self._read(wire), name="decart-ws-reader")
+        sent = (self._current, self._current_image_b64)
         await self._send_initial_state()
         self._media.start()
         wire.answer = self._loop.create_future()
@@ -214,10 +225,25 @@ class RealtimeClient:
         answer = wire.answer
         await self._wait(answer.done, self._options.connect_timeout, "answer")
         await self._media.run(self._accept_answer(wire, answer.result()))
-        await self._wait(self.is_connected, self._options.connect_timeout, "media")
-        if self._current.mirror:
-            await self.set_mirror(True)
+        await self._wait(lambda: wire.media_up or wire.generating, self._options.connect_timeout, "media")
+        # The state goes `connected` only once what should show is applied: the mirror, and
+        # anything asked for while this attempt was under way (the latest asked-for state wins).
+        mirrored = False  # a new session starts unmirrored
+        while True:
+            if self._current.mirror != mirrored:
+                mirrored = self._current.mirror
+                await self._send(messages.switch_camera(mirrored))
+                self._expected_stamp += 1
+            elif sent[0].prompt != self._current.prompt or sent[1] is not self._current_image_b64:
+                sent = (self._current, self._current_image_b64)
+                await self._send_initial_state()
+            else:
+                break
+        self._set_state("generating" if wire.generating else "connected")
         self._has_connected = True
+        self._last_frame = time.monotonic()
+        if self._options.stall_timeout is not None:
+            wire.watchdog = self._loop.create_task(self._watch_video(wire, self._options.stall_timeout))
         log.info("session %s connected (%s)", self.session_id, self._model.name)
 
     async def _send_initial_state(self) -> None:
@@ -249,7 +275,7 @@ class RealtimeClient:
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             proxy = HoppingTrack(track.kind, self._loop)
-            task = asyncio.ensure_future(pump(track, proxy, lambda: self._sinks))
+            task = asyncio.ensure_future(pump(track, proxy, lambda: self._sinks, self._saw_frame))
             self._pumps.add(task)
             task.add_done_callback(self._pumps.discard)
             wake(self._loop, self._deliver_track, proxy)
@@ -357,7 +383,9 @@ class RealtimeClient:
             self.session_id = data["session_id"]
             self.server_address = (data["server_ip"], data["server_port"])
         elif kind == "generation_started":
-            self._set_state("generating")
+            wire.generating = True
+            if self._has_connected:
+                self._set_state("generating")
             self._notify()
         elif kind == "generation_tick":
             self._emit("generation_tick", GenerationTick(seconds=data["seconds"]))
@@ -402,11 +430,28 @@ class RealtimeClient:
             return
         log.debug("peer connection %s", state)
         if state == "connected":
-            self._set_state("connected")
+            wire.media_up = True
+            if self._has_connected:  # else the attempt sets it once the state is applied
+                self._set_state("connected")
         elif state in ("failed", "closed") and not self._closing:
             wire.error = wire.error or f"peer connection {state}"
             self._lost(f"peer connection {state}")
         self._notify()
+
+    def _saw_frame(self) -> None:
+        """Media thread, every video frame: a float store, read by the watchdog on the other loop."""
+        self._last_frame = time.monotonic()
+
+    async def _watch_video(self, wire: _Wire, timeout: float) -> None:
+        """A WebSocket that stays up while no frame arrives is a dead session too: reconnect."""
+        while wire is self._wire and not wire.closed:
+            await asyncio.sleep(min(1.0, timeout / 4))
+            silent = time.monotonic() - self._last_frame
+            if silent >= timeout and wire is self._wire and not wire.closed:
+                log.warning("no video from the service for %.1f s", silent)
+                wire.error = wire.error or f"no video for {silent:.0f} s"
+                self._lost(f"video stalled ({silent:.1f} s without a frame)")
+                return
 
     def _deliver_track(self, proxy: HoppingTrack) -> None:
         if self._closing:
@@ -437,13 +482,14 @@ class RealtimeClient:
         self._set_state("reconnecting")
         try:
             await self._close_wire()
-            await self._connect_with_retry()
+            await self._connect_with_retry(self._options.reconnect_attempts)
         except asyncio.CancelledError:
             raise
         except DecartSDKError as exc:
-            log.error("reconnect failed: %s", exc)
+            why = "the service refused the key" if isinstance(exc, InvalidAPIKeyError) else "giving up"
+            log.error("reconnect failed (%s): %s", why, exc)
             self._set_state("disconnected")
-            self._emit("error", exc)
+            self._emit("error", type(exc)(f"reconnect failed ({why}): {exc}") if isinstance(exc, (InvalidAPIKeyError, WebRTCError)) else exc)
         finally:
             self._reconnect_task = None
 
@@ -452,7 +498,7 @@ class RealtimeClient:
     async def _send(self, message: dict[str, Any]) -> int:
         wire = self._wire
         if wire is None or wire.ws is None or wire.ws.closed or wire.closed:
-            raise WebRTCError(f"not connected (state {self._state})")
+            raise NotConnectedError(f"not connected (state {self._state})")
         await wire.ws.send_str(json.dumps(message))
         t_ns = time.perf_counter_ns()
         self._emit("sent", message, t_ns)
@@ -500,33 +546,62 @@ class RealtimeClient:
         """Restyle with `text`; returns once the service acknowledged this exact text."""
         if not isinstance(text, str) or not text.strip():
             raise InvalidInputError("prompt cannot be empty")
-        self._require_connected()
-        await self._request_prompt(text, enrich)
+        deferred = await self._deliver(lambda: self._request_prompt(text, enrich))
         self._current = ModelState(prompt=Prompt(text, enrich), mirror=self._current.mirror)
         if not self._model.is_avatar:
             self._current_image_b64 = None
+        self._raise_if_deferred(deferred)
 
     async def set_image(self, image: ImageInput, prompt: str | None = None, enrich: bool = True) -> None:
         """Reference image (bytes, path, URL) or None for passthrough, with an optional prompt."""
         if prompt is not None and not prompt.strip():
             raise InvalidInputError("prompt cannot be empty (pass None for no prompt)")
-        self._require_connected()
+        if self._state != "reconnecting":
+            self._require_connected()
         wire = self._wire
         image_b64 = await image_to_base64(image, wire.http if wire else None)
         message = messages.set_image(image_b64, prompt, enrich if prompt is not None else None)
-        await self._request_image(message, IMAGE_TIMEOUT_S)
+        deferred = await self._deliver(lambda: self._request_image(message, IMAGE_TIMEOUT_S))
         self._current_image_b64 = image_b64
         self._current = ModelState(
             prompt=Prompt(prompt, enrich) if prompt is not None else (self._current.prompt if image_b64 else None),
             mirror=self._current.mirror,
         )
+        self._raise_if_deferred(deferred)
 
     async def set_mirror(self, enabled: bool) -> None:
         """Mirror on or off (`switch_camera`); the service does not acknowledge it."""
+        if self._state == "reconnecting":
+            self._current = ModelState(prompt=self._current.prompt, mirror=bool(enabled))
+            self._raise_if_deferred(True)
         self._require_connected()
         await self._send(messages.switch_camera(bool(enabled)))
         self._expected_stamp += 1
         self._current = ModelState(prompt=self._current.prompt, mirror=bool(enabled))
+
+    async def _deliver(self, request: Callable[[], Any]) -> bool:
+        """Send now; True when it is left for the next session instead (so the latest state wins).
+
+        That is while reconnecting (the initial state must go out alone), and when the session
+        drops before the ack came: the caller still gets an error, and the state is remembered.
+        """
+        if self._state == "reconnecting":
+            return True
+        self._require_connected()
+        wire = self._wire
+        try:
+            await request()
+        except DecartSDKError:
+            if wire is not None and wire.closed and not self._closing and self._reconnect_task is not None:
+                return True
+            raise
+        return False
+
+    def _raise_if_deferred(self, deferred: bool) -> None:
+        if deferred:
+            raise NotConnectedError(
+                f"not connected (state {self._state}); it will be applied when the session is back"
+            )
 
     async def play_audio(self, audio: AudioInput) -> None:
         """live_avatar: speak a clip; returns when its last frame is sent (or a new clip replaced it)."""
@@ -540,9 +615,8 @@ class RealtimeClient:
         await done
 
     def _require_connected(self) -> None:
-        """Requests wait for the session: during a reconnect the initial state must go out alone."""
         if not self.is_connected():
-            raise WebRTCError(f"not connected (state {self._state})")
+            raise NotConnectedError(f"not connected (state {self._state})")
 
     def is_connected(self) -> bool:
         return self._state in ("connected", "generating")
@@ -622,6 +696,8 @@ class RealtimeClient:
                 log.exception("closing the peer connection failed")
         if wire.ws is not None:
             await wire.ws.close()
+        if wire.watchdog is not None and wire.watchdog is not asyncio.current_task():
+            wire.watchdog.cancel()
         if wire.reader is not None:
             wire.reader.cancel()
             await asyncio.gather(wire.reader, return_exceptions=True)
@@ -650,6 +726,11 @@ class RealtimeClient:
         if self._buffer is not None:
             self._buffer = None
         self._set_state("disconnected")
+
+
+def backoff_delay(attempt: int, base: float) -> float:
+    """Seconds to wait after failed try `attempt` (1, 2, ...): doubling from `base`, capped at 10 s."""
+    return min(base * 2.0 ** min(attempt - 1, 32), MAX_RETRY_DELAY_S)
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

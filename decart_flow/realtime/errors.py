@@ -34,6 +34,10 @@ class WebRTCError(DecartSDKError):
     """The session could not be set up or was lost (WebSocket, signalling, ICE, DTLS)."""
 
 
+class NotConnectedError(WebRTCError):
+    """A request while the session is not up (connecting, reconnecting, closed): nothing was sent."""
+
+
 class ModelNotFoundError(DecartSDKError):
     """The model name is not one of the realtime models (checked before anything is sent)."""
 

@@ -83,8 +83,15 @@ def _release(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
-async def pump(track: MediaStreamTrack, proxy: HoppingTrack, sinks: Callable[[], tuple[FrameSink, ...]]) -> None:
-    """Media-loop task: every frame of `track` to the sinks (video only) and then to `proxy`."""
+async def pump(
+    track: MediaStreamTrack,
+    proxy: HoppingTrack,
+    sinks: Callable[[], tuple[FrameSink, ...]],
+    on_video: Callable[[], None] | None = None,
+) -> None:
+    """Media-loop task: every frame of `track` to the sinks (video only) and then to `proxy`.
+
+    `on_video()` is told of every video frame first (the client's stall watchdog)."""
     try:
         while True:
             try:
@@ -92,6 +99,8 @@ async def pump(track: MediaStreamTrack, proxy: HoppingTrack, sinks: Callable[[],
             except MediaStreamError:
                 break
             if track.kind == "video":
+                if on_video is not None:
+                    on_video()
                 for sink in sinks():
                     try:
                         sink(frame)

@@ -35,6 +35,11 @@ class RealtimeConnectOptions:
 
     `max_attempts` and `retry_delay` shape the backoff of transient connect failures (delay doubles
     per attempt, capped at 10 s). `connect_timeout` bounds one attempt after the offer is sent.
+
+    After a session that was up drops, `reconnect_attempts` bounds the tries to get it back; None
+    keeps trying (every 10 s at most) until `disconnect()`, as an installation running for weeks
+    needs. A refused key ends the retrying either way. `stall_timeout`: with the WebSocket up but no
+    video frame for this many seconds, the session counts as dropped (None: never).
     """
 
     model: ModelDefinition | str
@@ -46,3 +51,5 @@ class RealtimeConnectOptions:
     retry_delay: float = 1.0
     connect_timeout: float = 30.0
     reconnect: bool = True
+    reconnect_attempts: int | None = 5
+    stall_timeout: float | None = 10.0
