@@ -1,0 +1,181 @@
+"""`decart-flow run --headless` as a subprocess against a `decart-flow serve` subprocess.
+
+The service is killed and restarted, held in a phase with faults, or given a full disk; the
+journal says what the engine did and the stamps in the recording say what reached the glass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import av
+import pytest
+
+from decart_flow.service import read_stamp
+
+KEY = "sk_resilience_Q7wYc2m9TzK4"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cli(*args: str, preexec_fn: Callable[[], None] | None = None, cwd: Path | None = None) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("DECART_API_KEY", None)
+    return subprocess.Popen([sys.executable, "-m", "decart_flow.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, preexec_fn=preexec_fn, cwd=cwd)
+
+
+class Serve:
+    """`decart-flow serve --port P` in a subprocess: start, kill, start again on the same port."""
+
+    def __init__(self, port: int, *faults: str, key: str = KEY) -> None:
+        self.port, self.faults, self.key = port, faults, key
+        self.proc: subprocess.Popen | None = None
+        self.outputs: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "Serve":
+        args = ["serve", "--port", str(self.port), "--api-key", self.key, "--log-level", "debug"]
+        for fault in self.faults:
+            args += ["--fault", fault]
+        self.proc = cli(*args)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        assert "listening on" in line, line + (self.proc.stderr.read() if self.proc.stderr else "")
+        self.outputs.append(line)
+        return self
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            out, err = self.proc.communicate(timeout=10)
+            self.outputs += [out, err]
+            self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                out, err = self.proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                out, err = self.proc.communicate()
+            self.outputs += [out, err]
+            self.proc = None
+
+
+def journal(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def wait_journal(path: Path, predicate: Callable[[list[dict[str, Any]]], bool], timeout: float, what: str,
+                 proc: subprocess.Popen) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        records = journal(path)
+        if predicate(records):
+            return records
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    proc.kill()
+    out, err = proc.communicate()
+    pytest.fail(f"timed out waiting for {what}\nstdout:\n{out}\nstderr:\n{err}\njournal:\n{journal(path)}")
+
+
+def stamps_of(recording: Path) -> list[int | None]:
+    with av.open(str(recording)) as container:
+        return [read_stamp(frame) for frame in container.decode(video=0)]
+
+
+def changes(values: list[int | None]) -> list[int]:
+    seen = [v for v in values if v is not None]
+    return [v for i, v in enumerate(seen) if i == 0 or v != seen[i - 1]]
+
+
+SHOW = """\
+name: Restart
+model: mirage_v2
+source: testsrc
+duration: {duration}
+initial:
+  prompt: first light
+timeline:
+  0:02: before the crash
+  0:04: during the outage
+  0:13: after the restart
+"""
+
+
+def write_show(tmp_path: Path, duration: str = "16s") -> Path:
+    path = tmp_path / "show.yaml"
+    path.write_text(SHOW.format(duration=duration))
+    return path
+
+
+def fired(records: list[dict[str, Any]], cue: str) -> bool:
+    return any(r["event"] == "cue.fire" and r.get("cue") == cue for r in records)
+
+
+def test_a_killed_and_restarted_service_mid_show_carries_the_show_on(tmp_path: Path) -> None:
+    port = free_port()
+    service = Serve(port).start()
+    rec, jpath = tmp_path / "out.mp4", tmp_path / "j.jsonl"
+    run = cli("run", str(write_show(tmp_path)), "--headless", "--backend", service.url, "--api-key", KEY,
+              "--record", str(rec), "--journal", str(jpath), cwd=tmp_path)
+    try:
+        def acked(records: list[dict[str, Any]]) -> bool:
+            return any(r["event"] == "action.ack" and r.get("cue") == "timeline 0:02" and r["success"] for r in records)
+
+        wait_journal(jpath, acked, 40, "the 0:02 prompt to be acknowledged", run)
+        time.sleep(0.5)  # a few frames of stamp 2 in the recording
+        service.kill()
+        wait_journal(jpath, lambda rs: fired(rs, "timeline 0:04"), 15, "the 0:04 cue during the outage", run)
+        service = Serve(port).start()
+        out, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        service.stop()
+    assert run.returncode == 0, err
+    assert "show ended: duration" in out
+    records = journal(jpath)
+    assert records[-1]["event"] == "show.end" and records[-1]["reason"] == "duration"
+    states = [r["state"] for r in records if r["event"] == "session.state"]
+    lost = states.index("reconnecting")
+    assert any(s in ("connected", "generating") for s in states[lost:]), states
+    # The show clock went on through the outage: the 0:04 cue fired on time, and failed.
+    fire4 = next(r for r in records if r["event"] == "cue.fire" and r["cue"] == "timeline 0:04")
+    assert abs(fire4["t"] - 4.0) < 0.5
+    ack4 = next(r for r in records if r["event"] == "action.ack" and r["cue"] == "timeline 0:04")
+    assert ack4["success"] is False and "not connected" in ack4["error"]
+    # On reconnect the latest state (the 0:04 prompt) was applied, before the 0:13 cue. (Backoff
+    # retries at +0, 1, 3, 7 s after the drop at ~2.5 s: the service is back before the last.)
+    catch = [r for r in records if r["event"] == "catch_up" and r["reason"] == "reconnect"]
+    assert catch and any(a["cue"] == "timeline 0:04" and a["kind"] == "prompt" for a in catch[0]["applied"]), catch
+    ack13 = next(r for r in records if r["event"] == "action.ack" and r["cue"] == "timeline 0:13")
+    assert ack13["success"] is True
+    assert abs(records[-1]["t"] - 16.0) < 1.0
+    # The glass: session 1 showed 1 (initial) then 2 (0:02); session 2 starts afresh, gets the
+    # caught-up prompt and then the 0:13 one, so it ends on 3 after 2.
+    order = changes(stamps_of(rec))
+    assert order[:2] == [1, 2], order
+    assert order[-2:] == [2, 3], order
+    assert any(b < a for a, b in zip(order, order[1:])), order  # a new session began
