@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 PROMPT_TIMEOUT_S = 15.0
 IMAGE_TIMEOUT_S = 30.0
 MAX_RETRY_DELAY_S = 10.0
+CONNECT_TIMEOUT_S = 15.0  # TCP + TLS + upgrade of one attempt
+WS_CLOSE_TIMEOUT_S = 1.0
 # Past this many failed tries in a row, only every LOG_EVERY-th is logged (a week's outage is 60k).
 QUIET_AFTER, LOG_EVERY = 10, 30
 EVENTS = ("connection_change", "error", "generation_tick", "sent", "ack")
@@ -212,9 +214,11 @@ class RealtimeClient:
             self._set_state("connecting")
         self._expected_stamp = 0
         self.session_id = None
-        wire = self._wire = _Wire(http=aiohttp.ClientSession())
+        wire = self._wire = _Wire(http=aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=CONNECT_TIMEOUT_S)))
         log.info("connecting to %s", redact_url(self._url))
-        wire.ws = await wire.http.ws_connect(self._url, autoping=True)
+        # A busy service may never answer our close frame: wait a second, not aiohttp's ten, so
+        # a Ctrl-C while an ack is pending still ends the run at once.
+        wire.ws = await wire.http.ws_connect(self._url, autoping=True, timeout=aiohttp.ClientWSTimeout(ws_close=WS_CLOSE_TIMEOUT_S))
         wire.reader = asyncio.create_task(self._read(wire), name="decart-ws-reader")
         sent = (self._current, self._current_image_b64)
         await self._send_initial_state()
