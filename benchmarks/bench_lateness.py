@@ -69,7 +69,9 @@ def _idle_track() -> Any:
 # target every 20 ms and records how late it woke. Our lateness cannot beat this floor while the
 # main thread runs at the same (default) priority.
 _PROBE = """
-import json, sys, time
+import json, os, sys, time
+os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))  # not a parent's real-time policy
+os.setpriority(os.PRIO_PROCESS, 0, 0) if os.getpriority(os.PRIO_PROCESS, 0) > 0 else None
 end = time.monotonic() + float(sys.argv[1]); late = []; t = time.monotonic()
 while t < end:
     t += 0.02
