@@ -62,6 +62,9 @@ async def _start_local(faults: tuple[str, ...]) -> Backend:
     try:
         url = await asyncio.to_thread(service.start)
     except Exception as exc:  # noqa: BLE001 - any failure to start is one line for the user
-        await asyncio.to_thread(service.stop)
-        raise BackendError(f"the embedded local service did not start: {exc}") from None
+        try:
+            await asyncio.to_thread(service.stop)
+        except Exception:  # noqa: BLE001 - a child that never started has nothing to stop
+            pass
+        raise BackendError(f"the embedded local service did not start: {type(exc).__name__}: {exc}") from None
     return Backend(url, key, local=True, _service=service)
