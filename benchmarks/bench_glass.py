@@ -1,0 +1,214 @@
+"""Cue-to-glass: from a cue's intended time to the first received frame that shows it.
+
+The real path of `decart-flow run`: the local service in a child process (ServiceProcess), a
+RealtimeClient in this process sending a moving 1280x704 test pattern at the model's fps, and the
+real engine playing one `every:` cue that cycles unique prompts (`look k`).
+
+How a frame is tied to a cue. The service stamps every frame with a counter of the state changes it
+accepted; the client's `expected_stamp` counts the same. The engine keeps one prompt in flight
+(latest wins), so when prompt k is written (`on("sent")`), every earlier change is acknowledged and
+prompt k's stamp is `expected_stamp + 1`. A `StampWatcher` frame sink notes the perf_counter_ns at
+which each stamp value first arrived: that is the glass time of cue k. perf_counter and the loop's
+monotonic clock are the same clock on Linux (bench_lateness checks it), so
+
+    cue -> glass  = glass - intended        (target: p50 <= 2 frame intervals)
+    send -> glass = glass - WebSocket write (what a lookahead must cover)
+    landing       = |glass - cued time|      (without lookahead: cue -> glass itself)
+
+Lookahead: the show model has `lookahead`, but the engine does not act on it yet. `--lookahead X`
+sets it on the show, so the same code measures landing once the engine sends early; until then
+`estimate_lookahead` says what a fixed lookahead would give, from this run's distribution (the
+lookahead is chosen on the first half of the cues, the landing is scored on the second half).
+
+`play()` is also the harness of bench_throughput (frames and CPU of the same session).
+
+    python benchmarks/bench_glass.py [--seconds 30] [--interval 0.5] [--lookahead auto|0.2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import pct, summary, table, write_json  # noqa: E402
+
+MODEL = "mirage"
+FROM = 2.0  # first cue at show time 2 s: the encoder and bitrate have settled by then
+TARGET_FRAMES = 2.0  # cue -> glass p50 in frame intervals
+ENGINE_DIR = Path(__file__).resolve().parents[1] / "decart_flow" / "engine"
+
+
+def engine_has_lookahead() -> bool:
+    """Whether the engine reads `lookahead` at all (the show model already carries it)."""
+    return any("lookahead" in p.read_text() for p in ENGINE_DIR.rglob("*.py"))
+
+
+def cpu_seconds(pid: int | str = "self") -> float:
+    """User + system CPU of a process from /proc/PID/stat (psutil is not installed)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _service_pid() -> int | None:
+    for child in multiprocessing.active_children():
+        if child.name == "decart-flow-service":
+            return child.pid
+    return None
+
+
+async def play(seconds: float, interval: float, lookahead: float | str | None = None) -> dict[str, Any]:
+    """One session playing one show; raw per-cue times, frame counts and CPU of both processes."""
+    from bench_lateness import _video_track
+
+    from decart_flow.engine import Engine
+    from decart_flow.engine.clock import Clock
+    from decart_flow.media import StampWatcher
+    from decart_flow.realtime import RealtimeClient
+    from decart_flow.realtime.models import realtime
+    from decart_flow.realtime.types import RealtimeConnectOptions
+    from decart_flow.service import ServiceProcess
+    from decart_flow.show.model import Choice, Cue, EveryTrigger, PromptAction, ShowModel
+
+    loop = asyncio.get_running_loop()
+    spec = realtime(MODEL)
+    count = int(seconds / interval)
+    show = ShowModel(
+        "glass", MODEL, duration=FROM + count * interval + 1.0, lookahead=lookahead,  # type: ignore[arg-type]
+        cues=(Cue("tick", EveryTrigger(interval, start=FROM, times=count),
+                  (PromptAction(Choice("cycle", tuple(f"look {k}" for k in range(count))), enhance=False),)),),
+    )
+    sent_frames, got_frames = [0], [0]
+    sent: dict[int, tuple[int, int]] = {}  # cue k -> (write perf_counter_ns, its stamp)
+    window: dict[str, Any] = {}
+
+    with ServiceProcess(api_key="bench_key") as service, tempfile.TemporaryDirectory() as tmp:
+        assert service.url is not None
+        service_pid = _service_pid()
+        client = await RealtimeClient.connect(service.url, "bench_key", _video_track(sent_frames),
+                                              RealtimeConnectOptions(model=MODEL))
+        stamps = StampWatcher(keep=4096)
+
+        def on_sent(message: dict[str, Any], t_ns: int) -> None:
+            text = message.get("prompt")
+            if message.get("type") == "prompt" and isinstance(text, str) and text.startswith("look "):
+                sent[int(text[5:])] = (t_ns, client.expected_stamp + 1)
+
+        def count_frame(_frame: Any) -> None:
+            got_frames[0] += 1
+
+        def snapshot(key: str) -> None:
+            window[key] = (time.monotonic(), sent_frames[0], got_frames[0], cpu_seconds(),
+                           cpu_seconds(service_pid) if service_pid else float("nan"), os.getloadavg()[0])
+
+        try:
+            client.on("sent", on_sent)
+            client.add_frame_sink(count_frame)
+            client.add_frame_sink(stamps)
+            engine = Engine(show, client, Clock(loop), Path(tmp) / "journal.jsonl")
+            loop.call_later(FROM, snapshot, "start")
+            loop.call_later(FROM + count * interval, snapshot, "end")
+            reason = await engine.run()
+            await asyncio.sleep(0.5)  # the last cue's frame is still on its way
+            intended = [engine.show_clock.mono_of(FROM + k * interval) for k in range(count)]
+        finally:
+            await client.disconnect()
+    t0, s0, g0, c0, v0, load0 = window["start"]
+    t1, s1, g1, c1, v1, load1 = window["end"]
+    wall = t1 - t0
+    cues = []
+    for k in range(count):
+        t_ns, stamp = sent.get(k, (None, None))
+        glass = stamps.first_seen(stamp) if stamp is not None else None
+        cues.append({"k": k, "intended_s": round(intended[k], 6),
+                     "sent_s": t_ns / 1e9 if t_ns is not None else None, "stamp": stamp,
+                     "glass_s": glass / 1e9 if glass is not None else None})
+    # Two cues with one stamp (a refused prompt) cannot be told apart: both are left out.
+    seen = [c["stamp"] for c in cues if c["stamp"] is not None]
+    for c in cues:
+        if c["stamp"] is not None and seen.count(c["stamp"]) > 1:
+            c["glass_s"] = None
+    return {
+        "model": MODEL, "size": f"{spec.width}x{spec.height}", "fps": spec.fps, "end": reason,
+        "cues_planned": count, "interval_s": interval, "lookahead": lookahead,
+        "engine_has_lookahead": engine_has_lookahead(), "cues": cues,
+        "window": {"seconds": round(wall, 3), "frames_sent": s1 - s0, "frames_received": g1 - g0,
+                   "cpu_client_s": round(c1 - c0, 3), "cpu_service_s": round(v1 - v0, 3),
+                   "service_pid_found": service_pid is not None,
+                   "loadavg_1min": [round(load0, 2), round(load1, 2)]},
+    }
+
+
+def estimate_lookahead(cue_to_glass_ms: list[float]) -> dict[str, Any]:
+    """A fixed lookahead L = median cue->glass of the first half; |landing| p95 on the second half."""
+    half = len(cue_to_glass_ms) // 2
+    if half < 2:
+        return {"lookahead_ms": None, "landing_p95_ms": None, "n": 0}
+    lead = pct(cue_to_glass_ms[:half], 50)
+    errors = [abs(v - lead) for v in cue_to_glass_ms[half:]]
+    return {"lookahead_ms": round(lead, 1), "landing_p95_ms": round(pct(errors, 95), 1), "n": len(errors)}
+
+
+def figures(raw: dict[str, Any]) -> dict[str, Any]:
+    """The glass figures of one `play()`."""
+    frame_ms = 1000.0 / raw["fps"]
+    ok = [c for c in raw["cues"] if c["glass_s"] is not None and c["sent_s"] is not None]
+    c2g = [(c["glass_s"] - c["intended_s"]) * 1000 for c in ok]
+    s2g = [(c["glass_s"] - c["sent_s"]) * 1000 for c in ok]
+    c2g_sum = summary(c2g, 1)
+    return {
+        "frame_interval_ms": frame_ms,
+        "cues": raw["cues_planned"],
+        "unseen": raw["cues_planned"] - len(ok),
+        "cue_to_glass_ms": c2g_sum,
+        "cue_to_glass_frames": {k: round(c2g_sum[k] / frame_ms, 2) for k in ("p50", "p95", "p99", "max")} if c2g else {},
+        "send_to_glass_ms": {**summary(s2g, 1), "p5": round(pct(s2g, 5), 1), "min": round(min(s2g), 1) if s2g else None},
+        "landing_abs_ms": summary([abs(v) for v in c2g], 1),
+        "lookahead": raw["lookahead"],
+        "engine_has_lookahead": raw["engine_has_lookahead"],
+        "lookahead_estimate": estimate_lookahead(c2g),
+        "loadavg_1min": raw["window"]["loadavg_1min"],
+        "meets_target": bool(c2g) and c2g_sum["p50"] <= TARGET_FRAMES * frame_ms,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--interval", type=float, default=0.5)
+    parser.add_argument("--lookahead", default=None, help="set the show's lookahead (auto or seconds)")
+    parser.add_argument("--json", action="store_true", help="print only the figures as one JSON line")
+    args = parser.parse_args()
+    lookahead = args.lookahead if args.lookahead in (None, "auto") else float(args.lookahead)
+    raw = asyncio.run(play(args.seconds, args.interval, lookahead))
+    result = figures(raw)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    c, s, f = result["cue_to_glass_ms"], result["send_to_glass_ms"], result["cue_to_glass_frames"]
+    print(f"cue -> glass, {MODEL} {raw['size']} @ {raw['fps']} fps (frame interval {result['frame_interval_ms']:.0f} ms), "
+          f"{result['cues']} cues, {result['unseen']} unseen, load {result['loadavg_1min']}")
+    print(table(["measure", "n", "p50", "p95", "p99", "max"], [
+        ["cue->glass ms", c["n"], c["p50"], c["p95"], c["p99"], c["max"]],
+        ["cue->glass frames", c["n"], f.get("p50"), f.get("p95"), f.get("p99"), f.get("max")],
+        ["send->glass ms", s["n"], s["p50"], s["p95"], s["p99"], s["max"]],
+    ]))
+    est = result["lookahead_estimate"]
+    print(f"target p50 <= {TARGET_FRAMES:.0f} frames: {'yes' if result['meets_target'] else 'NO'}; "
+          f"a fixed lookahead of {est['lookahead_ms']} ms would land within {est['landing_p95_ms']} ms (p95, estimate)")
+    print(f"written to {write_json('glass', {**result, 'raw': raw})}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
