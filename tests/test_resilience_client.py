@@ -58,8 +58,9 @@ async def test_restarted_service_keeps_being_retried_and_gets_the_latest_state(c
         await svc.stop()  # the service dies: the WebSocket closes
         await wait_for(lambda: "reconnecting" in states, 5, "reconnecting")
         # Asked for during the outage: refused now, remembered for the next session.
-        with pytest.raises(NotConnectedError, match="applied when the session is back"):
+        with pytest.raises(NotConnectedError, match="applied when the session is back") as refused:
             await client.set_prompt("during the outage")
+        assert refused.value.deferred
         with pytest.raises(NotConnectedError):
             await client.set_mirror(False)
         failures = lambda: sum("connect to" in r.getMessage() for r in caplog.records)  # noqa: E731
@@ -123,8 +124,9 @@ async def test_a_refused_key_after_a_restart_stops_retrying_with_a_clear_error()
         assert "refused the key" in str(errors[-1]) and KEY not in str(errors[-1])
         await asyncio.sleep(0.5)
         assert client.get_connection_state() == "disconnected" and not other.sessions
-        with pytest.raises(NotConnectedError):
+        with pytest.raises(NotConnectedError) as refused:
             await client.set_prompt("too late")
+        assert not refused.value.deferred  # disconnected for good: nothing will apply it
     finally:
         await client.disconnect()
         await other.stop()

@@ -604,7 +604,8 @@ class RealtimeClient:
     def _raise_if_deferred(self, deferred: bool) -> None:
         if deferred:
             raise NotConnectedError(
-                f"not connected (state {self._state}); it will be applied when the session is back"
+                f"not connected (state {self._state}); it will be applied when the session is back",
+                deferred=True,
             )
 
     async def play_audio(self, audio: AudioInput) -> None:

@@ -35,7 +35,15 @@ class WebRTCError(DecartSDKError):
 
 
 class NotConnectedError(WebRTCError):
-    """A request while the session is not up (connecting, reconnecting, closed): nothing was sent."""
+    """A request while the session is not up (connecting, reconnecting, closed).
+
+    `deferred` is True when the client kept the request as the state for the next session (a
+    prompt, image or mirror asked for while reconnecting): it will show once the session is back.
+    """
+
+    def __init__(self, message: str, deferred: bool = False):
+        super().__init__(message)
+        self.deferred = deferred
 
 
 class ModelNotFoundError(DecartSDKError):
