@@ -214,11 +214,13 @@ class RealtimeClient:
             self._set_state("connecting")
         self._expected_stamp = 0
         self.session_id = None
-        wire = self._wire = _Wire(http=aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=CONNECT_TIMEOUT_S)))
+        http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=CONNECT_TIMEOUT_S))
+        wire = self._wire = _Wire(http=http)
         log.info("connecting to %s", redact_url(self._url))
         # A busy service may never answer our close frame: wait a second, not aiohttp's ten, so
         # a Ctrl-C while an ack is pending still ends the run at once.
-        wire.ws = await wire.http.ws_connect(self._url, autoping=True, timeout=aiohttp.ClientWSTimeout(ws_close=WS_CLOSE_TIMEOUT_S))
+        close_timeout = aiohttp.ClientWSTimeout(ws_close=WS_CLOSE_TIMEOUT_S)
+        wire.ws = await http.ws_connect(self._url, autoping=True, timeout=close_timeout)
         wire.reader = asyncio.create_task(self._read(wire), name="decart-ws-reader")
         sent = (self._current, self._current_image_b64)
         await self._send_initial_state()
@@ -490,10 +492,13 @@ class RealtimeClient:
         except asyncio.CancelledError:
             raise
         except DecartSDKError as exc:
+            # One clear line: a refused key (permanent) or the attempts ran out.
             why = "the service refused the key" if isinstance(exc, InvalidAPIKeyError) else "giving up"
             log.error("reconnect failed (%s): %s", why, exc)
             self._set_state("disconnected")
-            self._emit("error", type(exc)(f"reconnect failed ({why}): {exc}") if isinstance(exc, (InvalidAPIKeyError, WebRTCError)) else exc)
+            if isinstance(exc, (InvalidAPIKeyError, WebRTCError)):
+                exc = type(exc)(f"reconnect failed ({why}): {exc}")
+            self._emit("error", exc)
         finally:
             self._reconnect_task = None
 

@@ -45,7 +45,8 @@ async def image_to_base64(image: ImageInput, http: aiohttp.ClientSession | None 
             raise InvalidInputError(f"image file not found: {path}")
         size = path.stat().st_size
         if size > MAX_IMAGE_BYTES:  # refused before reading 50 MB into memory
-            raise InvalidInputError(f"image {path} is {size / 2**20:.1f} MB; the service takes images up to {MAX_IMAGE_BYTES // 2**20} MB")
+            limit = MAX_IMAGE_BYTES // 2**20
+            raise InvalidInputError(f"image {path} is {size / 2**20:.1f} MB; the service takes images up to {limit} MB")
         try:
             data = path.read_bytes()
         except OSError as exc:
