@@ -1,0 +1,234 @@
+"""Every performance figure of decart-flow, side by side: one table, one JSON file.
+
+Each benchmark runs in a fresh subprocess, one after another, so none disturbs another; the load
+average is recorded before and after each (the machine is shared: read every figure beside it).
+
+    python benchmarks/run_all.py [--quick] [--only lateness,glass,...]
+
+--quick takes about 3 minutes, the full run about 10. Writes benchmarks/results/all.json.
+What each figure means: benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from common import RESULTS_DIR, pct, table  # noqa: E402
+
+PY = sys.executable
+Row = list[Any]  # figure, value, target, met
+
+
+def _bench(script: str, *args: str) -> list[str]:
+    return [PY, str(HERE / script), *args, "--json"]
+
+
+# name -> (argv for quick, argv for full); each prints its figures as one JSON object on its last line.
+PLANS: dict[str, tuple[list[str], list[str]]] = {
+    "lateness": (_bench("bench_lateness.py", "--case", "video", "--seconds", "20"),
+                 _bench("bench_lateness.py", "--case", "video", "--seconds", "60")),
+    "glass": (_bench("bench_glass.py", "--seconds", "20"), _bench("bench_glass.py", "--seconds", "60")),
+    "throughput": (_bench("bench_throughput.py", "--seconds", "15"), _bench("bench_throughput.py", "--seconds", "60")),
+    "startup": (_bench("bench_startup.py", "--runs", "3"), _bench("bench_startup.py", "--runs", "10")),
+    "plan": ([PY, __file__, "--plan-child", "2"], [PY, __file__, "--plan-child", "5"]),
+    "tui": (_bench("bench_tui.py", "--seconds", "15"), _bench("bench_tui.py", "--seconds", "30", "--rounds", "2")),
+}
+
+
+def plan_child(runs: int) -> dict[str, Any]:
+    """bench_plan's own measures of the installation show (cron every minute + every 20 s)."""
+    import tempfile
+
+    import bench_plan
+
+    in_process = [bench_plan.run(30) for _ in range(runs)]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "installation.yaml"
+        path.write_text(bench_plan.SHOW_YAML)
+        command = [bench_plan.command(path, False) for _ in range(runs)]
+    return {
+        "runs": runs, "firings_30d": in_process[0][0],
+        "in_process_wall_s": round(pct([r[1] for r in in_process], 50), 3),
+        "in_process_cpu_s": round(pct([r[2] for r in in_process], 50), 3),
+        "command_wall_s": round(pct([c[0] for c in command], 50), 3),
+        "command_cpu_s": round(pct([c[1] for c in command], 50), 3),
+        "command_max_rss_mib": round(max(c[2] for c in command) / 1024, 1),
+        "peak_kib_0.25d": round(bench_plan.peak_kib(0.25)), "peak_kib_2d": round(bench_plan.peak_kib(2)),
+    }
+
+
+# ---------------------------------------------------------------- figures -> table rows
+
+def _met(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("yes" if ok else "NO")
+
+
+def rows_lateness(r: dict[str, Any]) -> list[Row]:
+    s, n = r["sent_ms"], r["noise_floor_ms"]
+    f = r["frames"]
+    return [
+        ["1 cue lateness p50 (cue -> WebSocket)", f"{s['p50']:.2f} ms", "", ""],
+        ["1 cue lateness p99", f"{s['p99']:.2f} ms", "<= 2 ms", _met(s["p99"] <= 2.0)],
+        ["1 cue lateness max", f"{s['max']:.2f} ms", "<= 10 ms", _met(s["max"] <= 10.0)],
+        ["1 cue lateness p99 / max, cues queued behind an ack left out",
+         f"{r['sent_ms_not_queued']['p99']:.2f} / {r['sent_ms_not_queued']['max']:.2f} ms", "(context)", ""],
+        ["1 cues missed / queued behind an ack", f"{r['missed']} / {r['queued_behind_ack']} of {r['cues']}", "0 missed", _met(r["missed"] == 0)],
+        ["1 machine noise floor p99 / max", f"{n['p99']:.2f} / {n['max']:.2f} ms", "(context)", ""],
+        ["1 fps out / in during the cues", f"{f['sent_fps']:.1f} / {f['received_fps']:.1f}", "(context)", ""],
+    ]
+
+
+def rows_glass(r: dict[str, Any]) -> list[Row]:
+    c, fr, s, land, est = (r["cue_to_glass_ms"], r["cue_to_glass_frames"], r["send_to_glass_ms"],
+                           r["landing_abs_ms"], r["lookahead_estimate"])
+    limit = 2 * r["frame_interval_ms"]
+    look = "no lookahead (engine has none yet)" if not r["engine_has_lookahead"] else f"lookahead={r['lookahead']}"
+    return [
+        ["2 cue -> glass p50", f"{c['p50']:.1f} ms = {fr.get('p50', float('nan')):.2f} frames", f"<= 2 frames ({limit:.0f} ms)", _met(c["p50"] <= limit)],
+        ["2 cue -> glass p95", f"{c['p95']:.1f} ms = {fr.get('p95', float('nan')):.2f} frames", "", ""],
+        ["2 cues whose frame never came", f"{r['unseen']} of {r['cues']}", "", ""],
+        [f"3 landing |glass - cue| p95, {look}", f"{land['p95']:.1f} ms", "", ""],
+        ["3 send -> glass p5 / p50 / p95", f"{s['p5']:.1f} / {s['p50']:.1f} / {s['p95']:.1f} ms", "(lookahead must cover)", ""],
+        ["3 landing p95 with a fixed lookahead (estimate)", f"{est['landing_p95_ms']} ms at L={est['lookahead_ms']} ms", "(estimate)", ""],
+    ]
+
+
+def rows_throughput(r: dict[str, Any]) -> list[Row]:
+    cpu = r["cpu_percent"]
+    return [
+        ["4 delivered / sent frames", f"{r['delivered_ratio']:.1%} ({r['frames_received']}/{r['frames_sent']})", ">= 99%", _met(r["meets_target"])],
+        ["4 fps sent / received", f"{r['sent_fps']:.1f} / {r['received_fps']:.1f} (model {r['model_fps']})", "", ""],
+        ["4 CPU client / service (% of a core)", f"{cpu['client']} / {cpu['service']} %", "(context)", ""],
+    ]
+
+
+def rows_startup(r: dict[str, Any]) -> list[Row]:
+    cli, first, frame = r["cli_to_generating_s"], r["run_to_first_stamped_s"], r["run_to_first_frame_s"]
+    return [
+        ["5 startup: Run spawn -> first transformed frame p50", f"{first['p50']:.2f} s", "<= 1.5 s", _met(first["p50"] <= 1.5)],
+        ["5 startup: Run spawn -> first transformed frame p95", f"{first['p95']:.2f} s", "", ""],
+        ["5 startup: Run spawn -> first frame p50", f"{frame['p50']:.2f} s", "", ""],
+        ["5 startup: cli spawn -> session generating p50 / p95", f"{cli['p50']:.2f} / {cli['p95']:.2f} s", "", ""],
+        ["5 startup: imports + show loaded p50", f"{r['run_to_run_created_s']['p50']:.2f} s", "(context)", ""],
+    ]
+
+
+def rows_plan(r: dict[str, Any]) -> list[Row]:
+    flat = r["peak_kib_2d"] <= 1.5 * max(1, r["peak_kib_0.25d"])
+    return [
+        ["6 plan --for 30d, engine (wall / cpu)", f"{r['in_process_wall_s']:.2f} / {r['in_process_cpu_s']:.2f} s", "<= 2 s", _met(r["in_process_wall_s"] <= 2.0)],
+        ["6 plan --for 30d, command (wall / cpu)", f"{r['command_wall_s']:.2f} / {r['command_cpu_s']:.2f} s", "<= 2 s", _met(r["command_wall_s"] <= 2.0)],
+        ["6 plan: command max RSS", f"{r['command_max_rss_mib']} MiB", "", ""],
+        ["6 plan: peak traced memory 6 h / 2 d", f"{r['peak_kib_0.25d']} / {r['peak_kib_2d']} KiB", "flat", _met(flat)],
+    ]
+
+
+def rows_tui(r: dict[str, Any]) -> list[Row]:
+    c = r["compare"]
+    h, t = c["headless"], c["tui"]
+    return [
+        ["7 headless: lateness p50 / p99, fps in", f"{h['sent_p50_ms']:.2f} / {h['sent_p99_ms']:.2f} ms, {h['received_fps']:.1f}", "", ""],
+        ["7 TUI:      lateness p50 / p99, fps in", f"{t['sent_p50_ms']:.2f} / {t['sent_p99_ms']:.2f} ms, {t['received_fps']:.1f}", "", ""],
+        ["7 TUI / headless received fps", f"x{c['fps_ratio']}", ">= x0.9", _met(c["fps_within_10pct"])],
+        ["7 TUI / headless lateness p99", f"x{c['p99_ratio']}", "<= x1.1", _met(c["lateness_within_10pct"])],
+    ]
+
+
+ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
+    "lateness": rows_lateness, "glass": rows_glass, "throughput": rows_throughput,
+    "startup": rows_startup, "plan": rows_plan, "tui": rows_tui,
+}
+
+
+# ---------------------------------------------------------------- running
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def run_one(name: str, argv: list[str], timeout: float) -> dict[str, Any]:
+    before, t0 = load(), time.monotonic()
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, cwd=HERE.parent)
+        error = None if out.returncode == 0 else f"exit {out.returncode}: {out.stderr.strip()[-2000:]}"
+        data = json.loads(out.stdout.strip().splitlines()[-1]) if error is None else None
+    except subprocess.TimeoutExpired:
+        error, data = f"timed out after {timeout:.0f} s", None
+    except (json.JSONDecodeError, IndexError) as exc:
+        error, data = f"no JSON result: {exc}", None
+    return {"name": name, "argv": argv[1:], "seconds": round(time.monotonic() - t0, 1),
+            "loadavg_before": before, "loadavg_after": load(), "error": error, "result": data}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter runs: about 3 minutes in all")
+    parser.add_argument("--only", default=None, help=f"comma-separated subset of: {', '.join(PLANS)}")
+    parser.add_argument("--plan-child", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.plan_child is not None:
+        print(json.dumps(plan_child(args.plan_child)))
+        return 0
+    names = list(PLANS) if args.only is None else [n.strip() for n in args.only.split(",")]
+    unknown = [n for n in names if n not in PLANS]
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(PLANS)}")
+    machine = {"cpu_model": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
+               "platform": platform.platform(), "loadavg_before": load()}
+    t0 = time.monotonic()
+    runs = []
+    for name in names:
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        runs.append(run_one(name, PLANS[name][0 if args.quick else 1], timeout=600))
+    machine["loadavg_after"] = load()
+    rows: list[Row] = []
+    for r in runs:
+        if r["error"] is not None:
+            rows.append([f"{r['name']}: FAILED", r["error"].splitlines()[-1][:80] if r["error"] else "", "", "NO"])
+            continue
+        try:
+            rows.extend(ROWS[r["name"]](r["result"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            rows.append([f"{r['name']}: unreadable result", f"{type(exc).__name__}: {exc}", "", "NO"])
+    loads = [[r["name"], f"{r['seconds']:.0f} s", " ".join(map(str, r["loadavg_before"])),
+              " ".join(map(str, r["loadavg_after"]))] for r in runs]
+    print(f"machine: {machine['cpu_model']}, {machine['cores']} cores, python {machine['python']}")
+    print(f"load average (1/5/15 min) before {machine['loadavg_before']}, after {machine['loadavg_after']}; "
+          f"{'quick' if args.quick else 'full'} run, {time.monotonic() - t0:.0f} s")
+    print()
+    print(table(["figure", "value", "target", "met?"], rows))
+    print()
+    print(table(["benchmark", "took", "load before", "load after"], loads))
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / "all.json"
+    path.write_text(json.dumps({"quick": args.quick, "machine": machine,
+                                "table": [dict(zip(("figure", "value", "target", "met"), row)) for row in rows],
+                                "runs": runs}, indent=2) + "\n")
+    print(f"\nwritten to {path}")
+    return 1 if any(r["error"] for r in runs) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
