@@ -27,6 +27,8 @@ from .choices import Choices
 from .clock import Clock
 from .executor import Executor, Op, Superseded
 from .journal import Journal
+from .latency import LatencyEstimator
+from .lookahead import Lead, call_ahead, lead_for
 from .loop import eager
 from .showclock import EPS, ShowClock
 from .state import PastFiring, ShowState, Upcoming
@@ -66,6 +68,7 @@ class Engine:
         clock: Clock,
         journal: Journal | str | Path | None = None,
         observe_state: bool = True,
+        latency: LatencyEstimator | None = None,
     ) -> None:
         self.show = show
         self.session = session
@@ -81,6 +84,9 @@ class Engine:
         self.executor = Executor(self.loop, self._on_send, self._on_ack, self._on_superseded)
         self.on_action: list[ActionHook] = []  # `plan` listens here
         self.catching_up = False  # set while catch-up sends: `plan` marks those firings
+        self.latency = latency or _default_latency(show)  # what `lookahead: auto` sends ahead by
+        self._ahead = 0.0  # while a cue sent early performs: its lead, so hooks see the cued time
+        self._fired_ahead: dict[str, float] = {}  # cue -> cued show time of its last early firing
         self.mirror = show.initial.mirror
         self._now: dict[str, Any] = {"prompt": show.initial.prompt, "enhance": show.initial.enhance,
                                      "image": show.initial.image, "mirror": show.initial.mirror}
@@ -183,8 +189,12 @@ class Engine:
 
     # ------------------------------------------------------------ subscriptions
 
+    def _lead(self, setting: Any) -> Lead | None:
+        """A cue's lookahead (its own, else the show's) as the triggers apply it."""
+        return lead_for(setting if setting is not None else self.show.lookahead, self.latency)
+
     def _subscribe(self, cue: Cue) -> Any:
-        observable = trigger_type(cue.trigger).observe(cue.trigger, self)
+        observable = trigger_type(cue.trigger).observe(cue.trigger, self, self._lead(cue.lookahead))
         return observable.subscribe(
             on_next=partial(self._fire, cue),
             on_error=lambda exc, cue=cue: self._bug(f"cue {cue.name!r} stopped", exc),
@@ -203,7 +213,12 @@ class Engine:
         for i in range(self._go, len(self.show.timeline)):
             entry = self.show.timeline[i]
             if entry.t >= now - EPS:
-                self._show_subs.append(sc.call_at(entry.t, lambda i=i: self._timeline_fire(i)))
+                lead = self._lead(getattr(entry, "lookahead", None))
+                if lead is None:
+                    self._show_subs.append(sc.call_at(entry.t, lambda i=i: self._timeline_fire(i)))
+                else:
+                    self._show_subs.append(
+                        call_ahead(sc.call_at, entry.t, lead, lambda ahead, i=i: self._timeline_fire(i, lead=ahead)))
         if self.show.duration is not None:
             self._show_subs.append(sc.call_at(self.show.duration, self._duration_end, prio=0))
         for cue in self.show.cues:
@@ -222,27 +237,39 @@ class Engine:
 
     # ------------------------------------------------------------ firing
 
-    def _fire(self, cue: Cue, fire: Fire) -> None:
-        lateness_ms = (self.loop.time() - fire.intended) * 1000.0
+    def _fire(self, cue: Cue, fire: Fire, key: str | None = None) -> None:
+        lead = fire.lead
+        lateness_ms = (self.loop.time() - fire.intended + lead) * 1000.0  # against the (early) send time
+        if lead and fire.t is not None:
+            key = key or cue.name
+            if fire.t <= self._fired_ahead.get(key, -1.0) + EPS:
+                return  # sent early already; a re-plan (reload, GO) planned it again
+            self._fired_ahead[key] = fire.t
         try:
             if cue.when is not None and not inside(cue.when, self.clock.wall()):
                 return
             outer, self._deferred = self._deferred, []
             instant = False
+            self._ahead = lead
             try:
                 seq = (cue.actions + cue.then if cue.then else cue.actions) if fire.actions is None else fire.actions
-                instant = self._start_run(cue, seq, fire.args)
+                instant = self._start_run(cue, seq, fire.args, lead)
             except Exception as exc:  # noqa: BLE001 - our bug: log it, the show goes on
                 self._bug(f"cue {cue.name!r} failed", exc)
             finally:
+                self._ahead = 0.0
                 deferred, self._deferred = self._deferred, outer
         except Exception as exc:  # noqa: BLE001
             self._bug(f"cue {cue.name!r} failed", exc)
             return
         t = fire.t if fire.t is not None else self.show_clock.t
         if self.journal.active:
-            self.journal.write("cue.fire", cue=cue.name, intended_t=round(t, 6), lateness_ms=round(lateness_ms, 3),
-                               args=list(fire.args) if fire.args else None)
+            if lead:
+                self.journal.write("cue.fire", cue=cue.name, intended_t=round(t, 6), lateness_ms=round(lateness_ms, 3),
+                                   args=list(fire.args) if fire.args else None, lookahead_ms=round(lead * 1000.0, 3))
+            else:
+                self.journal.write("cue.fire", cue=cue.name, intended_t=round(t, 6),
+                                   lateness_ms=round(lateness_ms, 3), args=list(fire.args) if fire.args else None)
             for event, fields in deferred:
                 self._write(event, **fields)
         self._past.append((t, cue.name, lateness_ms))
@@ -251,7 +278,7 @@ class Engine:
         if instant:
             self._finished(cue.name)
 
-    def _start_run(self, cue: Cue, seq: tuple[Action, ...], args: tuple[Any, ...]) -> bool:
+    def _start_run(self, cue: Cue, seq: tuple[Action, ...], args: tuple[Any, ...], lead: float = 0.0) -> bool:
         """Start a firing's actions; True when they all ran already (an instant cue)."""
         for action in seq:
             if type(action) in SEQUENTIAL:
@@ -276,7 +303,7 @@ class Engine:
             if cue.mode == "restart":
                 for run in list(runs):
                     run.cancel()
-        fut = eager(self._sequence(cue.name, seq, args), self.loop)
+        fut = eager(self._sequence(cue.name, seq, args, lead), self.loop)
         if not fut.done():
             runs.append(fut)
             fut.add_done_callback(lambda f, cue=cue: self._run_done(cue, f))
@@ -289,7 +316,7 @@ class Engine:
         queued = self._queued.get(cue.name)
         if queued and not runs:
             seq, args = queued.popleft()
-            if self._start_run(cue, seq, args):
+            if self._start_run(cue, seq, args):  # a queued run starts late anyway: not ahead
                 self._finished(cue.name)
 
     def _perform_all(self, name: str, seq: Iterable[Action], args: tuple[Any, ...]) -> None:
@@ -300,10 +327,14 @@ class Engine:
             except Exception as exc:  # noqa: BLE001
                 self._bug(f"action of {name!r} failed", exc)
 
-    async def _sequence(self, name: str, seq: tuple[Action, ...], args: tuple[Any, ...]) -> None:
+    async def _sequence(self, name: str, seq: tuple[Action, ...], args: tuple[Any, ...], lead: float = 0.0) -> None:
         for i, action in enumerate(seq):
             try:
-                pending = perform(action, ActionContext(self, name, str(i), args))
+                self._ahead = lead  # each step of a cue sent early is early by the same lead
+                try:
+                    pending = perform(action, ActionContext(self, name, str(i), args))
+                finally:
+                    self._ahead = 0.0
                 if pending is not None:
                     await pending
             except asyncio.CancelledError:
@@ -318,16 +349,18 @@ class Engine:
     def _finished(self, name: str) -> None:
         self.events.emit("after", name)
 
-    def _timeline_fire(self, i: int, intended: float | None = None) -> None:
+    def _timeline_fire(self, i: int, intended: float | None = None, lead: float = 0.0) -> None:
         entry = self.show.timeline[i]
         self._go = i + 1
         name = timeline_name(entry)
         cue = Cue(name=name, trigger=None, actions=entry.actions, mode="parallel")  # type: ignore[arg-type]
-        self._fire(cue, Fire(self.show_clock.mono_of(entry.t) if intended is None else intended, entry.t))
+        self._fire(cue, Fire(self.show_clock.mono_of(entry.t) if intended is None else intended, entry.t, lead=lead),
+                   key=f"{name} #{i}")
 
     def _duration_end(self) -> None:
         if self.show.loop:
             self.journal.write("show.loop")
+            self._fired_ahead.clear()
             self.show_clock.jump(0.0)
             self._go = 0
             self.show_clock.plan_t = 0.0
@@ -347,7 +380,7 @@ class Engine:
         if hooks:
             if self.catching_up:
                 cue = f"{cue} (catch-up)"
-            t = self.show_clock.t
+            t = self.show_clock.t + self._ahead
             for hook in hooks:
                 hook(t, cue, action)
         return self.executor.submit(kind, call, action, cue, wait)
@@ -356,7 +389,7 @@ class Engine:
         if self.on_action:
             if self.catching_up:
                 cue = f"{cue} (catch-up)"
-            t = self.show_clock.t
+            t = self.show_clock.t + self._ahead
             for hook in self.on_action:
                 hook(t, cue, action)
 
@@ -422,6 +455,8 @@ class Engine:
 
     def _jump_to_entry(self, i: int) -> None:
         entry = self.show.timeline[i]
+        if entry.t < self.show_clock.t:  # back in time: what was sent early may fire again
+            self._fired_ahead = {k: v for k, v in self._fired_ahead.items() if v < entry.t - EPS}
         self.show_clock.jump(entry.t)
         self._go = i + 1
         self._dispose(self._show_subs)
@@ -531,6 +566,18 @@ class Engine:
                 items.append((ahead, Upcoming(cue.name, t, wall)))
         items.sort(key=lambda x: x[0])
         return tuple(u for _, u in items[:limit])
+
+
+def _default_latency(show: ShowModel) -> LatencyEstimator:
+    """Two frame intervals of the show's model; the model table is read only for shows that use `auto`."""
+    if show.lookahead != "auto" and all(c.lookahead != "auto" for c in show.cues):
+        return LatencyEstimator()
+    from ..realtime.models import realtime
+
+    try:
+        return LatencyEstimator.for_fps(realtime(show.model).fps)
+    except Exception:  # noqa: BLE001 - an unknown model fails where the session is made, not here
+        return LatencyEstimator()
 
 
 def _is_wall(cue: Cue) -> bool:

@@ -17,6 +17,7 @@ from ...show.model import AtTrigger, CronTrigger, EventTrigger, EveryTrigger, Re
 if TYPE_CHECKING:
     from ..clock import Clock
     from ..showclock import ShowClock
+    from ..lookahead import Lead
     from .event import EventHub
 
 
@@ -25,6 +26,7 @@ class Fire(NamedTuple):
     t: float | None = None  # its show time, for show-time triggers
     args: tuple[Any, ...] = ()  # event arguments: `{0}`, `{1}` in texts
     actions: tuple[Any, ...] | None = None  # a reactive cue brings its own actions
+    lead: float = 0.0  # seconds it was sent ahead of `intended` (lookahead)
 
 
 class TriggerContext(Protocol):
@@ -40,7 +42,8 @@ def _none(trigger: Any, ctx: TriggerContext) -> None:
 
 @dataclass(frozen=True)
 class TriggerType:
-    observe: Callable[[Any, TriggerContext], Observable[Fire]]
+    # (trigger, ctx, lead): timed kinds fire `lead` ahead of each firing's time; others ignore it
+    observe: Callable[[Any, TriggerContext, Lead | None], Observable[Fire]]
     show_time: bool = False  # counts in show time: re-planned when the show clock jumps
     # (show t, wall) of the next firing, or None
     next_fire: Callable[[Any, TriggerContext], tuple[float | None, datetime | None] | None] = _none

@@ -6,22 +6,23 @@ import reactivex
 from reactivex.disposable import Disposable
 
 from ...show.model import AtTrigger
+from ..lookahead import Lead, call_ahead
 from ..showclock import EPS
 from . import Fire, TriggerContext, TriggerType
 
 
-def observe(trigger: AtTrigger, ctx: TriggerContext) -> reactivex.Observable[Fire]:
+def observe(trigger: AtTrigger, ctx: TriggerContext, lead: Lead | None = None) -> reactivex.Observable[Fire]:
     def subscribe(observer, scheduler=None):  # type: ignore[no-untyped-def]
         sc = ctx.show_clock
         if trigger.t < sc.planning_t - EPS:
             observer.on_completed()
             return Disposable()
 
-        def fire() -> None:
-            observer.on_next(Fire(sc.mono_of(trigger.t), trigger.t))
+        def fire(ahead: float) -> None:
+            observer.on_next(Fire(sc.mono_of(trigger.t), trigger.t, lead=ahead))
             observer.on_completed()
 
-        return Disposable(sc.call_at(trigger.t, fire).cancel)
+        return Disposable(call_ahead(sc.call_at, trigger.t, lead, fire).cancel)
 
     return reactivex.create(subscribe)
 

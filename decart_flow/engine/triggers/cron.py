@@ -10,6 +10,7 @@ from reactivex.disposable import Disposable
 
 from ...show.model import CronTrigger
 from ..clock import zone
+from ..lookahead import Lead, call_ahead
 from . import Fire, TriggerContext, TriggerType
 
 _TICK = timedelta(microseconds=1)
@@ -92,7 +93,7 @@ class _Schedule:
                 return aware
 
 
-def observe(trigger: CronTrigger, ctx: TriggerContext) -> reactivex.Observable[Fire]:
+def observe(trigger: CronTrigger, ctx: TriggerContext, lead: Lead | None = None) -> reactivex.Observable[Fire]:
     def subscribe(observer, scheduler=None):  # type: ignore[no-untyped-def]
         clock = ctx.clock
         schedule = _Schedule(trigger, clock.wall())
@@ -101,10 +102,10 @@ def observe(trigger: CronTrigger, ctx: TriggerContext) -> reactivex.Observable[F
         def plan() -> None:
             nonlocal handle
             due = clock.mono_for(schedule.next())
-            handle = clock.call_at(due, lambda: fire(due))
+            handle = call_ahead(clock.call_at, due, lead, lambda ahead: fire(due, ahead))
 
-        def fire(due: float) -> None:
-            observer.on_next(Fire(due))
+        def fire(due: float, ahead: float) -> None:
+            observer.on_next(Fire(due, lead=ahead))
             plan()
 
         plan()

@@ -44,7 +44,7 @@ class EventHub:
         return True
 
 
-def observe(trigger: EventTrigger, ctx: TriggerContext) -> reactivex.Observable[Fire]:
+def observe(trigger: EventTrigger, ctx: TriggerContext, lead: object = None) -> reactivex.Observable[Fire]:
     clock = ctx.clock
     return ctx.events.stream(trigger.kind, trigger.arg).pipe(ops.map(lambda args: Fire(clock.now(), None, args)))
 

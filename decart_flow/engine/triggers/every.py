@@ -12,6 +12,7 @@ import reactivex
 from reactivex.disposable import Disposable
 
 from ...show.model import EveryTrigger
+from ..lookahead import Lead, call_ahead
 from ..showclock import EPS
 from . import Fire, TriggerContext, TriggerType
 
@@ -40,7 +41,7 @@ def _count(trigger: EveryTrigger) -> float:
     return count
 
 
-def observe(trigger: EveryTrigger, ctx: TriggerContext) -> reactivex.Observable[Fire]:
+def observe(trigger: EveryTrigger, ctx: TriggerContext, lead: Lead | None = None) -> reactivex.Observable[Fire]:
     def subscribe(observer, scheduler=None):  # type: ignore[no-untyped-def]
         sc = ctx.show_clock
         n = _index_at(trigger, sc.planning_t)
@@ -53,13 +54,14 @@ def observe(trigger: EveryTrigger, ctx: TriggerContext) -> reactivex.Observable[
             if n >= count:
                 observer.on_completed()
                 return
-            timer = sc.call_at(start + n * interval, fire)
+            timer = sc.call_at(start + n * interval, fire) if lead is None else \
+                call_ahead(sc.call_at, start + n * interval, lead, fire)
 
-        def fire() -> None:
+        def fire(ahead: float = 0.0) -> None:
             nonlocal n
             t = start + n * interval
             n += 1
-            observer.on_next(Fire(sc.mono_of(t), t))
+            observer.on_next(Fire(sc.mono_of(t), t, lead=ahead))
             plan()
 
         plan()

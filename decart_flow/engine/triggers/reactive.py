@@ -37,7 +37,7 @@ class Events:
         return self._hub.stream("after", cue)
 
 
-def observe(trigger: ReactiveTrigger, ctx: TriggerContext) -> reactivex.Observable[Fire]:
+def observe(trigger: ReactiveTrigger, ctx: TriggerContext, lead: object = None) -> reactivex.Observable[Fire]:
     clock = ctx.clock
 
     def to_fire(out: Any) -> Fire:
