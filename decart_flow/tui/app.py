@@ -1,0 +1,413 @@
+"""`decart-flow run` in a terminal: the show at a glance and under the performer's fingers.
+
+The app renders state and sends intents; the engine owns every decision. It reads the engine's
+latest `ShowState`, the journal and the media sinks at a bounded rate (state 10 Hz, preview 5 fps)
+and never waits on the show: every intent is a plain call that returns at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from collections import deque
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.events import Key
+from textual.screen import ModalScreen
+from textual.widgets import Footer
+
+from ..engine.clock import local_zone
+from ..engine.state import ShowState
+from ..runner.run import Run, RunError, RunOptions
+from ..show import ShowError, load_show
+from ..show.model import EventTrigger, ImageAction, MirrorAction, PromptAction, ShowModel
+from .confirm_quit import ConfirmQuit
+from .glance import Glance, go_target
+from .glass import GlassMeter
+from .header import ShowHeader
+from .help_screen import HelpScreen
+from .image_chooser import ImageChooser
+from .journal_log import JournalLog
+from .preview import PreviewView
+from .prompt_box import PromptBox, PromptChoice
+from .state_panel import StatePanel
+from .stats_panel import StatsPanel
+from .timeline import Timeline
+
+STATE_HZ = 10.0
+PREVIEW_FPS = 5.0
+log = logging.getLogger(__name__)
+
+
+def show_keys(show: ShowModel) -> list[tuple[str, str]]:
+    """The show's `on: key K` cues as (key, cue name), in file order."""
+    return [(c.trigger.arg, c.name) for c in show.cues
+            if isinstance(c.trigger, EventTrigger) and c.trigger.kind == "key"]
+
+
+class _LogTap(logging.Handler):
+    """Warnings from any room go to the log pane, not over the screen."""
+
+    def __init__(self, lines: deque[tuple[str, str]]) -> None:
+        super().__init__(logging.WARNING)
+        self.lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        style = "bold red" if record.levelno >= logging.ERROR else "yellow"
+        try:
+            self.lines.append((f"{record.levelname.lower()} {record.name}: {record.getMessage()}", style))
+        except Exception:  # noqa: BLE001 - logging must never raise
+            pass
+
+
+class FlowApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "decart-flow"
+    BINDINGS = [
+        Binding("space", "pause_resume", "pause"),
+        Binding("enter,g", "go_next", "GO", key_display="g"),
+        Binding("b", "go_back", "back"),
+        Binding("p", "prompt", "prompt"),
+        Binding("i", "image", "image"),
+        Binding("m", "mirror", "mirror"),
+        Binding("r", "reload", "reload"),
+        Binding("question_mark", "help", "help", key_display="?"),
+        Binding("q", "request_quit", "quit"),
+        Binding("ctrl+q,ctrl+c", "quit", "quit now", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        show: ShowModel,
+        options: RunOptions | None = None,
+        *,
+        live: bool = True,
+        now: Callable[[], datetime] | None = None,
+        still: Glance | None = None,
+        still_frame: np.ndarray | None = None,
+    ) -> None:
+        super().__init__()
+        self.show = show
+        self.options = options or RunOptions()
+        self.live = live
+        self.now = now or (lambda: datetime.now(local_zone()))
+        self.run: Run | None = None
+        self.phase = "starting" if live else "playing"
+        self.note: str | None = None
+        self.exit_code = 0
+        self._still = still
+        self._still_frame = still_frame
+        self._play: asyncio.Task[str | None] | None = None
+        self._records: deque[dict[str, Any]] = deque(maxlen=2000)
+        self._lines: deque[tuple[str, str]] = deque(maxlen=500)
+        self._state: ShowState | None = None
+        self._state_at = 0.0
+        self._connection = "connecting"
+        self._state_sub: Any = None
+        self._journal_sub: Any = None
+        self._glass: GlassMeter | None = None
+        self._audio_lengths: dict[str, float | None] = {}
+        self._tap: _LogTap | None = None
+
+    # ------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield ShowHeader(id="header")
+        with Horizontal(id="body"):
+            yield Timeline(id="timeline")
+            with Vertical(id="side"):
+                yield PreviewView(id="preview")
+                yield StatePanel(id="state")
+                yield StatsPanel(id="stats")
+        yield JournalLog(id="log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#timeline").border_title = "timeline"
+        self.query_one("#preview").border_title = "output"
+        self.query_one("#state").border_title = "now"
+        self.query_one("#stats").border_title = "stream"
+        self.query_one("#log").border_title = "journal"
+        if not self.live:
+            if self._still is not None:
+                self._push(self._still)
+            self.query_one(PreviewView).show_frame(self._still_frame)
+            return
+        self._tap = _LogTap(self._lines)
+        logging.getLogger().addHandler(self._tap)
+        self.run = Run(self.show, self.options, say=lambda line: self._lines.append((line, "dim")))
+        self._journal_sub = self.run.journal.events.subscribe(self._records.append)
+        self._lines.append((f"journal: {self.run.journal_path}", "dim"))
+        self._play = asyncio.ensure_future(self._play_show())
+        self.set_interval(1.0 / STATE_HZ, self._tick)
+        self.set_interval(1.0 / PREVIEW_FPS, self._preview_tick)
+        self._tick()
+
+    async def _play_show(self) -> str | None:
+        assert self.run is not None
+        try:
+            reason = await self.run.play()
+        except RunError as exc:
+            self.phase, self.note, self.exit_code = "failed", f"error: {exc}", 1
+            self._lines.append((f"error: {exc}", "bold red"))
+            return None
+        except Exception as exc:  # noqa: BLE001 - our bug: say it, keep the screen
+            log.error("the run failed", exc_info=exc)
+            self.phase, self.note, self.exit_code = "failed", f"error: {type(exc).__name__}: {exc}", 1
+            return None
+        if self.phase != "stopping":
+            self.note = f"show ended ({reason}): q quits"
+        self.phase = "ended"
+        return reason
+
+    # ------------------------------------------------------------ the bounded-rate tick
+
+    def _tick(self) -> None:
+        run = self.run
+        if run is None:
+            return
+        engine = run.engine
+        if engine is not None and self._state_sub is None:
+            self._state_sub = engine.state.subscribe(self._on_state)
+            if run.session is not None:
+                self._glass = GlassMeter(run.session, run.stamps)
+        if engine is not None and self.phase == "starting":
+            self.phase = "playing"
+        records = list(self._records)
+        self._records.clear()
+        for record in records:
+            event = record.get("event")
+            if event == "session.state":
+                self._connection = str(record.get("state", self._connection))
+            elif event == "cue.fire" and self._glass is not None:
+                self._glass.note_lateness(float(record.get("lateness_ms") or 0.0))
+        log_view = self.query_one(JournalLog)
+        while self._lines:
+            line, style = self._lines.popleft()
+            log_view.add_line(line, style)
+        if records:
+            log_view.add_records(records)
+        self._push(self._glance())
+
+    def _on_state(self, state: ShowState) -> None:
+        self._state = state
+        self._state_at = asyncio.get_running_loop().time()
+
+    def _glance(self) -> Glance:
+        state = self._state or ShowState(show=self.show.name, model=self.show.model, connection=self._connection)
+        t = state.t
+        if self._state is not None and state.started and not state.paused and state.ended is None:
+            t += asyncio.get_running_loop().time() - self._state_at
+        go_t, go_label = go_target(self.show, state)
+        run = self.run
+        glass = self._glass.tick() if self._glass is not None else None
+        return Glance(
+            state=state, t=t, wall=self.now(), duration=self.show.duration, go_t=go_t, go_label=go_label,
+            fps_in=_number(run.stats if run else None, ("fps_in", "fps")),
+            fps_out=_number(run.source if run else None, ("fps_out", "fps_sent", "sent_fps")),
+            glass_ms=glass, audio_length=self._audio_length(state.audio), phase=self.phase, note=self.note,
+        )
+
+    def _push(self, glance: Glance) -> None:
+        for widget in (ShowHeader, Timeline, StatePanel, StatsPanel):
+            self.query_one(widget).glance = glance
+
+    def _preview_tick(self) -> None:
+        preview = self.run.preview if self.run is not None else None
+        latest = getattr(preview, "latest", None)
+        if callable(latest):
+            try:
+                self.query_one(PreviewView).show_frame(latest())
+            except Exception as exc:  # noqa: BLE001 - a preview hiccup must not stop the screen
+                log.debug("preview: %s", exc)
+
+    def _audio_length(self, path: str | None) -> float | None:
+        if path is None:
+            return None
+        if path not in self._audio_lengths:
+            self._audio_lengths[path] = None
+            self.run_worker(self._probe_audio(path), exclusive=False)
+        return self._audio_lengths[path]
+
+    async def _probe_audio(self, path: str) -> None:
+        self._audio_lengths[path] = await asyncio.to_thread(_clip_seconds, path)
+
+    # ------------------------------------------------------------ intents
+
+    def _engine(self) -> Any:
+        engine = self.run.engine if self.run is not None else None
+        if engine is None or self.phase in ("ended", "failed"):
+            self.notify("the show is not playing", severity="warning", timeout=2)
+            return None
+        return engine
+
+    def action_pause_resume(self) -> None:
+        engine = self._engine()
+        if engine is not None and not engine.pause():
+            engine.resume()
+
+    def action_go_next(self) -> None:
+        engine = self._engine()
+        if engine is not None and not engine.go_next():
+            self.notify("GO: no timeline entry left", timeout=2)
+
+    def action_go_back(self) -> None:
+        engine = self._engine()
+        if engine is not None and not engine.go_back():
+            self.notify("GO back: nothing before this", timeout=2)
+
+    def action_mirror(self) -> None:
+        engine = self._engine()
+        if engine is not None:
+            engine.manual(MirrorAction("toggle"), "key m")
+
+    def action_prompt(self) -> None:
+        state = self._state
+        current = state.prompt if state else self.show.initial.prompt
+        enhance = state.enhance if state else self.show.initial.enhance
+
+        def send(choice: PromptChoice | None) -> None:
+            engine = self._engine() if choice is not None else None
+            if engine is not None and choice is not None:
+                engine.manual(PromptAction(choice.text, enhance=choice.enhance), "prompt box")
+
+        self.push_screen(PromptBox(current, enhance), send)
+
+    def action_image(self) -> None:
+        base = self.show.path.parent if self.show.path is not None else Path.cwd()
+
+        def send(choice: tuple[str | None] | None) -> None:
+            engine = self._engine() if choice is not None else None
+            if engine is not None and choice is not None:
+                engine.manual(ImageAction(image=choice[0]), "image chooser")
+
+        self.push_screen(ImageChooser(base), send)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(show_keys(self.show)))
+
+    async def action_reload(self) -> None:
+        path = self.show.path
+        if path is None:
+            self.notify("this show has no file to reload", severity="warning")
+            return
+        try:
+            show = await asyncio.to_thread(load_show, path)
+        except ShowError as exc:
+            self.note = f"reload refused: {len(exc.problems)} problem(s), the show goes on"
+            for problem in exc.problems:
+                self._lines.append((f"reload: {problem}", "bold red"))
+            self.notify(str(exc.problems[0]) if exc.problems else "reload refused", severity="error", timeout=6)
+            return
+        if self.options.duration is not None:
+            show = replace(show, duration=self.options.duration)
+        engine = self._engine()
+        if engine is None:
+            return
+        engine.reload(show)
+        self.show = show
+        self.note = f"reloaded {path.name}"
+
+    def on_key(self, event: Key) -> None:
+        """The show's own keys: any `on: key K` cue (they never clash with the bindings above)."""
+        if isinstance(self.screen, ModalScreen):
+            return
+        keys = {k for k, _ in show_keys(self.show)}
+        k = event.key if event.key in keys else event.character if event.character in keys else None
+        if k is None:
+            return
+        event.stop()
+        engine = self._engine()
+        if engine is not None:
+            engine.key(k)
+
+    # ------------------------------------------------------------ leaving
+
+    def action_request_quit(self) -> None:
+        if self.phase in ("ended", "failed") or not self.live:
+            self.exit(self.exit_code, return_code=self.exit_code)
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(self._quit())
+
+        self.push_screen(ConfirmQuit(), answer)
+
+    async def action_quit(self) -> None:
+        await self._quit()
+
+    async def _quit(self) -> None:
+        if self.phase not in ("ended", "failed"):
+            self.phase, self.note = "stopping", "stopping: disconnecting and closing the recording…"
+            self._push(self._glance()) if self.run is not None else None
+        await self.shutdown_run()
+        self.exit(self.exit_code, return_code=self.exit_code)
+
+    async def shutdown_run(self, timeout: float = 15.0) -> None:
+        """End the run cleanly (disconnect, finalize the recording); safe to call more than once."""
+        if self.run is not None and self._play is not None and not self._play.done():
+            self.run.request_stop("quit")
+            try:
+                await asyncio.wait_for(asyncio.shield(self._play), timeout)
+            except asyncio.TimeoutError:
+                log.error("the run did not stop within %.0f s", timeout)
+        if self._glass is not None:
+            self._glass.close()
+            self._glass = None
+        for sub in (self._state_sub, self._journal_sub):
+            if sub is not None:
+                sub.dispose()
+        self._state_sub = self._journal_sub = None
+        if self._tap is not None:
+            logging.getLogger().removeHandler(self._tap)
+            self._tap = None
+
+
+def _number(obj: Any, names: tuple[str, ...]) -> float | None:
+    """A figure a media sink offers under one of `names` (an attribute or a method), if any."""
+    for name in names:
+        value = getattr(obj, name, None) if obj is not None else None
+        if callable(value):
+            try:
+                value = value()
+            except Exception:  # noqa: BLE001
+                value = None
+        if isinstance(value, (int, float)):
+            return float(value)
+    return None
+
+
+def _clip_seconds(path: str) -> float | None:
+    try:
+        import av
+
+        with av.open(path) as container:
+            if container.duration is not None:
+                return container.duration / 1_000_000
+    except Exception:  # noqa: BLE001 - no length: the TUI shows elapsed time only
+        return None
+    return None
+
+
+def run_tui(show: ShowModel, options: RunOptions, args: argparse.Namespace | None = None) -> int:
+    """Play `show` in the TUI until the operator quits; the exit code."""
+    logging.getLogger().setLevel(logging.WARNING)
+
+    async def main() -> int:
+        app = FlowApp(show, options)
+        try:
+            await app.run_async()
+        finally:
+            await app.shutdown_run()
+        return app.exit_code if app.return_code is None else app.return_code
+
+    return asyncio.run(main())

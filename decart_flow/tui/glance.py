@@ -1,0 +1,41 @@
+"""`Glance`: everything the main screen draws, in one immutable value.
+
+The app builds one at a bounded rate (10 Hz) from the engine's latest `ShowState` and the media
+sinks, and hands it down to every widget through a reactive attribute; a widget only redraws
+when its glance changed. Tests build one by hand: a fixed state and a fixed clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..engine.state import ShowState
+from ..show.model import ShowModel
+
+
+@dataclass(frozen=True)
+class Glance:
+    state: ShowState
+    t: float  # show time now (the snapshot's time moved on by the time since it was taken)
+    wall: datetime  # wall clock now
+    duration: float | None = None
+    go_t: float | None = None  # show time of the next GO target, if any
+    go_label: str | None = None
+    fps_in: float | None = None  # frames per second coming back from the service
+    fps_out: float | None = None  # frames per second our source sends
+    glass_ms: float | None = None  # cue-to-glass latency of the last change
+    audio_length: float | None = None  # seconds in the clip playing, when known
+    phase: str = "playing"  # "starting", "playing", "stopping", "ended", "failed"
+    note: str | None = None  # one line for the operator: an error, "reloaded", ...
+
+
+def go_target(show: ShowModel, state: ShowState) -> tuple[float | None, str | None]:
+    """The timeline entry GO fires next, as (show time, label)."""
+    i = state.go_index
+    if i is None or not 0 <= i < len(show.timeline):
+        return None, None
+    entry = show.timeline[i]
+    from ..engine.engine import timeline_name
+
+    return entry.t, entry.label or timeline_name(entry)

@@ -1,0 +1,50 @@
+"""The header: which show, which model, whether the session is alive, and where the show is."""
+
+from __future__ import annotations
+
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from .format import CONNECTION_COLOURS, clock, wall
+from .glance import Glance
+
+
+class ShowHeader(Widget):
+    glance: reactive[Glance | None] = reactive(None)
+
+    def render(self) -> RenderableType:
+        g = self.glance
+        if g is None:
+            return Text("decart-flow", style="bold")
+        s = g.state
+        top = Text.assemble((s.show, "bold"), "  ", (s.model, "cyan"), "  ")
+        colour = CONNECTION_COLOURS.get(s.connection, "white")
+        top.append(f"● {s.connection}", style=colour)
+        if s.session_id:
+            top.append(f"  session {s.session_id}", style="dim")
+        length = f" / {clock(g.duration)}" if g.duration is not None else ""
+        bottom = Text.assemble(("show ", "dim"), (clock(g.t) + length, "bold"), ("   wall ", "dim"), wall(g.wall))
+        if s.timeline_len:
+            at = "end" if s.go_index is None else f"{s.go_index + 1}/{s.timeline_len}"
+            bottom.append("   GO ", style="dim")
+            bottom.append(at)
+        mark = Text()
+        if s.ended is not None or g.phase == "ended":
+            mark = Text(f" ENDED: {s.ended or 'stop'} ", style="bold black on grey70")
+        elif g.phase == "stopping":
+            mark = Text(" STOPPING ", style="bold black on yellow")
+        elif g.phase == "failed":
+            mark = Text(" FAILED ", style="bold white on red")
+        elif s.paused:
+            mark = Text(" ❚❚ PAUSED ", style="bold white on red")
+        elif s.started:
+            mark = Text(" ▶ PLAYING ", style="bold black on green")
+        grid = Table.grid(expand=True)
+        grid.add_column(ratio=1)
+        grid.add_column(justify="right")
+        grid.add_row(top, mark)
+        grid.add_row(bottom, Text(g.note or "", style="italic yellow", overflow="ellipsis", no_wrap=True))
+        return grid

@@ -1,0 +1,107 @@
+"""`i`: choose a reference image: the images next to the show, or a path typed with completion.
+
+Relative paths are read from the show's folder, as in the show file. `none` clears the image.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.suggester import Suggester
+from textual.widgets import Input, Label, OptionList
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")
+CLEAR = "none"
+
+
+def images_near(folder: Path, limit: int = 200) -> list[str]:
+    """Images in the show's folder and its subfolders (two levels), as paths relative to it."""
+    found: list[str] = []
+    for pattern in ("*", "*/*", "*/*/*"):
+        for path in sorted(folder.glob(pattern)):
+            if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+                found.append(path.relative_to(folder).as_posix())
+                if len(found) >= limit:
+                    return found
+    return found
+
+
+class PathSuggester(Suggester):
+    """Completes the typed path with the first matching folder or image under the show's folder."""
+
+    def __init__(self, base: Path) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+        self.base = base
+
+    async def get_suggestion(self, value: str) -> str | None:
+        if not value:
+            return None
+        head, _, stem = value.rpartition("/")
+        folder = (self.base / head) if head else self.base
+        if value.startswith("/"):
+            folder = Path(head or "/")
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError:
+            return None
+        for entry in entries:
+            if entry.name.startswith(stem) and entry.name != stem:
+                if entry.is_dir():
+                    return f"{head}/{entry.name}/" if head else f"{entry.name}/"
+                if entry.suffix.lower() in IMAGE_SUFFIXES:
+                    return f"{head}/{entry.name}" if head else entry.name
+        return None
+
+
+def resolve_image(text: str, base: Path) -> tuple[str | None, str | None]:
+    """(absolute path or None to clear, error)."""
+    text = text.strip()
+    if text.lower() in (CLEAR, "null", "clear"):
+        return None, None
+    if "://" in text:
+        return (text, None) if text.startswith(("http://", "https://")) else (None, f"{text}: only http(s) URLs")
+    path = Path(text).expanduser()
+    path = path if path.is_absolute() else base / path
+    if not path.is_file():
+        return None, f"{text}: no such file"
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        return None, f"{text}: not an image ({', '.join(IMAGE_SUFFIXES)})"
+    return str(path.resolve()), None
+
+
+class ImageChooser(ModalScreen[tuple[str | None] | None]):
+    """Dismisses with `(path,)`, `(None,)` to clear, or None when cancelled."""
+
+    BINDINGS = [Binding("escape", "dismiss(None)", "cancel")]
+
+    def __init__(self, base: Path) -> None:
+        super().__init__()
+        self.base = base
+        self.choices = images_near(base)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(f"Reference image (tab completes; '{CLEAR}' clears; escape cancels)", classes="title")
+            yield Input(placeholder="refs/picture.png", suggester=PathSuggester(self.base), id="path")
+            yield OptionList(*self.choices, id="choices")
+            yield Label("", id="problem")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self._choose(str(event.option.prompt))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.value.strip():
+            self._choose(event.value)
+
+    def _choose(self, text: str) -> None:
+        path, problem = resolve_image(text, self.base)
+        if problem is not None:
+            self.query_one("#problem", Label).update(problem)
+            return
+        self.dismiss((path,))
