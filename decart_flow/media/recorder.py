@@ -19,6 +19,7 @@ from typing import Callable
 import av
 
 from decart_flow.media.errors import RecorderError
+from decart_flow.media.yuv import frame_planes
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class Recorder:
         self.frames = 0
         self.dropped = 0
         self.error: str | None = None
+        self.encode_seconds = 0.0  # worker time spent encoding and writing: the recorder's cost
         self._queue: queue.Queue[object] = queue.Queue(QUEUE_FRAMES)
         self._thread: threading.Thread | None = None
         self._t0: float | None = None
@@ -106,7 +108,7 @@ class Recorder:
 
     def _open_stream(self, container: av.container.OutputContainer, frame: av.VideoFrame) -> av.VideoStream:
         stream = container.add_stream("libx264", rate=Fraction(self.fps).limit_denominator(1000))
-        stream.width, stream.height = frame.width, frame.height
+        stream.width, stream.height = frame.width // 2 * 2, frame.height // 2 * 2
         stream.pix_fmt = "yuv420p"
         stream.time_base = Fraction(1, 1000)
         stream.codec_context.time_base = Fraction(1, 1000)  # frames carry arrival times in ms
@@ -116,6 +118,7 @@ class Recorder:
 
     def _encode(self, container: av.container.OutputContainer, stream: av.VideoStream, frame: av.VideoFrame,
                 arrived: float) -> None:
+        started = time.perf_counter()
         # Timestamps from arrival time, in ms: the received pts restart on a reconnect, and a gap in
         # the stream (an outage) stays a gap in the recording instead of being squeezed out.
         if self._t0 is None:
@@ -123,12 +126,13 @@ class Recorder:
         pts = int((arrived - self._t0) * 1000)
         pts = max(pts, self._last_pts + 1)
         self._last_pts = pts
-        out = frame if frame.format.name == "yuv420p" else frame.reformat(format="yuv420p")
+        out = _own_copy(frame, stream.width, stream.height)
         out.pts = pts
         out.time_base = Fraction(1, 1000)
         for packet in stream.encode(out):
             container.mux(packet)
         self.frames += 1
+        self.encode_seconds += time.perf_counter() - started
 
     def _fail(self, exc: BaseException) -> None:
         if self.error is None:
@@ -145,3 +149,18 @@ class Recorder:
                 self._queue.get_nowait()
         except queue.Empty:
             pass
+
+
+def _own_copy(frame: av.VideoFrame, width: int, height: int) -> av.VideoFrame:
+    """A yuv420p frame of the recording's size that the recorder may re-time.
+
+    The received frame is shared with the other sinks, so its pts is not ours to change; and a
+    stream whose size changes mid-show (a reconnect to another model) is scaled to the first size
+    rather than ending the recording.
+    """
+    if (frame.width, frame.height, frame.format.name) != (width, height, "yuv420p"):
+        return frame.reformat(width=width, height=height, format="yuv420p")
+    out = av.VideoFrame(width, height, "yuv420p")
+    for src, dst in zip(frame_planes(frame), frame_planes(out)):
+        dst[:] = src
+    return out

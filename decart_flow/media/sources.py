@@ -26,7 +26,12 @@ FORMS = "testsrc, camera, camera:/dev/videoN, file:PATH or image:PATH"
 
 def open_source(spec: str, width: int, height: int, fps: float) -> PacedSource:
     """The source a show or `--source` names; a `SourceError` says what is wrong and how to fix it."""
+    if width <= 0 or height <= 0 or width % 2 or height % 2 or fps <= 0:
+        raise SourceError(f"source {spec!r}: {width}x{height} at {fps} fps cannot be made; "
+                          "sizes must be even and positive, fps positive")
     kind, _, arg = spec.partition(":")
+    if kind == "camera" and arg.isdigit():
+        arg = f"/dev/video{arg}"  # camera:1 is /dev/video1
     if spec == "testsrc":
         return TestSource(width, height, fps)
     if kind == "file" and arg:
@@ -110,15 +115,23 @@ class FileSource(_DecodedSource):
             with av.open(self.path) as container:
                 stream = container.streams.video[0]
                 stream.thread_type = "AUTO"
+                step = 1 / float(stream.average_rate or self.fps)
                 t0 = time.monotonic()
+                first: float | None = None  # a file's clock need not start at 0
+                end = 0.0
                 for frame in container.decode(stream):
                     if self._stop.is_set():
                         return
                     if frame.time is not None:  # play at the file's own speed
-                        ahead = t0 + frame.time - time.monotonic()
+                        first = frame.time if first is None else first
+                        end = frame.time - first
+                        ahead = t0 + end - time.monotonic()
                         if ahead > 0:
                             self._stop.wait(ahead)
                     self._offer(frame)
+            # Show the last frame for its own duration before looping: a one-frame clip would
+            # otherwise be reopened as fast as the disk allows.
+            self._stop.wait(max(0.0, t0 + end + step - time.monotonic()))
 
 
 class CameraSource(_DecodedSource):

@@ -29,10 +29,16 @@ class StreamStats:
             self._times.popleft()
 
     def fps(self) -> float:
-        times = list(self._times)
+        """Frames per second over the last `window` seconds; 0 once the stream has stalled that long.
+
+        Frames older than the window are left out here too: they are only pruned when a frame
+        arrives, and a stalled stream must read 0, not a slowly fading figure.
+        """
+        now = time.monotonic()
+        times = [t for t in list(self._times) if now - t <= self.window]
         if len(times) < 2:
             return 0.0
-        span = max(time.monotonic() - times[0], times[-1] - times[0])
+        span = max(now - times[0], times[-1] - times[0])
         return (len(times) - 1) / span if span > 0 else 0.0
 
 
