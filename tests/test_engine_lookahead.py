@@ -216,3 +216,26 @@ async def test_the_feed_pairs_each_acknowledged_change_with_the_first_frame_of_i
 
     feed.close()
     assert all(not cbs for cbs in wire.callbacks.values())
+
+
+# ------------------------------------------------------------------ the show file
+
+
+def test_timeline_entries_take_their_own_lookahead_in_both_forms(tmp_path):
+    from decart_flow.show import ShowError, load_show
+
+    path = tmp_path / "la.yaml"
+    path.write_text("name: T\nmodel: mirage\nlookahead: 500ms\ntimeline:\n"
+                    "  0:10: {prompt: A, lookahead: 200ms}\n  0:20: B\n  0:30: {prompt: C, lookahead: 0}\n")
+    show = load_show(path)
+    assert [(e.t, e.lookahead) for e in show.timeline] == [(10, 0.2), (20, None), (30, 0.0)]
+    assert show.timeline[0].label == "{prompt: A, lookahead: 200ms}"
+    assert play(show, until=40).session.prompts() == [(9.8, "A"), (19.5, "B"), (30.0, "C")]
+    listed = tmp_path / "list.yaml"
+    listed.write_text("name: T\nmodel: mirage\ntimeline:\n  - {at: 10, prompt: A, lookahead: auto}\n")
+    assert load_show(listed).timeline[0].lookahead == "auto"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: T\nmodel: mirage\ntimeline:\n  0:10: {prompt: A, lookahead: soon}\n")
+    with pytest.raises(ShowError) as err:
+        load_show(bad)
+    assert "bad lookahead 'soon'" in str(err.value.problems[0])

@@ -474,27 +474,37 @@ class Compiler:
         if node.is_map:
             for key, value in node.pairs or []:
                 t = self.offset(key)
+                value, lookahead = self._entry_lookahead(value)
                 actions = self.actions(value, _Ctx(), f"timeline {key.key}")
                 if t is not None and actions:
-                    entries.append(TimelineEntry(t, tuple(actions), self._label(value), key.where))
+                    entries.append(TimelineEntry(t, tuple(actions), self._label(value), key.where, lookahead))  # type: ignore[arg-type]
         elif node.is_seq:
             for item in node.items or []:
                 if not item.is_map:
                     self.error(item.where, "a timeline entry in a list is a mapping with at: and actions")
                     continue
-                found = self._check_keys(item, ("at",) + ACTION_KEYS, "timeline entry")
+                found = self._check_keys(item, ("at", "lookahead") + ACTION_KEYS, "timeline entry")
                 if "at" not in found:
                     self.error(item.where, "this timeline entry has no at: time")
                     continue
                 t = self.offset(found.pop("at")[1])
+                lookahead = self._lookahead(found.pop("lookahead")[1]) if "lookahead" in found else None
                 actions = self.action_pairs(found, _Ctx(), item.where) if found else []
                 if not found:
                     self.error(item.where, "this timeline entry does nothing")
                 if t is not None and actions:
-                    entries.append(TimelineEntry(t, tuple(actions), self._label(item), item.where))
+                    entries.append(TimelineEntry(t, tuple(actions), self._label(item), item.where, lookahead))  # type: ignore[arg-type]
         else:
             self.error(node.where, "timeline: maps show times to actions, e.g. `0:30: Cyberpunk city`")
         return entries
+
+    def _entry_lookahead(self, node: Node) -> tuple[Node, float | str | None]:
+        """`0:30: {prompt: X, lookahead: 200ms}`: the entry's own lookahead, and the mapping without it."""
+        if not node.is_map or not any(k.key == "lookahead" for k, _ in node.pairs or []):
+            return node, None
+        pairs = [(k, v) for k, v in node.pairs or [] if k.key != "lookahead"]
+        setting = next(v for k, v in node.pairs or [] if k.key == "lookahead")
+        return Node(where=node.where, pairs=pairs, text=node.text), self._lookahead(setting)
 
     def _label(self, node: Node) -> str:
         return _label(node, self.vars)

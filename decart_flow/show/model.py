@@ -185,6 +185,7 @@ class TimelineEntry:
     actions: tuple[Action, ...]
     label: str = ""  # what the TUI shows: the source text of the entry
     where: Where = NOWHERE
+    lookahead: float | Literal["auto"] | None = None  # None = the show's setting
 
 
 @dataclass(frozen=True)
