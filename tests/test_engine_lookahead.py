@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 import av
 import pytest
-from test_engine_support import TimedSession, play
+from test_engine_support import play
 
 from decart_flow.engine.latency import LatencyEstimator, LatencyFeed
 from decart_flow.engine.plan import plan
