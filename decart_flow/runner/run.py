@@ -79,6 +79,7 @@ class Run:
         self.stats: Any = None
         self.preview: Any = None
         self.controls: Any = None
+        self.latency_feed: Any = None
         self.on_reload: Callable[[ShowModel], None] | None = None  # the TUI shows reloads
         self.on_reload_error: Callable[[list[Any]], None] | None = None
         self._last_state = "disconnected"
@@ -151,6 +152,10 @@ class Run:
         self.session = await self._connect()
         self._attach_sinks()
         self.engine = Engine(self.show, self.session, self.clock, self.journal)
+        if self.stamps is not None:  # the local service stamps frames: `lookahead: auto` measures on them
+            from ..engine.latency import LatencyFeed
+
+            self.latency_feed = LatencyFeed(self.engine.latency, self.session, self.stamps, self.loop)
         self._last_state = self.session.get_connection_state()
         self.session.on("connection_change", self._on_connection)
         await self._start_controls()
@@ -241,6 +246,8 @@ class Run:
                 await self.controls.stop()
             except Exception as exc:  # noqa: BLE001 - the rest must still be released
                 log.warning("stopping the control servers: %s", exc)
+        if self.latency_feed is not None:
+            self.latency_feed.close()
         if self.session is not None:
             try:
                 await asyncio.wait_for(self.session.disconnect(), 2.0)
