@@ -223,3 +223,15 @@ def test_stamp_watcher_notes_the_first_frame_of_each_stamp() -> None:
     assert seen == [1, 2, 3]
     assert watcher.first_seen(1) < watcher.first_seen(2) < watcher.first_seen(3)
     assert watcher.first_seen(9) is None and watcher.current == 3
+
+
+def test_stamp_watcher_forgets_an_old_session_on_reset() -> None:
+    watcher = StampWatcher()
+    for value in (1, 2, 3):
+        watcher(_stamped(value))
+    old = watcher.first_seen(2)
+    watcher.reset()
+    assert watcher.first_seen(2) is None and watcher.current is None
+    watcher(_stamped(1))
+    watcher(_stamped(2))
+    assert watcher.first_seen(2) is not None and watcher.first_seen(2) > old

@@ -59,6 +59,12 @@ class StampWatcher:
         self._callbacks: list[Callable[[int, int], None]] = []
         self._lock = threading.Lock()
 
+    def reset(self) -> None:
+        """A new session counts from 1 again: forget the old session's values."""
+        with self._lock:
+            self._first.clear()
+            self.current = None
+
     def on_stamp(self, callback: Callable[[int, int], None]) -> None:
         self._callbacks.append(callback)
 

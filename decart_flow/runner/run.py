@@ -164,6 +164,8 @@ class Run:
         """After a reconnect, what should be showing now goes out again (cues fired in the outage)."""
         previous, self._last_state = self._last_state, str(state)
         if previous == "reconnecting" and self._last_state in ("connected", "generating"):
+            if self.stamps is not None:
+                self.stamps.reset()
             if self.engine is not None:
                 self.engine.catch_up()
         elif self._last_state == "disconnected" and not self._stopping.is_set() and not self._closed:
