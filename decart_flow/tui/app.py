@@ -99,7 +99,7 @@ class FlowApp(App[int]):
         self.options = options or RunOptions()
         self.live = live
         self.now = now or (lambda: datetime.now(local_zone()))
-        self.run: Run | None = None
+        self.show_run: Run | None = None
         self.phase = "starting" if live else "playing"
         self.note: str | None = None
         self.exit_code = 0
@@ -116,6 +116,8 @@ class FlowApp(App[int]):
         self._glass: GlassMeter | None = None
         self._audio_lengths: dict[str, float | None] = {}
         self._tap: _LogTap | None = None
+        if live:
+            _start_resource_tracker()
 
     # ------------------------------------------------------------ layout
 
@@ -131,6 +133,10 @@ class FlowApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # Kept by reference: while a dialog is up, queries would look in the dialog's screen.
+        self._widgets = [self.query_one(w) for w in (ShowHeader, Timeline, StatePanel, StatsPanel)]
+        self._log_view = self.query_one(JournalLog)
+        self._preview = self.query_one(PreviewView)
         self.query_one("#timeline").border_title = "timeline"
         self.query_one("#preview").border_title = "output"
         self.query_one("#state").border_title = "now"
@@ -139,22 +145,22 @@ class FlowApp(App[int]):
         if not self.live:
             if self._still is not None:
                 self._push(self._still)
-            self.query_one(PreviewView).show_frame(self._still_frame)
+            self._preview.show_frame(self._still_frame)
             return
         self._tap = _LogTap(self._lines)
         logging.getLogger().addHandler(self._tap)
-        self.run = Run(self.show, self.options, say=lambda line: self._lines.append((line, "dim")))
-        self._journal_sub = self.run.journal.events.subscribe(self._records.append)
-        self._lines.append((f"journal: {self.run.journal_path}", "dim"))
+        self.show_run = Run(self.show, self.options, say=lambda line: self._lines.append((line, "dim")))
+        self._journal_sub = self.show_run.journal.events.subscribe(self._records.append)
+        self._lines.append((f"journal: {self.show_run.journal_path}", "dim"))
         self._play = asyncio.ensure_future(self._play_show())
         self.set_interval(1.0 / STATE_HZ, self._tick)
         self.set_interval(1.0 / PREVIEW_FPS, self._preview_tick)
         self._tick()
 
     async def _play_show(self) -> str | None:
-        assert self.run is not None
+        assert self.show_run is not None
         try:
-            reason = await self.run.play()
+            reason = await self.show_run.play()
         except RunError as exc:
             self.phase, self.note, self.exit_code = "failed", f"error: {exc}", 1
             self._lines.append((f"error: {exc}", "bold red"))
@@ -171,7 +177,7 @@ class FlowApp(App[int]):
     # ------------------------------------------------------------ the bounded-rate tick
 
     def _tick(self) -> None:
-        run = self.run
+        run = self.show_run
         if run is None:
             return
         engine = run.engine
@@ -189,7 +195,7 @@ class FlowApp(App[int]):
                 self._connection = str(record.get("state", self._connection))
             elif event == "cue.fire" and self._glass is not None:
                 self._glass.note_lateness(float(record.get("lateness_ms") or 0.0))
-        log_view = self.query_one(JournalLog)
+        log_view = self._log_view
         while self._lines:
             line, style = self._lines.popleft()
             log_view.add_line(line, style)
@@ -207,7 +213,7 @@ class FlowApp(App[int]):
         if self._state is not None and state.started and not state.paused and state.ended is None:
             t += asyncio.get_running_loop().time() - self._state_at
         go_t, go_label = go_target(self.show, state)
-        run = self.run
+        run = self.show_run
         glass = self._glass.tick() if self._glass is not None else None
         return Glance(
             state=state, t=t, wall=self.now(), duration=self.show.duration, go_t=go_t, go_label=go_label,
@@ -217,15 +223,15 @@ class FlowApp(App[int]):
         )
 
     def _push(self, glance: Glance) -> None:
-        for widget in (ShowHeader, Timeline, StatePanel, StatsPanel):
-            self.query_one(widget).glance = glance
+        for widget in self._widgets:
+            widget.glance = glance  # type: ignore[attr-defined]
 
     def _preview_tick(self) -> None:
-        preview = self.run.preview if self.run is not None else None
+        preview = self.show_run.preview if self.show_run is not None else None
         latest = getattr(preview, "latest", None)
         if callable(latest):
             try:
-                self.query_one(PreviewView).show_frame(latest())
+                self._preview.show_frame(latest())
             except Exception as exc:  # noqa: BLE001 - a preview hiccup must not stop the screen
                 log.debug("preview: %s", exc)
 
@@ -243,7 +249,7 @@ class FlowApp(App[int]):
     # ------------------------------------------------------------ intents
 
     def _engine(self) -> Any:
-        engine = self.run.engine if self.run is not None else None
+        engine = self.show_run.engine if self.show_run is not None else None
         if engine is None or self.phase in ("ended", "failed"):
             self.notify("the show is not playing", severity="warning", timeout=2)
             return None
@@ -348,14 +354,14 @@ class FlowApp(App[int]):
     async def _quit(self) -> None:
         if self.phase not in ("ended", "failed"):
             self.phase, self.note = "stopping", "stopping: disconnecting and closing the recording…"
-            self._push(self._glance()) if self.run is not None else None
+            self._push(self._glance()) if self.show_run is not None else None
         await self.shutdown_run()
         self.exit(self.exit_code, return_code=self.exit_code)
 
     async def shutdown_run(self, timeout: float = 15.0) -> None:
         """End the run cleanly (disconnect, finalize the recording); safe to call more than once."""
-        if self.run is not None and self._play is not None and not self._play.done():
-            self.run.request_stop("quit")
+        if self.show_run is not None and self._play is not None and not self._play.done():
+            self.show_run.request_stop("quit")
             try:
                 await asyncio.wait_for(asyncio.shield(self._play), timeout)
             except asyncio.TimeoutError:
@@ -370,6 +376,20 @@ class FlowApp(App[int]):
         if self._tap is not None:
             logging.getLogger().removeHandler(self._tap)
             self._tap = None
+
+
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker while stdio are still real files.
+
+    The local service runs in a spawned child; spawning starts the tracker on first use and
+    hands it stderr's descriptor, which Textual has replaced by then: the spawn then fails.
+    """
+    from multiprocessing import resource_tracker
+
+    try:
+        resource_tracker.ensure_running()
+    except Exception as exc:  # noqa: BLE001 - the spawn will say what is wrong
+        log.debug("resource tracker: %s", exc)
 
 
 def _number(obj: Any, names: tuple[str, ...]) -> float | None:

@@ -63,10 +63,7 @@ class GlassMeter:
 
 
 def _first_seen(stamps: Any, stamp: int) -> float | None:
-    """perf_counter seconds when the watcher first saw `stamp` (or a later one)."""
-    for name in ("first_seen", "seen_at", "time_of"):
-        fn = getattr(stamps, name, None)
-        if callable(fn):
-            value = fn(stamp)
-            return float(value) if value is not None else None
-    return None
+    """perf_counter seconds when the watcher first saw `stamp` (it keeps `perf_counter_ns`)."""
+    fn = getattr(stamps, "first_seen", None)
+    value = fn(stamp) if callable(fn) else None
+    return value / 1e9 if value is not None else None

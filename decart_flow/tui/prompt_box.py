@@ -21,7 +21,7 @@ class PromptChoice:
 class PromptBox(ModalScreen[PromptChoice | None]):
     BINDINGS = [
         Binding("escape", "dismiss(None)", "cancel"),
-        Binding("ctrl+e", "toggle_enhance", "enhance on/off"),
+        Binding("ctrl+e", "toggle_enhance", "enhance on/off", priority=True),  # over the Input's "end"
     ]
     enhance: reactive[bool] = reactive(True)
 
