@@ -6,7 +6,7 @@ resident memory (VmRSS) of both every 5 s. Growth is the mean of the last minute
 mean of the minute after warm-up (the first 60 s fill caches, codecs and queues). Prints a
 table and writes benchmarks/results/soak.json.
 
-    python benchmarks/bench_soak.py [--minutes 10] [--fault drop-ws-after=60s]
+    python benchmarks/bench_soak.py [--minutes 10] [--fault drop-ws-after=60s] [--no-record]
 """
 
 from __future__ import annotations
@@ -89,6 +89,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--fault", action="append", default=[], help="passed to decart-flow serve")
+    parser.add_argument("--no-record", action="store_true", help="without --record (tells the recorder's share)")
+    parser.add_argument("--name", default="soak", help="results/NAME.json")
     args = parser.parse_args()
     total_s = args.minutes * 60
     work = Path(tempfile.mkdtemp(prefix="decart-soak-"))
@@ -101,8 +103,9 @@ def main() -> int:
     service = cli(*serve_args, stdout=subprocess.PIPE)
     assert service.stdout is not None and "listening" in service.stdout.readline()
     journal = work / "soak.jsonl"
+    record = [] if args.no_record else ["--record", str(work / "soak.mp4")]
     run = cli("run", str(show), "--headless", "--backend", f"http://127.0.0.1:{port}", "--api-key", KEY,
-              "--record", str(work / "soak.mp4"), "--journal", str(journal),
+              *record, "--journal", str(journal),
               stdout=subprocess.DEVNULL, stderr=open(work / "run.stderr", "w"))
     samples: dict[str, list[tuple[float, float]]] = {"run": [], "service": []}
     began = time.monotonic()
@@ -128,6 +131,8 @@ def main() -> int:
     result = {
         "minutes": args.minutes,
         "faults": args.fault,
+        "record": not args.no_record,
+        "load_average_at_end": os.getloadavg(),
         "run": growth(samples["run"], total_s),
         "service": growth(samples["service"], total_s),
         "acks": len(acks),
@@ -141,7 +146,7 @@ def main() -> int:
     print(table(["process", "RSS after warm-up MB", "RSS last minute MB", "max MB", "growth"], rows))
     print(f"acks {result['acks']} (failed {result['failed_acks']}), reconnects {result['reconnects']}, "
           f"ended: {result['end']}")
-    path = write_json("soak", result)
+    path = write_json(args.name, result)
     print(f"wrote {path}")
     worst = max(result["run"]["growth_pct"], result["service"]["growth_pct"])
     return 0 if worst < 5.0 else 1
