@@ -76,7 +76,11 @@ def resolve_image(text: str, base: Path) -> tuple[str | None, str | None]:
 class ImageChooser(ModalScreen[tuple[str | None] | None]):
     """Dismisses with `(path,)`, `(None,)` to clear, or None when cancelled."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "cancel")]
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "cancel"),
+        Binding("tab", "complete", "complete", priority=True),
+        Binding("down", "to_list", "list", show=False),
+    ]
 
     def __init__(self, base: Path) -> None:
         super().__init__()
@@ -89,6 +93,17 @@ class ImageChooser(ModalScreen[tuple[str | None] | None]):
             yield Input(placeholder="refs/picture.png", suggester=PathSuggester(self.base), id="path")
             yield OptionList(*self.choices, id="choices")
             yield Label("", id="problem")
+
+    def action_complete(self) -> None:
+        """Tab takes the completion shown (the Input's cursor-right at the end does that)."""
+        path = self.query_one("#path", Input)
+        if self.focused is path:
+            path.action_end()
+            path.action_cursor_right()
+
+    def action_to_list(self) -> None:
+        if self.choices:
+            self.query_one("#choices", OptionList).focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

@@ -8,7 +8,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from ..engine.state import Upcoming
-from .format import countdown, lateness, short, show_time
+from .format import clock, countdown, lateness, short, show_time
 from .glance import Glance
 
 
@@ -32,7 +32,7 @@ class Timeline(Widget):
             out.append(f"  ✓ {show_time(p.t):>8}  ", style="dim")
             out.append(short(p.cue, width - 26).ljust(max(1, width - 26)), style="dim")
             out.append(f"{late:>10}\n", style=style)
-        label = f"━━ NOW {show_time(g.t)} "
+        label = f"━━ NOW {clock(g.t)} "
         out.append(label + "━" * max(0, width - len(label)) + "\n", style="bold magenta")
         go_marked = False
         for u in upcoming[:room_up]:
