@@ -5,7 +5,8 @@ average is recorded before and after each (the machine is shared: read every fig
 
     python benchmarks/run_all.py [--quick] [--only lateness,glass,...]
 
---quick takes about 3 minutes, the full run about 10. Writes benchmarks/results/all.json.
+--quick takes about 3 minutes, the full run about 10. Writes benchmarks/results/all.json
+(with --only: all_<names>.json, so a partial run leaves the last complete one alone).
 What each figure means: benchmarks/README.md.
 """
 
@@ -222,7 +223,8 @@ def main() -> int:
     print()
     print(table(["benchmark", "took", "load before", "load after"], loads))
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / "all.json"
+    # A partial run does not overwrite the last complete one.
+    path = RESULTS_DIR / ("all.json" if args.only is None else f"all_{'_'.join(names)}.json")
     path.write_text(json.dumps({"quick": args.quick, "machine": machine,
                                 "table": [dict(zip(("figure", "value", "target", "met"), row)) for row in rows],
                                 "runs": runs}, indent=2) + "\n")
