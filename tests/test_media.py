@@ -54,6 +54,7 @@ async def test_testsrc_moves_at_the_model_size_and_pace() -> None:
     assert all((f.width, f.height, f.format.name) == (W, H, "yuv420p") for f in frames)
     assert 0.35 < elapsed < 2.0  # 12 intervals of 40 ms
     assert [f.pts for f in frames[:3]] == [0, 3600, 7200] and frames[0].time_base == Fraction(1, 90000)
+    assert track.sent.frames == 13 and 10 < track.fps_out() < 40
     a, b = frames[0].to_ndarray(), frames[5].to_ndarray()
     assert np.abs(a.astype(int) - b.astype(int)).mean() > 1.0
 

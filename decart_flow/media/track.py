@@ -6,6 +6,7 @@ import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from decart_flow.media.pacing import Pacer
+from decart_flow.media.stats import StreamStats
 
 
 class PacedSource(MediaStreamTrack):
@@ -23,6 +24,7 @@ class PacedSource(MediaStreamTrack):
         self.height = height
         self.fps = fps
         self._pacer = Pacer(fps)
+        self.sent = StreamStats()  # frames handed to the encoder: the stream's "fps out"
 
     async def recv(self) -> av.VideoFrame:
         if self.readyState != "live":
@@ -31,7 +33,12 @@ class PacedSource(MediaStreamTrack):
         frame = self.make_frame(self._pacer.index)
         frame.pts = pts
         frame.time_base = time_base
+        self.sent(frame)
         return frame
+
+    def fps_out(self) -> float:
+        """Frames per second this source actually sent, over the last two seconds."""
+        return self.sent.fps()
 
     def make_frame(self, index: int) -> av.VideoFrame:
         raise NotImplementedError

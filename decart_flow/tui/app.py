@@ -218,7 +218,7 @@ class FlowApp(App[int]):
         return Glance(
             state=state, t=t, wall=self.now(), duration=self.show.duration, go_t=go_t, go_label=go_label,
             fps_in=_number(run.stats if run else None, ("fps_in", "fps")),
-            fps_out=_number(run.source if run else None, ("fps_out", "fps_sent", "sent_fps")),
+            fps_out=_number(run.source if run else None, ("fps_out",)),
             glass_ms=glass, audio_length=self._audio_length(state.audio), phase=self.phase, note=self.note,
         )
 
