@@ -51,13 +51,8 @@ def run_command(args: argparse.Namespace) -> int:
     if options.headless:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         return asyncio.run(_headless(show, options))
-    from multiprocessing import resource_tracker
-
     from ..tui.app import run_tui
 
-    # multiprocessing starts its resource tracker on first use with our stderr's descriptor; once
-    # Textual has replaced sys.stderr that fails, so the child service could not start. Start it now.
-    resource_tracker.ensure_running()
     return run_tui(show, options, args)
 
 
