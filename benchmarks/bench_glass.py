@@ -15,8 +15,9 @@ monotonic clock are the same clock on Linux (bench_lateness checks it), so
     send -> glass = glass - WebSocket write (what a lookahead must cover)
     landing       = |glass - cued time|      (without lookahead: cue -> glass itself)
 
-Lookahead: the show model has `lookahead`, but the engine does not act on it yet. `--lookahead X`
-sets it on the show, so the same code measures landing once the engine sends early; until then
+Lookahead: `--lookahead auto|SECONDS` sets it on the show; with `auto` a LatencyFeed learns
+send -> glass from the stamps, as the runner does, and the engine sends each cue that much early.
+Landing is then |glass - cued time| with the cue sent early. Without lookahead,
 `estimate_lookahead` says what a fixed lookahead would give, from this run's distribution (the
 lookahead is chosen on the first half of the cues, the landing is scored on the second half).
 
@@ -111,17 +112,24 @@ async def play(seconds: float, interval: float, lookahead: float | str | None = 
             window[key] = (time.monotonic(), sent_frames[0], got_frames[0], cpu_seconds(),
                            cpu_seconds(service_pid) if service_pid else float("nan"), os.getloadavg()[0])
 
+        feeds: list[Any] = []
         try:
             client.on("sent", on_sent)
             client.add_frame_sink(count_frame)
             client.add_frame_sink(stamps)
             engine = Engine(show, client, Clock(loop), Path(tmp) / "journal.jsonl")
+            if lookahead is not None:  # `auto` learns send -> glass as the runner does
+                from decart_flow.engine.latency import LatencyFeed
+
+                feeds.append(LatencyFeed(engine.latency, client, stamps, loop))
             loop.call_later(FROM, snapshot, "start")
             loop.call_later(FROM + count * interval, snapshot, "end")
             reason = await engine.run()
             await asyncio.sleep(0.5)  # the last cue's frame is still on its way
             intended = [engine.show_clock.mono_of(FROM + k * interval) for k in range(count)]
         finally:
+            for feed in feeds:
+                feed.close()
             await client.disconnect()
     t0, s0, g0, c0, v0, load0 = window["start"]
     t1, s1, g1, c1, v1, load1 = window["end"]
@@ -165,7 +173,7 @@ def figures(raw: dict[str, Any]) -> dict[str, Any]:
     ok = [c for c in raw["cues"] if c["glass_s"] is not None and c["sent_s"] is not None]
     c2g = [(c["glass_s"] - c["intended_s"]) * 1000 for c in ok]
     s2g = [(c["glass_s"] - c["sent_s"]) * 1000 for c in ok]
-    c2g_sum = summary(c2g, 1)
+    c2g_sum = {**summary(c2g, 1), "p5": round(pct(c2g, 5), 1)}
     return {
         "frame_interval_ms": frame_ms,
         "cues": raw["cues_planned"],

@@ -40,6 +40,8 @@ PLANS: dict[str, tuple[list[str], list[str]]] = {
     "lateness": (_bench("bench_lateness.py", "--case", "video", "--seconds", "20"),
                  _bench("bench_lateness.py", "--case", "video", "--seconds", "60")),
     "glass": (_bench("bench_glass.py", "--seconds", "20"), _bench("bench_glass.py", "--seconds", "60")),
+    "lookahead": (_bench("bench_glass.py", "--seconds", "20", "--lookahead", "auto"),
+                  _bench("bench_glass.py", "--seconds", "60", "--lookahead", "auto")),
     "throughput": (_bench("bench_throughput.py", "--seconds", "15"), _bench("bench_throughput.py", "--seconds", "60")),
     "startup": (_bench("bench_startup.py", "--runs", "3"), _bench("bench_startup.py", "--runs", "10")),
     "plan": ([PY, __file__, "--plan-child", "2"], [PY, __file__, "--plan-child", "5"]),
@@ -94,7 +96,7 @@ def rows_glass(r: dict[str, Any]) -> list[Row]:
     c, fr, s, land, est = (r["cue_to_glass_ms"], r["cue_to_glass_frames"], r["send_to_glass_ms"],
                            r["landing_abs_ms"], r["lookahead_estimate"])
     limit = 2 * r["frame_interval_ms"]
-    look = "no lookahead (engine has none yet)" if not r["engine_has_lookahead"] else f"lookahead={r['lookahead']}"
+    look = "no lookahead" + ("" if r["engine_has_lookahead"] else " (not in the engine)")
     return [
         ["2 cue -> glass p50", f"{c['p50']:.1f} ms = {fr.get('p50', float('nan')):.2f} frames", f"<= 2 frames ({limit:.0f} ms)", _met(c["p50"] <= limit)],
         ["2 cue -> glass p95", f"{c['p95']:.1f} ms = {fr.get('p95', float('nan')):.2f} frames", "", ""],
@@ -103,6 +105,21 @@ def rows_glass(r: dict[str, Any]) -> list[Row]:
         ["3 send -> glass p5 / p50 / p95", f"{s['p5']:.1f} / {s['p50']:.1f} / {s['p95']:.1f} ms", "(lookahead must cover)", ""],
         ["3 landing p95 with a fixed lookahead (estimate)", f"{est['landing_p95_ms']} ms at L={est['lookahead_ms']} ms", "(estimate)", ""],
     ]
+
+
+def rows_lookahead(r: dict[str, Any]) -> list[Row]:
+    c, land = r["cue_to_glass_ms"], r["landing_abs_ms"]
+    if not r["engine_has_lookahead"]:
+        return [["3 landing with lookahead: auto", "not in the engine", "", "n/a"]]
+    return [
+        [f"3 landing |glass - cue| p50 / p95, lookahead: {r['lookahead']}", f"{land['p50']:.1f} / {land['p95']:.1f} ms", "", ""],
+        [f"3 glass - cue p5 / p50 / p95 (signed), lookahead: {r['lookahead']}", f"{pct_row(c)}", "", ""],
+        ["3 cues whose frame never came (lookahead run)", f"{r['unseen']} of {r['cues']}", "", ""],
+    ]
+
+
+def pct_row(c: dict[str, Any]) -> str:
+    return f"{c.get('p5', float('nan')):.1f} / {c['p50']:.1f} / {c['p95']:.1f} ms"
 
 
 def rows_throughput(r: dict[str, Any]) -> list[Row]:
@@ -147,7 +164,7 @@ def rows_tui(r: dict[str, Any]) -> list[Row]:
 
 
 ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
-    "lateness": rows_lateness, "glass": rows_glass, "throughput": rows_throughput,
+    "lateness": rows_lateness, "glass": rows_glass, "lookahead": rows_lookahead, "throughput": rows_throughput,
     "startup": rows_startup, "plan": rows_plan, "tui": rows_tui,
 }
 
