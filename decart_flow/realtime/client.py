@@ -713,6 +713,11 @@ class RealtimeClient:
             await asyncio.gather(wire.reader, return_exceptions=True)
         await wire.http.close()
         self._fail_pending("session closed")
+        # The old session's tracks are over: a reader gets MediaStreamError, and the frames they
+        # still buffer go now (kept across weeks of reconnects, they were megabytes each time).
+        old, self._remote_tracks = self._remote_tracks, []
+        for proxy in old:
+            proxy.end(drop_buffered=True)
 
     async def _close_peer_connection(self, pc: RTCPeerConnection) -> None:
         await pc.close()

@@ -65,10 +65,12 @@ class HoppingTrack(MediaStreamTrack):
         if waiter is not None:
             wake(self._loop, _release, waiter)
 
-    def end(self) -> None:
+    def end(self, drop_buffered: bool = False) -> None:
         """The remote track is over: readers get MediaStreamError once the buffer is empty."""
         with self._lock:
             self._ended = True
+            if drop_buffered:
+                self._frames.clear()
             waiter = self._waiter
         if waiter is not None:
             wake(self._loop, _release, waiter)
