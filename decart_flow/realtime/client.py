@@ -42,6 +42,7 @@ from decart_flow.realtime.media_loop import MediaLoop, wake
 from decart_flow.realtime.models import ModelDefinition, realtime
 from decart_flow.realtime.session import AudioInput, ConnectionState, ImageInput
 from decart_flow.realtime.tracks import FrameSink, HoppingTrack, pump
+from decart_flow.realtime.memory import trim
 from decart_flow.realtime.types import ModelState, Prompt, RealtimeConnectOptions
 from decart_flow.realtime.urls import is_loopback, redact_url, stream_url
 
@@ -488,6 +489,7 @@ class RealtimeClient:
         self._set_state("reconnecting")
         try:
             await self._close_wire()
+            await asyncio.to_thread(trim)  # the old session's codec buffers go back to the OS
             await self._connect_with_retry(self._options.reconnect_attempts)
         except asyncio.CancelledError:
             raise

@@ -16,6 +16,7 @@ from aiortc import RTCPeerConnection
 
 from decart_flow.service.faults import Faults
 from decart_flow.service.keys import KeyStore, TokenRequestError
+from decart_flow.realtime.memory import trim
 from decart_flow.service.models import find_model
 from decart_flow.service.signaling import StreamSession
 
@@ -115,6 +116,8 @@ class LocalService:
         finally:
             self.sessions.discard(session)
             log.info("session %s: ended", session.id[:8])
+        if not self.sessions:  # between sessions: nothing is rendering while the heap is walked
+            await asyncio.get_running_loop().run_in_executor(None, trim)
         return ws
 
     async def _tokens(self, request: web.Request) -> web.Response:
