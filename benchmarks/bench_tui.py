@@ -6,8 +6,8 @@ cue every 0.5 s cycling unique texts (`look k`), in a fresh interpreter each:
 
 - `headless`: what `decart-flow run --headless` does (the journal printer writes every record,
   here to /dev/null).
-- `tui`: the Textual app of `decart-flow run` (FlowApp: state 10 Hz, preview 5 fps, journal pane)
-  driven by `App.run_test` (Textual's headless driver: every widget renders, nothing is written
+- `tui`: the Textual app of `decart-flow run` (FlowApp: state 10 Hz, preview 5 fps, journal pane;
+  the show on its own loop in a ShowThread, given this Run through `run_factory`) driven by `App.run_test` (Textual's headless driver: every widget renders, nothing is written
   to a terminal, so the cost of a real terminal's output is not counted).
 
 The Run is subclassed here only to listen: `on("sent")` for the WebSocket write time of each cue's
@@ -52,7 +52,7 @@ def _timed_run_class() -> type:
         sent_ns: dict[int, int]
         frame_times: list[float]
         made: list[int]
-        made_runs: list[Any] = []  # every instance, so the app's own name for it does not matter
+        made_runs: list[Any] = []  # every instance (the TUI makes its Run on the show thread)
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
@@ -106,15 +106,12 @@ async def run_case(case: str, seconds: float) -> dict[str, Any]:
         else:
             from multiprocessing import resource_tracker
 
-            import decart_flow.tui.app as tui_app
+            from decart_flow.tui.app import FlowApp
 
             resource_tracker.ensure_running()  # as run_command does before Textual takes stderr
-            tui_app.Run = TimedRun  # type: ignore[attr-defined,misc]
-            app = tui_app.FlowApp(show, options)
+            app = FlowApp(show, options, run_factory=TimedRun)
             async with app.run_test(headless=True, size=(160, 48)):
-                while app._play is None:
-                    await asyncio.sleep(0.05)
-                reason = await app._play
+                reason = await asyncio.wrap_future(app.finished)
             run = TimedRun.made_runs[-1]
     engine = run.engine
     assert engine is not None

@@ -179,7 +179,7 @@ async def test_help_lists_show_keys_and_quit_is_confirmed(show_file, tmp_path):
         assert live.app.phase == "playing"
         await pilot.press("q", "y")
         await wait_for(pilot, lambda: live.app.return_code is not None, 15.0)  # exits once the run closed
-        assert live.app.return_code == 0 and live.app._play.done()
+        assert live.app.return_code == 0 and live.app.finished.done()
 
     live = await play(show_file, tmp_path, body)
     ends = live.events("show.end")

@@ -1,14 +1,17 @@
 """`decart-flow run` in a terminal: the show at a glance and under the performer's fingers.
 
-The app renders state and sends intents; the engine owns every decision. It reads the engine's
-latest `ShowState`, the journal and the media sinks at a bounded rate (state 10 Hz, preview 5 fps)
-and never waits on the show: every intent is a plain call that returns at once.
+The app renders state and sends intents; the engine owns every decision. The show plays on a
+loop of its own (`ShowThread`): a repaint here never delays a cue or a frame there. The app reads
+the latest `ShowState`, the journal and the media sinks at a bounded rate (state 10 Hz, preview
+5 fps), and every intent (keys, prompt box, image chooser, mirror, reload) goes to the show loop
+through `ShowThread.call`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import logging
 from collections import deque
 from dataclasses import replace
@@ -27,6 +30,7 @@ from textual.widgets import Footer
 from ..engine.clock import local_zone
 from ..engine.state import ShowState
 from ..runner.run import Run, RunError, RunOptions
+from ..runner.thread import RunFactory, ShowThread
 from ..show import ShowError, load_show
 from ..show.model import EventTrigger, ImageAction, MirrorAction, PromptAction, ShowModel
 from .confirm_quit import ConfirmQuit
@@ -93,27 +97,27 @@ class FlowApp(App[int]):
         now: Callable[[], datetime] | None = None,
         still: Glance | None = None,
         still_frame: np.ndarray | None = None,
+        run_factory: RunFactory = Run,
     ) -> None:
         super().__init__()
         self.show = show
         self.options = options or RunOptions()
         self.live = live
         self.now = now or (lambda: datetime.now(local_zone()))
-        self.show_run: Run | None = None
         self.phase = "starting" if live else "playing"
         self.note: str | None = None
         self.exit_code = 0
         self._still = still
         self._still_frame = still_frame
-        self._play: asyncio.Task[str | None] | None = None
-        self._records: deque[dict[str, Any]] = deque(maxlen=2000)
+        self.show_thread = ShowThread(show, self.options, run_factory=run_factory)
+        #: the show's end reason once its run closed (RunError if it could not start)
+        self.finished: concurrent.futures.Future[str] = self.show_thread.finished
         self._lines: deque[tuple[str, str]] = deque(maxlen=500)
         self._state: ShowState | None = None
-        self._state_at = 0.0
         self._connection = "connecting"
-        self._state_sub: Any = None
-        self._journal_sub: Any = None
+        self._ended_seen = False
         self._glass: GlassMeter | None = None
+        self._glass_made: concurrent.futures.Future[Any] | None = None
         self._audio_lengths: dict[str, float | None] = {}
         self._tap: _LogTap | None = None
         if live:
@@ -149,46 +153,53 @@ class FlowApp(App[int]):
             return
         self._tap = _LogTap(self._lines)
         logging.getLogger().addHandler(self._tap)
-        self.show_run = Run(self.show, self.options, say=lambda line: self._lines.append((line, "dim")))
-        self._journal_sub = self.show_run.journal.events.subscribe(self._records.append)
-        self._lines.append((f"journal: {self.show_run.journal_path}", "dim"))
-        self._play = asyncio.ensure_future(self._play_show())
+        self.show_thread.start()
         self.set_interval(1.0 / STATE_HZ, self._tick)
         self.set_interval(1.0 / PREVIEW_FPS, self._preview_tick)
         self._tick()
 
-    async def _play_show(self) -> str | None:
-        assert self.show_run is not None
-        try:
-            reason = await self.show_run.play()
-        except RunError as exc:
+    @property
+    def show_run(self) -> Run | None:
+        """The run on the show loop: read its figures here, call into it through `show_thread.call`."""
+        return self.show_thread.run
+
+    def _check_end(self) -> None:
+        """Once the show thread finished: why, on the screen, once."""
+        if self._ended_seen or not self.finished.done():
+            return
+        self._ended_seen = True
+        exc = self.finished.exception()
+        if isinstance(exc, RunError):
             self.phase, self.note, self.exit_code = "failed", f"error: {exc}", 1
             self._lines.append((f"error: {exc}", "bold red"))
-            return None
-        except Exception as exc:  # noqa: BLE001 - our bug: say it, keep the screen
+        elif exc is not None:  # our bug: say it, keep the screen
             log.error("the run failed", exc_info=exc)
             self.phase, self.note, self.exit_code = "failed", f"error: {type(exc).__name__}: {exc}", 1
-            return None
-        if self.phase != "stopping":
-            self.note = f"show ended ({reason}): q quits"
-        self.phase = "ended"
-        return reason
+        else:
+            if self.phase != "stopping":
+                self.note = f"show ended ({self.finished.result()}): q quits"
+            self.phase = "ended"
 
     # ------------------------------------------------------------ the bounded-rate tick
 
     def _tick(self) -> None:
-        run = self.show_run
+        thread = self.show_thread
+        run = thread.run
         if run is None:
             return
-        engine = run.engine
-        if engine is not None and self._state_sub is None:
-            self._state_sub = engine.state.subscribe(self._on_state)
-            if run.session is not None:
-                self._glass = GlassMeter(run.session, run.stamps)
-        if engine is not None and self.phase == "starting":
-            self.phase = "playing"
-        records = list(self._records)
-        self._records.clear()
+        if not hasattr(self, "_journal_said"):
+            self._journal_said = True
+            self._lines.append((f"journal: {run.journal_path}", "dim"))
+        for line in thread.drain_lines():
+            self._lines.append((line, "dim"))
+        state = thread.snapshot()
+        if state is not None:
+            self._state = state
+            if self.phase == "starting":
+                self.phase = "playing"
+            self._make_glass(run)
+        self._check_end()
+        records = thread.drain_records()
         for record in records:
             event = record.get("event")
             if event == "session.state":
@@ -203,15 +214,22 @@ class FlowApp(App[int]):
             log_view.add_records(records)
         self._push(self._glance())
 
-    def _on_state(self, state: ShowState) -> None:
-        self._state = state
-        self._state_at = asyncio.get_running_loop().time()
+    def _make_glass(self, run: Run) -> None:
+        """The cue-to-glass meter listens on the session: it is made on the show loop."""
+        if self._glass is not None or run.session is None:
+            return
+        if self._glass_made is None:
+            self._glass_made = self.show_thread.call(GlassMeter, run.session, run.stamps)
+        elif self._glass_made.done():
+            self._glass = None if self._glass_made.exception() else self._glass_made.result()
+            if self._glass is None:
+                self._glass_made = None
 
     def _glance(self) -> Glance:
         state = self._state or ShowState(show=self.show.name, model=self.show.model, connection=self._connection)
         t = state.t
         if self._state is not None and state.started and not state.paused and state.ended is None:
-            t += asyncio.get_running_loop().time() - self._state_at
+            t += self.show_thread.snapshot_age()
         go_t, go_label = go_target(self.show, state)
         run = self.show_run
         glass = self._glass.tick() if self._glass is not None else None
@@ -227,7 +245,8 @@ class FlowApp(App[int]):
             widget.glance = glance  # type: ignore[attr-defined]
 
     def _preview_tick(self) -> None:
-        preview = self.show_run.preview if self.show_run is not None else None
+        run = self.show_run
+        preview = run.preview if run is not None else None
         latest = getattr(preview, "latest", None)
         if callable(latest):
             try:
@@ -246,34 +265,40 @@ class FlowApp(App[int]):
     async def _probe_audio(self, path: str) -> None:
         self._audio_lengths[path] = await asyncio.to_thread(_clip_seconds, path)
 
-    # ------------------------------------------------------------ intents
+    # ------------------------------------------------------------ intents (run on the show loop)
 
-    def _engine(self) -> Any:
-        engine = self.show_run.engine if self.show_run is not None else None
+    def _intent(self, name: str, *args: Any, then: Callable[[Any], None] | None = None) -> None:
+        """`engine.<name>(*args)` on the show loop; `then(result)` back here. Returns at once."""
+        run = self.show_run
+        engine = run.engine if run is not None else None
         if engine is None or self.phase in ("ended", "failed"):
             self.notify("the show is not playing", severity="warning", timeout=2)
-            return None
-        return engine
+            return
+        here = asyncio.get_running_loop()
+
+        def done(fut: concurrent.futures.Future[Any]) -> None:
+            exc = fut.exception()
+            if exc is not None:
+                log.warning("%s: %s", name, exc)
+            elif then is not None:
+                try:
+                    here.call_soon_threadsafe(then, fut.result())
+                except RuntimeError:  # the app is gone: nobody to tell
+                    pass
+
+        self.show_thread.call(_engine_call, engine, name, args).add_done_callback(done)
 
     def action_pause_resume(self) -> None:
-        engine = self._engine()
-        if engine is not None and not engine.pause():
-            engine.resume()
+        self._intent("pause_or_resume")
 
     def action_go_next(self) -> None:
-        engine = self._engine()
-        if engine is not None and not engine.go_next():
-            self.notify("GO: no timeline entry left", timeout=2)
+        self._intent("go_next", then=lambda ok: ok or self.notify("GO: no timeline entry left", timeout=2))
 
     def action_go_back(self) -> None:
-        engine = self._engine()
-        if engine is not None and not engine.go_back():
-            self.notify("GO back: nothing before this", timeout=2)
+        self._intent("go_back", then=lambda ok: ok or self.notify("GO back: nothing before this", timeout=2))
 
     def action_mirror(self) -> None:
-        engine = self._engine()
-        if engine is not None:
-            engine.manual(MirrorAction("toggle"), "key m")
+        self._intent("manual", MirrorAction("toggle"), "key m")
 
     def action_prompt(self) -> None:
         state = self._state
@@ -281,9 +306,8 @@ class FlowApp(App[int]):
         enhance = state.enhance if state else self.show.initial.enhance
 
         def send(choice: PromptChoice | None) -> None:
-            engine = self._engine() if choice is not None else None
-            if engine is not None and choice is not None:
-                engine.manual(PromptAction(choice.text, enhance=choice.enhance), "prompt box")
+            if choice is not None:
+                self._intent("manual", PromptAction(choice.text, enhance=choice.enhance), "prompt box")
 
         self.push_screen(PromptBox(current, enhance), send)
 
@@ -291,9 +315,8 @@ class FlowApp(App[int]):
         base = self.show.path.parent if self.show.path is not None else Path.cwd()
 
         def send(choice: tuple[str | None] | None) -> None:
-            engine = self._engine() if choice is not None else None
-            if engine is not None and choice is not None:
-                engine.manual(ImageAction(image=choice[0]), "image chooser")
+            if choice is not None:
+                self._intent("manual", ImageAction(image=choice[0]), "image chooser")
 
         self.push_screen(ImageChooser(base), send)
 
@@ -315,10 +338,10 @@ class FlowApp(App[int]):
             return
         if self.options.duration is not None:
             show = replace(show, duration=self.options.duration)
-        engine = self._engine()
-        if engine is None:
+        if self.show_run is None or self.show_run.engine is None or self.phase in ("ended", "failed"):
+            self.notify("the show is not playing", severity="warning", timeout=2)
             return
-        engine.reload(show)
+        self._intent("reload", show)  # checked above, off the show loop; swapped in on it
         self.show = show
         self.note = f"reloaded {path.name}"
 
@@ -331,9 +354,7 @@ class FlowApp(App[int]):
         if k is None:
             return
         event.stop()
-        engine = self._engine()
-        if engine is not None:
-            engine.key(k)
+        self._intent("key", k)
 
     # ------------------------------------------------------------ leaving
 
@@ -360,22 +381,31 @@ class FlowApp(App[int]):
 
     async def shutdown_run(self, timeout: float = 15.0) -> None:
         """End the run cleanly (disconnect, finalize the recording); safe to call more than once."""
-        if self.show_run is not None and self._play is not None and not self._play.done():
-            self.show_run.request_stop("quit")
+        thread = self.show_thread
+        if thread.alive and not self.finished.done():
+            thread.request_stop("quit")
             try:
-                await asyncio.wait_for(asyncio.shield(self._play), timeout)
+                await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(self.finished)), timeout)
             except asyncio.TimeoutError:
                 log.error("the run did not stop within %.0f s", timeout)
+            except Exception:  # noqa: BLE001 - a failed run is told by _check_end
+                pass
+        if self.finished.done():
+            self._check_end()
+        await asyncio.to_thread(thread.join, 2.0)
         if self._glass is not None:
-            self._glass.close()
+            self._glass.close()  # the show loop is gone (or stopping): no one else touches it
             self._glass = None
-        for sub in (self._state_sub, self._journal_sub):
-            if sub is not None:
-                sub.dispose()
-        self._state_sub = self._journal_sub = None
         if self._tap is not None:
             logging.getLogger().removeHandler(self._tap)
             self._tap = None
+
+
+def _engine_call(engine: Any, name: str, args: tuple[Any, ...]) -> Any:
+    """On the show loop: one intent (`pause_or_resume` is a toggle decided there)."""
+    if name == "pause_or_resume":
+        return engine.pause() or engine.resume()
+    return getattr(engine, name)(*args)
 
 
 def _start_resource_tracker() -> None:

@@ -5,15 +5,17 @@ from __future__ import annotations
 from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual.reactive import reactive
-from textual.widget import Widget
 
 from .format import CONNECTION_COLOURS, clock, wall
 from .glance import Glance
+from .glance_view import GlanceView
 
 
-class ShowHeader(Widget):
-    glance: reactive[Glance | None] = reactive(None)
+class ShowHeader(GlanceView):
+    def view_key(self, g: Glance) -> object:
+        return (g.state.show, g.state.model, g.state.connection, g.state.session_id, clock(g.t), g.duration,
+                wall(g.wall), g.state.timeline_len, g.state.go_index, g.state.ended, g.state.paused,
+                g.state.started, g.phase, g.note)
 
     def render(self) -> RenderableType:
         g = self.glance

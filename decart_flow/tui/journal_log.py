@@ -1,11 +1,18 @@
-"""The journal as the operator reads it: one line per record, newest at the bottom."""
+"""The journal as the operator reads it: one line per record, newest at the bottom.
+
+It draws the newest lines that fit and nothing else. A scrolling log (RichLog) grows its virtual
+size with every line, and each growth is a layout of the whole screen: measured, that was most of
+the TUI's cost during a busy show. The full record is in the journal file.
+"""
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any, Iterable
 
+from rich.console import RenderableType
 from rich.text import Text
-from textual.widgets import RichLog
+from textual.widget import Widget
 
 from ..runner.headless import format_event
 
@@ -23,18 +30,27 @@ _STYLES = {
 }
 
 
-class JournalLog(RichLog):
-    """A RichLog that is fed in batches by the app's 10 Hz tick, never record by record."""
+class JournalLog(Widget):
+    """Fed in batches by the app's 10 Hz tick, never record by record; one repaint per batch."""
 
     can_focus = False
 
-    def __init__(self, *, id: str | None = None, max_lines: int = 500) -> None:  # noqa: A002
-        super().__init__(id=id, max_lines=max_lines, wrap=False, markup=False, highlight=False, auto_scroll=True)
+    def __init__(self, *, id: str | None = None, max_lines: int = 200) -> None:  # noqa: A002
+        super().__init__(id=id)
+        self.lines: deque[Text] = deque(maxlen=max_lines)
 
     def add_records(self, records: Iterable[dict[str, Any]]) -> None:
         for record in records:
-            style = _STYLES.get(str(record.get("event")), "")
-            self.write(Text(format_event(record), style=style, no_wrap=True, overflow="ellipsis"))
+            self.lines.append(Text(format_event(record), style=_STYLES.get(str(record.get("event")), "")))
+        self.refresh()
 
     def add_line(self, line: str, style: str = "") -> None:
-        self.write(Text(line, style=style, no_wrap=True, overflow="ellipsis"))
+        self.lines.append(Text(line, style=style))
+        self.refresh()
+
+    def render(self) -> RenderableType:
+        rows = max(1, self.size.height)
+        shown = list(self.lines)[-rows:]
+        out = Text("\n").join(shown)
+        out.no_wrap, out.overflow = True, "ellipsis"
+        return out

@@ -4,17 +4,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.cells import cell_len
 from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual.reactive import reactive
-from textual.widget import Widget
 
 from .glance import Glance
+from .glance_view import GlanceView
+
+_LABEL = len("last ack") + 1  # the label column and the gap after it
 
 
-class StatePanel(Widget):
-    glance: reactive[Glance | None] = reactive(None)
+class StatePanel(GlanceView):
+    """Its height follows the prompt (it folds): a layout only when the prompt's row count changes."""
+
+    _prompt_rows = 1
+
+    def view_key(self, g: Glance) -> object:
+        s = g.state
+        elapsed = None if s.audio_elapsed is None else round(s.audio_elapsed, 1)
+        return s.prompt, s.enhance, s.image, s.mirror, s.audio, elapsed, g.audio_length, s.last_ack_ms
+
+    def changed(self, g: Glance | None) -> None:
+        rows = _prompt_rows(g, self.size.width - _LABEL) if g is not None and self.size.width else 1
+        self.refresh(layout=rows != self._prompt_rows)
+        self._prompt_rows = rows
 
     def render(self) -> RenderableType:
         g = self.glance
@@ -33,6 +47,11 @@ class StatePanel(Widget):
         ack = "-" if s.last_ack_ms is None else f"{s.last_ack_ms:.1f} ms"
         grid.add_row("last ack", ack)
         return grid
+
+
+def _prompt_rows(g: Glance, width: int) -> int:
+    text = (g.state.prompt or "-") + ("  (enhanced)" if g.state.enhance else "  (as written)")
+    return max(1, -(-cell_len(text) // max(1, width)))
 
 
 def _image_name(image: str | None) -> str:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual.reactive import reactive
-from textual.widget import Widget
 
 from .glance import Glance
+from .glance_view import GlanceView
 
 
 def _fps(value: float | None) -> Text:
@@ -18,8 +17,13 @@ def _fps(value: float | None) -> Text:
     return Text(f"{value:5.1f} fps", style=style)
 
 
-class StatsPanel(Widget):
-    glance: reactive[Glance | None] = reactive(None)
+def _shown(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+class StatsPanel(GlanceView):
+    def view_key(self, g: Glance) -> object:
+        return _shown(g.fps_in), _shown(g.fps_out), None if g.glass_ms is None else round(g.glass_ms)
 
     def render(self) -> RenderableType:
         g = self.glance

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from rich.console import RenderableType
 from rich.text import Text
-from textual.reactive import reactive
-from textual.widget import Widget
 
 from ..engine.state import Upcoming
 from .format import clock, countdown, lateness, short, show_time
 from .glance import Glance
+from .glance_view import GlanceView
 
 
-class Timeline(Widget):
-    glance: reactive[Glance | None] = reactive(None)
+class Timeline(GlanceView):
+    def view_key(self, g: Glance) -> object:
+        return g.state.past, g.state.upcoming, clock(g.t), g.wall.replace(microsecond=0), g.go_t, g.go_label
 
     def render(self) -> RenderableType:
         g = self.glance
