@@ -97,7 +97,12 @@ class Run:
     async def play(self) -> str:
         """Start everything, play the show to its end, release everything: the end reason."""
         try:
-            reason = await self._until_stopped(self._start())
+            try:
+                reason = await self._until_stopped(self._start())
+            except RunError as exc:
+                self.journal.write("error", message=str(exc))
+                self.journal.write("show.end", reason="error")
+                raise
             if reason is not None:
                 return reason
             assert self.engine is not None
