@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import concurrent.futures
 import logging
+import sys
 from collections import deque
 from dataclasses import replace
 from datetime import datetime
@@ -48,6 +49,9 @@ from .timeline import Timeline
 
 STATE_HZ = 10.0
 PREVIEW_FPS = 5.0
+#: How long a thread may hold the GIL while another waits for it (Python's default is 5 ms). A
+#: repaint here is pure Python; when the show loop wakes for a cue it waits this long at worst.
+SWITCH_INTERVAL_S = 0.0005
 log = logging.getLogger(__name__)
 
 
@@ -153,6 +157,8 @@ class FlowApp(App[int]):
             return
         self._tap = _LogTap(self._lines)
         logging.getLogger().addHandler(self._tap)
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL_S))
         self.show_thread.start()
         self.set_interval(1.0 / STATE_HZ, self._tick)
         self.set_interval(1.0 / PREVIEW_FPS, self._preview_tick)
@@ -399,6 +405,7 @@ class FlowApp(App[int]):
         if self._tap is not None:
             logging.getLogger().removeHandler(self._tap)
             self._tap = None
+            sys.setswitchinterval(self._switch_interval)
 
 
 def _engine_call(engine: Any, name: str, args: tuple[Any, ...]) -> Any:
