@@ -54,3 +54,18 @@ async def test_paused_mark_and_go_target_are_drawn():
     assert "GO" in text and "{mirror: true}" in text
     assert "-12.7s" in text  # 0:40 minus the show clock at 0:27.3
     assert "+1.3ms" in text  # the lateness of the 0:25 entry
+
+
+async def test_journal_pane_keeps_one_row_per_record():
+    """A long record is cut with an ellipsis, never wrapped onto a second row; the newest are shown."""
+    app = still_app()
+    long = {"ts": "2026-03-14T21:30:30+00:00", "t": 30.0, "event": "action.send", "cue": "x",
+            "action": {"prompt": "a very long prompt " * 12}}
+    async with app.run_test(size=(160, 50)) as pilot:
+        log_view = app.query_one(JournalLog)
+        log_view.add_records(RECORDS * 3 + [long])
+        await pilot.pause()
+        rows = [log_view.render_line(y).text.rstrip() for y in range(log_view.size.height)]
+    assert rows[-1].startswith("21:30:30") and rows[-1].endswith("…")
+    assert rows[0].startswith("21:30:14 t=   0:14.2 cue.fire")  # the newest 8 of 16: RECORDS[3] onwards
+    assert len(rows) == 8

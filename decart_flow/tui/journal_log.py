@@ -51,6 +51,4 @@ class JournalLog(Widget):
     def render(self) -> RenderableType:
         rows = max(1, self.size.height)
         shown = list(self.lines)[-rows:]
-        out = Text("\n").join(shown)
-        out.no_wrap, out.overflow = True, "ellipsis"
-        return out
+        return Text("\n").join(shown)  # one row each: app.tcss says nowrap, ellipsis
