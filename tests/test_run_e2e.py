@@ -125,3 +125,33 @@ def test_invalid_show_never_starts(tmp_path: Path) -> None:
     assert f"{bad}:2:" in err and "mirage_v3" in err
     assert "Traceback" not in err
     assert not jpath.exists()
+
+
+def test_resume_continues_from_the_journal_with_its_state(tmp_path: Path) -> None:
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    proc = decart_flow("run", str(SCENES / "quickstart.yaml"), "--headless", "--journal", str(first), cwd=tmp_path)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if first.exists() and any(r["event"] == "action.ack" and r["cue"] == "timeline 0:04" for r in journal(first)):
+            break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("the show did not reach 0:04")
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=10)
+    stopped_at = journal(first)[-1]["t"]
+    assert 4.0 <= stopped_at < 8.0
+
+    proc = decart_flow("run", str(SCENES / "quickstart.yaml"), "--headless", "--resume", str(first),
+                       "--journal", str(second), cwd=tmp_path)
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 0, err
+    records = journal(second)
+    start = next(r for r in records if r["event"] == "show.start")
+    assert abs(start["t"] - stopped_at) < 0.5
+    fired = [r["cue"] for r in records if r["event"] == "cue.fire" and r["cue"].startswith("timeline")]
+    assert fired == ["timeline 0:08", "timeline 0:10", "timeline 0:14", "timeline 0:16"]  # 0:04 not again
+    resumed = next(r for r in records if r["event"] == "run.resume")
+    assert resumed["state"]["prompt"] == "Cyberpunk city at night, neon signs"
+    assert records[-1]["event"] == "show.end" and records[-1]["reason"] == "duration"

@@ -69,7 +69,9 @@ class Engine:
         journal: Journal | str | Path | None = None,
         observe_state: bool = True,
         latency: LatencyEstimator | None = None,
+        resume: Any = None,
     ) -> None:
+        """`resume` (runner.resume.Resume): start the show clock at `resume.t` with the journal's state."""
         self.show = show
         self.session = session
         self.clock = clock
@@ -95,6 +97,10 @@ class Engine:
         self._last_ack_ms: float | None = None
         self._connection: str = self._safe_state()
         self._go = 0
+        self._resume = resume
+        if resume is not None:
+            self._now.update({k: v for k, v in resume.state.items() if k in self._now})
+            self.mirror = bool(self._now["mirror"])
         self._runs: dict[str, list[asyncio.Future[Any]]] = {}
         self._queued: dict[str, deque[tuple[tuple[Action, ...], tuple[Any, ...]]]] = {}
         self._show_subs: list[Any] = []
@@ -119,7 +125,7 @@ class Engine:
             ticker = self.loop.create_task(self._tick())
         try:
             if self._connection in ("connected", "generating"):
-                self._start_show()
+                self._start_show(self._start_t())
             return await self._end
         finally:
             if ticker is not None:
@@ -151,7 +157,18 @@ class Engine:
             self.journal.close()
         self._publish()
 
+    def _start_t(self) -> float:
+        return float(self._resume.t) if self._resume is not None else 0.0
+
     def _start_show(self, t: float = 0.0) -> None:
+        if self._resume is not None:
+            # Entries before t already played in the resumed run; what the journal says the
+            # service acknowledged keeps its show time, so catch-up weighs it against cue firings.
+            self._go = sum(1 for e in self.show.timeline if e.t < t - EPS)
+            now = self.loop.time()
+            for key, (at, cue) in self._resume.applied.items():
+                if key in ("prompt", "image", "mirror"):
+                    self.applied[key] = (now - max(0.0, t - at), cue)
         self.show_clock.start(t)
         self.journal.write("show.start", show=self.show.name, model=self.show.model,
                            wall=self.clock.wall().isoformat())
@@ -414,13 +431,16 @@ class Engine:
             return
         self._last_ack_ms = latency * 1000.0
         message = None if error is None else f"{type(error).__name__}: {error}"
+        # NotConnectedError.deferred: asked for during an outage, kept by the client as the next
+        # session's state. It is the latest state, so catch-up after the reconnect must not undo it.
+        deferred = bool(getattr(error, "deferred", False))
         if self.journal.active:
             self._write("action.ack", cue=op.cue, kind=op.kind, latency_ms=round(latency * 1000.0, 3),
-                        success=error is None, error=message)
+                        success=error is None, error=message, deferred=deferred or None)
         if error is not None:
             error._journaled = True  # type: ignore[attr-defined]
             self._write("error", cue=op.cue, message=message)
-        elif op.kind != "audio":
+        if op.kind != "audio" and (error is None or deferred):
             now = self.loop.time()
             state = self._now
             for key, value in op.action.items():
@@ -508,7 +528,7 @@ class Engine:
         self._connection = state
         self.journal.write("session.state", state=state, session_id=getattr(self.session, "session_id", None))
         if state in ("connected", "generating") and not self.show_clock.started and self._end is not None:
-            self._start_show()
+            self._start_show(self._start_t())
         self.events.emit("state", state)
         self._changed()
 

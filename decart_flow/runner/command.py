@@ -33,6 +33,7 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         http_port=args.http_port,
         monitor=args.monitor,
         watch=bool(args.watch),
+        resume=args.resume,
     )
 
 

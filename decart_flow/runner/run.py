@@ -48,6 +48,7 @@ class RunOptions:
     http_port: int | None = None
     monitor: int | None = None
     watch: bool = False
+    resume: str | None = None  # a journal to continue from (show time and state)
 
 
 def default_journal_path(show: ShowModel, now: datetime | None = None) -> Path:
@@ -143,6 +144,14 @@ class Run:
 
     async def _start(self) -> None:
         initial = self.show.initial
+        self.resume = None
+        if self.options.resume:
+            from .resume import ResumeError, read_resume
+
+            try:
+                self.resume = read_resume(self.options.resume)
+            except ResumeError as exc:
+                raise RunError(str(exc)) from None
         self.journal.write("run.start", show=self.show.name, model=self.model.name,
                            journal=str(self.journal_path),
                            initial={"prompt": initial.prompt, "enhance": initial.enhance,
@@ -153,10 +162,15 @@ class Run:
         except BackendError as exc:
             raise RunError(str(exc)) from None
         self.say(f"backend: {self.backend.label}")
+        if self.resume is not None:
+            self.journal.write("run.resume", journal=str(self.options.resume), t=self.resume.t,
+                               state=self.resume.state)
         self.journal.write("session.state", state="connecting")
         self.session = await self._connect()
+        # Why a session ended for good (a refused key after a restart): one clear journal line.
+        self.session.on("error", lambda exc: self.journal.write("error", message=redact(str(exc))))
         self._attach_sinks()
-        self.engine = Engine(self.show, self.session, self.clock, self.journal)
+        self.engine = Engine(self.show, self.session, self.clock, self.journal, resume=self.resume)
         if self.stamps is not None:  # the local service stamps frames: `lookahead: auto` measures on them
             from ..engine.latency import LatencyFeed
 
@@ -205,13 +219,20 @@ class Run:
     async def _connect(self) -> RealtimeClient:
         assert self.backend is not None
         initial = self.show.initial
+        now = {"prompt": initial.prompt, "enhance": initial.enhance, "image": initial.image,
+               "mirror": initial.mirror}
+        if self.resume is not None:  # the first session already shows what the resumed run showed
+            now.update(self.resume.state)
+        image = now["image"]
         state = ModelState(
-            prompt=Prompt(initial.prompt, enrich=initial.enhance) if initial.prompt else None,
-            mirror=initial.mirror,
-            image=Path(initial.image) if initial.image and "://" not in initial.image else initial.image,
+            prompt=Prompt(now["prompt"], enrich=bool(now["enhance"])) if now["prompt"] else None,
+            mirror=bool(now["mirror"]),
+            image=Path(image) if image and "://" not in image else image,
         )
+        # A show keeps trying for as long as it runs (every 10 s at most); a refused key still stops.
         options = RealtimeConnectOptions(model=self.model, initial_state=state,
-                                         connect_timeout=self.options.connect_timeout)
+                                         connect_timeout=self.options.connect_timeout,
+                                         reconnect_attempts=None)
         try:
             return await RealtimeClient.connect(self.backend.url, self.backend.api_key, self.source, options)
         except rt_errors.InvalidAPIKeyError as exc:

@@ -42,12 +42,16 @@ class ShowThread:
         self._pending: set[concurrent.futures.Future[Any]] = set()
         self._lock = threading.Lock()  # guards _loop's liveness against `call`
         self._stop_reason: str | None = None
+        self._loop_up = threading.Event()
         self._thread = threading.Thread(target=self._main, name="show-loop", daemon=True)
 
     # ------------------------------------------------------------ the other thread's API
 
     def start(self) -> None:
+        """Start the thread; returns once its loop takes calls (or the thread already ended)."""
         self._thread.start()
+        while not self._loop_up.wait(0.05) and self._thread.is_alive():
+            pass
 
     def call(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
         """Run `fn(*args)` on the show loop soon; its result (or error) in the future.
@@ -116,6 +120,7 @@ class ShowThread:
     async def _play(self) -> str:
         with self._lock:
             self._loop = asyncio.get_running_loop()
+        self._loop_up.set()
         run = self.run_factory(self.show, self.options, say=self.lines.append)
         self.run = run
         run.journal.events.subscribe(self.records.append)
