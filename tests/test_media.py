@@ -236,3 +236,11 @@ def test_stamp_watcher_forgets_an_old_session_on_reset() -> None:
     watcher(_stamped(1))
     watcher(_stamped(2))
     assert watcher.first_seen(2) is not None and watcher.first_seen(2) > old
+
+
+def test_a_recording_that_never_got_a_frame_leaves_no_file(tmp_path: Path) -> None:
+    out = tmp_path / "empty.mp4"
+    rec = Recorder(out, fps=25)
+    rec.start()
+    rec.stop()
+    assert rec.frames == 0 and not out.exists()

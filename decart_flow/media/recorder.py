@@ -105,6 +105,10 @@ class Recorder:
                     container.close()
                 except (OSError, av.FFmpegError, ValueError) as exc:
                     self._fail(exc)
+            if self.frames == 0 and self.error is None:
+                # No frame ever came (stopped while connecting): an empty mp4 plays nowhere.
+                self.path.unlink(missing_ok=True)
+                log.warning("no frame arrived: nothing recorded to %s", self.path)
 
     def _open_stream(self, container: av.container.OutputContainer, frame: av.VideoFrame) -> av.VideoStream:
         stream = container.add_stream("libx264", rate=Fraction(self.fps).limit_denominator(1000))
