@@ -27,6 +27,7 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSes
 
 from ..realtime.loopback import LOOPBACK, loopback_candidates
 from ..realtime.media_loop import MediaLoop
+from .web import listen
 
 log = logging.getLogger(__name__)
 
@@ -138,11 +139,7 @@ class MonitorServer:
         app = web.Application()
         app.router.add_get("/", self._page)
         app.router.add_post("/offer", self._offer)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await listen(app, self.host, self.port)
 
     async def stop(self) -> None:
         try:

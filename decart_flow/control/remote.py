@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from aiohttp import WSMsgType, web
 
 from .intents import CommandError, command
+from .web import listen
 from .snapshot import cues_json, state_json
 
 if TYPE_CHECKING:
@@ -70,11 +71,7 @@ class HttpControl:
         app.router.add_get("/api/live", self._live)
         app.router.add_post("/cue/{path:.+}", self._cue)
         app.router.add_post("/{path:.+}", self._cue)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await listen(app, self.host, self.port)
 
     async def stop(self) -> None:
         for ws in list(self._sockets):

@@ -300,14 +300,8 @@ class Engine:
         for action in seq:
             if type(action) in SEQUENTIAL:
                 break
-        else:  # an instant cue: every action runs now, inside the timer callback (`_perform_all`, inlined)
-            name = cue.name
-            for i, action in enumerate(seq):
-                try:
-                    fn = REGISTRY.get(type(action), perform)  # perform() says what is missing
-                    fn(action, new_context((self, name, _PLACES[i] if i < 32 else str(i), args)))
-                except Exception as exc:  # noqa: BLE001
-                    self._bug(f"action of {name!r} failed", exc)
+        else:  # an instant cue: every action runs now, inside the timer callback
+            self._perform_all(cue.name, seq, args)
             return True
         runs = self._runs.setdefault(cue.name, [])
         if runs:
