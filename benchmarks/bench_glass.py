@@ -47,12 +47,6 @@ from common import pct, summary, table, write_json  # noqa: E402
 MODEL = "mirage"
 FROM = 2.0  # first cue at show time 2 s: the encoder and bitrate have settled by then
 TARGET_FRAMES = 2.0  # cue -> glass p50 in frame intervals
-ENGINE_DIR = Path(__file__).resolve().parents[1] / "decart_flow" / "engine"
-
-
-def engine_has_lookahead() -> bool:
-    """Whether the engine reads `lookahead` at all (the show model already carries it)."""
-    return any("lookahead" in p.read_text() for p in ENGINE_DIR.rglob("*.py"))
 
 
 def cpu_seconds(pid: int | str = "self") -> float:
@@ -149,7 +143,7 @@ async def play(seconds: float, interval: float, lookahead: float | str | None = 
     return {
         "model": MODEL, "size": f"{spec.width}x{spec.height}", "fps": spec.fps, "end": reason,
         "cues_planned": count, "interval_s": interval, "lookahead": lookahead,
-        "engine_has_lookahead": engine_has_lookahead(), "cues": cues,
+        "cues": cues,
         "window": {"seconds": round(wall, 3), "frames_sent": s1 - s0, "frames_received": g1 - g0,
                    "cpu_client_s": round(c1 - c0, 3), "cpu_service_s": round(v1 - v0, 3),
                    "service_pid_found": service_pid is not None,
@@ -183,7 +177,6 @@ def figures(raw: dict[str, Any]) -> dict[str, Any]:
         "send_to_glass_ms": {**summary(s2g, 1), "p5": round(pct(s2g, 5), 1), "min": round(min(s2g), 1) if s2g else None},
         "landing_abs_ms": summary([abs(v) for v in c2g], 1),
         "lookahead": raw["lookahead"],
-        "engine_has_lookahead": raw["engine_has_lookahead"],
         "lookahead_estimate": estimate_lookahead(c2g),
         "loadavg_1min": raw["window"]["loadavg_1min"],
         "meets_target": bool(c2g) and c2g_sum["p50"] <= TARGET_FRAMES * frame_ms,
