@@ -98,43 +98,38 @@ class Run:
     async def play(self) -> str:
         """Start everything, play the show to its end, release everything: the end reason."""
         try:
+            starting = asyncio.ensure_future(self._start())
+            if not await self._before_stop(starting):
+                starting.cancel()
+                try:
+                    await starting
+                except (asyncio.CancelledError, Exception):  # noqa: BLE001 - we are leaving anyway
+                    pass
+                reason = self._stop_reason or "stop"
+                self.journal.write("show.end", reason=reason)
+                return reason
             try:
-                reason = await self._until_stopped(self._start())
+                starting.result()
             except RunError as exc:
                 self.journal.write("error", message=str(exc))
                 self.journal.write("show.end", reason="error")
                 raise
-            if reason is not None:
-                return reason
             assert self.engine is not None
-            play = asyncio.ensure_future(self.engine.run())
-            stop = asyncio.ensure_future(self._stopping.wait())
-            await asyncio.wait({play, stop}, return_when=asyncio.FIRST_COMPLETED)
-            if not play.done():
+            playing = asyncio.ensure_future(self.engine.run())
+            if not await self._before_stop(playing):
                 self.engine.stop(self._stop_reason or "stop")
-            reason = await play
-            stop.cancel()
-            return reason
+            return await playing
         finally:
             await self.close()
 
-    async def _until_stopped(self, work: Any) -> str | None:
-        """Run a start-up step unless a stop request comes first; then its reason."""
-        task = asyncio.ensure_future(work)
+    async def _before_stop(self, task: asyncio.Future[Any]) -> bool:
+        """Wait for `task` or a stop request, whichever comes first; True when the task finished."""
         stop = asyncio.ensure_future(self._stopping.wait())
-        await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
-        stop.cancel()
-        if task.done():
-            task.result()
-            return None
-        task.cancel()
         try:
-            await task
-        except (asyncio.CancelledError, Exception):  # noqa: BLE001 - we are leaving anyway
-            pass
-        reason = self._stop_reason or "stop"
-        self.journal.write("show.end", reason=reason)
-        return reason
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        return task.done()
 
     def request_stop(self, reason: str = "stop") -> None:
         """Ctrl-C, SIGTERM, `q` in the TUI: end the show cleanly from any phase."""
