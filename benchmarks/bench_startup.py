@@ -5,14 +5,20 @@ Two measures, each run N times, every run a fresh process (interpreter start and
 - `cli`: the real command in a subprocess, from spawn to the `session.state generating` journal
   line on its stdout (the headless printer prints every journal record as it is written); then
   SIGTERM. This is what a user waits for, but generating means "first frame on its way", not seen.
-- `run`: a child interpreter that builds a `Run` (decart_flow/runner/run.py) for the same show
-  with one extra frame sink: from spawn to the first received frame (`first_frame`), and to the
-  first frame stamped with an accepted state (`first_stamped`: the initial prompt is applied, so
-  the frame is transformed). perf_counter is CLOCK_MONOTONIC, one clock for parent and child.
+- `run`: a child interpreter that does what `decart-flow run` does before its imports (launch the
+  local service child early, `runner.backend.launch_local_early`), then builds a `Run`
+  (decart_flow/runner/run.py) for the same show with one extra frame sink: from spawn to the
+  first received frame (`first_frame`), and to the first frame stamped with an accepted state
+  (`first_stamped`: the initial prompt is applied, so the frame is transformed). perf_counter is
+  CLOCK_MONOTONIC, one clock for parent and child.
 
 Target: p50 <= 1.5 s to the first transformed frame.
 
-    python benchmarks/bench_startup.py [--runs 5]
+    python benchmarks/bench_startup.py [--runs 5] [--tree DIR ...]
+
+`--tree DIR` (repeatable) times the decart_flow in DIR instead (PYTHONPATH), every tree's runs
+interleaved with the others', so a before/after pair on a shared, noisy machine sees the same load:
+`git worktree add /tmp/base HEAD~3 && python benchmarks/bench_startup.py --tree /tmp/base --tree .`
 """
 
 from __future__ import annotations
@@ -38,11 +44,18 @@ TARGET_S = 1.5
 TIMEOUT_S = 60.0
 
 
-def cli_once(tmp: Path) -> float | None:
+def _env(tree: Path | None) -> dict[str, str] | None:
+    """The environment of a child that imports decart_flow from `tree` (None: the installed one)."""
+    if tree is None:
+        return None
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(tree), os.environ.get("PYTHONPATH", "")) if p)}
+
+
+def cli_once(tmp: Path, tree: Path | None = None) -> float | None:
     """Seconds from spawning the command to its `session.state generating` line; None if never."""
     args = [sys.executable, "-m", "decart_flow.cli", "run", str(SHOW), "--headless", "--journal", str(tmp / "cli.jsonl")]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp, env=_env(tree))
     found = None
     try:
         assert proc.stdout is not None
@@ -65,6 +78,12 @@ def cli_once(tmp: Path) -> float | None:
 _CHILD = r"""
 import asyncio, json, sys, time
 t_start = time.perf_counter_ns()
+try:  # what `decart-flow run` does right after parsing its arguments
+    from decart_flow.runner.backend import launch_local_early
+except ImportError:  # a tree from before the early launch
+    launch_local_early = None
+if launch_local_early is not None:
+    launch_local_early()
 from decart_flow.runner.run import Run, RunOptions
 from decart_flow.service.stamp import read_stamp
 from decart_flow.show import load_show
@@ -98,11 +117,11 @@ print(json.dumps(marks))
 """
 
 
-def run_once(tmp: Path) -> dict[str, float | None]:
+def run_once(tmp: Path, tree: Path | None = None) -> dict[str, float | None]:
     """Seconds from spawn to each mark of an in-process Run (see _CHILD)."""
     t0 = time.perf_counter_ns()
     out = subprocess.run([sys.executable, "-c", _CHILD, str(SHOW), str(tmp / "run.jsonl")],
-                         capture_output=True, text=True, cwd=tmp, timeout=TIMEOUT_S + 30, check=False)
+                         capture_output=True, text=True, cwd=tmp, timeout=TIMEOUT_S + 30, check=False, env=_env(tree))
     if out.returncode != 0:
         raise SystemExit(f"the timed Run failed:\n{out.stderr[-3000:]}")
     marks = json.loads(out.stdout.strip().splitlines()[-1])
@@ -110,51 +129,69 @@ def run_once(tmp: Path) -> dict[str, float | None]:
             for key in ("interpreter_ready_ns", "run_created_ns", "generating_ns", "first_frame_ns", "first_stamped_ns")}
 
 
-def measure(runs: int) -> dict[str, Any]:
-    cli: list[float | None] = []
-    inproc: list[dict[str, float | None]] = []
+def measure(runs: int, trees: list[Path | None]) -> list[dict[str, Any]]:
+    """One result per tree; run i of every tree before run i + 1 of any, so load hits all alike."""
+    cli: list[list[float | None]] = [[] for _ in trees]
+    inproc: list[list[dict[str, float | None]]] = [[] for _ in trees]
     with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(runs):  # interleaved, so a busy minute hits both alike
-            cli.append(cli_once(Path(tmp)))
-            inproc.append(run_once(Path(tmp)))
+        for _ in range(runs):
+            for i, tree in enumerate(trees):
+                cli[i].append(cli_once(Path(tmp), tree))
+                inproc[i].append(run_once(Path(tmp), tree))
     load = round(os.getloadavg()[0], 2)
 
     def s(values: list[float | None]) -> dict[str, Any]:
         got = [v for v in values if v is not None]
         return {**summary(got, 3), "failed": len(values) - len(got)}
 
-    result = {
-        "show": str(SHOW.relative_to(ROOT)), "runs": runs, "target_p50_s": TARGET_S,
-        "cli_to_generating_s": s(cli),
-        **{f"run_to_{k}_s": s([r[k] for r in inproc]) for k in ("interpreter_ready", "run_created", "generating", "first_frame", "first_stamped")},
-        "loadavg_1min_after": load,
-    }
-    result["meets_target"] = result["run_to_first_stamped_s"]["p50"] <= TARGET_S
-    return result
+    results = []
+    for i, tree in enumerate(trees):
+        result = {
+            "show": str(SHOW.relative_to(ROOT)), "runs": runs, "target_p50_s": TARGET_S,
+            "tree": str(tree) if tree is not None else None,
+            "cli_to_generating_s": s(cli[i]),
+            **{f"run_to_{k}_s": s([r[k] for r in inproc[i]]) for k in ("interpreter_ready", "run_created", "generating", "first_frame", "first_stamped")},
+            "loadavg_1min_after": load,
+        }
+        result["meets_target"] = result["run_to_first_stamped_s"]["p50"] <= TARGET_S
+        results.append(result)
+    return results
+
+
+ROWS = (("cli_to_generating_s", "cli: spawn -> generating"),
+        ("run_to_interpreter_ready_s", "Run: spawn -> python up"),
+        ("run_to_run_created_s", "Run: spawn -> imports + show loaded"),
+        ("run_to_generating_s", "Run: spawn -> generating"),
+        ("run_to_first_frame_s", "Run: spawn -> first frame"),
+        ("run_to_first_stamped_s", "Run: spawn -> first transformed frame"))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--tree", action="append", default=[], metavar="DIR",
+                        help="time the decart_flow in DIR (repeatable: trees are interleaved)")
     parser.add_argument("--json", action="store_true", help="print only the figures as one JSON line")
     args = parser.parse_args()
-    result = measure(args.runs)
+    trees: list[Path | None] = [Path(t).resolve() for t in args.tree] or [None]
+    results = measure(args.runs, trees)
     if args.json:
-        print(json.dumps(result))
+        print(json.dumps(results[0] if len(results) == 1 else results))
         return 0
-    rows = []
-    for key, label in (("cli_to_generating_s", "cli: spawn -> generating"),
-                       ("run_to_interpreter_ready_s", "Run: spawn -> python up"),
-                       ("run_to_run_created_s", "Run: spawn -> imports + show loaded"),
-                       ("run_to_generating_s", "Run: spawn -> generating"),
-                       ("run_to_first_frame_s", "Run: spawn -> first frame"),
-                       ("run_to_first_stamped_s", "Run: spawn -> first transformed frame")):
-        v = result[key]
-        rows.append([label, v["n"], v["p50"], v["p95"], v["max"], v["failed"]])
-    print(f"startup of {result['show']}, {args.runs} runs each, load {result['loadavg_1min_after']}")
-    print(table(["measure (s)", "n", "p50", "p95", "max", "failed"], rows))
-    print(f"target first transformed frame p50 <= {TARGET_S} s: {'yes' if result['meets_target'] else 'NO'}")
-    print(f"written to {write_json('startup', result)}")
+    for result in results:
+        rows = []
+        for key, label in ROWS:
+            v = result[key]
+            rows.append([label, v["n"], v["p50"], v["p95"], v["max"], v["failed"]])
+        where = f" from {result['tree']}" if result["tree"] else ""
+        print(f"startup of {result['show']}{where}, {args.runs} runs each, load {result['loadavg_1min_after']}")
+        print(table(["measure (s)", "n", "p50", "p95", "max", "failed"], rows))
+        print(f"target first transformed frame p50 <= {TARGET_S} s: {'yes' if result['meets_target'] else 'NO'}")
+        print()
+    if len(results) == 1:
+        print(f"written to {write_json('startup', results[0])}")
+    else:
+        print(f"written to {write_json('startup_trees', {'trees': results})}")
     return 0
 
 

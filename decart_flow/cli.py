@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--osc-port", type=int, default=None, help="listen for OSC on 127.0.0.1:PORT")
     run.add_argument("--http-port", type=int, default=None, help="remote-control page on 127.0.0.1:PORT")
     run.add_argument("--monitor", type=int, default=None, metavar="PORT", help="projector page on 127.0.0.1:PORT")
+    run.add_argument("--no-realtime", action="store_true",
+                     help="run at normal OS priority (default: real-time priority when permitted, for cue timing)")
 
     export = sub.add_parser("export", help="turn a journal into a show that replays it")
     export.add_argument("journal")
@@ -80,12 +82,31 @@ def _version() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    module_name, func_name = COMMANDS[args.command].split(":")
-    func = getattr(importlib.import_module(module_name), func_name)
+    early = args.command == "run" and _launch_service_early(args)
     try:
+        module_name, func_name = COMMANDS[args.command].split(":")
+        func = getattr(importlib.import_module(module_name), func_name)
         return int(func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    finally:
+        if early:
+            from decart_flow.runner.backend import discard_early
+
+            discard_early()
+
+
+def _launch_service_early(args: argparse.Namespace) -> bool:
+    """`run` on the local service: spawn it now, so it imports while `run` imports (both ~1 s).
+
+    The run adopts it; a show that does not validate leaves it to `discard_early`.
+    """
+    from decart_flow.runner.backend import launch_local_early, wants_local
+
+    if not wants_local(args.backend, args.api_key):
+        return False
+    launch_local_early()
+    return True
 
 
 if __name__ == "__main__":

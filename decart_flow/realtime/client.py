@@ -42,7 +42,6 @@ from decart_flow.realtime.media_loop import MediaLoop, wake
 from decart_flow.realtime.models import ModelDefinition, realtime
 from decart_flow.realtime.session import AudioInput, ConnectionState, ImageInput
 from decart_flow.realtime.tracks import FrameSink, HoppingTrack, pump
-from decart_flow.realtime.memory import trim
 from decart_flow.realtime.types import ModelState, Prompt, RealtimeConnectOptions
 from decart_flow.realtime.urls import is_loopback, redact_url, stream_url
 
@@ -489,7 +488,7 @@ class RealtimeClient:
         self._set_state("reconnecting")
         try:
             await self._close_wire()
-            await asyncio.to_thread(trim)  # the old session's codec buffers go back to the OS
+            await asyncio.to_thread(_trim)  # the old session's codec buffers go back to the OS
             await self._connect_with_retry(self._options.reconnect_attempts)
         except asyncio.CancelledError:
             raise
@@ -753,3 +752,10 @@ def backoff_delay(attempt: int, base: float) -> float:
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+def _trim() -> None:
+    """memory.trim, imported on first use: finding libc runs `ldconfig` (~0.1 s) that start-up skips."""
+    from decart_flow.realtime.memory import trim
+
+    trim()

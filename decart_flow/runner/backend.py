@@ -3,16 +3,24 @@
 Order: `--backend URL` (or `local`), else the local service when no key is known, else the Decart
 cloud with `--api-key` / `DECART_API_KEY`. The local service gets a fresh random key for this run
 only, so nothing else on the machine can join the session.
+
+Start-up: the service child spends about a second importing aiortc, av and numpy, as the `run`
+command itself does. `launch_local_early()`, called right after the arguments are parsed and
+before those imports, starts the child so both import at once (on two cores); `open_backend`
+then adopts that child instead of spawning one. This module imports little for that reason.
 """
 
 from __future__ import annotations
 
-import asyncio
+import atexit
 import os
 import secrets
+import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ..realtime.urls import redact_url
+if TYPE_CHECKING:
+    from ..service.process import ServiceProcess
 
 CLOUD_URL = "wss://api3.decart.ai"
 
@@ -31,18 +39,28 @@ class Backend:
     @property
     def label(self) -> str:
         """What may be printed: never the key."""
+        from ..realtime.urls import redact_url
+
         where = "embedded local service" if self.local else "service"
         return f"{where} at {redact_url(self.url)}"
 
     async def close(self) -> None:
+        import asyncio
+
         service, self._service = self._service, None
         if service is not None:
             await asyncio.to_thread(service.stop)  # type: ignore[attr-defined]
 
 
+def wants_local(backend: str | None, api_key: str | None) -> bool:
+    """Whether `open_backend(backend, api_key)` would start the embedded service."""
+    key = api_key or os.environ.get("DECART_API_KEY") or None
+    return backend in (None, "", "local") and (backend == "local" or key is None)
+
+
 async def open_backend(backend: str | None, api_key: str | None, faults: tuple[str, ...] = ()) -> Backend:
     key = api_key or os.environ.get("DECART_API_KEY") or None
-    if backend in (None, "", "local") and (backend == "local" or key is None):
+    if wants_local(backend, api_key):
         return await _start_local(faults)
     if backend in (None, ""):
         return Backend(CLOUD_URL, key or "")
@@ -54,17 +72,79 @@ async def open_backend(backend: str | None, api_key: str | None, faults: tuple[s
     return Backend(backend, key)
 
 
-async def _start_local(faults: tuple[str, ...]) -> Backend:
+# ---------------------------------------------------------------------------- the early child
+
+_early: ServiceProcess | None = None
+_early_lock = threading.Lock()  # the TUI opens the backend on its show thread
+
+
+def launch_local_early() -> None:
+    """Spawn the embedded service now, without waiting; the next local `open_backend` adopts it.
+
+    Never raises: if the launch fails, `open_backend` starts a service the usual way and reports
+    that failure. A child nobody adopts is stopped by `discard_early()` or at exit.
+    """
+    global _early
     from ..service.process import ServiceProcess
 
-    key = "local_" + secrets.token_urlsafe(18)
-    service = ServiceProcess(port=0, api_key=key, faults=faults)
-    try:
-        url = await asyncio.to_thread(service.start)
-    except Exception as exc:  # noqa: BLE001 - any failure to start is one line for the user
+    with _early_lock:
+        if _early is not None:
+            return
+        service = ServiceProcess(port=0, api_key=_new_key())
         try:
-            await asyncio.to_thread(service.stop)
-        except Exception:  # noqa: BLE001 - a child that never started has nothing to stop
-            pass
+            service.launch()
+        except Exception:  # noqa: BLE001 - the ordinary start will meet (and report) the same trouble
+            _stop_quietly(service)
+            return
+        _early = service
+
+
+def discard_early() -> None:
+    """Stop an early child that no run adopted (the show did not validate, the command failed)."""
+    global _early
+    with _early_lock:
+        service, _early = _early, None
+    if service is not None:
+        _stop_quietly(service)
+
+
+atexit.register(discard_early)
+
+
+def _adopt_early(faults: tuple[str, ...]) -> ServiceProcess | None:
+    """The early child, if there is one and it fits (it runs without faults)."""
+    global _early
+    if faults:
+        discard_early()
+        return None
+    with _early_lock:
+        service, _early = _early, None
+    return service
+
+
+def _new_key() -> str:
+    return "local_" + secrets.token_urlsafe(18)
+
+
+def _stop_quietly(service: ServiceProcess) -> None:
+    try:
+        service.stop()
+    except Exception:  # noqa: BLE001 - a child that never started has nothing to stop
+        pass
+
+
+async def _start_local(faults: tuple[str, ...]) -> Backend:
+    import asyncio
+
+    from ..service.process import ServiceProcess
+
+    service = _adopt_early(faults)
+    if service is None:
+        service = ServiceProcess(port=0, api_key=_new_key(), faults=faults)
+    try:
+        url = await asyncio.to_thread(service.start)  # an adopted child is launched: this only waits
+    except Exception as exc:  # noqa: BLE001 - any failure to start is one line for the user
+        await asyncio.to_thread(_stop_quietly, service)
         raise BackendError(f"the embedded local service did not start: {type(exc).__name__}: {exc}") from None
-    return Backend(url, key, local=True, _service=service)
+    assert service.api_key is not None
+    return Backend(url, service.api_key, local=True, _service=service)

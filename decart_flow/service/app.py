@@ -16,7 +16,6 @@ from aiortc import RTCPeerConnection
 
 from decart_flow.service.faults import Faults
 from decart_flow.service.keys import KeyStore, TokenRequestError
-from decart_flow.realtime.memory import trim
 from decart_flow.service.models import find_model
 from decart_flow.service.signaling import StreamSession
 
@@ -117,7 +116,7 @@ class LocalService:
             self.sessions.discard(session)
             log.info("session %s: ended", session.id[:8])
         if not self.sessions:  # between sessions: nothing is rendering while the heap is walked
-            await asyncio.get_running_loop().run_in_executor(None, trim)
+            await asyncio.get_running_loop().run_in_executor(None, _trim)
         return ws
 
     async def _tokens(self, request: web.Request) -> web.Response:
@@ -131,3 +130,10 @@ class LocalService:
             return web.json_response(self.keys.mint(body))
         except TokenRequestError as exc:
             return web.json_response({"error": str(exc)}, status=400)
+
+
+def _trim() -> None:
+    """memory.trim, imported on first use: finding libc runs `ldconfig` (~0.1 s) that start-up skips."""
+    from decart_flow.realtime.memory import trim
+
+    trim()

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import multiprocessing
 import multiprocessing.connection
 import signal
 import threading
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from decart_flow.service.faults import Faults
+
+if TYPE_CHECKING:
+    import asyncio
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +22,8 @@ START_TIMEOUT = 20.0
 
 def _child(conn: multiprocessing.connection.Connection, port: int, api_key: str | None, faults: tuple[str, ...], log_level: str) -> None:
     """Run a LocalService until the parent says stop (or goes away)."""
+    import asyncio  # here, not above: the parent imports this module to launch before its own imports
+
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s service %(levelname)s %(name)s: %(message)s")
     for noisy in ("aiortc", "aioice"):  # their debug output is SDP dumps and STUN chatter
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
@@ -55,7 +60,11 @@ def _wait_for_stop(conn: multiprocessing.connection.Connection, loop: asyncio.Ab
 
 
 class ServiceProcess:
-    """`start()` returns the URL once the child listens; `stop()` ends it; also a context manager."""
+    """`start()` returns the URL once the child listens; `stop()` ends it; also a context manager.
+
+    `start()` is `launch()` then `wait_ready()`: a caller with other work to do (the `run` command's
+    imports) launches first and waits later, so the child's start-up overlaps its own.
+    """
 
     def __init__(self, port: int = 0, api_key: str | None = None, faults: tuple[str, ...] | list[str] = (), log_level: str = "warning") -> None:
         self.port = port
@@ -68,6 +77,14 @@ class ServiceProcess:
         self._conn: multiprocessing.connection.Connection | None = None
 
     def start(self) -> str:
+        self.launch()
+        return self.wait_ready()
+
+    def launch(self) -> None:
+        """Spawn the child and return at once: the caller does its own work while the child imports."""
+        if self._process is not None:
+            return
+        self.url = None
         ctx = multiprocessing.get_context("spawn")  # no inherited event loops or threads
         parent, child = ctx.Pipe()
         self._process = ctx.Process(
@@ -76,9 +93,17 @@ class ServiceProcess:
         self._process.start()
         child.close()
         self._conn = parent
-        if not parent.poll(START_TIMEOUT):
+
+    def wait_ready(self, timeout: float = START_TIMEOUT) -> str:
+        """Block until the launched child listens: its URL, or RuntimeError (the child is then stopped)."""
+        if self.url is not None:
+            return self.url
+        parent = self._conn
+        if parent is None:
+            raise RuntimeError("the local service was not launched")
+        if not parent.poll(timeout):
             self.stop()
-            raise RuntimeError(f"the local service did not start within {START_TIMEOUT:.0f}s")
+            raise RuntimeError(f"the local service did not start within {timeout:.0f}s")
         try:
             kind, value = parent.recv()
         except EOFError:
@@ -92,6 +117,8 @@ class ServiceProcess:
         return value
 
     def stop(self, timeout: float = 10.0) -> None:
+        if self.url is None and self._process is not None and self._process.is_alive():
+            self._process.terminate()  # still importing or starting: no session to close, no wait
         if self._conn is not None:
             try:
                 self._conn.send("stop")
