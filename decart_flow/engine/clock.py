@@ -9,6 +9,8 @@ timers are only as precise as the loop's other callbacks allow.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import os
 import time
 from datetime import datetime, timedelta, tzinfo
@@ -43,6 +45,9 @@ class Clock:
     def __init__(self, loop: asyncio.AbstractEventLoop, early: float = EARLY) -> None:
         self.loop = loop
         self.early = early
+        # (time, seq, handle) of every timer made here: `next_due` reads the earliest still to come
+        self._deadlines: list[tuple[float, int, asyncio.TimerHandle]] = []
+        self._seq = itertools.count()
 
     def now(self) -> float:
         return self.loop.time()
@@ -65,7 +70,23 @@ class Clock:
                 pass
             cb()
 
-        return self.loop.call_at(mono - self.early, spin_then_call)
+        handle = self.loop.call_at(mono - self.early, spin_then_call)
+        self._prune(self.loop.time())
+        heapq.heappush(self._deadlines, (mono, next(self._seq), handle))
+        return handle
+
+    def next_due(self) -> float | None:
+        """The loop time of the earliest timer still to come (cue, cron, lookahead), or None.
+
+        Work that holds the loop (the cycle collector) runs only when this is far enough away.
+        """
+        self._prune(self.loop.time())
+        return self._deadlines[0][0] if self._deadlines else None
+
+    def _prune(self, now: float) -> None:
+        heap = self._deadlines
+        while heap and (heap[0][0] <= now or heap[0][2].cancelled()):
+            heapq.heappop(heap)
 
 
 class VirtualClock(Clock):

@@ -34,6 +34,7 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         monitor=args.monitor,
         watch=bool(args.watch),
         resume=args.resume,
+        realtime=not getattr(args, "no_realtime", False),
     )
 
 

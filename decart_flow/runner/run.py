@@ -25,6 +25,8 @@ from ..realtime.models import ModelDefinition, realtime
 from ..realtime.types import ModelState, Prompt, RealtimeConnectOptions
 from ..show.model import ShowModel
 from .backend import Backend, BackendError, open_backend
+from .collector import Collector
+from .priority import RealtimePriority
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ class RunOptions:
     monitor: int | None = None
     watch: bool = False
     resume: str | None = None  # a journal to continue from (show time and state)
+    realtime: bool = False  # real-time priority for this process's threads (runner/priority.py)
 
 
 def default_journal_path(show: ShowModel, now: datetime | None = None) -> Path:
@@ -88,6 +91,8 @@ class Run:
         self._stopping = asyncio.Event()
         self._closed = False
         self.started_at = time.perf_counter()
+        self.priority = RealtimePriority()
+        self.collector: Collector | None = None  # the cycle collector between cues (realtime only)
 
     def _stamp(self) -> tuple[str, float]:
         t = self.engine.show_clock.t if self.engine is not None else 0.0
@@ -97,6 +102,10 @@ class Run:
 
     async def play(self) -> str:
         """Start everything, play the show to its end, release everything: the end reason."""
+        if self.options.realtime:  # this thread's loop schedules the cues: it gets the top priority
+            why_not = self.priority.engage(self.loop)
+            if why_not:
+                self.say(f"note: {why_not}")
         try:
             starting = asyncio.ensure_future(self._start())
             if not await self._before_stop(starting):
@@ -115,6 +124,9 @@ class Run:
                 self.journal.write("show.end", reason="error")
                 raise
             assert self.engine is not None
+            if self.options.realtime:
+                self.collector = Collector(self.loop, self.clock)
+                self.collector.start()
             playing = asyncio.ensure_future(self.engine.run())
             if not await self._before_stop(playing):
                 self.engine.stop(self._stop_reason or "stop")
@@ -288,4 +300,8 @@ class Run:
                 pass
         if self.backend is not None:
             await self.backend.close()
+        if self.collector is not None:
+            self.collector.stop()
+            log.debug("cycle collector: %s", self.collector.describe())
+        self.priority.release()
         self.journal.close()
