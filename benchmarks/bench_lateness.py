@@ -20,10 +20,11 @@ read the same clock on Linux (CLOCK_MONOTONIC; checked at start), so
 
 A cue whose prompt never went out (superseded, or the run ended) counts as missed. A cue that fired
 while the previous prompt still awaited its ack is sent when that ack comes (latest-wins): counted
-as `queued_behind_ack`, and `sent_ms_not_queued` leaves those out. Two cases, each
-in a fresh child process: `video` (the real load), `recv` (the local track never yields a frame,
+as `queued_behind_ack`, and `sent_ms_not_queued` leaves those out. Cases, each in a fresh child
+process, all at real-time priority as `run` has it (runner/priority.py) but the last: `video` (the real load), `recv` (the local track never yields a frame,
 but the service still streams its 25 fps waiting picture back) and `none` (the same, offered
-sendonly, so no video flows either way: scheduling alone, with the peer connection up).
+sendonly, so no video flows either way: scheduling alone, with the peer connection up), and
+`video-normal` (`video` at normal priority, as `run --no-realtime`: what the priority buys).
 
     python benchmarks/bench_lateness.py [--seconds 30] [--interval 0.5] [--case none|recv|video]
 """
@@ -48,7 +49,7 @@ from common import summary, table, write_json  # noqa: E402
 
 MODEL = "mirage"
 FROM = 2.0  # first cue at show time 2 s: the encoder and bitrate have settled by then
-CASES = ("none", "recv", "video")
+CASES = ("none", "recv", "video", "video-normal")
 TARGET = {"p99_ms": 2.0, "max_ms": 10.0}
 
 
@@ -121,7 +122,11 @@ def _video_track(counter: list[int]) -> Any:
 
 async def run_case(case: str, seconds: float, interval: float, on_connected: Callable[[Any], None] | None = None) -> dict[str, Any]:
     """One session, one show; the figures of `case` as a dict. `on_connected(client)` is a hook
-    for experiments (called after connect, before the show starts)."""
+    for experiments (called after connect, before the show starts).
+
+    Like `decart-flow run`, every case engages real-time priority (runner/priority.py) before it
+    connects, except `video-normal`: the same as `video` at normal priority (`--no-realtime`)."""
+    from decart_flow.runner.priority import RealtimePriority
     from decart_flow.engine import Engine
     from decart_flow.engine.clock import Clock
     from decart_flow.realtime import RealtimeClient
@@ -132,6 +137,8 @@ async def run_case(case: str, seconds: float, interval: float, on_connected: Cal
     if time.get_clock_info("perf_counter").implementation != time.get_clock_info("monotonic").implementation:
         raise SystemExit("perf_counter and monotonic are different clocks here: lateness cannot be exact")
     loop = asyncio.get_running_loop()
+    priority = RealtimePriority()
+    refused = priority.engage(loop) if case != "video-normal" else None
     count = int(seconds / interval)
     show = ShowModel(
         "lateness", MODEL, duration=FROM + count * interval + 1.0,
@@ -152,7 +159,7 @@ async def run_case(case: str, seconds: float, interval: float, on_connected: Cal
 
     with ServiceProcess(api_key="bench_key") as service, tempfile.TemporaryDirectory() as tmp:
         assert service.url is not None
-        track = _video_track(sent_frames) if case == "video" else _idle_track()
+        track = _video_track(sent_frames) if case.startswith("video") else _idle_track()
         if case == "none":
             _offer_sendonly()
         client = await RealtimeClient.connect(service.url, "bench_key", track, RealtimeConnectOptions(model=MODEL))
@@ -192,10 +199,12 @@ async def run_case(case: str, seconds: float, interval: float, on_connected: Cal
             noise = await asyncio.to_thread(_probe_result, probe)
         finally:
             await client.disconnect()
+            priority.release()
     sent_ms = [(sent_ns[k] / 1e9 - intended[k]) * 1000 for k in range(count) if k in sent_ns]
     fire_ms = [fires[k] for k in range(count) if k in fires]
     return {
         "case": case,
+        "realtime": "off" if case == "video-normal" else ("refused" if refused else "on"),
         "end": reason,
         "cues": count,
         "interval_s": interval,
@@ -232,13 +241,13 @@ def _child(case: str, seconds: float, interval: float) -> dict[str, Any]:
 
 
 def report(results: list[dict[str, Any]]) -> str:
-    headers = ["case", "measure", "n", "p50 ms", "p95 ms", "p99 ms", "max ms", "missed", "queued", "fps out/in", "load"]
+    headers = ["case", "priority", "measure", "n", "p50 ms", "p95 ms", "p99 ms", "max ms", "missed", "queued", "fps out/in", "load"]
     rows = []
     for r in results:
         f = r["frames"]
         for measure in ("sent", "fire", "noise_floor"):
             s = r[f"{measure}_ms"]
-            rows.append([r["case"], measure, s["n"], s["p50"], s["p95"], s["p99"], s["max"],
+            rows.append([r["case"], r.get("realtime", "") if measure == "sent" else "", measure, s["n"], s["p50"], s["p95"], s["p99"], s["max"],
                          r["missed"] if measure == "sent" else "",
                          r["queued_behind_ack"] if measure == "sent" else "",
                          f"{f['sent_fps']:.1f}/{f['received_fps']:.1f}" if measure == "sent" else "",

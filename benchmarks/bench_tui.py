@@ -86,7 +86,7 @@ def _timed_run_class() -> type:
     return TimedRun
 
 
-async def run_case(case: str, seconds: float) -> dict[str, Any]:
+async def run_case(case: str, seconds: float, realtime: bool = True) -> dict[str, Any]:
     from decart_flow.runner.headless import printer
     from decart_flow.runner.run import RunOptions
     from decart_flow.show.model import Choice, Cue, EveryTrigger, PromptAction, ShowModel
@@ -97,7 +97,8 @@ async def run_case(case: str, seconds: float) -> dict[str, Any]:
                                (PromptAction(Choice("cycle", tuple(f"look {k}" for k in range(count))), enhance=False),)),))
     TimedRun = _timed_run_class()
     with tempfile.TemporaryDirectory() as tmp:
-        options = RunOptions(headless=case == "headless", journal=str(Path(tmp) / "journal.jsonl"))
+        options = RunOptions(headless=case == "headless", journal=str(Path(tmp) / "journal.jsonl"),
+                             realtime=realtime)  # on, as `decart-flow run` has it, unless --no-realtime
         if case == "headless":
             run = TimedRun(show, options, say=lambda line: None)
             with open(os.devnull, "w") as null:
@@ -124,8 +125,9 @@ async def run_case(case: str, seconds: float) -> dict[str, Any]:
             "made_frames": run.made[0], "loadavg_1min_after": round(os.getloadavg()[0], 2)}
 
 
-def _child(case: str, seconds: float) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, __file__, "--case", case, "--seconds", str(seconds), "--json"],
+def _child(case: str, seconds: float, realtime: bool) -> dict[str, Any]:
+    extra = [] if realtime else ["--no-realtime"]
+    out = subprocess.run([sys.executable, __file__, "--case", case, "--seconds", str(seconds), "--json", *extra],
                          capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"case {case} failed:\n{out.stderr[-3000:]}")
@@ -157,11 +159,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--case", choices=CASES, help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="print only the figures as one JSON line")
+    parser.add_argument("--no-realtime", action="store_true", help="both cases at normal priority (run --no-realtime)")
     args = parser.parse_args()
     if args.case:
-        print(json.dumps(asyncio.run(run_case(args.case, args.seconds))))
+        print(json.dumps(asyncio.run(run_case(args.case, args.seconds, not args.no_realtime))))
         return 0
-    results = [_child(case, args.seconds) for _ in range(args.rounds) for case in CASES]
+    results = [_child(case, args.seconds, not args.no_realtime) for _ in range(args.rounds) for case in CASES]
     result = {"rounds": results, "compare": compare(results)}
     if args.json:
         print(json.dumps(result))
