@@ -82,22 +82,10 @@ class OutputTrack(MediaStreamTrack):
         self.sent = 0
         self._encoder: Vp8Stream | None = None
         self._busy = 0.0  # seconds spent producing frames since the last report
-        self._first: asyncio.Future[av.VideoFrame | av.Packet] | None = None
 
     def encode_vp8_here(self) -> None:
         """Hand aiortc finished VP8 packets (see encoder.py); only when VP8 was negotiated."""
         self._encoder = Vp8Stream(self._renderer.model.width, self._renderer.model.height, self._fps)
-
-    def prepare_first_frame(self) -> None:
-        """Render and encode frame 0 now, while ICE and DTLS connect, rather than when it is asked for.
-
-        It is a keyframe (~50 ms at 1280x704) and the client's video has not arrived yet, so it is
-        the waiting picture with the current stamp either way; a state change before it goes out
-        shows from frame 1. Call after `encode_vp8_here` (or not), once the answer is set.
-        """
-        if self._first is None and self.sent == 0:
-            loop = asyncio.get_running_loop()
-            self._first = loop.run_in_executor(None, self._produce, self._latest.frame, self._loudness.level, 0)
 
     async def recv(self) -> av.VideoFrame | av.Packet:
         if self.readyState != "live":
@@ -116,12 +104,8 @@ class OutputTrack(MediaStreamTrack):
             log.info("fault: stalling video")
             await asyncio.Event().wait()  # until the track is stopped and this task cancelled
         pts = (self._pts_offset + self._index) * VIDEO_CLOCK // self._fps
-        first, self._first = self._first, None
-        if first is not None and pts == 0:
-            out = await first
-        else:
-            loop = asyncio.get_running_loop()
-            out = await loop.run_in_executor(None, self._produce, self._latest.frame, self._loudness.level, pts)
+        loop = asyncio.get_running_loop()
+        out = await loop.run_in_executor(None, self._produce, self._latest.frame, self._loudness.level, pts)
         self._index += 1
         self.sent += 1
         if self.sent % 100 == 0:
