@@ -62,9 +62,26 @@ def _service_pid() -> int | None:
     return None
 
 
-async def play(seconds: float, interval: float, lookahead: float | str | None = None) -> dict[str, Any]:
-    """One session playing one show; raw per-cue times, frame counts and CPU of both processes."""
+async def play(seconds: float, interval: float, lookahead: float | str | None = None, *,
+               realtime: bool = True, marker_buffer: bool = True) -> dict[str, Any]:
+    """One session playing one show; raw per-cue times, frame counts and CPU of both processes.
+
+    As `decart-flow run` plays it: real-time priority and the cycle collector between cues
+    (`realtime=False`: as `run --no-realtime`), and received frames handed on at their marked
+    last packet (`marker_buffer=False`: aiortc's own buffer, one frame later, for comparison).
+    """
     from bench_lateness import _video_track
+
+    from decart_flow.realtime import jitter
+    from decart_flow.runner.collector import Collector
+    from decart_flow.runner.priority import RealtimePriority
+
+    if not marker_buffer:
+        jitter.install = lambda: False  # type: ignore[assignment]
+    priority = RealtimePriority()
+    if realtime:
+        priority.engage(asyncio.get_running_loop())
+    rt_state = "on" if priority.engaged else "refused" if realtime else "off"
 
     from decart_flow.engine import Engine
     from decart_flow.engine.clock import Clock
@@ -111,7 +128,11 @@ async def play(seconds: float, interval: float, lookahead: float | str | None = 
             client.on("sent", on_sent)
             client.add_frame_sink(count_frame)
             client.add_frame_sink(stamps)
-            engine = Engine(show, client, Clock(loop), Path(tmp) / "journal.jsonl")
+            clock = Clock(loop)
+            engine = Engine(show, client, clock, Path(tmp) / "journal.jsonl")
+            collector = Collector(loop, clock)
+            if realtime:
+                collector.start()
             if lookahead is not None:  # `auto` learns send -> glass as the runner does
                 from decart_flow.engine.latency import LatencyFeed
 
@@ -125,6 +146,8 @@ async def play(seconds: float, interval: float, lookahead: float | str | None = 
             for feed in feeds:
                 feed.close()
             await client.disconnect()
+            collector.stop()
+            priority.release()
     t0, s0, g0, c0, v0, load0 = window["start"]
     t1, s1, g1, c1, v1, load1 = window["end"]
     wall = t1 - t0
@@ -143,6 +166,7 @@ async def play(seconds: float, interval: float, lookahead: float | str | None = 
     return {
         "model": MODEL, "size": f"{spec.width}x{spec.height}", "fps": spec.fps, "end": reason,
         "cues_planned": count, "interval_s": interval, "lookahead": lookahead,
+        "realtime": rt_state, "marker_buffer": marker_buffer,
         "cues": cues,
         "window": {"seconds": round(wall, 3), "frames_sent": s1 - s0, "frames_received": g1 - g0,
                    "cpu_client_s": round(c1 - c0, 3), "cpu_service_s": round(v1 - v0, 3),
@@ -177,6 +201,7 @@ def figures(raw: dict[str, Any]) -> dict[str, Any]:
         "send_to_glass_ms": {**summary(s2g, 1), "p5": round(pct(s2g, 5), 1), "min": round(min(s2g), 1) if s2g else None},
         "landing_abs_ms": summary([abs(v) for v in c2g], 1),
         "lookahead": raw["lookahead"],
+        "marker_buffer": raw["marker_buffer"],
         "lookahead_estimate": estimate_lookahead(c2g),
         "loadavg_1min": raw["window"]["loadavg_1min"],
         "meets_target": bool(c2g) and c2g_sum["p50"] <= TARGET_FRAMES * frame_ms,
@@ -189,9 +214,13 @@ def main() -> int:
     parser.add_argument("--interval", type=float, default=0.5)
     parser.add_argument("--lookahead", default=None, help="set the show's lookahead (auto or seconds)")
     parser.add_argument("--json", action="store_true", help="print only the figures as one JSON line")
+    parser.add_argument("--no-realtime", action="store_true", help="normal priority, as run --no-realtime")
+    parser.add_argument("--aiortc-buffer", action="store_true",
+                        help="aiortc's own jitter buffer (a frame goes on when the next one starts)")
     args = parser.parse_args()
     lookahead = args.lookahead if args.lookahead in (None, "auto") else float(args.lookahead)
-    raw = asyncio.run(play(args.seconds, args.interval, lookahead))
+    raw = asyncio.run(play(args.seconds, args.interval, lookahead, realtime=not args.no_realtime,
+                           marker_buffer=not args.aiortc_buffer))
     result = figures(raw)
     if args.json:
         print(json.dumps(result))

@@ -19,6 +19,8 @@ import threading
 import concurrent.futures
 from typing import Any, Callable, Coroutine, TypeVar
 
+from . import jitter
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -73,6 +75,7 @@ class MediaLoop:
     def start(self) -> None:
         if self._thread is not None:
             return
+        jitter.install()  # received frames go on at their last packet (realtime/jitter.py)
         ready = threading.Event()
         loop = asyncio.new_event_loop()
 
