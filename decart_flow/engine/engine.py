@@ -84,6 +84,7 @@ class Engine:
         self._own_journal = not isinstance(journal, Journal)
         self.journal_events = self.journal.events
         self.executor = Executor(self.loop, self._on_send, self._on_ack, self._on_superseded)
+        self._submit = self.executor.submit
         self.on_action: list[ActionHook] = []  # `plan` listens here
         self.catching_up = False  # set while catch-up sends: `plan` marks those firings
         self.latency = latency or _default_latency(show)  # what `lookahead: auto` sends ahead by
@@ -262,15 +263,23 @@ class Engine:
             if fire.t <= self._fired_ahead.get(key, -1.0) + EPS:
                 return  # sent early already; a re-plan (reload, GO) planned it again
             self._fired_ahead[key] = fire.t
+        journal_on = self.journal.active
         try:
             if cue.when is not None and not inside(cue.when, self.clock.wall()):
                 return
-            outer, self._deferred = self._deferred, []
+            # Records the actions make wait for `cue.fire` (a list only when someone reads them).
+            outer, self._deferred = self._deferred, ([] if journal_on else None)
             instant = False
             self._ahead = lead
             try:
                 seq = (cue.actions + cue.then if cue.then else cue.actions) if fire.actions is None else fire.actions
-                instant = self._start_run(cue, seq, fire.args, lead)
+                for action in seq:
+                    if type(action) in SEQUENTIAL:
+                        instant = self._start_run(cue, seq, fire.args, lead)
+                        break
+                else:  # an instant cue (`_start_run`'s first case, inline: it is most firings)
+                    self._perform_all(cue.name, seq, fire.args)
+                    instant = True
             except Exception as exc:  # noqa: BLE001 - our bug: log it, the show goes on
                 self._bug(f"cue {cue.name!r} failed", exc)
             finally:
@@ -280,7 +289,8 @@ class Engine:
             self._bug(f"cue {cue.name!r} failed", exc)
             return
         t = fire.t if fire.t is not None else self.show_clock.t
-        if self.journal.active:
+        if journal_on or self.journal.active:
+            deferred = deferred or []
             if lead:
                 self.journal.write("cue.fire", cue=cue.name, intended_t=round(t, 6), lateness_ms=round(lateness_ms, 3),
                                    args=list(fire.args) if fire.args else None, lookahead_ms=round(lead * 1000.0, 3))
@@ -394,7 +404,7 @@ class Engine:
             t = self.show_clock.t + self._ahead
             for hook in hooks:
                 hook(t, cue, action)
-        return self.executor.submit(kind, call, action, cue, wait)
+        return self._submit(kind, call, action, cue, wait)
 
     def note(self, cue: str, action: dict[str, Any]) -> None:
         if self.on_action:
@@ -419,6 +429,17 @@ class Engine:
             self._write("action.send", cue=op.cue, action=op.action)
 
     def _on_ack(self, op: Op, latency: float, error: BaseException | None) -> None:
+        if error is None and op.kind != "audio" and not self.journal.active:  # every ack of `plan`
+            self._last_ack_ms = latency * 1000.0
+            now = self.loop.time()
+            state, applied, cue = self._now, self.applied, op.cue
+            for key, value in op.action.items():
+                if key in state:
+                    state[key] = value
+                    applied[key] = (now, cue)
+            if self._observe_state:
+                self._changed()
+            return
         if op.kind == "audio" and self._audio is not None and self._audio[0] == op.action["audio"]:
             self._audio = None
         if isinstance(error, asyncio.CancelledError):

@@ -3,9 +3,9 @@
 Wire calls go out one at a time, in order. Prompts (and images) are latest-wins: a change that
 is still waiting while another is in flight is replaced by a newer one, and journaled as
 superseded. When nothing is in flight the call starts synchronously, so a cue's message is
-written inside the timer callback that fired it; a call that also completes synchronously (the
-virtual session of `plan`) costs no Task and no Future. Audio plays beside the queue: a clip lasts
-seconds and must not hold prompts back.
+written inside the timer callback that fired it; a call that also completes synchronously costs no
+Task and no Future, and one that returns `ACKED` (the virtual session of `plan`) not even a
+coroutine. Audio plays beside the queue: a clip lasts seconds and must not hold prompts back.
 """
 
 from __future__ import annotations
@@ -22,6 +22,22 @@ from .loop import awaiting, resume
 log = logging.getLogger(__name__)
 
 LATEST_WINS = ("prompt", "image")
+
+
+class Acked:
+    """An awaitable that is complete already: a session call acknowledged before it returns.
+
+    `plan` makes 170,000 calls for a month; a coroutine each (created, stepped, StopIteration
+    caught) cost more than the rest of the call.
+    """
+
+    __slots__ = ()
+
+    def __await__(self):  # type: ignore[no-untyped-def]
+        return iter(())
+
+
+ACKED = Acked()
 
 
 class Superseded(Exception):
@@ -98,9 +114,10 @@ class Executor:
         task = None
         try:
             coro = op.call()  # the session is called here, synchronously, up to its first suspension
-            if type(coro) is not CoroutineType:
-                coro = awaiting(coro)
-            yielded = coro.send(None)
+            if coro is not ACKED:
+                if type(coro) is not CoroutineType:
+                    coro = awaiting(coro)
+                yielded = coro.send(None)
         except StopIteration:
             pass
         except asyncio.CancelledError as exc:
@@ -108,7 +125,8 @@ class Executor:
         except Exception as exc:  # noqa: BLE001 - a failing call is journaled, the show goes on
             error = exc
         else:
-            task = self.loop.create_task(resume(coro, yielded))
+            if coro is not ACKED:
+                task = self.loop.create_task(resume(coro, yielded))
         self.on_send(op)
         if task is None:
             self._finish(op, error, queued)

@@ -19,6 +19,7 @@ from typing import Any, Callable
 from ..show.model import ShowModel
 from .clock import VirtualClock, local_zone
 from .engine import Engine, fmt_t
+from .executor import ACKED, Acked
 from .loop import VirtualEventLoop
 
 DEFAULT_FOR = 3600.0
@@ -57,24 +58,31 @@ class Firing:
 
 
 class VirtualSession:
-    """A session that is generating from the start and acknowledges every call at once."""
+    """A session that is generating from the start and acknowledges every call at once.
+
+    The calls are plain functions returning `ACKED` (awaitable, complete): the executor then needs
+    no coroutine per call. Audio is a coroutine, since it lasts the clip's length.
+    """
 
     session_id: str | None = "plan"
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[Any, ...]]] | None = None  # set to [] to record calls
 
-    async def set_prompt(self, text: str, enrich: bool = True) -> None:
+    def set_prompt(self, text: str, enrich: bool = True) -> Acked:
         if self.calls is not None:
             self.calls.append(("set_prompt", (text, enrich)))
+        return ACKED
 
-    async def set_image(self, image: Any, prompt: str | None = None, enrich: bool = True) -> None:
+    def set_image(self, image: Any, prompt: str | None = None, enrich: bool = True) -> Acked:
         if self.calls is not None:
             self.calls.append(("set_image", (image, prompt, enrich)))
+        return ACKED
 
-    async def set_mirror(self, enabled: bool) -> None:
+    def set_mirror(self, enabled: bool) -> Acked:
         if self.calls is not None:
             self.calls.append(("set_mirror", (enabled,)))
+        return ACKED
 
     async def play_audio(self, audio: Any) -> None:
         """Returns when the clip would have finished, as the wire client does: its length in virtual time."""
@@ -129,32 +137,56 @@ def stream(show: ShowModel, emit: Callable[[Firing], None], for_seconds: float |
 
 
 RawEmit = Callable[[float, VirtualClock, float, str, dict[str, Any]], None]
+Row = tuple[float, float, str, dict[str, Any]]  # (show t, loop time, cue, action)
+OnBatch = Callable[[VirtualClock, list[Row]], None]
 
 
 def stream_raw(show: ShowModel, emit: RawEmit, for_seconds: float | None = None,
                start_wall: datetime | None = None) -> int:
     """`stream` without a `Firing` per firing: `emit(show t, clock, loop time, cue, action)`."""
+
+    def on_batch(clock: VirtualClock, rows: list[Row]) -> None:
+        for t, mono, cue, action in rows:
+            emit(t, clock, mono, cue, action)
+
+    return stream_batches(show, on_batch, for_seconds, start_wall, size=1)
+
+
+def stream_batches(show: ShowModel, on_batch: OnBatch, for_seconds: float | None = None,
+                   start_wall: datetime | None = None, size: int = 2048) -> int:
+    """The firings `size` at a time: `on_batch(clock, rows)`, rows `(show t, loop time, cue, action)`.
+
+    What the printer wants: a row costs a tuple, not a call. `rows` is emptied after each call.
+    """
     if for_seconds is None:
         for_seconds = show.duration if show.duration is not None else DEFAULT_FOR
     loop = VirtualEventLoop()
+    rows: list[Row] = []
     count = 0
     try:
         clock = VirtualClock(loop, start_wall)
         engine = Engine(show, VirtualSession(), clock, journal=None, observe_state=False)
         end_at = loop.time() + for_seconds
-
+        cutoff = end_at - 1e-6  # a firing at the end itself is not listed
+        now, append = loop.time, rows.append
         failure: BaseException | None = None
 
-        def record(t: float, cue: str, action: dict[str, Any]) -> None:
+        def flush() -> None:
             nonlocal count, failure
-            now = loop.time()
-            if now < end_at - 1e-6 and failure is None:
-                count += 1
-                try:
-                    emit(t, clock, now, cue, action)
-                except BaseException as exc:  # the reader's problem (a closed pipe): stop, then raise it
-                    failure = exc
-                    engine.stop("error")
+            count += len(rows)
+            try:
+                on_batch(clock, rows)
+            except BaseException as exc:  # the reader's problem (a closed pipe): stop, then raise it
+                failure = exc
+                engine.stop("error")
+            rows.clear()
+
+        def record(t: float, cue: str, action: dict[str, Any]) -> None:
+            at = now()
+            if at < cutoff and failure is None:
+                append((t, at, cue, action))
+                if len(rows) >= size:
+                    flush()
 
         engine.on_action.append(record)
 
@@ -163,6 +195,8 @@ def stream_raw(show: ShowModel, emit: RawEmit, for_seconds: float | None = None,
             return await engine.run()
 
         loop.run_until_complete(main())
+        if rows and failure is None:
+            flush()
         if failure is not None:
             raise failure
     finally:
@@ -203,38 +237,129 @@ def _for_seconds(text: str, parse_duration: Callable[[str], float]) -> float:
 
 
 def _print_plan(show: ShowModel, for_seconds: float | None, start: datetime, as_json: bool) -> int:
-    """Stream the plan to stdout in chunks; a (cue, action) pair is formatted once, not per firing."""
-    out = _Chunks(sys.stdout, json_list=as_json)
-    walls: _WallText | None = None
-
-    def wall_text(clock: VirtualClock) -> _WallText:
-        nonlocal walls
-        if walls is None:
-            walls = _WallText(clock)
-        return walls
-
+    """Stream the plan to stdout a batch of rows at a time (see `_Printer`)."""
+    out = sys.stdout
     if as_json:
-        def emit_json(t: float, clock: VirtualClock, mono: float, cue: str, action: dict[str, Any]) -> None:
-            out.add(f'{{"t": {round(t, 6)!r}, "wall": "{(walls or wall_text(clock)).iso(mono)}", '
-                    f'{_json_tail(cue, action)}')
-
-        stream_raw(show, emit_json, for_seconds, start)
-        out.close()
+        printer = _Printer(out, None)
+        stream_batches(show, printer.json_rows, for_seconds, start)
+        out.write("\n]\n" if printer.written else "[]\n")
         return 0
     width = max([len("cue")] + [len(c.name) for c in show.cues] + [len("timeline 0:00:00.000")]) + len(" (catch-up)")
-    out.add(f"{'show time':>10}  {'wall clock':<19}  {'cue':<{width}}  action")
-    last_t, last_text = -1.0, ""
-
-    def emit_row(t: float, clock: VirtualClock, mono: float, cue: str, action: dict[str, Any]) -> None:
-        nonlocal last_t, last_text
-        if t != last_t:  # firings at the same instant share their time columns
-            last_t, last_text = t, f"{fmt_t(t):>10}  {(walls or wall_text(clock)).row(mono)}  "
-        out.add(last_text + _row_tail(cue, action, width))
-
-    count = stream_raw(show, emit_row, for_seconds, start)
-    out.add(f"{count} firings")
-    out.close()
+    out.write(f"{'show time':>10}  {'wall clock':<19}  {'cue':<{width}}  action\n")
+    count = stream_batches(show, _Printer(out, width).table_rows, for_seconds, start)
+    out.write(f"{count} firings\n")
     return 0
+
+
+_SS = tuple(f"{i:02d}" for i in range(60))  # seconds of a minute as the columns write them
+_WHOLE = 10**15  # below this a float that equals an int is that int exactly
+
+
+class _Printer:
+    """Rows of the table or items of the JSON list, a batch per write.
+
+    A month of plan is 170,000 rows, so the common case is cheap: a firing at a whole second of
+    show time and of wall clock (the start's fraction aside) costs a few string joins, inline. Its
+    minute's texts (show time `H:MM:`, the wall clock's date, hour, minute and UTC offset, from
+    `wall_at` itself through `_WallText`) are worked out once a minute, and a (cue, action) pair is
+    formatted once (`_tail`). Anything else takes the general way (`fmt_t`, `_WallText`), which
+    gives the same text.
+    """
+
+    def __init__(self, out: Any, width: int | None) -> None:
+        self.out, self.width = out, width
+        self.written = 0
+        self.walls: _WallText | None = None
+        self._last_t: float | None = None
+        self._last_text = ""
+        self._show_minute = -1
+        self._show_head = ""
+        self._tails: dict[Any, str] = {}
+
+    def table_rows(self, clock: VirtualClock, rows: list[Row]) -> None:
+        walls = self.walls or self._walls(clock)
+        start_mono, start_s = walls.start_mono, walls.start_s
+        width, last_t, text = self.width, self._last_t, self._last_text
+        tails, tail_of = self._tails, self._tail
+        lines: list[str] = []
+        append = lines.append
+        for t, mono, cue, action in rows:
+            if t != last_t:  # firings at the same instant share their time columns
+                last_t = t
+                whole, offset = int(t), mono - start_mono
+                seconds = int(offset)
+                if whole == t and seconds == offset and 0 <= whole < _WHOLE and 0 <= seconds < _WHOLE:
+                    minute, sec = divmod(whole, 60)
+                    if minute != self._show_minute:
+                        self._show_head_for(minute)
+                    wall_minute, wall_sec = divmod(start_s + seconds, 60)
+                    if wall_minute != walls.minute:
+                        walls.split(mono)  # brings the wall's minute texts up to date
+                    text = f"{self._show_head}{_SS[sec]}  {walls.head_row}{_SS[wall_sec]}  "
+                else:
+                    text = f"{fmt_t(t):>10}  {walls.row(mono)}  "
+            try:
+                tail = tails[cue, *action.items()]
+            except (KeyError, TypeError):
+                tail = tail_of(cue, action)
+            append(text + tail)
+        self._last_t, self._last_text = last_t, text
+        append("")
+        self.out.write("\n".join(lines))
+
+    def json_rows(self, clock: VirtualClock, rows: list[Row]) -> None:
+        walls = self.walls or self._walls(clock)
+        start_mono, start_s, whole_start = walls.start_mono, walls.start_s, walls.whole
+        tails, tail_of = self._tails, self._tail
+        lines: list[str] = []
+        append = lines.append
+        for t, mono, cue, action in rows:
+            whole = int(t)
+            t_text = f"{whole}.0" if whole == t and 0 < whole < _WHOLE else repr(round(t, 6))
+            offset = mono - start_mono
+            seconds = int(offset)
+            if whole_start and seconds == offset and 0 <= seconds < _WHOLE:
+                minute, sec = divmod(start_s + seconds, 60)
+                if minute != walls.minute:
+                    walls.split(mono)
+                wall = f"{walls.head}{_SS[sec]}{walls.offset}"
+            else:
+                wall = walls.iso(mono)
+            try:
+                tail = tails[cue, *action.items()]
+            except (KeyError, TypeError):
+                tail = tail_of(cue, action)
+            append(f'{{"t": {t_text}, "wall": "{wall}", {tail}')
+        self.out.write(("[\n " if not self.written else ",\n ") + ",\n ".join(lines))
+        self.written += len(lines)
+
+    def _show_head_for(self, minute: int) -> None:
+        """`fmt_t` of a whole second in this minute, right-aligned to 10, less its two digits."""
+        hours, m = divmod(minute, 60)
+        head = f"{hours}:{m:02d}:" if hours else f"{m}:"
+        self._show_minute, self._show_head = minute, " " * (8 - len(head)) + head
+
+    def _tail(self, cue: str, action: dict[str, Any]) -> str:
+        """The cue and action columns (the table's) or fields (the JSON's), kept by (cue, action).
+
+        Bounded: texts with event arguments vary. An unhashable value is formatted every time.
+        """
+        if self.width is not None:
+            text = f"{cue:<{self.width}}  {describe(action)}"
+        else:
+            text = f'"cue": {json.dumps(cue)}, "action": {json.dumps(action)}}}'
+        try:
+            key = (cue, *action.items())
+            if len(self._tails) >= 4096:
+                self._tails.clear()
+            self._tails[key] = text
+        except TypeError:
+            pass
+        return text
+
+    def _walls(self, clock: VirtualClock) -> _WallText:
+        self.walls = _WallText(clock)
+        return self.walls
 
 
 class _WallText:
@@ -247,98 +372,35 @@ class _WallText:
 
     def __init__(self, clock: VirtualClock) -> None:
         self.clock = clock
+        self.start_mono = clock.start_mono
         start = clock.start_wall
-        self._start_us = ((start.toordinal() * 86400 + start.hour * 3600 + start.minute * 60 + start.second)
-                          * 1_000_000 + start.microsecond)
-        self._minute: int | None = None
-        self._head = self._head_row = self._offset = ""
+        self.start_s = start.toordinal() * 86400 + start.hour * 3600 + start.minute * 60 + start.second
+        self._start_us = self.start_s * 1_000_000 + start.microsecond
+        self.whole = start.microsecond == 0  # whole seconds after the start land on whole seconds
+        self.minute: int | None = None  # the minute (counted from year 1) the texts below are for
+        self.head_row = self.head = self.offset = ""  # the minute's texts: row, ISO up to seconds, UTC offset
 
-    def _split(self, mono: float) -> tuple[int, int]:
+    def split(self, mono: float) -> tuple[int, int]:
         """(seconds, microseconds) of the wall clock at `mono`, with the minute's texts up to date."""
-        td = timedelta(seconds=mono - self.clock.start_mono)  # exactly what `wall_at` adds
+        td = timedelta(seconds=mono - self.start_mono)  # exactly what `wall_at` adds
         minute, rest = divmod(self._start_us + (td.days * 86400 + td.seconds) * 1_000_000 + td.microseconds,
                               60_000_000)
-        if minute != self._minute:
+        if minute != self.minute:
             wall = self.clock.wall_at(mono)
             text = wall.isoformat()  # YYYY-MM-DDTHH:MM:SS[.ffffff][+HH:MM]
-            self._minute, self._head, self._head_row = minute, text[:17], wall.isoformat(" ")[:17]
-            self._offset = text[26:] if wall.microsecond else text[19:]
+            self.minute, self.head, self.head_row = minute, text[:17], wall.isoformat(" ")[:17]
+            self.offset = text[26:] if wall.microsecond else text[19:]
         return divmod(rest, 1_000_000)
 
     def iso(self, mono: float) -> str:
         """`wall_at(mono).isoformat()`."""
-        sec, micro = self._split(mono)
-        return f"{self._head}{sec:02d}.{micro:06d}{self._offset}" if micro else f"{self._head}{sec:02d}{self._offset}"
+        sec, micro = self.split(mono)
+        return f"{self.head}{sec:02d}.{micro:06d}{self.offset}" if micro else f"{self.head}{sec:02d}{self.offset}"
 
     def row(self, mono: float) -> str:
         """`wall_at(mono).strftime("%Y-%m-%d %H:%M:%S")`."""
-        sec = self._split(mono)[0]  # first: it brings the minute's text up to date
-        return f"{self._head_row}{sec:02d}"
-
-
-class _Chunks:
-    """Lines gathered and written a few thousand at a time: a write per line costs as much as planning it.
-
-    `json_list`: the lines are the items of a JSON list, written as `[`, items joined by commas, `]`.
-    """
-
-    SIZE = 2048
-
-    def __init__(self, out: Any, json_list: bool = False) -> None:
-        self.out, self.json_list = out, json_list
-        self.lines: list[str] = []
-        self.written = 0
-
-    def add(self, line: str) -> None:
-        self.lines.append(line)
-        if len(self.lines) >= self.SIZE:
-            self.flush()
-
-    def flush(self) -> None:
-        lines = self.lines
-        if not lines:
-            return
-        if self.json_list:
-            text = ("[\n " if not self.written else ",\n ") + ",\n ".join(lines)
-        else:
-            text = "\n".join(lines) + "\n"
-        self.written += len(lines)
-        lines.clear()
-        self.out.write(text)
-
-    def close(self) -> None:
-        self.flush()
-        if self.json_list:
-            self.out.write("\n]\n" if self.written else "[]\n")
-
-
-def _cached(fn: Callable[..., str]) -> Callable[..., str]:
-    """Memoize a formatter on (cue, action items, ...), bounded: texts with event arguments vary."""
-    cache: dict[Any, str] = {}
-
-    def wrapper(cue: str, action: dict[str, Any], *rest: Any) -> str:
-        try:
-            key = (cue, tuple(action.items()), *rest)
-            text = cache.get(key)
-        except TypeError:  # an unhashable value: format it every time
-            return fn(cue, action, *rest)
-        if text is None:
-            if len(cache) >= 4096:
-                cache.clear()
-            text = cache[key] = fn(cue, action, *rest)
-        return text
-
-    return wrapper
-
-
-@_cached
-def _row_tail(cue: str, action: dict[str, Any], width: int) -> str:
-    return f"{cue:<{width}}  {describe(action)}"
-
-
-@_cached
-def _json_tail(cue: str, action: dict[str, Any]) -> str:
-    return f'"cue": {json.dumps(cue)}, "action": {json.dumps(action)}}}'
+        sec = self.split(mono)[0]  # first: it brings the minute's text up to date
+        return f"{self.head_row}{sec:02d}"
 
 
 def describe(action: dict[str, Any]) -> str:
