@@ -86,7 +86,9 @@ def command(path: Path, json_out: bool) -> tuple[float, float, int]:
             "--start", START.isoformat()] + (["--json"] if json_out else [])
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     w0 = time.perf_counter()
-    subprocess.run(args, stdout=subprocess.DEVNULL, check=True, env=os.environ)
+    # cwd: the file's directory, not the caller's: `python -m` puts the cwd first on sys.path, and a
+    # checkout there would shadow the `--tree` one.
+    subprocess.run(args, stdout=subprocess.DEVNULL, check=True, env=os.environ, cwd=path.parent)
     wall = time.perf_counter() - w0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime), after.ru_maxrss
@@ -103,6 +105,9 @@ def main() -> None:
     import decart_flow
 
     print(f"decart_flow from {Path(decart_flow.__file__).parent}")
+    probe = subprocess.run([sys.executable, "-c", "import decart_flow; print(decart_flow.__file__)"],
+                           capture_output=True, text=True, env=os.environ, cwd=tempfile.gettempdir())
+    print(f"commands use decart_flow from {Path(probe.stdout.strip()).parent}")
     print(f"{'plan --for':>12}  {'firings':>8}  {'p50 wall s':>10}  {'p50 cpu s':>9}  {'us/firing (cpu)':>15}")
     for days in (1, 7, 30):
         results = [run(days) for _ in range(args.runs)]
