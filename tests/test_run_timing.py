@@ -211,7 +211,7 @@ def test_run_puts_its_threads_not_its_service_at_real_time(tmp_path: Path, flag:
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
-            if "state=generating" in line:
+            if "action.ack" in line:  # the cue at 1 s: connected and playing
                 break
         time.sleep(1.5)  # one sweep
         mine = _thread_policies(proc.pid)

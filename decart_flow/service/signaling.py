@@ -22,6 +22,7 @@ from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 
+from decart_flow.realtime import jitter
 from decart_flow.service.avatar import Loudness
 from decart_flow.service.faults import Faults
 from decart_flow.service.looks import ChromaStats
@@ -195,6 +196,7 @@ class StreamSession:
         if self.pc is not None:
             log.warning("session %s: skipped a second offer (renegotiation is not supported)", self.id[:8])
             return
+        jitter.install()  # the client's frames go on at their last packet (realtime/jitter.py)
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self.pc = pc
         self._pcs.add(pc)
