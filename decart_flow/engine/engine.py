@@ -84,7 +84,6 @@ class Engine:
         self._own_journal = not isinstance(journal, Journal)
         self.journal_events = self.journal.events
         self.executor = Executor(self.loop, self._on_send, self._on_ack, self._on_superseded)
-        self._submit = self.executor.submit
         self.on_action: list[ActionHook] = []  # `plan` listens here
         self.catching_up = False  # set while catch-up sends: `plan` marks those firings
         self.latency = latency or _default_latency(show)  # what `lookahead: auto` sends ahead by
@@ -411,7 +410,7 @@ class Engine:
             t = self.show_clock.t + self._ahead
             for hook in hooks:
                 hook(t, cue, action)
-        return self._submit(kind, call, action, cue, wait)
+        return self.executor.submit(kind, call, action, cue, wait)
 
     def note(self, cue: str, action: dict[str, Any]) -> None:
         if self.on_action:
@@ -436,7 +435,7 @@ class Engine:
             self._write("action.send", cue=op.cue, action=op.action)
 
     def _on_ack(self, op: Op, latency: float, error: BaseException | None) -> None:
-        if error is None and op.kind != "audio" and not self.journal.active:  # every ack of `plan`
+        if error is None and op.kind != "audio" and not self.journal.active:  # every ack of `plan`: the state only
             self._last_ack_ms = latency * 1000.0
             now = self.loop.time()
             state, applied, cue = self._now, self.applied, op.cue
