@@ -388,7 +388,7 @@ class _WallText:
         if minute != self.minute:
             wall = self.clock.wall_at(mono)
             text = wall.isoformat()  # YYYY-MM-DDTHH:MM:SS[.ffffff][+HH:MM]
-            self.minute, self.head, self.head_row = minute, text[:17], wall.isoformat(" ")[:17]
+            self.minute, self.head, self.head_row = minute, text[:17], f"{text[:10]} {text[11:17]}"
             self.offset = text[26:] if wall.microsecond else text[19:]
         return divmod(rest, 1_000_000)
 
