@@ -166,13 +166,6 @@ class Wire:
     def __init__(self) -> None:
         self.expected_stamp = 0
         self.callbacks: dict[str, list[Callable[..., None]]] = {"sent": [], "ack": [], "connection_change": []}
-        self.sinks: list[Callable[[Any], None]] = []
-
-    def add_frame_sink(self, sink: Callable[[Any], None]) -> None:
-        self.sinks.append(sink)
-
-    def remove_frame_sink(self, sink: Callable[[Any], None]) -> None:
-        self.sinks.remove(sink)
 
     def on(self, event: str, cb: Callable[..., None]) -> None:
         self.callbacks[event].append(cb)
@@ -220,13 +213,6 @@ async def test_the_feed_pairs_each_acknowledged_change_with_the_first_frame_of_i
     wire.emit("sent", {"type": "prompt", "prompt": "b"}, time.perf_counter_ns())
     wire.emit("ack", "prompt_ack", False, 5.0, "refused")
     assert len(est.samples) == 2
-    # every received frame marks the grid the next ones arrive on (fps 25 without a model)
-    assert est.phase is feed.phase and feed.phase.period == pytest.approx(0.04)
-    for sink in wire.sinks:
-        sink(frames[0])
-    assert len(feed.phase.arrivals) == 1
-    feed.close()
-    assert wire.sinks == [] and est.phase is None
 
     feed.close()
     assert all(not cbs for cbs in wire.callbacks.values())
@@ -253,47 +239,3 @@ def test_timeline_entries_take_their_own_lookahead_in_both_forms(tmp_path):
     with pytest.raises(ShowError) as err:
         load_show(bad)
     assert "bad lookahead 'soon'" in str(err.value.problems[0])
-
-
-# ----------------------------------------------------------------- aimed at the nearest frame
-
-
-def test_frame_phase_finds_the_typical_arrival_under_jitter() -> None:
-    import random
-
-    from decart_flow.engine.latency import FramePhase
-
-    rng = random.Random(7)
-    phase = FramePhase(0.04)
-    grid0 = 100.013
-    for k in range(50):
-        jitter = rng.choice([-0.012, -0.004, -0.001, 0.0, 0.0, 0.0, 0.001, 0.003, 0.015])  # encode, decode
-        phase.add(grid0 + k * 0.04 + jitter)
-    grid = phase.grid()
-    assert grid is not None
-    assert abs(((grid - grid0) + 0.02) % 0.04 - 0.02) < 0.0015
-    assert phase.snap(200.0) == pytest.approx(grid0 + round((200.0 - grid0) / 0.04) * 0.04, abs=0.0015)
-
-
-def test_frame_phase_needs_frames_first() -> None:
-    from decart_flow.engine.latency import FramePhase
-
-    phase = FramePhase(0.04)
-    for k in range(5):
-        phase.add(k * 0.04)
-    assert phase.snap(1.0) is None
-
-
-def test_seconds_at_aims_a_change_at_the_frame_nearest_its_time() -> None:
-    from decart_flow.engine.latency import FramePhase, LatencyEstimator
-
-    est = LatencyEstimator.for_fps(25)
-    est.phase = FramePhase(0.04)
-    for k in range(20):
-        est.phase.add(10.0 + k * 0.04)  # frames at 10.00, 10.04, ...
-    assert est.seconds_at(11.013) == pytest.approx(est.seconds)  # no measurement yet: the plain lead
-    est.add(0.0, 0.062)  # send -> glass 62 ms
-    # cued 11.013: the nearest frame arrives at 11.00, so send 62 ms before 11.00 (75 ms before the cue)
-    assert est.seconds_at(11.013) == pytest.approx(0.075, abs=1e-6)
-    # cued 11.031: nearest frame 11.04, send 62 ms before it (53 ms before the cue)
-    assert est.seconds_at(11.031) == pytest.approx(0.053, abs=1e-6)

@@ -6,20 +6,12 @@ move every later cue. Before the first measurement (and in `plan`) it is two fra
 
 `LatencyFeed` measures it on a live run against the local service, whose frames carry a stamp: a
 prompt or image acknowledged as the k-th change of the session shows on the first frame stamped k.
-
-Frames arrive on a grid (one every 1/fps), so a change cannot show between two of them: sent at a
-random moment, it lands anywhere in a frame interval around its time, and a landing error of half
-an interval is spent before any other noise. `FramePhase` learns where the grid lies from every
-received frame, and `LatencyEstimator.seconds_at(t)` aims a change at the frame nearest its cued
-time: sent that frame's arrival minus the median send-to-glass latency, it has half an interval of
-slack on either side before it would land a frame early or late.
 """
 
 from __future__ import annotations
 
 import asyncio
 import statistics
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,47 +25,6 @@ SANE = (0.001, 5.0)  # a measured pair outside this (seconds) was paired wrongly
 CLAMP = (0.0, 1.0)  # the estimate never asks to send more than this early
 
 
-class FramePhase:
-    """Where received frames fall in time: the grid the next ones will arrive on (loop seconds).
-
-    Arrivals wander around the grid both ways (the sender's encode time varies from frame to
-    frame; measured on the local service, p5-p95 of a frame's offset spans about 20 ms), so the
-    grid is the typical arrival: the median of the recent arrivals' offsets, folded into one frame
-    interval. `add` may be called from another thread (a frame sink).
-    """
-
-    def __init__(self, period: float, window: int = 50, minimum: int = 10) -> None:
-        self.period = period
-        self.minimum = minimum
-        self.arrivals: deque[float] = deque(maxlen=window)
-
-    def add(self, t: float) -> None:
-        self.arrivals.append(t)
-
-    def clear(self) -> None:
-        self.arrivals.clear()
-
-    def grid(self) -> float | None:
-        """One arrival time on the grid, or None before enough frames came."""
-        arrivals = list(self.arrivals)
-        if len(arrivals) < self.minimum:
-            return None
-        period, ref = self.period, arrivals[-1]
-
-        def folded(center: float) -> list[float]:
-            return sorted((a - center + period / 2) % period - period / 2 for a in arrivals)
-
-        center = ref + statistics.median(folded(ref))  # the bulk, so the fold does not split it
-        return center + statistics.median(folded(center))
-
-    def snap(self, t: float) -> float | None:
-        """The grid arrival nearest to `t`, or None before enough frames came."""
-        grid = self.grid()
-        if grid is None:
-            return None
-        return grid + round((t - grid) / self.period) * self.period
-
-
 @dataclass
 class LatencyEstimator:
     """A running send-to-glass estimate in seconds: the median of the last `window` measurements."""
@@ -83,7 +34,6 @@ class LatencyEstimator:
     clamp: tuple[float, float] = CLAMP
     samples: deque[float] = field(default_factory=deque)
     rejected: int = 0
-    phase: FramePhase | None = None  # set by LatencyFeed: aim at the frame nearest the cued time
 
     @classmethod
     def for_fps(cls, fps: float, **kwargs: Any) -> LatencyEstimator:
@@ -110,18 +60,6 @@ class LatencyEstimator:
         low, high = self.clamp
         return min(high, max(low, value))
 
-    def seconds_at(self, t: float) -> float:
-        """How early to send a change cued for loop time `t`: aimed at the frame nearest `t` once
-        frames and a measurement are in, else `seconds`."""
-        lead = self.seconds
-        if self.phase is None or not self.samples:
-            return lead
-        frame = self.phase.snap(t)
-        if frame is None:
-            return lead
-        low, high = self.clamp
-        return min(high, max(low, lead + (t - frame)))
-
 
 KINDS = {"prompt": "prompt_ack", "set_image": "set_image_ack"}  # message type -> its ack's kind
 
@@ -142,21 +80,13 @@ class LatencyFeed:
         self._sent: dict[str, int] = {}  # ack kind -> perf_counter_ns of the last write of that kind
         self._waiting: dict[int, int] = {}  # stamp -> write ns, acknowledged but not yet seen
         self._closed = False
-        fps = getattr(getattr(session, "model", None), "fps", None) or DEFAULT_FRAMES / estimator.default
-        self.phase = estimator.phase = FramePhase(1.0 / fps)
-        session.add_frame_sink(self._on_frame)
         session.on("sent", self._on_sent)
         session.on("ack", self._on_ack)
         session.on("connection_change", self._on_connection)
         stamps.on_stamp(self._on_stamp)
 
     def close(self) -> None:
-        if self._closed:
-            return
         self._closed = True
-        self.session.remove_frame_sink(self._on_frame)
-        if self.estimator.phase is self.phase:
-            self.estimator.phase = None
         for event, cb in (("sent", self._on_sent), ("ack", self._on_ack), ("connection_change", self._on_connection)):
             self.session.off(event, cb)
 
@@ -178,10 +108,6 @@ class LatencyFeed:
         while len(self._waiting) > self.keep:
             del self._waiting[next(iter(self._waiting))]
 
-    def _on_frame(self, _frame: Any) -> None:
-        """On the media thread: the arrival of every frame, for the grid."""
-        self.phase.add(time.monotonic())
-
     def _on_stamp(self, value: int, t_ns: int) -> None:
         """On the media thread."""
         if not self._closed:
@@ -196,4 +122,3 @@ class LatencyFeed:
         if str(state) in ("reconnecting", "disconnected"):  # stamps count again from 0 in a new session
             self._sent.clear()
             self._waiting.clear()
-            self.phase.clear()  # a new session has a frame clock of its own

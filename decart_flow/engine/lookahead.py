@@ -3,10 +3,7 @@
 A cue's `lookahead` (else the show's) is a fixed duration or `auto` (the live estimate of
 `LatencyEstimator`). Its timer is set for the cued time minus the lead; a time already past fires
 at once. For `auto` the estimate may move between planning and firing, so the timer wakes a little
-earlier than needed and then sets the exact time with the estimate of that moment, aimed at the
-received frame nearest the cued time (`LatencyEstimator.seconds_at`, which needs the cued time on
-the loop's clock: `place` is either `ShowClock.call_at`, whose `mono_of` converts show time, or a
-loop-time `Clock.call_at`).
+earlier than needed and then sets the exact time with the estimate of that moment.
 """
 
 from __future__ import annotations
@@ -46,13 +43,6 @@ class Lead:
         assert self.estimator is not None
         return self.estimator.seconds
 
-    def seconds_at(self, mono: float) -> float:
-        """The lead for a cue at loop time `mono` (auto: aimed at the nearest frame)."""
-        if self.fixed is not None:
-            return self.fixed
-        assert self.estimator is not None
-        return self.estimator.seconds_at(mono)
-
 
 def lead_for(setting: Setting, estimator: LatencyEstimator) -> Lead | None:
     """A cue's effective setting as a Lead; None when nothing is sent early."""
@@ -83,8 +73,7 @@ class _Auto:
         self.timer = place(t - lead.seconds() - AUTO_SLACK, self._near)
 
     def _near(self) -> None:
-        mono_of = getattr(getattr(self.place, "__self__", None), "mono_of", None)
-        seconds = self.lead.seconds_at(mono_of(self.t) if mono_of is not None else self.t)
+        seconds = self.lead.seconds()
         self.timer = self.place(self.t - seconds, partial(self.cb, seconds))
 
     def cancel(self) -> None:
