@@ -148,6 +148,7 @@ class StreamSession:
             error = "prompt rejected (fault injection)"
         if error is None:
             self.renderer.set_prompt(prompt, enhance)
+            self._show_change()
         await self._ack({"type": "prompt_ack", "prompt": prompt, "success": error is None, "error": error})
 
     async def _on_set_image(self, message: dict) -> None:
@@ -169,6 +170,7 @@ class StreamSession:
                 error = str(exc)
         if error is None:
             self.renderer.set_image(reference, portrait, prompt, enhance)
+            self._show_change()
         await self._ack({"type": "set_image_ack", "success": error is None, "error": error})
 
     def _read_image(self, data: str) -> tuple[ChromaStats | None, Any]:
@@ -185,6 +187,11 @@ class StreamSession:
             log.warning("session %s: skipped switch_camera with rotateY %r (expected 0 or 2)", self.id[:8], rotate)
             return
         self.renderer.set_mirror(rotate == 2)
+        self._show_change()
+
+    def _show_change(self) -> None:
+        if self.track is not None:
+            self.track.show_change()
 
     # -- WebRTC -------------------------------------------------------------------------------
 

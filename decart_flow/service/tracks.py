@@ -56,6 +56,12 @@ class OutputTrack(MediaStreamTrack):
     delivered no more frames and was harder to follow.) When the service falls behind it
     renders the next frame at once rather than skipping, and if it is more than half a second
     behind it starts the clock afresh instead of bursting.
+
+    A state change (prompt, image, mirror) is rendered at once, not at the next tick: the frame
+    clock runs on from that frame. A change then shows after the time to render, encode and send
+    one frame, not that plus a wait of up to a frame interval, so `lookahead: auto` can land it
+    within the encode-time jitter instead of anywhere in a frame interval (measured:
+    benchmarks/bench_glass.py; the cost is at most one extra frame per change).
     """
 
     kind = "video"
@@ -82,10 +88,18 @@ class OutputTrack(MediaStreamTrack):
         self.sent = 0
         self._encoder: Vp8Stream | None = None
         self._busy = 0.0  # seconds spent producing frames since the last report
+        self._changed = False  # a state change waits for the next frame: render it at once
+        self._wake: asyncio.Event | None = None
 
     def encode_vp8_here(self) -> None:
         """Hand aiortc finished VP8 packets (see encoder.py); only when VP8 was negotiated."""
         self._encoder = Vp8Stream(self._renderer.model.width, self._renderer.model.height, self._fps)
+
+    def show_change(self) -> None:
+        """The state changed: the next frame is rendered now, and the frame clock runs on from it."""
+        self._changed = True
+        if self._wake is not None:
+            self._wake.set()
 
     async def recv(self) -> av.VideoFrame | av.Packet:
         if self.readyState != "live":
@@ -94,8 +108,17 @@ class OutputTrack(MediaStreamTrack):
         if self._start is None:
             self._start = self._began = now
         due = self._start + self._index / self._fps
-        if due > now:
-            await asyncio.sleep(due - now)
+        if due > now and not self._changed:
+            self._wake = asyncio.Event()
+            try:
+                await asyncio.wait_for(self._wake.wait(), due - now)
+            except asyncio.TimeoutError:
+                pass
+            self._wake = None
+        if self._changed and self._index > 0:
+            self._changed = False
+            self._pts_offset += self._index
+            self._start, self._index = time.monotonic(), 0
         elif now - due > 0.5:
             log.debug("output fell %.2fs behind; restarting the frame clock", now - due)
             self._pts_offset += self._index
