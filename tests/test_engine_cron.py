@@ -34,3 +34,25 @@ def test_unusual_expressions_fall_back_to_croniter():
     s = _Schedule(CronTrigger("0 0 L * *", "UTC"), start)
     assert s.next() == datetime(2026, 1, 31, tzinfo=timezone.utc)
     assert _Schedule(CronTrigger("0 9 * * 1#2", "UTC"), start).next() == datetime(2026, 1, 12, 9, tzinfo=timezone.utc)
+
+
+def test_the_hour_spring_forward_skips_does_not_fire_in_a_burst():
+    """Paris skips 02:00-03:00 on 2026-03-29: every minute fires once, a minute apart in real time."""
+    from zoneinfo import ZoneInfo
+
+    start = datetime(2026, 3, 28, 23, 30, tzinfo=timezone.utc)  # 00:30 in Paris
+    s = _Schedule(CronTrigger("* * * * *", "Europe/Paris"), start.astimezone(ZoneInfo("Europe/Paris")))
+    times = [s.next().astimezone(timezone.utc) for _ in range(180)]
+    gaps = {(b - a).total_seconds() for a, b in zip(times, times[1:])}
+    assert gaps == {60.0}
+    assert times[0] == start and times[-1] == datetime(2026, 3, 29, 2, 29, tzinfo=timezone.utc)
+
+
+def test_the_hour_autumn_repeats_fires_once_a_minute_too():
+    from zoneinfo import ZoneInfo
+
+    start = datetime(2026, 10, 25, 0, 30, tzinfo=timezone.utc)  # 02:30 CEST, the hour repeats at 03:00
+    s = _Schedule(CronTrigger("* * * * *", "Europe/Paris"), start.astimezone(ZoneInfo("Europe/Paris")))
+    times = [s.next().astimezone(timezone.utc) for _ in range(120)]
+    assert all((b - a).total_seconds() >= 60 for a, b in zip(times, times[1:]))
+    assert len(set(times)) == len(times)

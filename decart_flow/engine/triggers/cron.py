@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import reactivex
 from croniter import croniter
@@ -81,14 +81,16 @@ class _Schedule:
     def next(self) -> datetime:
         while True:
             aware = self._next().replace(tzinfo=self.tz)
-            if self._last is None or aware > self._last:
+            # In UTC: two times of one zone compare as local clock readings, so an hour that
+            # spring-forward skips would look later than the hour after it and fire in a burst.
+            if self._last is None or aware.astimezone(timezone.utc) > self._last.astimezone(timezone.utc):
                 self._last = aware
                 return aware
 
     def prev(self) -> datetime:
         while True:
             aware = self._it.get_prev(datetime).replace(tzinfo=self.tz)
-            if self._first is None or aware < self._first:
+            if self._first is None or aware.astimezone(timezone.utc) < self._first.astimezone(timezone.utc):
                 self._first = aware
                 return aware
 
