@@ -9,11 +9,12 @@ candidate wins; the winners are sent through the executor like any firing, and j
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..show.model import AudioAction, CronTrigger, ImageAction, MirrorAction, PromptAction, WaitAction
 from .actions import ActionContext, perform
+from .clock import shift
 from .showclock import EPS
 from .triggers import trigger_type
 from .triggers.cron import previous
@@ -36,8 +37,8 @@ def candidates(engine: Engine) -> list[tuple[datetime, str, int, Any]]:
         # A `then` counts too, as far as its waits have run by now (an audio clip's end is unknown).
         offset = 0.0
         for i, action in enumerate(actions):
-            at = wall + timedelta(seconds=offset)
-            if at > now_wall or isinstance(action, AudioAction):
+            at = shift(wall, offset)
+            if at.timestamp() > now_wall.timestamp() or isinstance(action, AudioAction):
                 break
             if isinstance(action, WaitAction):
                 offset += action.seconds
@@ -53,12 +54,12 @@ def candidates(engine: Engine) -> list[tuple[datetime, str, int, Any]]:
         elif kind.show_time:
             t = kind.last_fire(cue.trigger, engine)
             if isinstance(t, float | int):
-                wall = now_wall - timedelta(seconds=show_t - t)
+                wall = shift(now_wall, t - show_t)
                 if inside(cue.when, wall):
                     add(wall, cue.name, cue.actions + cue.then)
     for entry in engine.show.timeline:
         if entry.t < show_t - EPS:
-            add(now_wall - timedelta(seconds=show_t - entry.t), timeline_name(entry), entry.actions)
+            add(shift(now_wall, entry.t - show_t), timeline_name(entry), entry.actions)
     return out
 
 

@@ -13,7 +13,7 @@ import heapq
 import itertools
 import os
 import time
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Any, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,6 +31,16 @@ def local_zone() -> tzinfo:
     except (OSError, ZoneInfoNotFoundError, ValueError):
         tz = datetime.now().astimezone().tzinfo
         return tz if tz is not None else ZoneInfo("UTC")
+
+
+def shift(wall: datetime, seconds: float) -> datetime:
+    """`wall` moved on by `seconds` of real time, in its own zone.
+
+    An aware datetime plus a timedelta moves its clock reading, not the instant: across a DST
+    change that is an hour off (and two times of one zone subtract as clock readings too). Real
+    time is counted in UTC.
+    """
+    return (wall.astimezone(timezone.utc) + timedelta(seconds=seconds)).astimezone(wall.tzinfo)
 
 
 def zone(name: str | None) -> tzinfo:
@@ -56,10 +66,10 @@ class Clock:
         return datetime.now(local_zone())
 
     def wall_at(self, mono: float) -> datetime:
-        return self.wall() + timedelta(seconds=mono - self.now())
+        return shift(self.wall(), mono - self.now())
 
     def mono_for(self, wall: datetime) -> float:
-        return self.now() + (wall - self.wall()).total_seconds()
+        return self.now() + (wall.timestamp() - self.wall().timestamp())
 
     def call_at(self, mono: float, cb: Callable[[], None]) -> asyncio.TimerHandle:
         """Call `cb` at `mono` as precisely as we can: an early asyncio timer, then a spin."""
@@ -109,10 +119,10 @@ class VirtualClock(Clock):
         return self.wall_at(self.loop.time())
 
     def wall_at(self, mono: float) -> datetime:
-        return self.start_wall + timedelta(seconds=mono - self.start_mono)
+        return shift(self.start_wall, mono - self.start_mono)
 
     def mono_for(self, wall: datetime) -> float:
-        return self.start_mono + (wall - self.start_wall).total_seconds()
+        return self.start_mono + (wall.timestamp() - self.start_wall.timestamp())
 
     def call_at(self, mono: float, cb: Callable[[], None]) -> Any:
         return self.loop.call_at(mono, cb)

@@ -365,8 +365,8 @@ class _Printer:
 class _WallText:
     """A firing's wall clock as ISO text, cheaply: a month of plan is 170,000 of them.
 
-    `VirtualClock.wall_at(mono)` is `start + timedelta(seconds=mono - start_mono)`, arithmetic on the
-    start's fields; so within one minute of the result only the seconds (and microseconds) change.
+    `VirtualClock.wall_at(mono)` moves the start on by `mono - start_mono` seconds of real time, and
+    UTC offsets are whole minutes, so within one minute only the seconds (and microseconds) change.
     The minute's text (date, hour, minute, UTC offset) comes from `wall_at` itself, once a minute.
     """
 
