@@ -101,7 +101,7 @@ def test_state_and_after_events():
     p = play(show(*cues), until=60, session=session, script=((4, lambda e: session.set_state("generating")),))
     # show time starts at 4 (loop time) when the session generates
     assert p.session.prompts() == [(4, "Live"), (14, "A"), (14, "B")]
-    assert [r["state"] for r in p.events("session.state")] == ["generating"]
+    assert [r["state"] for r in p.events("session.state")] == ["connecting", "generating"]  # as found at the start, then the change
     assert p.events("show.start")[0]["t"] == 0
     assert [r["text"] for r in p.events("log")] == ["after first"]
 

@@ -107,6 +107,7 @@ class Engine:
         self._subs: list[Any] = []
         self._deferred: list[tuple[str, dict[str, Any]]] | None = None
         self._end: asyncio.Future[str] | None = None
+        self._journaled_state: str | None = None  # the last session.state written
         self._past: deque[tuple[float, str, float]] = deque(maxlen=50)  # PastFiring fields, built on demand
         self._observe_state = observe_state
         self._publish_pending = False
@@ -124,7 +125,11 @@ class Engine:
         if self._observe_state and self.clock.realtime:
             ticker = self.loop.create_task(self._tick())
         try:
-            if self._connection in ("connected", "generating"):
+            # A state the session reached before run() subscribed is journaled (and acted on) here.
+            state = self._safe_state()
+            if state != self._journaled_state:
+                self._on_connection(state)
+            elif state in ("connected", "generating"):
                 self._start_show(self._start_t())
             return await self._end
         finally:
@@ -547,7 +552,9 @@ class Engine:
     def _on_connection(self, state: Any) -> None:
         state = str(state)
         self._connection = state
-        self.journal.write("session.state", state=state, session_id=getattr(self.session, "session_id", None))
+        if state != self._journaled_state:
+            self._journaled_state = state
+            self.journal.write("session.state", state=state, session_id=getattr(self.session, "session_id", None))
         if state in ("connected", "generating") and not self.show_clock.started and self._end is not None:
             self._start_show(self._start_t())
         self.events.emit("state", state)
