@@ -253,6 +253,7 @@ class StreamSession:
             await pc.setLocalDescription(answer)
         if _sends_vp8(pc.localDescription.sdp):
             self.track.encode_vp8_here()
+        self.track.prepare_first_frame()
 
     async def _on_ice_candidate(self, message: dict) -> None:
         candidate = message.get("candidate")

@@ -90,6 +90,7 @@ class OutputTrack(MediaStreamTrack):
         self._busy = 0.0  # seconds spent producing frames since the last report
         self._changed = False  # a state change waits for the next frame: render it at once
         self._wake: asyncio.Event | None = None
+        self._first: asyncio.Future[av.VideoFrame | av.Packet] | None = None
 
     def encode_vp8_here(self) -> None:
         """Hand aiortc finished VP8 packets (see encoder.py); only when VP8 was negotiated."""
@@ -100,6 +101,17 @@ class OutputTrack(MediaStreamTrack):
         self._changed = True
         if self._wake is not None:
             self._wake.set()
+
+    def prepare_first_frame(self) -> None:
+        """Render and encode frame 0 now, while ICE and DTLS connect, rather than when it is asked for.
+
+        It is a keyframe (~50 ms at 1280x704) and the client's video has not arrived yet, so it is
+        the waiting picture with the current stamp either way; a state change before it goes out
+        shows from frame 1. Call after `encode_vp8_here` (or not), once the answer is set.
+        """
+        if self._first is None and self.sent == 0:
+            loop = asyncio.get_running_loop()
+            self._first = loop.run_in_executor(None, self._produce, self._latest.frame, self._loudness.level, 0)
 
     async def recv(self) -> av.VideoFrame | av.Packet:
         if self.readyState != "live":
@@ -127,8 +139,12 @@ class OutputTrack(MediaStreamTrack):
             log.info("fault: stalling video")
             await asyncio.Event().wait()  # until the track is stopped and this task cancelled
         pts = (self._pts_offset + self._index) * VIDEO_CLOCK // self._fps
-        loop = asyncio.get_running_loop()
-        out = await loop.run_in_executor(None, self._produce, self._latest.frame, self._loudness.level, pts)
+        first, self._first = self._first, None
+        if first is not None and pts == 0:
+            out = await first
+        else:
+            loop = asyncio.get_running_loop()
+            out = await loop.run_in_executor(None, self._produce, self._latest.frame, self._loudness.level, pts)
         self._index += 1
         self.sent += 1
         if self.sent % 100 == 0:
