@@ -122,7 +122,7 @@ async def test_remote_page_in_a_browser_goes_and_follows_the_show(tmp_path, brow
 
             await page.click("#go")
             await live.until(lambda: "Alpha" in live.prompts())
-            await page.wait_for_function("document.querySelector('li.now').textContent.includes('Alpha')")
+            await page.wait_for_function("document.querySelector('li.now')?.textContent.includes('Alpha')")
             assert await page.text_content("#next-label") == "Beta"
             await page.wait_for_function("document.querySelector('#log').textContent.includes('cue.fire')")
 
