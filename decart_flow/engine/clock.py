@@ -93,6 +93,14 @@ class Clock:
         self._prune(self.loop.time())
         return self._deadlines[0][0] if self._deadlines else None
 
+    def peek_due(self) -> float | None:
+        """`next_due` without tidying, safe from another thread (the TUI): it may name a timer
+        that has just fired or was cancelled (`next_due` on the loop tidies those away)."""
+        try:
+            return self._deadlines[0][0]
+        except IndexError:
+            return None
+
     def _prune(self, now: float) -> None:
         heap = self._deadlines
         while heap and (heap[0][0] <= now or heap[0][2].cancelled()):

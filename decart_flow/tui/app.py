@@ -14,6 +14,7 @@ import asyncio
 import concurrent.futures
 import logging
 import sys
+import time
 from collections import deque
 from dataclasses import replace
 from datetime import datetime
@@ -52,6 +53,9 @@ PREVIEW_FPS = 5.0
 #: How long a thread may hold the GIL while another waits for it (Python's default is 5 ms). A
 #: repaint here is pure Python; when the show loop wakes for a cue it waits this long at worst.
 SWITCH_INTERVAL_S = 0.0005
+#: The screen is not updated when a cue is due this soon: a repaint holds the GIL for tens of ms
+#: in bursts, and the cue goes first (the next update comes one tick later).
+QUIET_BEFORE_CUE_S = 0.06
 log = logging.getLogger(__name__)
 
 
@@ -188,10 +192,15 @@ class FlowApp(App[int]):
 
     # ------------------------------------------------------------ the bounded-rate tick
 
+    def _cue_imminent(self, run: Run | None) -> bool:
+        """A cue (or any timed change) is due within QUIET_BEFORE_CUE_S: leave the GIL to it."""
+        due = run.clock.peek_due() if run is not None else None
+        return due is not None and 0.0 <= due - time.monotonic() < QUIET_BEFORE_CUE_S
+
     def _tick(self) -> None:
         thread = self.show_thread
         run = thread.run
-        if run is None:
+        if run is None or self._cue_imminent(run):
             return
         if not hasattr(self, "_journal_said"):
             self._journal_said = True
@@ -252,6 +261,8 @@ class FlowApp(App[int]):
 
     def _preview_tick(self) -> None:
         run = self.show_run
+        if self._cue_imminent(run):
+            return
         preview = run.preview if run is not None else None
         latest = getattr(preview, "latest", None)
         if callable(latest):
