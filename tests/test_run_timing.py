@@ -4,6 +4,7 @@ and the clock's view of what is due next (runner/priority.py, runner/collector.p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import multiprocessing
 import os
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -134,15 +136,23 @@ class _FakeDue:
         return self.due
 
 
-async def test_collector_collects_between_cues_and_never_just_before_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(collector_module, "TICK_S", 0.01)
-    monkeypatch.setattr(collector_module, "MIDDLE_EVERY", 2)
-    monkeypatch.setattr(collector_module, "FULL_EVERY", 4)
-    loop = asyncio.get_running_loop()
+@contextlib.contextmanager
+def _running(monkeypatch: pytest.MonkeyPatch, **settings: float) -> Iterator[tuple[Collector, _FakeDue]]:
+    """A started collector with faster `settings`, over a clock the test moves; stopped after."""
+    for name, value in settings.items():
+        monkeypatch.setattr(collector_module, name, value)
     clock = _FakeDue()
-    collector = Collector(loop, clock)
+    collector = Collector(asyncio.get_running_loop(), clock)
     collector.start()
     try:
+        yield collector, clock
+    finally:
+        collector.stop()
+
+
+async def test_collector_collects_between_cues_and_never_just_before_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    loop = asyncio.get_running_loop()
+    with _running(monkeypatch, TICK_S=0.01, MIDDLE_EVERY=2, FULL_EVERY=4) as (collector, clock):
         assert not gc.isenabled()  # nothing collects on its own while the show runs
         assert gc.get_freeze_count() > 0
         await asyncio.sleep(0.2)
@@ -165,27 +175,18 @@ async def test_collector_collects_between_cues_and_never_just_before_one(monkeyp
         clock.due = None
         await asyncio.sleep(0.05)
         assert collector.passes[2] > passes[2]
-    finally:
-        collector.stop()
     assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
 async def test_collector_postpones_no_longer_than_its_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(collector_module, "TICK_S", 0.01)
-    monkeypatch.setattr(collector_module, "POSTPONE_MAX_S", 0.1)
     loop = asyncio.get_running_loop()
-    clock = _FakeDue()
-    collector = Collector(loop, clock)
-    collector.start()
-    try:
+    with _running(monkeypatch, TICK_S=0.01, POSTPONE_MAX_S=0.1) as (collector, clock):
         started = time.monotonic()
         while sum(collector.passes) == 0 and time.monotonic() - started < 2:
             clock.due = loop.time() + 0.001  # always something due at once
             await asyncio.sleep(0.002)
         assert sum(collector.passes) >= 1
         assert 0.09 <= time.monotonic() - started < 1.0
-    finally:
-        collector.stop()
 
 
 def _thread_policies(pid: int) -> dict[int, int]:
