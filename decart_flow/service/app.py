@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import sys
 
 from aiohttp import web
 from aiortc import RTCPeerConnection
@@ -25,6 +26,9 @@ STREAM_PATHS = ("/v1/stream", "/v1/avatar-live/stream")
 # set_image carries up to 20 MB of image as base64 (4/3 larger): a bit more gets a clear
 # "too large" ack; far bigger messages close the socket (aiohttp refuses them unread).
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+
+
+SWITCH_INTERVAL = 0.001
 
 
 class LocalService:
@@ -46,6 +50,9 @@ class LocalService:
         return f"http://{self.host}:{self.port}"
 
     async def start(self) -> None:
+        # Rendering and encoding run in worker threads that hold the GIL for stretches; with
+        # Python's 5 ms switch interval a prompt waited up to that long to be read off the socket.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
         app = web.Application()
         for path in STREAM_PATHS:
             app.router.add_get(path, self._stream)

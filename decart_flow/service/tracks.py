@@ -89,6 +89,7 @@ class OutputTrack(MediaStreamTrack):
         self._encoder: Vp8Stream | None = None
         self._busy = 0.0  # seconds spent producing frames since the last report
         self._changed = False  # a state change waits for the next frame: render it at once
+        self._changes = 0  # how many changes came so far (read by the worker thread)
         self._wake: asyncio.Event | None = None
         self._first: asyncio.Future[av.VideoFrame | av.Packet] | None = None
 
@@ -99,6 +100,7 @@ class OutputTrack(MediaStreamTrack):
     def show_change(self) -> None:
         """The state changed: the next frame is rendered now, and the frame clock runs on from it."""
         self._changed = True
+        self._changes += 1
         if self._wake is not None:
             self._wake.set()
 
@@ -163,7 +165,10 @@ class OutputTrack(MediaStreamTrack):
             self._busy += time.perf_counter() - began
 
     def _render_and_encode(self, source: av.VideoFrame | None, level: float, pts: int) -> av.VideoFrame | av.Packet:
+        changes = self._changes
         frame = self._renderer.render(source, level)
+        if self._changes != changes:  # a change came while this frame was drawn: draw it again with it
+            frame = self._renderer.render(source, level)
         frame.pts = pts
         frame.time_base = Fraction(1, VIDEO_CLOCK)
         if self._encoder is None:
