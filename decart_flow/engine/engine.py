@@ -442,12 +442,7 @@ class Engine:
     def _on_ack(self, op: Op, latency: float, error: BaseException | None) -> None:
         if error is None and op.kind != "audio" and not self.journal.active:  # every ack of `plan`: the state only
             self._last_ack_ms = latency * 1000.0
-            now = self.loop.time()
-            state, applied, cue = self._now, self.applied, op.cue
-            for key, value in op.action.items():
-                if key in state:
-                    state[key] = value
-                    applied[key] = (now, cue)
+            self._apply(op)
             if self._observe_state:
                 self._changed()
             return
@@ -467,14 +462,18 @@ class Engine:
             error._journaled = True  # type: ignore[attr-defined]
             self._write("error", cue=op.cue, message=message)
         if op.kind != "audio" and (error is None or deferred):
-            now = self.loop.time()
-            state = self._now
-            for key, value in op.action.items():
-                if key in state:
-                    state[key] = value
-                    self.applied[key] = (now, op.cue)
+            self._apply(op)
         if self._observe_state:
             self._changed()
+
+    def _apply(self, op: Op) -> None:
+        """An acknowledged change is what shows now: the state, and when and by which cue it came."""
+        now = self.loop.time()
+        state, applied, cue = self._now, self.applied, op.cue
+        for key, value in op.action.items():
+            if key in state:
+                state[key] = value
+                applied[key] = (now, cue)
 
     def _on_superseded(self, old: Op, new: Op) -> None:
         self._write("action.superseded", cue=old.cue, action=old.action, by=new.cue)
