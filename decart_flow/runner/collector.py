@@ -79,7 +79,7 @@ class Collector:
                 self._owed_since = now
             self._owed = want
             self.postponed += 1
-            if want > 0 and (due is None or due - now > self.guard(0)):
+            if want > 0 and due - now > self.guard(0):
                 self._collect(0)  # the young generation still goes, the bigger pass waits
         if self.running:
             self._timer = self.loop.call_later(TICK_S, self._tick)

@@ -29,7 +29,6 @@ import os
 import resource
 import sys
 import threading
-from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +147,3 @@ class RealtimePriority:
         if self._saved_switch is not None:
             sys.setswitchinterval(self._saved_switch)
             self._saved_switch = None
-
-    def describe(self) -> dict[str, Any]:
-        return {"engaged": self.engaged, "top": self._priorities[0], "rest": self._priorities[1],
-                "switch_interval_s": sys.getswitchinterval()}
