@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
@@ -42,7 +43,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import pct, summary, table, write_json  # noqa: E402
+from common import pct, played_as_run, summary, table, write_json  # noqa: E402
 
 MODEL = "mirage"
 FROM = 2.0  # first cue at show time 2 s: the encoder and bitrate have settled by then
@@ -67,21 +68,15 @@ async def play(seconds: float, interval: float, lookahead: float | str | None = 
     """One session playing one show; raw per-cue times, frame counts and CPU of both processes.
 
     As `decart-flow run` plays it: real-time priority and the cycle collector between cues
-    (`realtime=False`: as `run --no-realtime`), and received frames handed on at their marked
-    last packet (`marker_buffer=False`: aiortc's own buffer, one frame later, for comparison).
+    (`played_as_run`; `realtime=False`: as `run --no-realtime`), and received frames handed on
+    at their marked last packet (`marker_buffer=False`: aiortc's own buffer, one frame later).
     """
     from bench_lateness import _video_track
 
     from decart_flow.realtime import jitter
-    from decart_flow.runner.collector import Collector
-    from decart_flow.runner.priority import RealtimePriority
 
     if not marker_buffer:
         jitter.install = lambda: False  # type: ignore[assignment]
-    priority = RealtimePriority()
-    if realtime:
-        priority.engage(asyncio.get_running_loop())
-    rt_state = "on" if priority.engaged else "refused" if realtime else "off"
 
     from decart_flow.engine import Engine
     from decart_flow.engine.clock import Clock
@@ -124,15 +119,14 @@ async def play(seconds: float, interval: float, lookahead: float | str | None = 
                            cpu_seconds(service_pid) if service_pid else float("nan"), os.getloadavg()[0])
 
         feeds: list[Any] = []
+        timing = contextlib.ExitStack()
         try:
             client.on("sent", on_sent)
             client.add_frame_sink(count_frame)
             client.add_frame_sink(stamps)
             clock = Clock(loop)
             engine = Engine(show, client, clock, Path(tmp) / "journal.jsonl")
-            collector = Collector(loop, clock)
-            if realtime:
-                collector.start()
+            rt_state = timing.enter_context(played_as_run(loop, clock, realtime))
             if lookahead is not None:  # `auto` learns send -> glass as the runner does
                 from decart_flow.engine.latency import LatencyFeed
 
@@ -146,8 +140,7 @@ async def play(seconds: float, interval: float, lookahead: float | str | None = 
             for feed in feeds:
                 feed.close()
             await client.disconnect()
-            collector.stop()
-            priority.release()
+            timing.close()
     t0, s0, g0, c0, v0, load0 = window["start"]
     t1, s1, g1, c1, v1, load1 = window["end"]
     wall = t1 - t0

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -45,7 +46,7 @@ from typing import Any, Callable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import summary, table, write_json  # noqa: E402
+from common import played_as_run, summary, table, write_json  # noqa: E402
 
 MODEL = "mirage"
 FROM = 2.0  # first cue at show time 2 s: the encoder and bitrate have settled by then
@@ -124,9 +125,8 @@ async def run_case(case: str, seconds: float, interval: float, on_connected: Cal
     """One session, one show; the figures of `case` as a dict. `on_connected(client)` is a hook
     for experiments (called after connect, before the show starts).
 
-    Like `decart-flow run`, every case engages real-time priority (runner/priority.py) before it
-    connects, except `video-normal`: the same as `video` at normal priority (`--no-realtime`)."""
-    from decart_flow.runner.priority import RealtimePriority
+    Like `decart-flow run`, every case plays under real-time priority and the collector between
+    cues (`played_as_run`), except `video-normal`: the same as `video` without them (`--no-realtime`)."""
     from decart_flow.engine import Engine
     from decart_flow.engine.clock import Clock
     from decart_flow.realtime import RealtimeClient
@@ -137,8 +137,6 @@ async def run_case(case: str, seconds: float, interval: float, on_connected: Cal
     if time.get_clock_info("perf_counter").implementation != time.get_clock_info("monotonic").implementation:
         raise SystemExit("perf_counter and monotonic are different clocks here: lateness cannot be exact")
     loop = asyncio.get_running_loop()
-    priority = RealtimePriority()
-    refused = priority.engage(loop) if case != "video-normal" else None
     count = int(seconds / interval)
     show = ShowModel(
         "lateness", MODEL, duration=FROM + count * interval + 1.0,
@@ -163,12 +161,15 @@ async def run_case(case: str, seconds: float, interval: float, on_connected: Cal
         if case == "none":
             _offer_sendonly()
         client = await RealtimeClient.connect(service.url, "bench_key", track, RealtimeConnectOptions(model=MODEL))
+        timing = contextlib.ExitStack()
         try:
             client.on("sent", on_sent)
             client.add_frame_sink(sink)
             if on_connected is not None:
                 on_connected(client)
-            engine = Engine(show, client, Clock(loop), Path(tmp) / "journal.jsonl")
+            clock = Clock(loop)
+            engine = Engine(show, client, clock, Path(tmp) / "journal.jsonl")
+            policy = timing.enter_context(played_as_run(loop, clock, realtime=case != "video-normal"))
             fires: dict[int, float] = {}
             queued: set[int] = set()
 
@@ -199,12 +200,12 @@ async def run_case(case: str, seconds: float, interval: float, on_connected: Cal
             noise = await asyncio.to_thread(_probe_result, probe)
         finally:
             await client.disconnect()
-            priority.release()
+            timing.close()
     sent_ms = [(sent_ns[k] / 1e9 - intended[k]) * 1000 for k in range(count) if k in sent_ns]
     fire_ms = [fires[k] for k in range(count) if k in fires]
     return {
         "case": case,
-        "realtime": "off" if case == "video-normal" else ("refused" if refused else "on"),
+        "realtime": policy,
         "end": reason,
         "cues": count,
         "interval_s": interval,

@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+@contextlib.contextmanager
+def played_as_run(loop: Any, clock: Any, realtime: bool = True) -> Iterator[str]:
+    """The timing policy `decart-flow run` plays under: real-time priority for this process's threads
+    and the cycle collector between cues (runner/priority.py, runner/collector.py); with
+    `realtime=False`, neither, as `run --no-realtime`. Yields "on", "off" or "refused"."""
+    from decart_flow.runner.collector import Collector
+    from decart_flow.runner.priority import RealtimePriority
+
+    priority, collector = RealtimePriority(), Collector(loop, clock)
+    refused = priority.engage(loop) if realtime else None
+    if realtime:
+        collector.start()
+    try:
+        yield "off" if not realtime else "refused" if refused else "on"
+    finally:
+        collector.stop()
+        priority.release()
 
 
 def pct(values: Sequence[float], p: float) -> float:
