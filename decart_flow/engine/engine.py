@@ -25,6 +25,7 @@ from . import catchup
 from .actions import REGISTRY, SEQUENTIAL, ActionContext, new_context, perform
 from .choices import Choices
 from .clock import Clock
+from .compiled import compile_cue
 from .executor import Executor, Op, Superseded
 from .journal import Journal
 from .latency import LatencyEstimator
@@ -217,8 +218,9 @@ class Engine:
 
     def _subscribe(self, cue: Cue) -> Any:
         observable = trigger_type(cue.trigger).observe(cue.trigger, self, self._lead(cue.lookahead))
+        general = partial(self._fire, cue)
         return observable.subscribe(
-            on_next=partial(self._fire, cue),
+            on_next=compile_cue(self, cue, general) or general,  # lean only for a session that acks at once
             on_error=lambda exc, cue=cue: self._bug(f"cue {cue.name!r} stopped", exc),
             scheduler=self.scheduler,
         )
@@ -294,20 +296,25 @@ class Engine:
             return
         t = fire.t if fire.t is not None else self.show_clock.t
         if journal_on or self.journal.active:
-            deferred = deferred or []
-            if lead:
-                self.journal.write("cue.fire", cue=cue.name, intended_t=round(t, 6), lateness_ms=round(lateness_ms, 3),
-                                   args=list(fire.args) if fire.args else None, lookahead_ms=round(lead * 1000.0, 3))
-            else:
-                self.journal.write("cue.fire", cue=cue.name, intended_t=round(t, 6),
-                                   lateness_ms=round(lateness_ms, 3), args=list(fire.args) if fire.args else None)
-            for event, fields in deferred:
-                self._write(event, **fields)
+            self._journal_fire(cue.name, fire, t, lateness_ms, deferred or [])
         self._past.append((t, cue.name, lateness_ms))
         if self._observe_state:
             self._changed()
         if instant:
             self.events.emit("after", cue.name)  # `_finished`, one call less
+
+    def _journal_fire(self, name: str, fire: Fire, t: float, lateness_ms: float,
+                      deferred: list[tuple[str, dict[str, Any]]]) -> None:
+        """`cue.fire`, then the records its actions made wait for it."""
+        lead = fire.lead
+        if lead:
+            self.journal.write("cue.fire", cue=name, intended_t=round(t, 6), lateness_ms=round(lateness_ms, 3),
+                               args=list(fire.args) if fire.args else None, lookahead_ms=round(lead * 1000.0, 3))
+        else:
+            self.journal.write("cue.fire", cue=name, intended_t=round(t, 6),
+                               lateness_ms=round(lateness_ms, 3), args=list(fire.args) if fire.args else None)
+        for event, fields in deferred:
+            self._write(event, **fields)
 
     def _start_run(self, cue: Cue, seq: tuple[Action, ...], args: tuple[Any, ...], lead: float = 0.0) -> bool:
         """Start a firing's actions; True when they all ran already (an instant cue)."""
@@ -467,10 +474,13 @@ class Engine:
             self._changed()
 
     def _apply(self, op: Op) -> None:
+        self._apply_action(op.action, op.cue)
+
+    def _apply_action(self, action: dict[str, Any], cue: str) -> None:
         """An acknowledged change is what shows now: the state, and when and by which cue it came."""
         now = self.loop.time()
-        state, applied, cue = self._now, self.applied, op.cue
-        for key, value in op.action.items():
+        state, applied = self._now, self.applied
+        for key, value in action.items():
             if key in state:
                 state[key] = value
                 applied[key] = (now, cue)

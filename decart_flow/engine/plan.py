@@ -65,6 +65,7 @@ class VirtualSession:
     """
 
     session_id: str | None = "plan"
+    acks_at_once = True  # every call but audio returns `ACKED`: the engine may take its lean way (engine/compiled.py)
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[Any, ...]]] | None = None  # set to [] to record calls

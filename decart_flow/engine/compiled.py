@@ -1,0 +1,176 @@
+"""Compiled firings: a cue's instant actions as closures made once, for `plan`'s session.
+
+`plan` fires a cue 170,000 times a month. The general way (`Engine._fire`, then REGISTRY and a
+context per action, `send`, the executor's `Op`, `_start`, `_finish`, `on_ack`) is ~50 Python
+calls a firing. When the session acknowledges every call before it returns (it says so with
+`acks_at_once`, as `plan`'s VirtualSession does), nobody reads the journal and the executor is
+idle, a firing comes down to what those layers do then: the `on_action` hooks see the action, the
+session is called, the acknowledged change is applied. Whatever else a firing meets (a lead, event
+arguments, catch-up, a call that does not come back `ACKED`, a busy executor) takes the general way
+from that point, so both ways give the same firings, choices and state (tests/test_plan_paths.py
+plays shows both ways and compares).
+
+A real session has no `acks_at_once`: `run` never takes this path.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..show.model import Choice, Cue, ImageAction, MirrorAction, PromptAction
+from .executor import ACKED
+from .triggers import Fire
+from .when import inside
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+Step = Callable[[], None]
+
+
+def compile_cue(engine: Engine, cue: Cue, general: Callable[[Fire], None]) -> Callable[[Fire], None] | None:
+    """A cue's `on_next`: the lean firing when it applies, else `general` (its `Engine._fire`).
+
+    None when the cue cannot take the lean way at all (a sequential or unusual action, a session
+    that does not acknowledge at once).
+    """
+    session = engine.session
+    if not getattr(session, "acks_at_once", False):
+        return None
+    seq = cue.actions + cue.then if cue.then else cue.actions
+    if not seq or len(seq) > 32:
+        return None
+    makers = {PromptAction: _prompt, ImageAction: _image, MirrorAction: _mirror}
+    steps: list[Step] = []
+    for i, action in enumerate(seq):
+        maker = makers.get(type(action))  # type: ignore[call-overload]
+        if maker is None:
+            return None
+        steps.append(maker(engine, cue.name, str(i), action))
+    step = steps[0] if len(steps) == 1 else None
+    name, when, journal, executor = cue.name, cue.when, engine.journal, engine.executor
+    show_clock, loop_time, past, events = engine.show_clock, engine.loop.time, engine._past, engine.events
+    bug = engine._bug
+    where = f"action of {name!r} failed"
+
+    def on_next(fire: Fire) -> None:
+        if (fire.lead or fire.args or fire.actions is not None or journal.active or engine._deferred is not None
+                or executor._busy or executor._queue or engine.catching_up or engine.session is not session):
+            return general(fire)
+        lateness_ms = (loop_time() - fire.intended) * 1000.0
+        if when is not None:
+            try:
+                if not inside(when, engine.clock.wall()):
+                    return
+            except Exception:  # noqa: BLE001 - the general way reports it
+                return general(fire)
+        engine._ahead = 0.0
+        if step is not None:
+            try:
+                step()
+            except Exception as exc:  # noqa: BLE001 - as `_perform_all`: our bug, the show goes on
+                bug(where, exc)
+        else:
+            for s in steps:
+                try:
+                    s()
+                except Exception as exc:  # noqa: BLE001
+                    bug(where, exc)
+        t = fire.t if fire.t is not None else show_clock.t
+        if journal.active:  # became active while the actions ran: write what `_fire` writes
+            engine._journal_fire(name, fire, t, lateness_ms, [])
+        past.append((t, name, lateness_ms))
+        if engine._observe_state:
+            engine._changed()
+        if events._subjects:
+            events.emit("after", name)
+
+    return on_next
+
+
+def _deliver(engine: Engine, kind: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+             action: dict[str, Any], cue: str) -> None:
+    """`engine.send(kind, call, action, cue)` for an idle executor and a session that acknowledges at once."""
+    hooks = engine.on_action
+    if hooks:
+        t = engine.show_clock.t + engine._ahead
+        for hook in hooks:
+            hook(t, cue, action)
+    ex = engine.executor
+    session = engine.session
+    if ex._busy or ex._queue or engine.catching_up or not getattr(session, "acks_at_once", False):
+        call = getattr(session, method)
+        ex.submit(kind, lambda: call(*args, **kwargs), action, cue)
+        return
+    result = getattr(session, method)(*args, **kwargs)
+    if result is not ACKED:  # a real awaitable after all: the executor waits for it
+        ex.submit(kind, lambda: result, action, cue)
+        return
+    engine._last_ack_ms = 0.0  # acknowledged before the call returned: no time passed
+    engine._apply_action(action, cue)
+    if engine._observe_state:
+        engine._changed()
+
+
+def _prompt(engine: Engine, cue: str, place: str, action: PromptAction) -> Step:
+    text, enhance = action.text, action.enhance
+    choices, key = engine.choices, (cue, place)
+    choosers = choices._choosers
+    choice = type(text) is not str and isinstance(text, Choice)
+    hooks, ex = engine.on_action, engine.executor
+    show_clock, loop_time, state, applied = engine.show_clock, engine.loop.time, engine._now, engine.applied
+
+    def step() -> None:
+        if choice:
+            chooser = choosers.get(key)
+            said = chooser.next() if chooser is not None else choices.resolve(text, cue, place)
+        else:
+            said = text
+        desc = {"prompt": said, "enhance": enhance}
+        session = engine.session
+        if ex._busy or ex._queue or engine.catching_up or not hooks or engine._ahead:
+            return _deliver(engine, "prompt", "set_prompt", (said,), {"enrich": enhance}, desc, cue)
+        t = show_clock.t
+        for hook in hooks:
+            hook(t, cue, desc)
+        if ex._busy or ex._queue:  # a hook sent something
+            ex.submit("prompt", lambda: session.set_prompt(said, enrich=enhance), desc, cue)
+            return
+        result = session.set_prompt(said, enrich=enhance)
+        if result is not ACKED:
+            ex.submit("prompt", lambda: result, desc, cue)
+            return
+        engine._last_ack_ms = 0.0
+        now = loop_time()
+        state["prompt"] = said
+        state["enhance"] = enhance
+        applied["prompt"] = applied["enhance"] = (now, cue)
+        if engine._observe_state:
+            engine._changed()
+
+    return step
+
+
+def _image(engine: Engine, cue: str, place: str, action: ImageAction) -> Step:
+    image, prompt, enhance = action.image, action.prompt, action.enhance
+
+    def step() -> None:
+        text = None if prompt is None else engine.choices.resolve(prompt, cue, place)
+        desc: dict[str, Any] = {"image": image}
+        if text is not None:
+            desc.update(prompt=text, enhance=enhance)
+        _deliver(engine, "image", "set_image", (image,), {"prompt": text, "enrich": enhance}, desc, cue)
+
+    return step
+
+
+def _mirror(engine: Engine, cue: str, place: str, action: MirrorAction) -> Step:
+    flip = action.value == "toggle"
+    fixed = bool(action.value) if not flip else False
+
+    def step() -> None:
+        value = (not engine.mirror) if flip else fixed
+        engine.mirror = value
+        _deliver(engine, "mirror", "set_mirror", (value,), {}, {"mirror": value}, cue)
+
+    return step
