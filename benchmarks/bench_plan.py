@@ -80,18 +80,29 @@ def peak_kib(days: float) -> float:
     return peak / 1024
 
 
-def command(path: Path, json_out: bool) -> tuple[float, float, int]:
-    """(wall s, cpu s, max RSS KiB) of `decart-flow plan PATH --for 30d` in a child process."""
+def command(path: Path, json_out: bool) -> tuple[float, float, int, int]:
+    """(wall s, cpu s, max RSS KiB, firings printed) of `decart-flow plan PATH --for 30d` in a child process.
+
+    The output goes to a file (in the page cache, as cheap as /dev/null) so that the firings can be
+    counted: the table and the JSON list both hold one firing a line between two other lines (the
+    header and `N firings`, or `[` and `]`).
+    """
     args = [sys.executable, "-m", "decart_flow.cli", "plan", str(path), "--for", "30d",
             "--start", START.isoformat()] + (["--json"] if json_out else [])
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    w0 = time.perf_counter()
-    # cwd: the file's directory, not the caller's: `python -m` puts the cwd first on sys.path, and a
-    # checkout there would shadow the `--tree` one.
-    subprocess.run(args, stdout=subprocess.DEVNULL, check=True, env=os.environ, cwd=path.parent)
-    wall = time.perf_counter() - w0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime), after.ru_maxrss
+    out_path = path.with_suffix(".out")
+    with open(out_path, "wb") as out:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        w0 = time.perf_counter()
+        # cwd: the file's directory, not the caller's: `python -m` puts the cwd first on sys.path, and a
+        # checkout there would shadow the `--tree` one.
+        subprocess.run(args, stdout=out, check=True, env=os.environ, cwd=path.parent)
+        wall = time.perf_counter() - w0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(out_path, "rb") as out:
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: out.read(1 << 20), b""))
+    out_path.unlink()
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return wall, cpu, after.ru_maxrss, lines - 2
 
 
 def main() -> None:
@@ -121,7 +132,10 @@ def main() -> None:
             results = [command(path, json_out) for _ in range(args.runs)]
             wall, cpu = pct([r[0] for r in results], 50), pct([r[1] for r in results], 50)
             name = "cmd --json" if json_out else "cmd table"
-            print(f"{name:>12}  {172861:>8}  {wall:>10.2f}  {cpu:>9.2f}  {cpu / 172861 * 1e6:>15.1f}")
+            count = results[0][3]
+            if any(r[3] != count for r in results):
+                raise SystemExit(f"{name}: the runs printed different numbers of firings")
+            print(f"{name:>12}  {count:>8}  {wall:>10.2f}  {cpu:>9.2f}  {cpu / count * 1e6:>15.1f}")
         print(f"max RSS of a plan command (children): {max(r[2] for r in results) / 1024:.0f} MiB")
     print()
     print(f"{'plan --for':>12}  {'peak KiB (tracemalloc)':>22}")

@@ -54,10 +54,12 @@ def compile_cue(engine: Engine, cue: Cue, general: Callable[[Fire], None]) -> Ca
     where = f"action of {name!r} failed"
 
     def on_next(fire: Fire) -> None:
-        if (fire.lead or fire.args or fire.actions is not None or journal.active or engine._deferred is not None
-                or executor._busy or executor._queue or engine.catching_up or engine.session is not session):
+        intended, t, args, actions, lead = fire
+        if (lead or args or actions is not None or journal._file is not None or journal.events.observers
+                or engine._deferred is not None or executor._busy or executor._queue or engine.catching_up
+                or engine.session is not session):
             return general(fire)
-        lateness_ms = (loop_time() - fire.intended) * 1000.0
+        lateness_ms = (loop_time() - intended) * 1000.0
         if when is not None:
             try:
                 if not inside(when, engine.clock.wall()):
@@ -76,7 +78,8 @@ def compile_cue(engine: Engine, cue: Cue, general: Callable[[Fire], None]) -> Ca
                     s()
                 except Exception as exc:  # noqa: BLE001
                     bug(where, exc)
-        t = fire.t if fire.t is not None else show_clock.t
+        if t is None:
+            t = show_clock.t
         if journal.active:  # became active while the actions ran: write what `_fire` writes
             engine._journal_fire(name, fire, t, lateness_ms, [])
         past.append((t, name, lateness_ms))
@@ -130,7 +133,7 @@ def _prompt(engine: Engine, cue: str, place: str, action: PromptAction) -> Step:
         session = engine.session
         if ex._busy or ex._queue or engine.catching_up or not hooks or engine._ahead:
             return _deliver(engine, "prompt", "set_prompt", (said,), {"enrich": enhance}, desc, cue)
-        t = show_clock.t
+        t = loop_time() - show_clock._origin if show_clock.started and not show_clock.paused else show_clock.t
         for hook in hooks:
             hook(t, cue, desc)
         if ex._busy or ex._queue:  # a hook sent something

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Protocol
 
 from reactivex import Observable
@@ -27,6 +28,11 @@ class Fire(NamedTuple):
     args: tuple[Any, ...] = ()  # event arguments: `{0}`, `{1}` in texts
     actions: tuple[Any, ...] | None = None  # a reactive cue brings its own actions
     lead: float = 0.0  # seconds it was sent ahead of `intended` (lookahead)
+
+
+# `Fire(intended, t, args, actions, lead)` from a tuple without the Python-level `__new__`: the timed
+# triggers make one per firing.
+new_fire: Callable[[tuple[Any, ...]], Fire] = partial(tuple.__new__, Fire)  # type: ignore[assignment]
 
 
 class TriggerContext(Protocol):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from functools import partial
 
 import reactivex
 from croniter import croniter
@@ -11,7 +12,7 @@ from reactivex.disposable import Disposable
 from ...show.model import CronTrigger
 from ..clock import zone
 from ..lookahead import Lead, call_ahead
-from . import Fire, TriggerContext, TriggerType
+from . import Fire, TriggerContext, TriggerType, new_fire
 
 _TICK = timedelta(microseconds=1)
 
@@ -76,15 +77,17 @@ class _Schedule:
         except ValueError:
             pass
         self._last: datetime | None = None
+        self._last_stamp: float | None = None  # `_last` as a POSIX timestamp
         self._first: datetime | None = None
 
     def next(self) -> datetime:
         while True:
             aware = self._next().replace(tzinfo=self.tz)
-            # In UTC: two times of one zone compare as local clock readings, so an hour that
+            # As instants: two times of one zone compare as local clock readings, so an hour that
             # spring-forward skips would look later than the hour after it and fire in a burst.
-            if self._last is None or aware.astimezone(timezone.utc) > self._last.astimezone(timezone.utc):
-                self._last = aware
+            stamp = aware.timestamp()
+            if self._last_stamp is None or stamp > self._last_stamp:
+                self._last, self._last_stamp = aware, stamp
                 return aware
 
     def prev(self) -> datetime:
@@ -104,10 +107,10 @@ def observe(trigger: CronTrigger, ctx: TriggerContext, lead: Lead | None = None)
         def plan() -> None:
             nonlocal handle
             due = clock.mono_for(schedule.next())
-            handle = call_ahead(clock.call_at, due, lead, lambda ahead: fire(due, ahead))
+            handle = call_ahead(clock.call_at, due, lead, partial(fire, due))  # fire(due, ahead): one partial
 
         def fire(due: float, ahead: float) -> None:
-            observer.on_next(Fire(due, lead=ahead))
+            observer.on_next(new_fire((due, None, (), None, ahead)))  # Fire(due, lead=ahead)
             plan()
 
         plan()

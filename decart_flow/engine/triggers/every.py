@@ -14,7 +14,7 @@ from reactivex.disposable import Disposable
 from ...show.model import EveryTrigger
 from ..lookahead import Lead, call_ahead
 from ..showclock import EPS
-from . import Fire, TriggerContext, TriggerType
+from . import Fire, TriggerContext, TriggerType, new_fire
 
 
 def _index_at(trigger: EveryTrigger, t: float) -> int:
@@ -61,7 +61,7 @@ def observe(trigger: EveryTrigger, ctx: TriggerContext, lead: Lead | None = None
             nonlocal n
             t = start + n * interval
             n += 1
-            observer.on_next(Fire(sc.mono_of(t), t, lead=ahead))
+            observer.on_next(new_fire((sc._origin + t, t, (), None, ahead)))  # sc.mono_of(t), inline
             plan()
 
         plan()
