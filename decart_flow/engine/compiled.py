@@ -80,7 +80,7 @@ def compile_cue(engine: Engine, cue: Cue, general: Callable[[Fire], None]) -> Ca
                     bug(where, exc)
         if t is None:
             t = show_clock.t
-        if journal.active:  # became active while the actions ran: write what `_fire` writes
+        if journal._file is not None or journal.events.observers:  # active now: write what `_fire` writes
             engine._journal_fire(name, fire, t, lateness_ms, [])
         past.append((t, name, lateness_ms))
         if engine._observe_state:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import sys
 from datetime import datetime, timedelta
@@ -253,6 +254,18 @@ def _print_plan(show: ShowModel, for_seconds: float | None, start: datetime, as_
 
 
 _SS = tuple(f"{i:02d}" for i in range(60))  # seconds of a minute as the columns write them
+# Seconds into a minute, looked up by float: `_SECS.get(x - x0)` (x0 a whole second that starts the
+# minute, x below 2**53) is an int exactly when x is a whole second of that minute: x - x0 is exact
+# for x >= x0 (both multiples of x's ulp), and negative (so missing) for x < x0.
+_SECS = {float(i): i for i in range(60)}
+
+
+@lru_cache(maxsize=64)
+def _show_head(minute: int) -> str:
+    """`fmt_t` of a whole second in this minute, right-aligned to 10, less its two digits."""
+    hours, m = divmod(minute, 60)
+    head = f"{hours}:{m:02d}:" if hours else f"{m}:"
+    return " " * (8 - len(head)) + head
 _WHOLE = 10**15  # below this a float that equals an int is that int exactly
 
 
@@ -273,72 +286,82 @@ class _Printer:
         self.walls: _WallText | None = None
         self._last_t: float | None = None
         self._last_text = ""
-        self._show_minute = -1
-        self._show_head = ""
+        # The minutes the last whole-second row was in: show time and wall clock offset (from the
+        # start) at the minute's second 0, and the minute's texts (see `table_rows`, `json_rows`).
+        self._t0 = self._m0 = math.nan
+        self._show_head = self._wall_head = self._wall_offset = ""
         self._tails: dict[Any, str] = {}
 
     def table_rows(self, clock: VirtualClock, rows: list[Row]) -> None:
         walls = self.walls or self._walls(clock)
         start_mono, start_s = walls.start_mono, walls.start_s
-        width, last_t, text = self.width, self._last_t, self._last_text
-        tails, tail_of = self._tails, self._tail
+        last_t, text = self._last_t, self._last_text
+        t0, show_head, m0, wall_head = self._t0, self._show_head, self._m0, self._wall_head
+        tails, tail_of, secs = self._tails, self._tail, _SECS
         lines: list[str] = []
         append = lines.append
         for t, mono, cue, action in rows:
             if t != last_t:  # firings at the same instant share their time columns
                 last_t = t
-                whole, offset = int(t), mono - start_mono
-                seconds = int(offset)
-                if whole == t and seconds == offset and 0 <= whole < _WHOLE and 0 <= seconds < _WHOLE:
-                    minute, sec = divmod(whole, 60)
-                    if minute != self._show_minute:
-                        self._show_head_for(minute)
-                    wall_minute, wall_sec = divmod(start_s + seconds, 60)
-                    if wall_minute != walls.minute:
-                        walls.split(mono)  # brings the wall's minute texts up to date
-                    text = f"{self._show_head}{_SS[sec]}  {walls.head_row}{_SS[wall_sec]}  "
-                else:
-                    text = f"{fmt_t(t):>10}  {walls.row(mono)}  "
+                offset = mono - start_mono
+                # A whole second inside the minutes last seen: one lookup each (see `_SECS`).
+                sec, wall_sec = secs.get(t - t0), secs.get(offset - m0)
+                if sec is None or wall_sec is None:
+                    whole, seconds = int(t), int(offset)
+                    if whole == t and seconds == offset and 0 <= whole < _WHOLE and 0 <= seconds < _WHOLE:
+                        minute, sec = divmod(whole, 60)
+                        t0, show_head = float(whole - sec), _show_head(minute)
+                        wall_minute, wall_sec = divmod(start_s + seconds, 60)
+                        if wall_minute != walls.minute:
+                            walls.split(mono)  # brings the wall's minute texts up to date
+                        m0, wall_head = float(seconds - wall_sec), walls.head_row
+                    else:
+                        text = f"{fmt_t(t):>10}  {walls.row(mono)}  "
+                        sec = None
+                if sec is not None:
+                    text = f"{show_head}{_SS[sec]}  {wall_head}{_SS[wall_sec]}  "
             try:
-                tail = tails[cue, *action.items()]
+                tail = tails[cue, *action, *action.values()]
             except (KeyError, TypeError):
                 tail = tail_of(cue, action)
             append(text + tail)
         self._last_t, self._last_text = last_t, text
+        self._t0, self._show_head, self._m0, self._wall_head = t0, show_head, m0, wall_head
         append("")
         self.out.write("\n".join(lines))
 
     def json_rows(self, clock: VirtualClock, rows: list[Row]) -> None:
         walls = self.walls or self._walls(clock)
         start_mono, start_s, whole_start = walls.start_mono, walls.start_s, walls.whole
-        tails, tail_of = self._tails, self._tail
+        m0, wall_head, wall_offset = self._m0, self._wall_head, self._wall_offset
+        tails, tail_of, secs = self._tails, self._tail, _SECS
         lines: list[str] = []
         append = lines.append
         for t, mono, cue, action in rows:
             whole = int(t)
             t_text = f"{whole}.0" if whole == t and 0 < whole < _WHOLE else repr(round(t, 6))
             offset = mono - start_mono
-            seconds = int(offset)
-            if whole_start and seconds == offset and 0 <= seconds < _WHOLE:
-                minute, sec = divmod(start_s + seconds, 60)
-                if minute != walls.minute:
-                    walls.split(mono)
-                wall = f"{walls.head}{_SS[sec]}{walls.offset}"
+            sec = secs.get(offset - m0) if whole_start else None
+            if sec is not None:
+                wall = f"{wall_head}{_SS[sec]}{wall_offset}"
             else:
-                wall = walls.iso(mono)
+                seconds = int(offset)
+                if whole_start and seconds == offset and 0 <= seconds < _WHOLE:
+                    minute, sec = divmod(start_s + seconds, 60)
+                    if minute != walls.minute:
+                        walls.split(mono)
+                    m0, wall_head, wall_offset = float(seconds - sec), walls.head, walls.offset
+                    wall = f"{wall_head}{_SS[sec]}{wall_offset}"
+                else:
+                    wall = walls.iso(mono)
             try:
-                tail = tails[cue, *action.items()]
+                tail = tails[cue, *action, *action.values()]
             except (KeyError, TypeError):
                 tail = tail_of(cue, action)
             append(f'{{"t": {t_text}, "wall": "{wall}", {tail}')
+        self._m0, self._wall_head, self._wall_offset = m0, wall_head, wall_offset
         self.out.write(("[\n " if not self.written else ",\n ") + ",\n ".join(lines))
         self.written += len(lines)
-
-    def _show_head_for(self, minute: int) -> None:
-        """`fmt_t` of a whole second in this minute, right-aligned to 10, less its two digits."""
-        hours, m = divmod(minute, 60)
-        head = f"{hours}:{m:02d}:" if hours else f"{m}:"
-        self._show_minute, self._show_head = minute, " " * (8 - len(head)) + head
 
     def _tail(self, cue: str, action: dict[str, Any]) -> str:
         """The cue and action columns (the table's) or fields (the JSON's), kept by (cue, action).
@@ -350,7 +373,7 @@ class _Printer:
         else:
             text = f'"cue": {json.dumps(cue)}, "action": {json.dumps(action)}}}'
         try:
-            key = (cue, *action.items())
+            key = (cue, *action, *action.values())  # keys, then values: as unambiguous as items, cheaper
             if len(self._tails) >= 4096:
                 self._tails.clear()
             self._tails[key] = text

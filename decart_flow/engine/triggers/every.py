@@ -58,11 +58,14 @@ def observe(trigger: EveryTrigger, ctx: TriggerContext, lead: Lead | None = None
                 call_ahead(sc.call_at, start + n * interval, lead, fire)
 
         def fire(ahead: float = 0.0) -> None:
-            nonlocal n
+            nonlocal n, timer
             t = start + n * interval
             n += 1
             observer.on_next(new_fire((sc._origin + t, t, (), None, ahead)))  # sc.mono_of(t), inline
-            plan()
+            if lead is None and n < count:  # `plan()`, inline for the usual case
+                timer = sc.call_at(start + n * interval, fire)
+            else:
+                plan()
 
         plan()
         return Disposable(lambda: timer is not None and timer.cancel())
