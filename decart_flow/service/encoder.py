@@ -5,7 +5,10 @@ than a 2-core machine can spare at 1280x704 and 25 fps while it also decodes the
 loopback, bandwidth is free and CPU is not: a faster speed setting at a higher bitrate keeps
 the picture (and the stamp) clean for less CPU. The track hands aiortc finished packets, which
 aiortc sends as they are. A keyframe every two seconds replaces answering picture-loss
-requests, which aiortc does not pass on for pre-encoded packets.
+requests, which aiortc does not pass on for pre-encoded packets. The track says which frames
+are keyframes (`encode(frame, keyframe=True)`), so that one never falls on the frame that
+first shows a change: a keyframe costs about twice the encode time of a delta frame, and with
+cues on a regular beat a fixed keyframe interval can land on every few changes.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ from __future__ import annotations
 from fractions import Fraction
 
 import av
+from av.video.frame import PictureType
 
 SPEED = "16"  # libvpx cpu-used for realtime: higher is faster and coarser
 BITRATE = 1_200_000
+NEVER = 1 << 30  # libvpx's own keyframe interval: the caller places every keyframe after the first
 
 
 class Vp8Stream:
@@ -28,7 +33,7 @@ class Vp8Stream:
         codec.time_base = Fraction(1, 90_000)
         codec.framerate = Fraction(fps)
         codec.bit_rate = BITRATE
-        codec.gop_size = fps * 2
+        codec.gop_size = NEVER
         codec.thread_count = 1
         codec.qmin, codec.qmax = 4, 48
         codec.options = {
@@ -45,7 +50,9 @@ class Vp8Stream:
         }
         self._codec = codec
 
-    def encode(self, frame: av.VideoFrame) -> av.Packet | None:
+    def encode(self, frame: av.VideoFrame, keyframe: bool = False) -> av.Packet | None:
+        """One frame; the first is always a keyframe, later ones when `keyframe` asks."""
+        frame.pict_type = PictureType.I if keyframe else PictureType.NONE
         packets = self._codec.encode(frame)
         if not packets:
             return None

@@ -61,7 +61,11 @@ class OutputTrack(MediaStreamTrack):
     clock runs on from that frame. A change then shows after the time to render, encode and send
     one frame, not that plus a wait of up to a frame interval, so `lookahead: auto` can land it
     within the encode-time jitter instead of anywhere in a frame interval (measured:
-    benchmarks/bench_glass.py; the cost is at most one extra frame per change).
+    benchmarks/bench_glass.py; the cost is at most one extra frame per change). A change that
+    comes while a frame is being drawn is drawn into it (the render runs again); one that comes
+    while a frame is being encoded (our VP8 encoder) is drawn at once in a second worker thread,
+    beside that encode, so it waits for the encoder and not for a render too. The periodic keyframe
+    is never the frame that first shows a change (see encoder.py).
     """
 
     kind = "video"
@@ -73,6 +77,7 @@ class OutputTrack(MediaStreamTrack):
         loudness: Loudness,
         on_first_frame: Callable[[], None] | None = None,
         stall_after: float | None = None,
+        keyframe_interval: float = 2.0,
     ) -> None:
         super().__init__()
         self._renderer = renderer
@@ -92,6 +97,11 @@ class OutputTrack(MediaStreamTrack):
         self._changes = 0  # how many changes came so far (read by the worker thread)
         self._wake: asyncio.Event | None = None
         self._first: asyncio.Future[av.VideoFrame | av.Packet] | None = None
+        self._encoding = False  # a worker thread is encoding a frame (set and cleared there)
+        self._early: asyncio.Future[tuple[int, av.VideoFrame]] | None = None  # a change drawn meanwhile
+        self._shown = 0  # the change count of the last frame encoded
+        self._since_key = 0  # frames encoded since the last keyframe, itself included (frame 0 is one)
+        self._key_every = max(1, round(self._fps * keyframe_interval))  # frames (with our encoder)
 
     def encode_vp8_here(self) -> None:
         """Hand aiortc finished VP8 packets (see encoder.py); only when VP8 was negotiated."""
@@ -103,6 +113,10 @@ class OutputTrack(MediaStreamTrack):
         self._changes += 1
         if self._wake is not None:
             self._wake.set()
+        # Mid-render, the render itself draws the frame again (`_render`); mid-encode, draw it now.
+        if self._encoding and self._early is None and self.readyState == "live":
+            loop = asyncio.get_running_loop()
+            self._early = loop.run_in_executor(None, self._render, self._latest.frame, self._loudness.level)
 
     def prepare_first_frame(self) -> None:
         """Render and encode frame 0 now, while ICE and DTLS connect, rather than when it is asked for.
@@ -142,11 +156,21 @@ class OutputTrack(MediaStreamTrack):
             await asyncio.Event().wait()  # until the track is stopped and this task cancelled
         pts = (self._pts_offset + self._index) * VIDEO_CLOCK // self._fps
         first, self._first = self._first, None
+        early, self._early = self._early, None
+        rendered = None
+        if early is not None:
+            try:
+                rendered = await early
+            except Exception:  # noqa: BLE001 - the frame is drawn again below, and fails there if it must
+                log.exception("drawing a change early failed")
+        if rendered is not None and rendered[0] != self._changes:
+            rendered = None  # yet another change since: draw the latest
         if first is not None and pts == 0:
             out = await first
         else:
             loop = asyncio.get_running_loop()
-            out = await loop.run_in_executor(None, self._produce, self._latest.frame, self._loudness.level, pts)
+            out = await loop.run_in_executor(None, self._produce, self._latest.frame, self._loudness.level, pts,
+                                             rendered)
         self._index += 1
         self.sent += 1
         if self.sent % 100 == 0:
@@ -156,22 +180,36 @@ class OutputTrack(MediaStreamTrack):
             self._on_first_frame()
         return out
 
-    def _produce(self, source: av.VideoFrame | None, level: float, pts: int) -> av.VideoFrame | av.Packet:
-        """Render (and, with our own encoder, encode) one frame; runs in a worker thread."""
+    def _produce(self, source: av.VideoFrame | None, level: float, pts: int,
+                 rendered: tuple[int, av.VideoFrame] | None = None) -> av.VideoFrame | av.Packet:
+        """Render (unless `rendered` is given) and, with our own encoder, encode one frame; in a worker thread."""
         began = time.perf_counter()
         try:
-            return self._render_and_encode(source, level, pts)
+            changes, frame = rendered if rendered is not None else self._render(source, level)
+            return self._encode(changes, frame, pts)
         finally:
             self._busy += time.perf_counter() - began
 
-    def _render_and_encode(self, source: av.VideoFrame | None, level: float, pts: int) -> av.VideoFrame | av.Packet:
+    def _render(self, source: av.VideoFrame | None, level: float) -> tuple[int, av.VideoFrame]:
+        """The frame of the current state, and the change count it shows."""
         changes = self._changes
         frame = self._renderer.render(source, level)
         if self._changes != changes:  # a change came while this frame was drawn: draw it again with it
+            changes = self._changes
             frame = self._renderer.render(source, level)
+        return changes, frame
+
+    def _encode(self, changes: int, frame: av.VideoFrame, pts: int) -> av.VideoFrame | av.Packet:
         frame.pts = pts
         frame.time_base = Fraction(1, VIDEO_CLOCK)
         if self._encoder is None:
             return frame
-        packet = self._encoder.encode(frame)
+        first_of_change, self._shown = changes != self._shown, changes
+        keyframe = self._since_key >= self._key_every and not first_of_change  # else the next frame
+        self._since_key = 1 if keyframe else self._since_key + 1
+        self._encoding = True
+        try:
+            packet = self._encoder.encode(frame, keyframe)
+        finally:
+            self._encoding = False
         return packet if packet is not None else frame
