@@ -48,6 +48,7 @@ from common import pct, played_as_run, summary, table, write_json  # noqa: E402
 MODEL = "mirage"
 FROM = 2.0  # first cue at show time 2 s: the encoder and bitrate have settled by then
 TARGET_FRAMES = 2.0  # cue -> glass p50 in frame intervals
+OPENING = "Opening look"  # the show's initial prompt, as most shows have one
 
 
 def cpu_seconds(pid: int | str = "self") -> float:
@@ -64,12 +65,13 @@ def _service_pid() -> int | None:
 
 
 async def play(seconds: float, interval: float, lookahead: float | str | None = None, *,
-               realtime: bool = True, marker_buffer: bool = True) -> dict[str, Any]:
+               realtime: bool = True, marker_buffer: bool = True, calibrate: bool = True) -> dict[str, Any]:
     """One session playing one show; raw per-cue times, frame counts and CPU of both processes.
 
     As `decart-flow run` plays it: real-time priority and the cycle collector between cues
-    (`played_as_run`; `realtime=False`: as `run --no-realtime`), and received frames handed on
-    at their marked last packet (`marker_buffer=False`: aiortc's own buffer, one frame later).
+    (`played_as_run`; `realtime=False`: as `run --no-realtime`), received frames handed on
+    at their marked last packet (`marker_buffer=False`: aiortc's own buffer, one frame later), and
+    with `lookahead: auto` send-to-glass measured before the first cue (`calibrate=False`: not).
     """
     from bench_lateness import _video_track
 
@@ -83,15 +85,16 @@ async def play(seconds: float, interval: float, lookahead: float | str | None = 
     from decart_flow.media import StampWatcher
     from decart_flow.realtime import RealtimeClient
     from decart_flow.realtime.models import realtime
-    from decart_flow.realtime.types import RealtimeConnectOptions
+    from decart_flow.realtime.types import ModelState, Prompt, RealtimeConnectOptions
     from decart_flow.service import ServiceProcess
-    from decart_flow.show.model import Choice, Cue, EveryTrigger, PromptAction, ShowModel
+    from decart_flow.show.model import Choice, Cue, EveryTrigger, Initial, PromptAction, ShowModel
 
     loop = asyncio.get_running_loop()
     spec = realtime(MODEL)
     count = int(seconds / interval)
     show = ShowModel(
         "glass", MODEL, duration=FROM + count * interval + 1.0, lookahead=lookahead,  # type: ignore[arg-type]
+        initial=Initial(prompt=OPENING, enhance=False),
         cues=(Cue("tick", EveryTrigger(interval, start=FROM, times=count),
                   (PromptAction(Choice("cycle", tuple(f"look {k}" for k in range(count))), enhance=False),)),),
     )
@@ -102,8 +105,9 @@ async def play(seconds: float, interval: float, lookahead: float | str | None = 
     with ServiceProcess(api_key="bench_key") as service, tempfile.TemporaryDirectory() as tmp:
         assert service.url is not None
         service_pid = _service_pid()
-        client = await RealtimeClient.connect(service.url, "bench_key", _video_track(sent_frames),
-                                              RealtimeConnectOptions(model=MODEL))
+        client = await RealtimeClient.connect(
+            service.url, "bench_key", _video_track(sent_frames),
+            RealtimeConnectOptions(model=MODEL, initial_state=ModelState(prompt=Prompt(OPENING, enrich=False))))
         stamps = StampWatcher(keep=4096)
 
         def on_sent(message: dict[str, Any], t_ns: int) -> None:
@@ -119,6 +123,7 @@ async def play(seconds: float, interval: float, lookahead: float | str | None = 
                            cpu_seconds(service_pid) if service_pid else float("nan"), os.getloadavg()[0])
 
         feeds: list[Any] = []
+        calibration: asyncio.Future[list[float]] | None = None
         timing = contextlib.ExitStack()
         try:
             client.on("sent", on_sent)
@@ -133,10 +138,17 @@ async def play(seconds: float, interval: float, lookahead: float | str | None = 
                 feeds.append(LatencyFeed(engine.latency, client, stamps, loop))
             loop.call_later(FROM, snapshot, "start")
             loop.call_later(FROM + count * interval, snapshot, "end")
-            reason = await engine.run()
+            playing = asyncio.ensure_future(engine.run())
+            if lookahead == "auto" and calibrate:  # and measures before the first cue, as the runner does
+                from decart_flow.engine.latency import calibrate as measure_first, show_idle
+
+                calibration = asyncio.ensure_future(measure_first(feeds[0], show_idle(engine, clock)))
+            reason = await playing
             await asyncio.sleep(0.5)  # the last cue's frame is still on its way
             intended = [engine.show_clock.mono_of(FROM + k * interval) for k in range(count)]
         finally:
+            if calibration is not None and not calibration.done():
+                calibration.cancel()
             for feed in feeds:
                 feed.close()
             await client.disconnect()
@@ -160,6 +172,9 @@ async def play(seconds: float, interval: float, lookahead: float | str | None = 
         "model": MODEL, "size": f"{spec.width}x{spec.height}", "fps": spec.fps, "end": reason,
         "cues_planned": count, "interval_s": interval, "lookahead": lookahead,
         "realtime": rt_state, "marker_buffer": marker_buffer,
+        "calibration_ms": [round(x * 1000.0, 1) for x in calibration.result()]
+        if calibration is not None and calibration.done() and not calibration.cancelled() and not calibration.exception()
+        else None,
         "cues": cues,
         "window": {"seconds": round(wall, 3), "frames_sent": s1 - s0, "frames_received": g1 - g0,
                    "cpu_client_s": round(c1 - c0, 3), "cpu_service_s": round(v1 - v0, 3),
@@ -195,6 +210,9 @@ def figures(raw: dict[str, Any]) -> dict[str, Any]:
         "landing_abs_ms": summary([abs(v) for v in c2g], 1),
         "lookahead": raw["lookahead"],
         "marker_buffer": raw["marker_buffer"],
+        "calibration_ms": raw.get("calibration_ms"),
+        "first_cues_landing_ms": [round((c["glass_s"] - c["intended_s"]) * 1000.0, 1) if c["glass_s"] else None
+                                  for c in raw["cues"][:3]],
         "lookahead_estimate": estimate_lookahead(c2g),
         "loadavg_1min": raw["window"]["loadavg_1min"],
         "meets_target": bool(c2g) and c2g_sum["p50"] <= TARGET_FRAMES * frame_ms,
@@ -210,10 +228,12 @@ def main() -> int:
     parser.add_argument("--no-realtime", action="store_true", help="normal priority, as run --no-realtime")
     parser.add_argument("--aiortc-buffer", action="store_true",
                         help="aiortc's own jitter buffer (a frame goes on when the next one starts)")
+    parser.add_argument("--no-calibrate", action="store_true",
+                        help="with --lookahead auto: no measuring before the first cue (the default estimate)")
     args = parser.parse_args()
     lookahead = args.lookahead if args.lookahead in (None, "auto") else float(args.lookahead)
     raw = asyncio.run(play(args.seconds, args.interval, lookahead, realtime=not args.no_realtime,
-                           marker_buffer=not args.aiortc_buffer))
+                           marker_buffer=not args.aiortc_buffer, calibrate=not args.no_calibrate))
     result = figures(raw)
     if args.json:
         print(json.dumps(result))
@@ -226,6 +246,9 @@ def main() -> int:
         ["cue->glass frames", c["n"], f.get("p50"), f.get("p95"), f.get("p99"), f.get("max")],
         ["send->glass ms", s["n"], s["p50"], s["p95"], s["p99"], s["max"]],
     ]))
+    if lookahead is not None:
+        print(f"calibration before the first cue: {result['calibration_ms']} ms; "
+              f"first cues glass - cue: {result['first_cues_landing_ms']} ms")
     est = result["lookahead_estimate"]
     print(f"target p50 <= {TARGET_FRAMES:.0f} frames: {'yes' if result['meets_target'] else 'NO'}; "
           f"a fixed lookahead of {est['lookahead_ms']} ms would land within {est['landing_p95_ms']} ms (p95, estimate)")

@@ -6,19 +6,27 @@ move every later cue. Before the first measurement (and in `plan`) it is two fra
 
 `LatencyFeed` measures it on a live run against the local service, whose frames carry a stamp: a
 prompt or image acknowledged as the k-th change of the session shows on the first frame stamped k.
+`calibrate` measures it before the show's first change, so that its first cues land as well as the
+later ones instead of on the default's guess.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import statistics
+import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from ..media.stats import StampWatcher
+    from .clock import Clock
+    from .engine import Engine
     from ..realtime.client import RealtimeClient
+
+log = logging.getLogger(__name__)
 
 DEFAULT_FRAMES = 2.0  # the estimate before anything was measured, in frame intervals
 SANE = (0.001, 5.0)  # a measured pair outside this (seconds) was paired wrongly: ignored
@@ -34,6 +42,8 @@ class LatencyEstimator:
     clamp: tuple[float, float] = CLAMP
     samples: deque[float] = field(default_factory=deque)
     rejected: int = 0
+    accepted: int = 0  # measurements taken in all (the window keeps the last `window`)
+    provisional: int = 0  # the oldest samples are calibration's: each measured change replaces one
 
     @classmethod
     def for_fps(cls, fps: float, **kwargs: Any) -> LatencyEstimator:
@@ -45,7 +55,11 @@ class LatencyEstimator:
         if not SANE[0] <= latency <= SANE[1]:
             self.rejected += 1
             return False
+        if self.provisional:
+            self.samples.popleft()
+            self.provisional -= 1
         self.samples.append(latency)
+        self.accepted += 1
         while len(self.samples) > self.window:
             self.samples.popleft()
         return True
@@ -122,3 +136,71 @@ class LatencyFeed:
         if str(state) in ("reconnecting", "disconnected"):  # stamps count again from 0 in a new session
             self._sent.clear()
             self._waiting.clear()
+
+
+CALIBRATION_ROUNDS = 8
+CALIBRATION_KEEP = 3  # the last rounds are the ones kept: the stream's first second runs slow
+CALIBRATION_GAP_S = 0.1
+STREAM_WAIT_S = 10.0  # how long calibration waits for the first stamped frame
+MEASURE_WAIT_S = 1.0  # how long one round waits for its frame
+QUIET_S = 0.3  # a round is sent only when no timer of the show is due sooner than this
+
+
+def show_idle(engine: Engine, clock: Clock, quiet: float = QUIET_S) -> Callable[[], bool]:
+    """`idle()` for `calibrate`: no call of the show in flight, and no timer of it due within `quiet`."""
+
+    def idle() -> bool:
+        due = clock.next_due()
+        return engine.executor.in_flight is None and (due is None or due - clock.loop.time() > quiet)
+
+    return idle
+
+
+async def calibrate(feed: LatencyFeed, idle: Callable[[], bool], rounds: int = CALIBRATION_ROUNDS,
+                    keep: int = CALIBRATION_KEEP) -> list[float]:
+    """Measure send-to-glass before the show changes anything: send the current prompt again.
+
+    On the local service a prompt sent again changes the stamp and nothing else, so the picture
+    stays while `feed` measures a real change of this session on this machine: the look is drawn
+    and the frame encoded as for any prompt. Each round runs only while `idle()` says nothing of
+    the show is in flight or due soon: the show's own changes come first (and measure themselves).
+    Stops quietly at the first round it cannot run: not idle, the session gone, or no prompt
+    showing. A reference image is not sent again (it is big), and passthrough would measure too
+    short (the service draws nothing for it: 8-22 ms against ~45 ms for a look, measured).
+
+    In the stream's first second both ends are still sending keyframes and ramping their encoders,
+    and a change takes two or three times as long as later on, so the rounds go on while the show
+    is idle and the estimate keeps only the last `keep` of them. A prompt sent again is cheaper to
+    encode than a new look (only the stamp moves), so these read ~10 ms short: they are
+    provisional, and each change the show makes replaces one. Returns the seconds measured.
+    """
+    session, stamps, estimator = feed.session, feed.stamps, feed.estimator
+    deadline = time.monotonic() + STREAM_WAIT_S
+    while stamps.first_seen(session.expected_stamp) is None:  # the stream is not on screen yet
+        if time.monotonic() > deadline or feed._closed:
+            return []
+        await asyncio.sleep(0.02)
+    measured: list[float] = []
+    for _ in range(rounds):
+        state = session.current_state
+        if feed._closed or not idle() or state.prompt is None or state.image is not None:
+            break
+        count = estimator.accepted
+        try:
+            await session.set_prompt(state.prompt.text, enrich=state.prompt.enrich)
+        except Exception as exc:  # noqa: BLE001 - a calibration that cannot run is not the show's failure
+            log.debug("lookahead calibration stopped: %s", exc)
+            break
+        deadline = time.monotonic() + MEASURE_WAIT_S
+        while estimator.accepted == count:
+            if time.monotonic() > deadline or feed._closed:
+                break
+            await asyncio.sleep(0.005)
+        else:
+            measured.append(estimator.samples[-1])
+        await asyncio.sleep(CALIBRATION_GAP_S)
+    tail = list(estimator.samples)[-len(measured):] if measured else []
+    if tail and tail == measured[-len(tail):]:  # nothing of the show's among them
+        estimator.samples = deque(measured[-keep:])
+        estimator.provisional = len(estimator.samples)
+    return measured

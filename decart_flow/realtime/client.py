@@ -641,6 +641,11 @@ class RealtimeClient:
         return self._expected_stamp
 
     @property
+    def current_state(self) -> ModelState:
+        """What the service should be showing now (acknowledged changes; replayed after a reconnect)."""
+        return self._current
+
+    @property
     def model(self) -> ModelDefinition:
         return self._model
 

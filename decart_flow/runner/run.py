@@ -84,6 +84,7 @@ class Run:
         self.preview: Any = None
         self.controls: Any = None
         self.latency_feed: Any = None
+        self._calibrating: asyncio.Future[None] | None = None
         self.on_reload: Callable[[ShowModel], None] | None = None  # the TUI shows reloads
         self.on_reload_error: Callable[[list[Any]], None] | None = None
         self._last_state = "disconnected"
@@ -128,6 +129,8 @@ class Run:
                 self.collector = Collector(self.loop, self.clock)
                 self.collector.start()
             playing = asyncio.ensure_future(self.engine.run())
+            if self.latency_feed is not None and _uses_auto(self.show):
+                self._calibrating = asyncio.ensure_future(self._calibrate())
             if not await self._before_stop(playing):
                 self.engine.stop(self._stop_reason or "stop")
             return await playing
@@ -185,6 +188,21 @@ class Run:
         self._last_state = self.session.get_connection_state()
         self.session.on("connection_change", self._on_connection)
         await self._start_controls()
+
+    async def _calibrate(self) -> None:
+        """`lookahead: auto` measures send-to-glass before the first cue (`latency.calibrate`)."""
+        from ..engine.latency import calibrate, show_idle
+
+        engine = self.engine
+        assert engine is not None
+        try:
+            measured = await calibrate(self.latency_feed, show_idle(engine, self.clock))
+        except Exception:  # noqa: BLE001 - the show plays on with the default estimate
+            log.exception("lookahead calibration failed")
+            return
+        if measured:
+            self.journal.write("lookahead.calibrated", latency_ms=[round(x * 1000.0, 1) for x in measured],
+                               estimate_ms=round(engine.latency.seconds * 1000.0, 1))
 
     def _on_connection(self, state: Any) -> None:
         """After a reconnect, what should be showing now goes out again (cues fired in the outage)."""
@@ -281,6 +299,8 @@ class Run:
                 await self.controls.stop()
             except Exception as exc:  # noqa: BLE001 - the rest must still be released
                 log.warning("stopping the control servers: %s", exc)
+        if self._calibrating is not None:
+            self._calibrating.cancel()
         if self.latency_feed is not None:
             self.latency_feed.close()
         if self.session is not None:
@@ -305,3 +325,9 @@ class Run:
             log.debug("cycle collector: %s", self.collector.describe())
         self.priority.release()
         self.journal.close()
+
+
+def _uses_auto(show: Any) -> bool:
+    """Whether any cue of the show is sent early by the measured latency."""
+    return show.lookahead == "auto" or any(c.lookahead == "auto" for c in show.cues) or \
+        any(e.lookahead == "auto" for e in show.timeline)
