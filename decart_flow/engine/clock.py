@@ -119,6 +119,9 @@ class VirtualClock(Clock):
             start_wall = start_wall.replace(tzinfo=local_zone())
         self.start_wall = start_wall
         self.start_mono = loop.time()
+        # What `shift` and `mono_for` work out from the start on every call (plan: once a firing).
+        self._start_utc = start_wall.astimezone(timezone.utc)
+        self._start_stamp = start_wall.timestamp()
         lean = getattr(loop, "call_at_lean", None)
         if lean is not None:  # no asyncio Handle per timer (see VirtualEventLoop)
             self.call_at = lean  # type: ignore[method-assign]
@@ -127,10 +130,11 @@ class VirtualClock(Clock):
         return self.wall_at(self.loop.time())
 
     def wall_at(self, mono: float) -> datetime:
-        return shift(self.start_wall, mono - self.start_mono)
+        # `shift(self.start_wall, mono - self.start_mono)` with the start in UTC worked out once
+        return (self._start_utc + timedelta(seconds=mono - self.start_mono)).astimezone(self.start_wall.tzinfo)
 
     def mono_for(self, wall: datetime) -> float:
-        return self.start_mono + (wall.timestamp() - self.start_wall.timestamp())
+        return self.start_mono + (wall.timestamp() - self._start_stamp)
 
     def call_at(self, mono: float, cb: Callable[[], None]) -> Any:
         return self.loop.call_at(mono, cb)
