@@ -45,7 +45,7 @@ PLANS: dict[str, tuple[list[str], list[str]]] = {
     "throughput": (_bench("bench_throughput.py", "--seconds", "15"), _bench("bench_throughput.py", "--seconds", "60")),
     "startup": (_bench("bench_startup.py", "--runs", "3"), _bench("bench_startup.py", "--runs", "10")),
     "plan": ([PY, __file__, "--plan-child", "2"], [PY, __file__, "--plan-child", "5"]),
-    "tui": (_bench("bench_tui.py", "--seconds", "15"), _bench("bench_tui.py", "--seconds", "30", "--rounds", "2")),
+    "tui": (_bench("bench_tui.py", "--seconds", "15"), _bench("bench_tui.py", "--seconds", "30", "--rounds", "4")),
 }
 
 

@@ -47,6 +47,7 @@ from .prompt_box import PromptBox, PromptChoice
 from .state_panel import StatePanel
 from .stats_panel import StatsPanel
 from .timeline import Timeline
+from .yielding import CueGuard, guarded_loop
 
 STATE_HZ = 10.0
 PREVIEW_FPS = 5.0
@@ -106,6 +107,7 @@ class FlowApp(App[int]):
         still: Glance | None = None,
         still_frame: np.ndarray | None = None,
         run_factory: RunFactory = Run,
+        guard: CueGuard | None = None,
     ) -> None:
         super().__init__()
         self.show = show
@@ -118,6 +120,8 @@ class FlowApp(App[int]):
         self._still = still
         self._still_frame = still_frame
         self.show_thread = ShowThread(show, self.options, run_factory=run_factory)
+        if guard is not None:  # this app's loop steps aside for the show's timers (yielding.py)
+            guard.due = self._next_due
         #: the show's end reason once its run closed (RunError if it could not start)
         self.finished: concurrent.futures.Future[str] = self.show_thread.finished
         self._lines: deque[tuple[str, str]] = deque(maxlen=500)
@@ -191,6 +195,10 @@ class FlowApp(App[int]):
             self.phase = "ended"
 
     # ------------------------------------------------------------ the bounded-rate tick
+
+    def _next_due(self) -> float | None:
+        run = self.show_thread.run
+        return run.clock.peek_due() if run is not None else None
 
     def _cue_imminent(self, run: Run | None) -> bool:
         """A cue (or any timed change) is due within QUIET_BEFORE_CUE_S: leave the GIL to it."""
@@ -470,12 +478,15 @@ def run_tui(show: ShowModel, options: RunOptions, args: argparse.Namespace | Non
     """Play `show` in the TUI until the operator quits; the exit code."""
     logging.getLogger().setLevel(logging.WARNING)
 
+    guard = CueGuard()
+
     async def main() -> int:
-        app = FlowApp(show, options)
+        app = FlowApp(show, options, guard=guard)
         try:
             await app.run_async()
         finally:
             await app.shutdown_run()
         return app.exit_code if app.return_code is None else app.return_code
 
-    return asyncio.run(main())
+    with asyncio.Runner(loop_factory=lambda: guarded_loop(guard)) as runner:
+        return runner.run(main())
