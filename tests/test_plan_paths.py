@@ -7,8 +7,9 @@ positions and the engine's state at the end must be the same.
 
 from __future__ import annotations
 
+import random
 import textwrap
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,7 +19,7 @@ import pytest
 from decart_flow.engine.clock import VirtualClock
 from decart_flow.engine.engine import Engine
 from decart_flow.engine.loop import VirtualEventLoop
-from decart_flow.engine.plan import VirtualSession
+from decart_flow.engine.plan import VirtualSession, _WallText
 from decart_flow.show import load_show
 
 SCENES = Path(__file__).resolve().parent.parent / "scenes"
@@ -156,3 +157,25 @@ def test_the_mixed_show_meets_every_kind_of_firing(tmp_path: Path) -> None:
     assert any(cue.endswith("(catch-up)") for cue in cues)
     texts = {a.get("prompt") for _, _, _, a in played["rows"]}
     assert {"After the wait", "Later still", "Early E1", "Early E2", "S1", "N1", "D1", "R1"} <= texts
+
+
+@pytest.mark.parametrize("start", [
+    datetime(2026, 12, 31, 23, 58, 59, tzinfo=timezone.utc),  # into a new year
+    datetime(2028, 2, 28, 23, 0, 0, 500_000, tzinfo=timezone(timedelta(hours=5, minutes=30))),  # a leap day
+    datetime(2026, 3, 28, 12, 0, tzinfo=timezone(timedelta(hours=-9, seconds=30))),  # an offset with seconds
+])
+def test_wall_texts_of_a_fixed_offset_are_the_clocks(start: datetime) -> None:
+    """A fixed UTC offset takes `_WallText`'s arithmetic way; it must read as `wall_at` does."""
+    loop = VirtualEventLoop()
+    try:
+        clock = VirtualClock(loop, start)
+        text = _WallText(clock)
+        assert text._fixed is not None
+        rng = random.Random(start.second)
+        monos = sorted([rng.uniform(0, 3 * 86400) for _ in range(2000)] + [float(i) for i in range(0, 3 * 86400, 53)])
+        for mono in monos:
+            wall = clock.wall_at(mono)
+            assert text.iso(mono) == wall.isoformat(), mono
+            assert text.row(mono) == wall.strftime("%Y-%m-%d %H:%M:%S"), mono
+    finally:
+        loop.close()

@@ -20,11 +20,13 @@ class Chooser:
         self.rng = random.Random(int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "big"))
         self.index = 0
         self.order: list[str] = []
-        if choice.kind == "cycle":  # the common kind, without the checks (a month of plan asks 130,000 times)
+        self.items = choice.items
+        self.cycle = choice.kind == "cycle"  # engine/compiled.py steps a cycle inline
+        if self.cycle:  # the common kind, without the checks (a month of plan asks 130,000 times)
             self.next = self._cycle  # type: ignore[method-assign]
 
     def _cycle(self) -> str:
-        items = self.choice.items
+        items = self.items
         item = items[self.index % len(items)]
         self.index += 1
         return item

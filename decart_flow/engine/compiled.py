@@ -126,7 +126,14 @@ def _prompt(engine: Engine, cue: str, place: str, action: PromptAction) -> Step:
     def step() -> None:
         if choice:
             chooser = choosers.get(key)
-            said = chooser.next() if chooser is not None else choices.resolve(text, cue, place)
+            if chooser is None:
+                said = choices.resolve(text, cue, place)
+            elif chooser.cycle:  # `Chooser._cycle`, inline
+                items = chooser.items
+                said = items[chooser.index % len(items)]
+                chooser.index += 1
+            else:
+                said = chooser.next()
         else:
             said = text
         desc = {"prompt": said, "enhance": enhance}

@@ -13,7 +13,7 @@ import json
 import math
 import os
 import sys
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, Callable
 
@@ -266,6 +266,8 @@ def _show_head(minute: int) -> str:
     hours, m = divmod(minute, 60)
     head = f"{hours}:{m:02d}:" if hours else f"{m}:"
     return " " * (8 - len(head)) + head
+_HHMM = tuple(f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60))  # a minute of the day as ISO writes it
+_LAST_DAY = date.max.toordinal()
 _WHOLE = 10**15  # below this a float that equals an int is that int exactly
 
 
@@ -403,6 +405,14 @@ class _WallText:
         self.whole = start.microsecond == 0  # whole seconds after the start land on whole seconds
         self.minute: int | None = None  # the minute (counted from year 1) the texts below are for
         self.head_row = self.head = self.offset = ""  # the minute's texts: row, ISO up to seconds, UTC offset
+        # A fixed UTC offset (`--start ...+01:00`): the wall clock is the start's reading plus the time
+        # gone by, so `minute` is the local minute and its texts are arithmetic, without `wall_at`.
+        self._fixed: str | None = None
+        if type(start.tzinfo) is timezone:
+            text = start.isoformat()
+            self._fixed = text[26:] if start.microsecond else text[19:]
+        self._day = -1
+        self._date = ""
 
     def split(self, mono: float) -> tuple[int, int]:
         """(seconds, microseconds) of the wall clock at `mono`, with the minute's texts up to date."""
@@ -410,6 +420,14 @@ class _WallText:
         minute, rest = divmod(self._start_us + (td.days * 86400 + td.seconds) * 1_000_000 + td.microseconds,
                               60_000_000)
         if minute != self.minute:
+            if self._fixed is not None:
+                day, of_day = divmod(minute, 1440)
+                if day != self._day and 0 < day <= _LAST_DAY:
+                    self._day, self._date = day, date.fromordinal(day).isoformat()
+                if day == self._day:
+                    self.minute, self.offset = minute, self._fixed
+                    self.head, self.head_row = f"{self._date}T{_HHMM[of_day]}", f"{self._date} {_HHMM[of_day]}"
+                    return divmod(rest, 1_000_000)
             wall = self.clock.wall_at(mono)
             text = wall.isoformat()  # YYYY-MM-DDTHH:MM:SS[.ffffff][+HH:MM]
             self.minute, self.head, self.head_row = minute, text[:17], f"{text[:10]} {text[11:17]}"

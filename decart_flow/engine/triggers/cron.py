@@ -107,7 +107,10 @@ def observe(trigger: CronTrigger, ctx: TriggerContext, lead: Lead | None = None)
         def plan() -> None:
             nonlocal handle
             due = clock.mono_for(schedule.next())
-            handle = call_ahead(clock.call_at, due, lead, partial(fire, due))  # fire(due, ahead): one partial
+            if lead is None:  # `call_ahead` without a lead, without the hop
+                handle = clock.call_at(due, partial(fire, due, 0.0))
+            else:
+                handle = call_ahead(clock.call_at, due, lead, partial(fire, due))  # fire(due, ahead)
 
         def fire(due: float, ahead: float) -> None:
             observer.on_next(new_fire((due, None, (), None, ahead)))  # Fire(due, lead=ahead)
