@@ -25,7 +25,7 @@ from .when import inside
 if TYPE_CHECKING:
     from .engine import Engine
 
-Step = Callable[[], None]
+Step = Callable[[float], None]  # (loop time of the firing): the virtual loop's time stands still during one
 
 
 def compile_cue(engine: Engine, cue: Cue, general: Callable[[Fire], None]) -> Callable[[Fire], None] | None:
@@ -59,7 +59,8 @@ def compile_cue(engine: Engine, cue: Cue, general: Callable[[Fire], None]) -> Ca
                 or engine._deferred is not None or executor._busy or executor._queue or engine.catching_up
                 or engine.session is not session):
             return general(fire)
-        lateness_ms = (loop_time() - intended) * 1000.0
+        now = loop_time()
+        lateness_ms = (now - intended) * 1000.0
         if when is not None:
             try:
                 if not inside(when, engine.clock.wall()):
@@ -69,13 +70,13 @@ def compile_cue(engine: Engine, cue: Cue, general: Callable[[Fire], None]) -> Ca
         engine._ahead = 0.0
         if step is not None:
             try:
-                step()
+                step(now)
             except Exception as exc:  # noqa: BLE001 - as `_perform_all`: our bug, the show goes on
                 bug(where, exc)
         else:
             for s in steps:
                 try:
-                    s()
+                    s(now)
                 except Exception as exc:  # noqa: BLE001
                     bug(where, exc)
         if t is None:
@@ -121,9 +122,9 @@ def _prompt(engine: Engine, cue: str, place: str, action: PromptAction) -> Step:
     choosers = choices._choosers
     choice = type(text) is not str and isinstance(text, Choice)
     hooks, ex = engine.on_action, engine.executor
-    show_clock, loop_time, state, applied = engine.show_clock, engine.loop.time, engine._now, engine.applied
+    show_clock, state, applied = engine.show_clock, engine._now, engine.applied
 
-    def step() -> None:
+    def step(now: float) -> None:
         if choice:
             chooser = choosers.get(key)
             if chooser is None:
@@ -140,7 +141,7 @@ def _prompt(engine: Engine, cue: str, place: str, action: PromptAction) -> Step:
         session = engine.session
         if ex._busy or ex._queue or engine.catching_up or not hooks or engine._ahead:
             return _deliver(engine, "prompt", "set_prompt", (said,), {"enrich": enhance}, desc, cue)
-        t = loop_time() - show_clock._origin if show_clock.started and not show_clock.paused else show_clock.t
+        t = now - show_clock._origin if show_clock.started and not show_clock.paused else show_clock.t
         for hook in hooks:
             hook(t, cue, desc)
         if ex._busy or ex._queue:  # a hook sent something
@@ -151,7 +152,6 @@ def _prompt(engine: Engine, cue: str, place: str, action: PromptAction) -> Step:
             ex.submit("prompt", lambda: result, desc, cue)
             return
         engine._last_ack_ms = 0.0
-        now = loop_time()
         state["prompt"] = said
         state["enhance"] = enhance
         applied["prompt"] = applied["enhance"] = (now, cue)
@@ -164,7 +164,7 @@ def _prompt(engine: Engine, cue: str, place: str, action: PromptAction) -> Step:
 def _image(engine: Engine, cue: str, place: str, action: ImageAction) -> Step:
     image, prompt, enhance = action.image, action.prompt, action.enhance
 
-    def step() -> None:
+    def step(now: float) -> None:
         text = None if prompt is None else engine.choices.resolve(prompt, cue, place)
         desc: dict[str, Any] = {"image": image}
         if text is not None:
@@ -178,7 +178,7 @@ def _mirror(engine: Engine, cue: str, place: str, action: MirrorAction) -> Step:
     flip = action.value == "toggle"
     fixed = bool(action.value) if not flip else False
 
-    def step() -> None:
+    def step(now: float) -> None:
         value = (not engine.mirror) if flip else fixed
         engine.mirror = value
         _deliver(engine, "mirror", "set_mirror", (value,), {}, {"mirror": value}, cue)

@@ -254,6 +254,7 @@ def _print_plan(show: ShowModel, for_seconds: float | None, start: datetime, as_
 
 
 _SS = tuple(f"{i:02d}" for i in range(60))  # seconds of a minute as the columns write them
+_SS2 = tuple(f"{i:02d}  " for i in range(60))  # ... and the two spaces after the column
 # Seconds into a minute, looked up by float: `_SECS.get(x - x0)` (x0 a whole second that starts the
 # minute, x below 2**53) is an int exactly when x is a whole second of that minute: x - x0 is exact
 # for x >= x0 (both multiples of x's ulp), and negative (so missing) for x < x0.
@@ -287,7 +288,7 @@ class _Printer:
         self.written = 0
         self.walls: _WallText | None = None
         self._last_t: float | None = None
-        self._last_text = ""
+        self._last_cols = ("", "", "", "")  # the last row's time columns, in four pieces (see `table_rows`)
         # The minutes the last whole-second row was in: show time and wall clock offset (from the
         # start) at the minute's second 0, and the minute's texts (see `table_rows`, `json_rows`).
         self._t0 = self._m0 = math.nan
@@ -297,7 +298,7 @@ class _Printer:
     def table_rows(self, clock: VirtualClock, rows: list[Row]) -> None:
         walls = self.walls or self._walls(clock)
         start_mono, start_s = walls.start_mono, walls.start_s
-        last_t, text = self._last_t, self._last_text
+        last_t, (a, b, c, d) = self._last_t, self._last_cols
         t0, show_head, m0, wall_head = self._t0, self._show_head, self._m0, self._wall_head
         tails, tail_of, secs = self._tails, self._tail, _SECS
         lines: list[str] = []
@@ -318,16 +319,16 @@ class _Printer:
                             walls.split(mono)  # brings the wall's minute texts up to date
                         m0, wall_head = float(seconds - wall_sec), walls.head_row
                     else:
-                        text = f"{fmt_t(t):>10}  {walls.row(mono)}  "
+                        a, b, c, d = f"{fmt_t(t):>10}  {walls.row(mono)}  ", "", "", ""
                         sec = None
                 if sec is not None:
-                    text = f"{show_head}{_SS[sec]}  {wall_head}{_SS[wall_sec]}  "
+                    a, b, c, d = show_head, _SS2[sec], wall_head, _SS2[wall_sec]
             try:
                 tail = tails[cue, *action, *action.values()]
             except (KeyError, TypeError):
                 tail = tail_of(cue, action)
-            append(text + tail)
-        self._last_t, self._last_text = last_t, text
+            append(f"{a}{b}{c}{d}{tail}")  # the row in one string: show time, wall clock, cue, action
+        self._last_t, self._last_cols = last_t, (a, b, c, d)
         self._t0, self._show_head, self._m0, self._wall_head = t0, show_head, m0, wall_head
         append("")
         self.out.write("\n".join(lines))
@@ -344,23 +345,21 @@ class _Printer:
             t_text = f"{whole}.0" if whole == t and 0 < whole < _WHOLE else repr(round(t, 6))
             offset = mono - start_mono
             sec = secs.get(offset - m0) if whole_start else None
-            if sec is not None:
-                wall = f"{wall_head}{_SS[sec]}{wall_offset}"
-            else:
+            if sec is None:
                 seconds = int(offset)
                 if whole_start and seconds == offset and 0 <= seconds < _WHOLE:
                     minute, sec = divmod(start_s + seconds, 60)
                     if minute != walls.minute:
                         walls.split(mono)
                     m0, wall_head, wall_offset = float(seconds - sec), walls.head, walls.offset
-                    wall = f"{wall_head}{_SS[sec]}{wall_offset}"
-                else:
-                    wall = walls.iso(mono)
             try:
                 tail = tails[cue, *action, *action.values()]
             except (KeyError, TypeError):
                 tail = tail_of(cue, action)
-            append(f'{{"t": {t_text}, "wall": "{wall}", {tail}')
+            if sec is not None:
+                append(f'{{"t": {t_text}, "wall": "{wall_head}{_SS[sec]}{wall_offset}", {tail}')
+            else:
+                append(f'{{"t": {t_text}, "wall": "{walls.iso(mono)}", {tail}')
         self._m0, self._wall_head, self._wall_offset = m0, wall_head, wall_offset
         self.out.write(("[\n " if not self.written else ",\n ") + ",\n ".join(lines))
         self.written += len(lines)
