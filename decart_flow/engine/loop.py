@@ -100,17 +100,25 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
             while lean and lean[0][2].cancelled:
                 heapq.heappop(lean)
             if lean and (not sched or lean[0][0] < sched[0]._when):
-                when, _, timer = heapq.heappop(lean)
-                if when > self._now:
-                    self._now = when
-                try:
-                    timer.cb()
-                except (SystemExit, KeyboardInterrupt):
-                    raise
-                except BaseException as exc:  # noqa: BLE001 - as asyncio reports a failing callback
-                    self.call_exception_handler({"message": f"Exception in timer callback {timer.cb!r}",
-                                                 "exception": exc})
-                return
+                while True:
+                    when, _, timer = heapq.heappop(lean)
+                    if when > self._now:
+                        self._now = when
+                    try:
+                        timer.cb()
+                    except (SystemExit, KeyboardInterrupt):
+                        raise
+                    except BaseException as exc:  # noqa: BLE001 - as asyncio reports a failing callback
+                        self.call_exception_handler({"message": f"Exception in timer callback {timer.cb!r}",
+                                                     "exception": exc})
+                    # The next lean timer at once, as the next `_run_once` would run it: only when that
+                    # one would neither stop, poll sockets, find a ready callback nor tidy a heap first.
+                    if self._stopping or ready or self._io_countdown <= 1:  # type: ignore[attr-defined]
+                        return
+                    if not lean or lean[0][2].cancelled or (
+                            sched and (sched[0]._cancelled or lean[0][0] >= sched[0]._when)):
+                        return  # anything else: the next `_run_once` sees to it
+                    self._io_countdown -= 1
             if sched:
                 handle = heapq.heappop(sched)
                 handle._scheduled = False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 from functools import partial
 
 import reactivex
@@ -24,7 +24,9 @@ class _Days:
     unusual (L, W, #, seconds) is left to croniter.
     """
 
-    def __init__(self, expr: str, start: datetime) -> None:
+    def __init__(self, expr: str, start: datetime, tz: tzinfo | None = None) -> None:
+        """`start` naive; `get_next` gives times in `tz` (aware, or naive when None)."""
+        self.tz = tz
         fields = croniter(expr).expanded
         if len(fields) != 5 or "#" in expr or any(not isinstance(v, int) and v != "*" for f in fields for v in f):
             raise ValueError("not a plain expression")
@@ -32,6 +34,7 @@ class _Days:
         self.times = [(h, m) for h in (sorted(hours) if hours else range(24))
                       for m in (sorted(minutes) if minutes else range(60))]
         self.day = start.date()
+        self._ymd = (self.day.year, self.day.month, self.day.day)
         after = (start.hour, start.minute) if start.second == 0 and start.microsecond == 0 else (start.hour, start.minute + 0.5)
         self.queue = [t for t in self._times_of(self.day) if t > after]
         self.queue.reverse()
@@ -52,8 +55,10 @@ class _Days:
         for _ in range(3000):  # a few years of days without a match: an impossible date
             if self.queue:
                 h, m = self.queue.pop()
-                return datetime(self.day.year, self.day.month, self.day.day, h, m)
+                y, mo, d = self._ymd
+                return datetime(y, mo, d, h, m, 0, 0, self.tz)
             self.day += timedelta(days=1)
+            self._ymd = (self.day.year, self.day.month, self.day.day)
             self.queue = list(reversed(self._times_of(self.day)))
         raise ValueError("no matching time")
 
@@ -71,9 +76,9 @@ class _Schedule:
         local = now.astimezone(self.tz) - _TICK  # a firing exactly at "now" still counts as upcoming
         naive = local.replace(tzinfo=None)
         self._it = croniter(trigger.expr, naive)
-        self._next = lambda: self._it.get_next(datetime)
+        self._next = lambda: self._it.get_next(datetime).replace(tzinfo=self.tz)
         try:
-            self._next = _Days(trigger.expr, naive).get_next
+            self._next = _Days(trigger.expr, naive, self.tz).get_next
         except ValueError:
             pass
         self._last: datetime | None = None
@@ -82,7 +87,7 @@ class _Schedule:
 
     def next(self) -> datetime:
         while True:
-            aware = self._next().replace(tzinfo=self.tz)
+            aware = self._next()
             # As instants: two times of one zone compare as local clock readings, so an hour that
             # spring-forward skips would look later than the hour after it and fire in a burst.
             stamp = aware.timestamp()
