@@ -7,6 +7,7 @@ positions and the engine's state at the end must be the same.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import textwrap
 from datetime import datetime, timedelta, timezone
@@ -179,3 +180,39 @@ def test_wall_texts_of_a_fixed_offset_are_the_clocks(start: datetime) -> None:
             assert text.row(mono) == wall.strftime("%Y-%m-%d %H:%M:%S"), mono
     finally:
         loop.close()
+
+
+class _SlowSession(VirtualSession):
+    """Says it acknowledges at once, yet every third prompt is a coroutine that takes a second."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.n = 0
+
+    def set_prompt(self, text: str, enrich: bool = True) -> Any:
+        self.n += 1
+        if self.n % 3:
+            return super().set_prompt(text, enrich)
+        assert self.calls is not None
+        self.calls.append(("set_prompt", (text, enrich)))
+
+        async def later() -> None:
+            await asyncio.sleep(1.0)
+
+        return later()
+
+
+class _SlowGeneral(_SlowSession):
+    acks_at_once = False
+
+
+def test_a_call_that_is_not_acked_at_once_goes_through_the_executor_either_way(tmp_path: Path) -> None:
+    """The lean way hands such a call (and what comes while it is in flight) to the executor, as `send` does."""
+    mixed = tmp_path / "mixed.yaml"
+    mixed.write_text(MIXED)
+    show = load_show(mixed)
+    lean = _play(show, _SlowSession(), 6 * 3600.0, STARTS[2])
+    general = _play(show, _SlowGeneral(), 6 * 3600.0, STARTS[2])
+    for key in ("rows", "calls", "now", "applied", "past", "mirror", "ack", "choosers"):
+        assert lean[key] == general[key], key
+    assert lean["general"] < general["general"] / 2

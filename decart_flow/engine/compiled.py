@@ -94,19 +94,21 @@ def compile_cue(engine: Engine, cue: Cue, general: Callable[[Fire], None]) -> Ca
 
 def _deliver(engine: Engine, kind: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any],
              action: dict[str, Any], cue: str) -> None:
-    """`engine.send(kind, call, action, cue)` for an idle executor and a session that acknowledges at once."""
+    """`engine.send(kind, call, action, cue)`, without the executor when it is idle and the call is acked at once."""
+    session, ex = engine.session, engine.executor
+    call = getattr(session, method)
+    if ex._busy or ex._queue or engine.catching_up or not getattr(session, "acks_at_once", False):
+        engine.send(kind, lambda: call(*args, **kwargs), action, cue)
+        return
     hooks = engine.on_action
     if hooks:
         t = engine.show_clock.t + engine._ahead
         for hook in hooks:
             hook(t, cue, action)
-    ex = engine.executor
-    session = engine.session
-    if ex._busy or ex._queue or engine.catching_up or not getattr(session, "acks_at_once", False):
-        call = getattr(session, method)
-        ex.submit(kind, lambda: call(*args, **kwargs), action, cue)
-        return
-    result = getattr(session, method)(*args, **kwargs)
+        if ex._busy or ex._queue:  # a hook sent something
+            ex.submit(kind, lambda: call(*args, **kwargs), action, cue)
+            return
+    result = call(*args, **kwargs)
     if result is not ACKED:  # a real awaitable after all: the executor waits for it
         ex.submit(kind, lambda: result, action, cue)
         return
@@ -121,7 +123,7 @@ def _prompt(engine: Engine, cue: str, place: str, action: PromptAction) -> Step:
     choices, key = engine.choices, (cue, place)
     choosers = choices._choosers
     choice = type(text) is not str and isinstance(text, Choice)
-    hooks, ex = engine.on_action, engine.executor
+    ex = engine.executor
     show_clock, state, applied = engine.show_clock, engine._now, engine.applied
 
     def step(now: float) -> None:
@@ -138,7 +140,7 @@ def _prompt(engine: Engine, cue: str, place: str, action: PromptAction) -> Step:
         else:
             said = text
         desc = {"prompt": said, "enhance": enhance}
-        session = engine.session
+        session, hooks = engine.session, engine.on_action
         if ex._busy or ex._queue or engine.catching_up or not hooks or engine._ahead:
             return _deliver(engine, "prompt", "set_prompt", (said,), {"enrich": enhance}, desc, cue)
         t = now - show_clock._origin if show_clock.started and not show_clock.paused else show_clock.t

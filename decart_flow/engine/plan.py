@@ -276,9 +276,9 @@ class _Printer:
     """Rows of the table or items of the JSON list, a batch per write.
 
     A month of plan is 170,000 rows, so the common case is cheap: a firing at a whole second of
-    show time and of wall clock (the start's fraction aside) costs a few string joins, inline. Its
-    minute's texts (show time `H:MM:`, the wall clock's date, hour, minute and UTC offset, from
-    `wall_at` itself through `_WallText`) are worked out once a minute, and a (cue, action) pair is
+    show time and of wall clock (the start's fraction aside) costs two dict lookups and one string,
+    inline. Its minute's texts (show time `H:MM:`, the wall clock's date, hour, minute and UTC
+    offset, through `_WallText`) are worked out once a minute, and a (cue, action) pair is
     formatted once (`_tail`). Anything else takes the general way (`fmt_t`, `_WallText`), which
     gives the same text.
     """
