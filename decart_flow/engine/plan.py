@@ -261,12 +261,13 @@ _SS2 = tuple(f"{i:02d}  " for i in range(60))  # ... and the two spaces after th
 _SECS = {float(i): i for i in range(60)}
 
 
-@lru_cache(maxsize=64)
 def _show_head(minute: int) -> str:
     """`fmt_t` of a whole second in this minute, right-aligned to 10, less its two digits."""
     hours, m = divmod(minute, 60)
-    head = f"{hours}:{m:02d}:" if hours else f"{m}:"
-    return " " * (8 - len(head)) + head
+    return f"{f'{hours}:{_SS[m]}:':>8}" if hours else _FIRST_HOUR[m]
+
+
+_FIRST_HOUR = tuple(f"{f'{m}:':>8}" for m in range(60))
 _HHMM = tuple(f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60))  # a minute of the day as ISO writes it
 _LAST_DAY = date.max.toordinal()
 _WHOLE = 10**15  # below this a float that equals an int is that int exactly
@@ -315,7 +316,7 @@ class _Printer:
                         minute, sec = divmod(whole, 60)
                         t0, show_head = float(whole - sec), _show_head(minute)
                         wall_minute, wall_sec = divmod(start_s + seconds, 60)
-                        if wall_minute != walls.minute:
+                        if wall_minute != walls.minute and not walls.advance(wall_minute):
                             walls.split(mono)  # brings the wall's minute texts up to date
                         m0, wall_head = float(seconds - wall_sec), walls.head_row
                     else:
@@ -349,7 +350,7 @@ class _Printer:
                 seconds = int(offset)
                 if whole_start and seconds == offset and 0 <= seconds < _WHOLE:
                     minute, sec = divmod(start_s + seconds, 60)
-                    if minute != walls.minute:
+                    if minute != walls.minute and not walls.advance(minute):
                         walls.split(mono)
                     m0, wall_head, wall_offset = float(seconds - sec), walls.head, walls.offset
             try:
@@ -418,20 +419,25 @@ class _WallText:
         td = timedelta(seconds=mono - self.start_mono)  # exactly what `wall_at` adds
         minute, rest = divmod(self._start_us + (td.days * 86400 + td.seconds) * 1_000_000 + td.microseconds,
                               60_000_000)
-        if minute != self.minute:
-            if self._fixed is not None:
-                day, of_day = divmod(minute, 1440)
-                if day != self._day and 0 < day <= _LAST_DAY:
-                    self._day, self._date = day, date.fromordinal(day).isoformat()
-                if day == self._day:
-                    self.minute, self.offset = minute, self._fixed
-                    self.head, self.head_row = f"{self._date}T{_HHMM[of_day]}", f"{self._date} {_HHMM[of_day]}"
-                    return divmod(rest, 1_000_000)
+        if minute != self.minute and not self.advance(minute):
             wall = self.clock.wall_at(mono)
             text = wall.isoformat()  # YYYY-MM-DDTHH:MM:SS[.ffffff][+HH:MM]
             self.minute, self.head, self.head_row = minute, text[:17], f"{text[:10]} {text[11:17]}"
             self.offset = text[26:] if wall.microsecond else text[19:]
         return divmod(rest, 1_000_000)
+
+    def advance(self, minute: int) -> bool:
+        """The texts of `minute` (as `split` counts them) by arithmetic: True for a fixed offset."""
+        if self._fixed is None:
+            return False
+        day, of_day = divmod(minute, 1440)
+        if day != self._day:
+            if not 0 < day <= _LAST_DAY:
+                return False
+            self._day, self._date = day, date.fromordinal(day).isoformat()
+        self.minute, self.offset = minute, self._fixed
+        self.head, self.head_row = f"{self._date}T{_HHMM[of_day]}", f"{self._date} {_HHMM[of_day]}"
+        return True
 
     def iso(self, mono: float) -> str:
         """`wall_at(mono).isoformat()`."""
