@@ -7,6 +7,7 @@ decoder and its stamp read, as the client reads it.
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import av
 
@@ -73,23 +74,25 @@ async def test_a_change_during_an_encode_is_drawn_beside_it_and_shows_on_the_nex
     renderer, track = _track(keyframe_interval=2.0)
     decoder = av.CodecContext.create("libvpx", "r")
     loop = asyncio.get_running_loop()
-    seen: list[bool] = []
+    assert track._encoder is not None
+    encode = track._encoder.encode
+    armed, changed = threading.Event(), threading.Event()
 
-    def change_when_encoding() -> None:
-        # polled from the loop while the worker thread produces the frame
-        if track._encoding and not seen:
-            seen.append(True)
-            _change(renderer, track, 1)
-        elif not seen:
-            loop.call_soon(change_when_encoding)
+    def encode_with_a_change_meanwhile(frame: av.VideoFrame, keyframe: bool = False) -> av.Packet | None:
+        # on the worker thread, mid-encode: the signaling side (the loop) takes a prompt now
+        if armed.is_set() and not changed.is_set():
+            loop.call_soon_threadsafe(lambda: (_change(renderer, track, 1), changed.set()))
+            changed.wait(5.0)
+        return encode(frame, keyframe)
 
+    track._encoder.encode = encode_with_a_change_meanwhile  # type: ignore[method-assign]
     try:
         for _ in range(3):
             decoder.decode(await track.recv())
         before = renderer.counter
-        loop.call_soon(change_when_encoding)
+        armed.set()
         stale = await track.recv()  # the frame being encoded when the change came: the old state
-        assert seen, "the change never met an encode"
+        assert changed.is_set()
         early = track._early
         assert early is not None, "no early render was started for a change that came mid-encode"
         fresh = await track.recv()
