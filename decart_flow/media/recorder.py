@@ -8,6 +8,7 @@ falls behind, frames are dropped and counted rather than stalling the stream.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import queue
 import threading
@@ -52,6 +53,10 @@ class Recorder:
             raise RecorderError(f"cannot record to {self.path}: {exc.strerror or exc}; choose a writable path") from None
         self._thread = threading.Thread(target=self._run, name="decart-recorder", daemon=True)
         self._thread.start()
+        # A process that ends without stop() (Ctrl-C in a script) still closes the file, while the
+        # interpreter is whole. Left to interpreter teardown with the encoder thread mid-frame, a
+        # process once failed to exit within 10 s of Ctrl-C (in CI; not reproduced since).
+        atexit.register(self.stop)
 
     def __call__(self, frame: av.VideoFrame) -> None:
         if self._thread is None or self.error is not None:
@@ -65,6 +70,7 @@ class Recorder:
         if self._thread is None:
             return
         thread, self._thread = self._thread, None
+        atexit.unregister(self.stop)
         while True:  # make room for the end marker: the newest frames matter less than a clean close
             try:
                 self._queue.put(_END, timeout=0.2)
