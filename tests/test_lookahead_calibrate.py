@@ -28,19 +28,16 @@ def run_show(tmp_path: Path, yaml: str, *extra: str) -> list[dict]:
     return [json.loads(line) for line in jpath.read_text().splitlines() if line.strip()]
 
 
-def test_calibration_rounds_are_provisional_and_each_measured_change_replaces_one() -> None:
+def test_calibration_rounds_are_provisional_and_the_first_measured_change_replaces_them() -> None:
     est = LatencyEstimator(default=0.08)
     for value in (0.030, 0.032, 0.031):
         est.add(0.0, value)
     est.provisional = 3
     assert est.seconds == 0.031
-    est.add(0.0, 0.050)  # the show's first change: out goes the oldest calibration round
-    assert list(est.samples) == [0.032, 0.031, 0.050] and est.provisional == 2
-    est.add(0.0, 0.052)
-    est.add(0.0, 0.054)
-    assert list(est.samples) == [0.050, 0.052, 0.054] and est.provisional == 0
-    est.add(0.0, 0.056)  # from here on the window grows as before
-    assert len(est.samples) == 4 and est.accepted == 7
+    est.add(0.0, 0.050)  # the show's first change: the calibration rounds go
+    assert list(est.samples) == [0.050] and est.provisional == 0 and est.seconds == 0.050
+    est.add(0.0, 0.052)  # from here on the window grows as before
+    assert list(est.samples) == [0.050, 0.052] and est.accepted == 5
 
 
 def test_the_first_cue_goes_early_by_a_measured_latency_and_the_picture_keeps_its_look(tmp_path: Path) -> None:
