@@ -201,7 +201,11 @@ print(len(errors), rec.error is not None, round(worst * 1000, 1), errors[0] if e
 
 
 _INTERRUPTED = """
-import sys, time
+import signal, sys, time
+# Ctrl-C as a terminal delivers it, whatever this pytest process left its children: an ignored or
+# blocked SIGINT is inherited across exec (twice in CI the child never reacted to it)
+signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 from decart_flow.media import Recorder, TestSource
 rec = Recorder(sys.argv[1], fps=25)
 rec.start()
@@ -223,7 +227,12 @@ def test_a_recording_interrupted_by_ctrl_c_is_playable(tmp_path: Path) -> None:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "recording"
         time.sleep(1.0)
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=10)
+        try:
+            _, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+            signals = [line for line in status.splitlines() if line.startswith(("State", "Sig", "Shd"))]
+            raise AssertionError(f"no exit 10 s after Ctrl-C: {signals}") from None
     finally:
         if proc.poll() is None:
             proc.kill()
