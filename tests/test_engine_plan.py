@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 import av
 import pytest
 
-from decart_flow.engine import VirtualClock, VirtualEventLoop
-from decart_flow.engine.plan import _WallText, clip_seconds, plan, plan_command
+from decart_flow.engine.plan import clip_seconds, plan, plan_command
 from decart_flow.show import load_show
+from test_engine_support import assert_wall_texts_read_as_the_clock
 
 SCENES = Path(__file__).resolve().parent.parent / "scenes"
 START = datetime(2026, 1, 5, 14, 0, tzinfo=timezone.utc)
@@ -85,15 +85,6 @@ def test_plan_output_is_chunked_but_complete(tmp_path, capsys):
     datetime(2026, 12, 31, 23, 58, tzinfo=timezone(timedelta(hours=-3, minutes=-30))),
 ])
 def test_wall_text_matches_the_clock(start):
-    loop = VirtualEventLoop()
-    try:
-        clock = VirtualClock(loop, start)
-        text = _WallText(clock)
-        rng = random.Random(7)
-        monos = sorted(rng.uniform(0, 4 * 3600) for _ in range(3000)) + [float(i) for i in range(0, 7200, 7)]
-        for mono in monos:
-            wall = clock.wall_at(mono)
-            assert text.iso(mono) == wall.isoformat(), mono
-            assert text.row(mono) == wall.strftime("%Y-%m-%d %H:%M:%S"), mono
-    finally:
-        loop.close()
+    rng = random.Random(7)
+    monos = sorted(rng.uniform(0, 4 * 3600) for _ in range(3000)) + [float(i) for i in range(0, 7200, 7)]
+    assert_wall_texts_read_as_the_clock(start, monos)

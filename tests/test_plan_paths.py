@@ -20,8 +20,9 @@ import pytest
 from decart_flow.engine.clock import VirtualClock
 from decart_flow.engine.engine import Engine
 from decart_flow.engine.loop import VirtualEventLoop
-from decart_flow.engine.plan import VirtualSession, _WallText
+from decart_flow.engine.plan import VirtualSession
 from decart_flow.show import load_show
+from test_engine_support import assert_wall_texts_read_as_the_clock
 
 SCENES = Path(__file__).resolve().parent.parent / "scenes"
 PARIS = ZoneInfo("Europe/Paris")
@@ -167,19 +168,10 @@ def test_the_mixed_show_meets_every_kind_of_firing(tmp_path: Path) -> None:
 ])
 def test_wall_texts_of_a_fixed_offset_are_the_clocks(start: datetime) -> None:
     """A fixed UTC offset takes `_WallText`'s arithmetic way; it must read as `wall_at` does."""
-    loop = VirtualEventLoop()
-    try:
-        clock = VirtualClock(loop, start)
-        text = _WallText(clock)
-        assert text._fixed is not None
-        rng = random.Random(start.second)
-        monos = sorted([rng.uniform(0, 3 * 86400) for _ in range(2000)] + [float(i) for i in range(0, 3 * 86400, 53)])
-        for mono in monos:
-            wall = clock.wall_at(mono)
-            assert text.iso(mono) == wall.isoformat(), mono
-            assert text.row(mono) == wall.strftime("%Y-%m-%d %H:%M:%S"), mono
-    finally:
-        loop.close()
+    rng = random.Random(start.second)
+    monos = sorted([rng.uniform(0, 3 * 86400) for _ in range(2000)] + [float(i) for i in range(0, 3 * 86400, 53)])
+    text = assert_wall_texts_read_as_the_clock(start, monos)
+    assert text._fixed is not None
 
 
 class _SlowSession(VirtualSession):
