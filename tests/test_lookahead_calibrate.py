@@ -104,3 +104,32 @@ def test_no_calibration_without_a_prompt_showing_or_without_auto(tmp_path: Path)
             prompt: Watercolor
     """)
     assert "lookahead.calibrated" not in [r["event"] for r in fixed]
+
+
+def test_auto_is_in_use_only_where_a_cue_or_entry_takes_it(tmp_path: Path) -> None:
+    import asyncio
+
+    from decart_flow.engine.clock import VirtualClock
+    from decart_flow.engine.engine import Engine
+    from decart_flow.engine.loop import VirtualEventLoop
+    from decart_flow.engine.plan import VirtualSession
+    from decart_flow.show import load_show
+
+    def uses_auto(yaml: str) -> bool:
+        path = tmp_path / "show.yaml"
+        path.write_text(textwrap.dedent(yaml))
+        loop = VirtualEventLoop()
+        try:
+            asyncio.set_event_loop(loop)
+            engine = Engine(load_show(path), VirtualSession(), VirtualClock(loop), journal=None)
+            return engine.uses_auto_lookahead()
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    head = "name: S\nmodel: mirage\n"
+    assert uses_auto(head + "lookahead: auto\ntimeline:\n  - at: 1s\n    prompt: A\n")
+    assert uses_auto(head + "timeline:\n  - at: 1s\n    prompt: A\n    lookahead: auto\n")
+    assert not uses_auto(head + "lookahead: 50ms\ntimeline:\n  - at: 1s\n    prompt: A\n")
+    # the show says auto, but its one cue sets its own lookahead: nothing is sent by the estimate
+    assert not uses_auto(head + "lookahead: auto\ncues:\n  - every: 1s\n    prompt: A\n    lookahead: 0s\n")

@@ -216,6 +216,11 @@ class Engine:
         """A cue's lookahead (its own, else the show's) as the triggers apply it."""
         return lead_for(setting if setting is not None else self.show.lookahead, self.latency)
 
+    def uses_auto_lookahead(self) -> bool:
+        """Whether any cue or timeline entry is sent early by the measured latency (`lookahead: auto`)."""
+        settings = [c.lookahead for c in self.show.cues] + [getattr(e, "lookahead", None) for e in self.show.timeline]
+        return any(lead is not None and lead.auto for lead in map(self._lead, settings))
+
     def _subscribe(self, cue: Cue) -> Any:
         observable = trigger_type(cue.trigger).observe(cue.trigger, self, self._lead(cue.lookahead))
         general = partial(self._fire, cue)

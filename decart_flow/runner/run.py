@@ -129,7 +129,7 @@ class Run:
                 self.collector = Collector(self.loop, self.clock)
                 self.collector.start()
             playing = asyncio.ensure_future(self.engine.run())
-            if self.latency_feed is not None and _uses_auto(self.show):
+            if self.latency_feed is not None and self.engine.uses_auto_lookahead():
                 self._calibrating = asyncio.ensure_future(self._calibrate())
             if not await self._before_stop(playing):
                 self.engine.stop(self._stop_reason or "stop")
@@ -325,9 +325,3 @@ class Run:
             log.debug("cycle collector: %s", self.collector.describe())
         self.priority.release()
         self.journal.close()
-
-
-def _uses_auto(show: Any) -> bool:
-    """Whether any cue of the show is sent early by the measured latency."""
-    return show.lookahead == "auto" or any(c.lookahead == "auto" for c in show.cues) or \
-        any(e.lookahead == "auto" for e in show.timeline)
