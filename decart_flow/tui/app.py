@@ -200,15 +200,15 @@ class FlowApp(App[int]):
         run = self.show_thread.run
         return run.clock.peek_due() if run is not None else None
 
-    def _cue_imminent(self, run: Run | None) -> bool:
+    def _cue_imminent(self) -> bool:
         """A cue (or any timed change) is due within QUIET_BEFORE_CUE_S: leave the GIL to it."""
-        due = run.clock.peek_due() if run is not None else None
+        due = self._next_due()
         return due is not None and 0.0 <= due - time.monotonic() < QUIET_BEFORE_CUE_S
 
     def _tick(self) -> None:
         thread = self.show_thread
         run = thread.run
-        if run is None or self._cue_imminent(run):
+        if run is None or self._cue_imminent():
             return
         if not hasattr(self, "_journal_said"):
             self._journal_said = True
@@ -269,7 +269,7 @@ class FlowApp(App[int]):
 
     def _preview_tick(self) -> None:
         run = self.show_run
-        if self._cue_imminent(run):
+        if self._cue_imminent():
             return
         preview = run.preview if run is not None else None
         latest = getattr(preview, "latest", None)
