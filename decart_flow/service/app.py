@@ -29,7 +29,7 @@ MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 
 
 SWITCH_INTERVAL = 0.001
-MALLOC_ARENAS = 2  # see limit_malloc_arenas
+MALLOC_ARENAS = 2  # see decart_flow.realtime.memory.limit_arenas
 
 
 class LocalService:
@@ -54,7 +54,9 @@ class LocalService:
         # Rendering and encoding run in worker threads that hold the GIL for stretches; with
         # Python's 5 ms switch interval a prompt waited up to that long to be read off the socket.
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
-        limit_malloc_arenas(MALLOC_ARENAS)
+        from decart_flow.realtime.memory import limit_arenas
+
+        limit_arenas(MALLOC_ARENAS)
         app = web.Application()
         for path in STREAM_PATHS:
             app.router.add_get(path, self._stream)
@@ -146,23 +148,3 @@ def _trim() -> None:
     from decart_flow.realtime.memory import trim
 
     trim()
-
-
-def limit_malloc_arenas(count: int) -> bool:
-    """Cap glibc's malloc arenas (M_ARENA_MAX) for this process; False where there is no such knob.
-
-    glibc gives a thread that allocates under contention an arena of its own, up to eight per core.
-    The service's worker threads each hold a few frames of 1280x704 at a time, so every new arena
-    settled at about 13 MB: in soaks the service's memory stepped up by that much whenever a
-    worker thread joined (an image decode, a change drawn beside an encode), minutes into a run.
-    A few shared arenas keep it flat at no measurable cost here (the threads rarely allocate at
-    the same instant).
-    """
-    import ctypes
-
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    M_ARENA_MAX = -8
-    return bool(mallopt(M_ARENA_MAX, count))
