@@ -56,3 +56,26 @@ def test_the_hour_autumn_repeats_fires_once_a_minute_too():
     times = [s.next().astimezone(timezone.utc) for _ in range(120)]
     assert all((b - a).total_seconds() >= 60 for a, b in zip(times, times[1:]))
     assert len(set(times)) == len(times)
+
+
+ZONES_AND_CHANGES = [
+    ("Europe/Paris", datetime(2026, 3, 28, 12)), ("Europe/Paris", datetime(2026, 10, 24, 12)),
+    ("America/New_York", datetime(2026, 3, 7, 12)), ("America/St_Johns", datetime(2026, 10, 31, 12)),
+    ("Australia/Lord_Howe", datetime(2026, 4, 4, 12)),  # half-hour change at 02:00
+    ("Australia/Lord_Howe", datetime(2026, 10, 3, 12)),
+    ("Pacific/Apia", datetime(2011, 12, 29, 12)),  # a whole day skipped
+    ("Asia/Kolkata", datetime(2026, 1, 1)),
+]
+
+
+@pytest.mark.parametrize("tz, start", ZONES_AND_CHANGES)
+@pytest.mark.parametrize("expr", ["* * * * *", "*/7 1-3 * * *", "30 2 * * *"])
+def test_instants_match_the_times(tz, start, expr):
+    """`next_stamp` (the trigger's: an hour's instant plus whole minutes) is `next().timestamp()`."""
+    from zoneinfo import ZoneInfo
+
+    aware = start.replace(tzinfo=ZoneInfo(tz))
+    by_time = _Schedule(CronTrigger(expr, tz), aware)
+    by_stamp = _Schedule(CronTrigger(expr, tz), aware)
+    count = 3000 if expr.startswith("* ") else 200
+    assert [by_stamp.next_stamp() for _ in range(count)] == [by_time.next().timestamp() for _ in range(count)]

@@ -69,7 +69,11 @@ class Clock:
         return shift(self.wall(), mono - self.now())
 
     def mono_for(self, wall: datetime) -> float:
-        return self.now() + (wall.timestamp() - self.wall().timestamp())
+        return self.mono_for_stamp(wall.timestamp())
+
+    def mono_for_stamp(self, stamp: float) -> float:
+        """`mono_for` of the wall time at POSIX timestamp `stamp`."""
+        return self.now() + (stamp - self.wall().timestamp())
 
     def call_at(self, mono: float, cb: Callable[[], None]) -> asyncio.TimerHandle:
         """Call `cb` at `mono` as precisely as we can: an early asyncio timer, then a spin."""
@@ -135,6 +139,9 @@ class VirtualClock(Clock):
 
     def mono_for(self, wall: datetime) -> float:
         return self.start_mono + (wall.timestamp() - self._start_stamp)
+
+    def mono_for_stamp(self, stamp: float) -> float:
+        return self.start_mono + (stamp - self._start_stamp)
 
     def call_at(self, mono: float, cb: Callable[[], None]) -> Any:
         return self.loop.call_at(mono, cb)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta, timezone, tzinfo
 from functools import partial
 
@@ -38,6 +39,7 @@ class _Days:
         after = (start.hour, start.minute) if start.second == 0 and start.microsecond == 0 else (start.hour, start.minute + 0.5)
         self.queue = [t for t in self._times_of(self.day) if t > after]
         self.queue.reverse()
+        self._hours: dict[int, float] = {}  # the day's hours: the instant of :00, or nan (see `get_next_stamp`)
 
     def _matches(self, day) -> bool:  # type: ignore[no-untyped-def]
         if self.months and day.month not in self.months:
@@ -52,14 +54,37 @@ class _Days:
         return self.times if self._matches(day) else []
 
     def get_next(self) -> datetime:
+        h, m = self._pop()
+        y, mo, d = self._ymd
+        return datetime(y, mo, d, h, m, 0, 0, self.tz)
+
+    def get_next_stamp(self) -> float:
+        """`get_next().timestamp()`, without a datetime and a zone lookup a minute.
+
+        Within an hour whose :00 and :59 are 59 minutes apart as instants, the UTC offset is one
+        and the same, so a minute's instant is the hour's plus whole minutes. An hour that a change
+        of offset cuts (or a zone without whole-hour changes) is worked out a minute at a time.
+        """
+        h, m = self._pop()
+        base = self._hours.get(h)
+        if base is None:
+            y, mo, d = self._ymd
+            first = datetime(y, mo, d, h, 0, 0, 0, self.tz).timestamp()
+            last = datetime(y, mo, d, h, 59, 0, 0, self.tz).timestamp()
+            self._hours[h] = base = first if last - first == 3540.0 else math.nan
+        if base == base:  # not nan: one offset all hour
+            return base + m * 60.0
+        y, mo, d = self._ymd
+        return datetime(y, mo, d, h, m, 0, 0, self.tz).timestamp()
+
+    def _pop(self) -> tuple[int, int]:
         for _ in range(3000):  # a few years of days without a match: an impossible date
             if self.queue:
-                h, m = self.queue.pop()
-                y, mo, d = self._ymd
-                return datetime(y, mo, d, h, m, 0, 0, self.tz)
+                return self.queue.pop()
             self.day += timedelta(days=1)
             self._ymd = (self.day.year, self.day.month, self.day.day)
             self.queue = list(reversed(self._times_of(self.day)))
+            self._hours.clear()
         raise ValueError("no matching time")
 
 
@@ -77,12 +102,13 @@ class _Schedule:
         naive = local.replace(tzinfo=None)
         self._it = croniter(trigger.expr, naive)
         self._next = lambda: self._it.get_next(datetime).replace(tzinfo=self.tz)
+        self._next_stamp = lambda: self._next().timestamp()
         try:
-            self._next = _Days(trigger.expr, naive, self.tz).get_next
+            days = _Days(trigger.expr, naive, self.tz)
+            self._next, self._next_stamp = days.get_next, days.get_next_stamp
         except ValueError:
             pass
-        self._last: datetime | None = None
-        self._last_stamp: float | None = None  # `_last` as a POSIX timestamp
+        self._last_stamp = -math.inf  # the instant of the last time given
         self._first: datetime | None = None
 
     def next(self) -> datetime:
@@ -91,9 +117,17 @@ class _Schedule:
             # As instants: two times of one zone compare as local clock readings, so an hour that
             # spring-forward skips would look later than the hour after it and fire in a burst.
             stamp = aware.timestamp()
-            if self._last_stamp is None or stamp > self._last_stamp:
-                self._last, self._last_stamp = aware, stamp
+            if stamp > self._last_stamp:
+                self._last_stamp = stamp
                 return aware
+
+    def next_stamp(self) -> float:
+        """`next().timestamp()`: all the trigger needs, and cheaper (see `_Days.get_next_stamp`)."""
+        while True:
+            stamp = self._next_stamp()
+            if stamp > self._last_stamp:
+                self._last_stamp = stamp
+                return stamp
 
     def prev(self) -> datetime:
         while True:
@@ -111,7 +145,7 @@ def observe(trigger: CronTrigger, ctx: TriggerContext, lead: Lead | None = None)
 
         def plan() -> None:
             nonlocal handle
-            due = clock.mono_for(schedule.next())
+            due = clock.mono_for_stamp(schedule.next_stamp())
             if lead is None:  # `call_ahead` without a lead, without the hop
                 handle = clock.call_at(due, partial(fire, due, 0.0))
             else:
