@@ -32,7 +32,8 @@ def compile_cue(engine: Engine, cue: Cue, general: Callable[[Fire], None]) -> Ca
     """A cue's `on_next`: the lean firing when it applies, else `general` (its `Engine._fire`).
 
     None when the cue cannot take the lean way at all (a sequential or unusual action, a session
-    that does not acknowledge at once).
+    that does not acknowledge at once). A cue of one prompt, the usual cue of an installation,
+    gets a firing with its step inline (`_prompt_cue`).
     """
     session = engine.session
     if not getattr(session, "acks_at_once", False):
@@ -40,6 +41,8 @@ def compile_cue(engine: Engine, cue: Cue, general: Callable[[Fire], None]) -> Ca
     seq = cue.actions + cue.then if cue.then else cue.actions
     if not seq or len(seq) > 32:
         return None
+    if len(seq) == 1 and type(seq[0]) is PromptAction:
+        return _prompt_cue(engine, cue, seq[0], general)
     makers = {PromptAction: _prompt, ImageAction: _image, MirrorAction: _mirror}
     steps: list[Step] = []
     for i, action in enumerate(seq):
@@ -47,7 +50,6 @@ def compile_cue(engine: Engine, cue: Cue, general: Callable[[Fire], None]) -> Ca
         if maker is None:
             return None
         steps.append(maker(engine, cue.name, str(i), action))
-    step = steps[0] if len(steps) == 1 else None
     name, when, journal, executor = cue.name, cue.when, engine.journal, engine.executor
     show_clock, loop_time, past, events = engine.show_clock, engine.loop.time, engine._past, engine.events
     bug = engine._bug
@@ -68,17 +70,87 @@ def compile_cue(engine: Engine, cue: Cue, general: Callable[[Fire], None]) -> Ca
             except Exception:  # noqa: BLE001 - the general way reports it
                 return general(fire)
         engine._ahead = 0.0
-        if step is not None:
+        for s in steps:
             try:
-                step(now)
+                s(now)
             except Exception as exc:  # noqa: BLE001 - as `_perform_all`: our bug, the show goes on
                 bug(where, exc)
-        else:
-            for s in steps:
-                try:
-                    s(now)
-                except Exception as exc:  # noqa: BLE001
-                    bug(where, exc)
+        if t is None:
+            t = show_clock.t
+        if journal._file is not None or journal.events.observers:  # active now: write what `_fire` writes
+            engine._journal_fire(name, fire, t, lateness_ms, [])
+        past.append((t, name, lateness_ms))
+        if engine._observe_state:
+            engine._changed()
+        if events._subjects:
+            events.emit("after", name)
+
+    return on_next
+
+
+def _prompt_cue(engine: Engine, cue: Cue, action: PromptAction, general: Callable[[Fire], None]) -> Callable[[Fire], None]:
+    """`on_next` for a cue of one prompt: `compile_cue`'s firing with the prompt's step inline.
+
+    The guard at the top holds for the whole firing (one step: nothing of the cue's runs before
+    it), so the step needs none of its own checks but the one after the hooks.
+    """
+    session, name, when, journal, executor = engine.session, cue.name, cue.when, engine.journal, engine.executor
+    show_clock, loop_time, past, events = engine.show_clock, engine.loop.time, engine._past, engine.events
+    state, applied, bug = engine._now, engine.applied, engine._bug
+    where = f"action of {name!r} failed"
+    text, enhance = action.text, action.enhance
+    choices, key = engine.choices, (name, "0")
+    choosers = choices._choosers
+    choice = type(text) is not str and isinstance(text, Choice)
+
+    def on_next(fire: Fire) -> None:
+        intended, t, args, actions, lead = fire
+        hooks = engine.on_action
+        if (lead or args or actions is not None or not hooks or journal._file is not None
+                or journal.events.observers or engine._deferred is not None or executor._busy or executor._queue
+                or engine.catching_up or engine.session is not session):
+            return general(fire)
+        now = loop_time()
+        lateness_ms = (now - intended) * 1000.0
+        if when is not None:
+            try:
+                if not inside(when, engine.clock.wall()):
+                    return
+            except Exception:  # noqa: BLE001 - the general way reports it
+                return general(fire)
+        engine._ahead = 0.0
+        try:
+            if choice:
+                chooser = choosers.get(key)
+                if chooser is None:
+                    said = choices.resolve(text, name, "0")
+                elif chooser.cycle:  # `Chooser._cycle`, inline
+                    items = chooser.items
+                    said = items[chooser.index % len(items)]
+                    chooser.index += 1
+                else:
+                    said = chooser.next()
+            else:
+                said = text
+            desc = {"prompt": said, "enhance": enhance}
+            at = now - show_clock._origin if show_clock.started and not show_clock.paused else show_clock.t
+            for hook in hooks:
+                hook(at, name, desc)
+            if executor._busy or executor._queue:  # a hook sent something
+                executor.submit("prompt", lambda: session.set_prompt(said, enrich=enhance), desc, name)
+            else:
+                result = session.set_prompt(said, enrich=enhance)
+                if result is not ACKED:
+                    executor.submit("prompt", lambda: result, desc, name)
+                else:  # `Engine._apply_action`, for the two keys
+                    engine._last_ack_ms = 0.0
+                    state["prompt"] = said
+                    state["enhance"] = enhance
+                    applied["prompt"] = applied["enhance"] = (now, name)
+                    if engine._observe_state:
+                        engine._changed()
+        except Exception as exc:  # noqa: BLE001 - as `_perform_all`: our bug, the show goes on
+            bug(where, exc)
         if t is None:
             t = show_clock.t
         if journal._file is not None or journal.events.observers:  # active now: write what `_fire` writes
@@ -120,45 +192,10 @@ def _deliver(engine: Engine, kind: str, method: str, args: tuple[Any, ...], kwar
 
 def _prompt(engine: Engine, cue: str, place: str, action: PromptAction) -> Step:
     text, enhance = action.text, action.enhance
-    choices, key = engine.choices, (cue, place)
-    choosers = choices._choosers
-    choice = type(text) is not str and isinstance(text, Choice)
-    ex = engine.executor
-    show_clock, state, applied = engine.show_clock, engine._now, engine.applied
 
     def step(now: float) -> None:
-        if choice:
-            chooser = choosers.get(key)
-            if chooser is None:
-                said = choices.resolve(text, cue, place)
-            elif chooser.cycle:  # `Chooser._cycle`, inline
-                items = chooser.items
-                said = items[chooser.index % len(items)]
-                chooser.index += 1
-            else:
-                said = chooser.next()
-        else:
-            said = text
-        desc = {"prompt": said, "enhance": enhance}
-        session, hooks = engine.session, engine.on_action
-        if ex._busy or ex._queue or engine.catching_up or not hooks or engine._ahead:
-            return _deliver(engine, "prompt", "set_prompt", (said,), {"enrich": enhance}, desc, cue)
-        t = now - show_clock._origin if show_clock.started and not show_clock.paused else show_clock.t
-        for hook in hooks:
-            hook(t, cue, desc)
-        if ex._busy or ex._queue:  # a hook sent something
-            ex.submit("prompt", lambda: session.set_prompt(said, enrich=enhance), desc, cue)
-            return
-        result = session.set_prompt(said, enrich=enhance)
-        if result is not ACKED:
-            ex.submit("prompt", lambda: result, desc, cue)
-            return
-        engine._last_ack_ms = 0.0
-        state["prompt"] = said
-        state["enhance"] = enhance
-        applied["prompt"] = applied["enhance"] = (now, cue)
-        if engine._observe_state:
-            engine._changed()
+        said = engine.choices.resolve(text, cue, place)
+        _deliver(engine, "prompt", "set_prompt", (said,), {"enrich": enhance}, {"prompt": said, "enhance": enhance}, cue)
 
     return step
 
