@@ -18,7 +18,7 @@ EPS = 1e-6
 
 
 class ShowTimer(list):  # type: ignore[type-arg]
-    """`[t, prio, seq, cb, relative, cancelled]`, and its own heap entry.
+    """`[t, prio, seq, cb, relative, cancelled, again]`, and its own heap entry.
 
     A list, so the heap compares timers in C by (t, prio, seq), never further (seq is unique), and
     making one costs no Python frame: a month of plan sets 130,000 of them.
@@ -103,8 +103,11 @@ class ShowClock:
         self._epoch += 1
         self._arm()
 
-    def call_at(self, t: float, cb: Callable[[], None], prio: int = 1, relative: bool = False) -> ShowTimer:
-        timer = ShowTimer((t, prio, next(self._seq), cb, relative, False))
+    def call_at(self, t: float, cb: Callable[[], float | None], prio: int = 1, relative: bool = False,
+                again: bool = False) -> ShowTimer:
+        """Call `cb` at show time `t`. With `again`, a time `cb` returns sets the timer once more, for
+        that time: a grid (`every`) keeps one timer, as if `cb` had called `call_at` last thing."""
+        timer = ShowTimer((t, prio, next(self._seq), cb, relative, False, again))
         heap = self._heap
         heapq.heappush(heap, timer)
         # Re-arm only when this timer is now the earliest and the armed one is not already for its
@@ -151,7 +154,13 @@ class ShowClock:
                 if t > now() - self._origin + EPS and not (advance_to and advance_to(self._origin + t)):
                     break
                 heapq.heappop(heap)
-                top[3]()
+                if top[6]:
+                    t = top[3]()
+                    if t is not None and not top[5]:  # set again: a fresh seq, as `call_at` would give it
+                        top[0], top[2] = t, next(self._seq)
+                        heapq.heappush(heap, top)
+                else:
+                    top[3]()
         finally:
             self._in_due = False
         self._arm()  # for whatever is earliest now (callbacks may have added, jumped or resumed)

@@ -54,18 +54,18 @@ def observe(trigger: EveryTrigger, ctx: TriggerContext, lead: Lead | None = None
             if n >= count:
                 observer.on_completed()
                 return
-            timer = sc.call_at(start + n * interval, fire) if lead is None else \
+            timer = sc.call_at(start + n * interval, fire, again=True) if lead is None else \
                 call_ahead(sc.call_at, start + n * interval, lead, fire)
 
-        def fire(ahead: float = 0.0) -> None:
-            nonlocal n, timer
+        def fire(ahead: float = 0.0) -> float | None:
+            nonlocal n
             t = start + n * interval
             n += 1
             observer.on_next(new_fire((sc._origin + t, t, (), None, ahead)))  # sc.mono_of(t), inline
-            if lead is None and n < count:  # `plan()`, inline for the usual case
-                timer = sc.call_at(start + n * interval, fire)
-            else:
-                plan()
+            if lead is None and n < count:  # `plan()` for the usual case: the show clock sets `timer` again
+                return start + n * interval
+            plan()
+            return None
 
         plan()
         return Disposable(lambda: timer is not None and timer.cancel())
