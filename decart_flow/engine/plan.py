@@ -13,7 +13,6 @@ import json
 import marshal
 import math
 import os
-import pickle
 import struct
 import sys
 import traceback
@@ -292,7 +291,9 @@ class _Relay:
             return
         try:
             data, flag = marshal.dumps(rows), 0
-        except ValueError:
+        except ValueError:  # a value marshal cannot write (rare: event arguments, a str subclass)
+            import pickle
+
             data, flag = pickle.dumps(rows, pickle.HIGHEST_PROTOCOL), _PICKLED
         self.pipe.write(struct.pack("=I", len(data) | flag))
         self.pipe.write(data)
@@ -306,6 +307,12 @@ class _Relay:
             return False
         self.out.flush()  # else the child would print what is still buffered a second time
         read, write = os.pipe()
+        try:  # room for several batches (Linux): the engine runs on while the printer catches up
+            import fcntl
+
+            fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, 1 << 20)
+        except (ImportError, AttributeError, OSError):
+            pass
         self.pid = os.fork()
         if self.pid == 0:
             os.close(write)
@@ -320,7 +327,12 @@ class _Relay:
                 while head := pipe.read(4):
                     (size,) = struct.unpack("=I", head)
                     data = pipe.read(size & ~_PICKLED)
-                    self.print_batch(clock, pickle.loads(data) if size & _PICKLED else marshal.loads(data))
+                    if size & _PICKLED:
+                        import pickle
+
+                        self.print_batch(clock, pickle.loads(data))
+                    else:
+                        self.print_batch(clock, marshal.loads(data))
             self.out.flush()
             return 0
         except BrokenPipeError:  # the reader of stdout went away: the parent finds its pipe closed
