@@ -50,6 +50,44 @@ def summary(values: Sequence[float], digits: int = 2) -> dict[str, float | int]:
     }
 
 
+def cpu_ticks() -> tuple[int, int] | None:
+    """(steal, all) CPU ticks so far, summed over cores (Linux `/proc/stat`), or None elsewhere.
+
+    Steal is time the host gave this VM's CPUs to someone else: timing figures taken under it say
+    more about the host than about us, so every run says how much there was.
+    """
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return fields[7], sum(fields)
+
+
+def steal_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """The share of CPU time stolen between two `cpu_ticks()` readings, in percent."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return round(100.0 * (after[0] - before[0]) / (after[1] - before[1]), 1)
+
+
+def speed_probe(rounds: int = 3) -> float:
+    """Seconds for a fixed pure-Python loop (3 million additions), the best of `rounds`.
+
+    The same code runs 0.35-0.75 s on this shared VM from one hour to the next; a figure in
+    seconds is read against this.
+    """
+    import time
+
+    best = float("inf")
+    for _ in range(rounds):
+        t0, total = time.perf_counter(), 0
+        for i in range(3_000_000):
+            total += i
+        best = min(best, time.perf_counter() - t0)
+    return round(best, 3)
+
+
 def machine() -> dict[str, Any]:
     return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
 
