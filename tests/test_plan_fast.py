@@ -143,3 +143,10 @@ async def test_a_call_that_is_a_coroutine_still_goes_through_a_task() -> None:
     for _ in range(5):
         await asyncio.sleep(0)
     assert acks == ["first", "second"] and executor.in_flight is None
+
+
+@pytest.mark.parametrize("t, text", [(59.9996, "1:00"), (3599.9999, "1:00:00"), (0.9996, "0:01"), (18.745, "0:18.745"),
+                                     (18.0001, "0:18"), (90.5, "1:30.5"), (3723.25, "1:02:03.25"), (0.0, "0:00")])
+def test_show_times_round_to_the_millisecond_and_carry(t: float, text: str) -> None:
+    """A plan from now puts a cron cue 0.4 ms before a second: it reads 1:00, not 0:591."""
+    assert fmt_t(t) == text

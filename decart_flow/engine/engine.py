@@ -48,12 +48,14 @@ _PLACES = tuple(str(i) for i in range(32))  # an action's place in its cue, as t
 
 
 def fmt_t(t: float) -> str:
-    """Show time as the show file writes it: 90 -> 1:30, 3723 -> 1:02:03."""
+    """Show time as the show file writes it, to the millisecond: 90 -> 1:30, 3723.25 -> 1:02:03.25."""
     whole = int(t)
+    frac = f"{t - whole:.3f}" if t != whole else ""
+    if frac == "1.000":  # 59.9996 rounds up to the next second: 1:00, not 0:59 and a stray 1
+        whole, frac = whole + 1, ""
     h, rem = divmod(whole, 3600)
     m, s = divmod(rem, 60)
-    frac = f"{t - whole:.3f}".lstrip("0").rstrip("0").rstrip(".") if t != whole else ""
-    return (f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}") + frac
+    return (f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}") + frac.lstrip("0").rstrip("0").rstrip(".")
 
 
 def timeline_name(entry: TimelineEntry) -> str:
