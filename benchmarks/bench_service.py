@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from decart_flow.service import ServiceProcess  # noqa: E402
-from decart_flow.service.models import MODELS  # noqa: E402
+from decart_flow.realtime.models import REALTIME_MODELS, realtime as model_named  # noqa: E402
 from test_service_helpers import RawClient  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "service.json"
@@ -46,7 +46,7 @@ def _pct(values: list[float], p: float) -> float:
 
 
 async def _run(url: str, model: str, seconds: float, service_pid: int) -> dict:
-    spec = MODELS[model]
+    spec = model_named(model)
     client = RawClient(url, model=model)
     client.keep_frames = False  # read only the stamp: the client must not be the bottleneck
     await client.open()
@@ -119,7 +119,7 @@ async def _run(url: str, model: str, seconds: float, service_pid: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--model", default="mirage", choices=[m for m in MODELS if not MODELS[m].avatar])
+    parser.add_argument("--model", default="mirage", choices=[m for m in REALTIME_MODELS if not model_named(m).avatar])
     parser.add_argument("--service-log", default="warning", help="log level of the service process (debug shows its frame timing)")
     args = parser.parse_args()
     with ServiceProcess(log_level=args.service_log) as service:

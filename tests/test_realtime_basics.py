@@ -29,6 +29,9 @@ from decart_flow.realtime.urls import is_loopback, stream_url, to_http, to_ws
         ("live_avatar", 25, (1280, 720)),
         ("live-avatar", 25, (1280, 720)),
         ("avatar-live", 25, (1280, 720)),
+        ("lucy-restyle-2", 30, (1280, 704)),
+        ("lucy-2.1", 30, (1280, 720)),
+        ("lucy-vton-latest", 30, (1280, 720)),
     ],
 )
 def test_realtime_models(name: str, fps: int, size: tuple[int, int]) -> None:
@@ -37,10 +40,21 @@ def test_realtime_models(name: str, fps: int, size: tuple[int, int]) -> None:
     assert model.is_avatar == ("avatar" in name)
 
 
-@pytest.mark.parametrize("name", ["lucy-2.1", "Mirage", "", None])
+@pytest.mark.parametrize("name", ["lucy-2.2", "Mirage", "", None])
 def test_unknown_model_raises_model_not_found(name: object) -> None:
     with pytest.raises(ModelNotFoundError, match="not found"):
         models.realtime(name)  # type: ignore[arg-type]
+
+
+def test_model_table_eras_successors_and_options() -> None:
+    today, retired = models.realtime("lucy-restyle-latest"), models.realtime("mirage_v2")
+    assert (today.era, today.retired, retired.era, retired.retired) == (2026, False, 2025, True)
+    assert retired.successor == "lucy-restyle-2" and models.realtime("live_avatar").successor is None
+    assert models.canonical("lucy-latest") == "lucy-2.6" and models.canonical("avatar-live") == "live_avatar"
+    assert models.realtime("lucy-2.5").option_problem("1080p", "fast") is None
+    assert "no fast mode" in (models.realtime("lucy-restyle-2").option_problem(None, "fast") or "")
+    assert "no resolution option" in (models.realtime("mirage").option_problem("720p", None) or "")
+    assert models.realtime("lucy-2.6").size_at("1080p") == (1920, 1080)
 
 
 def test_error_hierarchy() -> None:

@@ -6,13 +6,13 @@ import asyncio
 import time
 
 from decart_flow.service.avatar import Loudness
-from decart_flow.service.models import MODELS
+from decart_flow.realtime.models import realtime as model_named
 from decart_flow.service.renderer import Renderer
 from decart_flow.service.tracks import LatestFrame, OutputTrack
 
 
 async def test_a_change_is_rendered_at_once_and_the_clock_runs_on_from_it() -> None:
-    model = MODELS["mirage"]
+    model = model_named("mirage")
     renderer = Renderer(model)
     track = OutputTrack(renderer, LatestFrame(), Loudness())
     first = await track.recv()

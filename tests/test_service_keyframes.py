@@ -12,14 +12,14 @@ import threading
 import av
 
 from decart_flow.service.avatar import Loudness
-from decart_flow.service.models import MODELS
+from decart_flow.realtime.models import realtime as model_named
 from decart_flow.service.renderer import Renderer
 from decart_flow.service.stamp import read_stamp
 from decart_flow.service.tracks import LatestFrame, OutputTrack
 
 
 def _track(keyframe_interval: float) -> tuple[Renderer, OutputTrack]:
-    renderer = Renderer(MODELS["mirage"])
+    renderer = Renderer(model_named("mirage"))
     track = OutputTrack(renderer, LatestFrame(), Loudness(), keyframe_interval=keyframe_interval)
     track.encode_vp8_here()
     return renderer, track

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from decart_flow.service.looks import ChromaStats
-from decart_flow.service.models import MODELS
+from decart_flow.realtime.models import realtime as model_named
 from decart_flow.service.pictures import CAPTION_HEIGHT, PictureError, decode_image
 from decart_flow.service.renderer import Renderer
 from decart_flow.service.stamp import read_stamp, stamp_shape
@@ -35,7 +35,7 @@ def _middle(a: np.ndarray) -> np.ndarray:
 
 
 def _render(prompt: str | None, enhance: bool = False, mirror: bool = False) -> np.ndarray:
-    r = Renderer(MODELS["mirage"])
+    r = Renderer(model_named("mirage"))
     if prompt is not None:
         r.set_prompt(prompt, enhance)
     if mirror:
@@ -66,7 +66,7 @@ def test_enhance_changes_the_same_text() -> None:
 
 
 def test_passthrough_leaves_the_picture_alone() -> None:
-    r = Renderer(MODELS["mirage"])
+    r = Renderer(model_named("mirage"))
     r.set_image(None, None, None, False)
     out = _middle(_rgb(r.render(_source())))
     assert np.abs(out - _middle(_rgb(_source()))).mean() < 2
@@ -78,7 +78,7 @@ def test_mirror_flips_the_picture_but_not_the_stamp() -> None:
     mirrored = _render("pencil sketch", mirror=True)
     assert np.abs(_middle(mirrored) - _middle(plain)[:, ::-1]).mean() < 2
     assert np.abs(_middle(mirrored) - _middle(plain)).mean() > 10
-    r = Renderer(MODELS["mirage"])
+    r = Renderer(model_named("mirage"))
     r.set_prompt("pencil sketch", False)
     r.set_mirror(True)
     assert read_stamp(r.render(_source())) == 2
@@ -106,7 +106,7 @@ def test_reference_image_steers_colours() -> None:
         arr = frame.to_ndarray()
         u = arr[48 : 48 + 12].reshape(24, 32)
         v = arr[60:].reshape(24, 32)
-        r = Renderer(MODELS["mirage"])
+        r = Renderer(model_named("mirage"))
         r.set_image(ChromaStats.of(u, v), None, None, False)
         return _middle(_rgb(r.render(_source()))).reshape(-1, 3).mean(axis=0)
 
@@ -125,8 +125,8 @@ def test_bad_image_data_is_a_clear_error() -> None:
 
 def test_model_sizes() -> None:
     for name, (w, h) in {"mirage": (1280, 704), "mirage_v2": (1280, 704), "live_avatar": (1280, 720)}.items():
-        frame = Renderer(MODELS[name]).render(None)
+        frame = Renderer(model_named(name)).render(None)
         assert (frame.width, frame.height) == (w, h)
     # A client sending another size is scaled to the model's.
     small = av.VideoFrame.from_ndarray(np.zeros((360, 640, 3), np.uint8), format="rgb24")
-    assert Renderer(MODELS["mirage"]).render(small).width == 1280
+    assert Renderer(model_named("mirage")).render(small).width == 1280

@@ -41,7 +41,8 @@ def test_problems_one_per_line_with_did_you_mean(capsys, tmp_path: Path):
     code, lines = run_main(capsys, str(path))
     assert code == 2
     assert lines == [
-        f"{path}:1:1: missing `model:`: use one of mirage, mirage_v2, lucy_v2v_720p_rt, live_avatar",
+        f"{path}:1:1: missing `model:`: use a model of today (lucy-restyle-2, lucy-2.1, lucy-2.5, lucy-2.6, "
+        "lucy-vton-3.5, lucy-vton-3.6) or of 2025, local service only (mirage, mirage_v2, lucy_v2v_720p_rt, live_avatar)",
         f"{path}:2:1: unknown key 'modle' (did you mean 'model'?)",
         f"{path}:3:1: unknown key 'timelin' (did you mean 'timeline'?)",
         f"{path}:5:11: bad duration '5x': use 90, 90s, 1m30s, 500ms, 2h or 1:30",

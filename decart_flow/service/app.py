@@ -17,7 +17,7 @@ from aiortc import RTCPeerConnection
 
 from decart_flow.service.faults import Faults
 from decart_flow.service.keys import KeyStore, TokenRequestError
-from decart_flow.service.models import find_model
+from decart_flow.realtime.models import find as find_model
 from decart_flow.service.signaling import StreamSession
 
 log = logging.getLogger(__name__)

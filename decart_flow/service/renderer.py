@@ -14,7 +14,7 @@ import numpy as np
 
 from decart_flow.service.avatar import open_mouth, placeholder
 from decart_flow.service.looks import PASSTHROUGH, ChromaStats, Look, Styler, look_for
-from decart_flow.service.models import ModelSpec
+from decart_flow.realtime.models import ModelDefinition
 from decart_flow.service.pictures import CAPTION_HEIGHT, Planes, caption_band
 from decart_flow.service.stamp import write_stamp
 
@@ -22,7 +22,7 @@ from decart_flow.service.stamp import write_stamp
 class Renderer:
     """State of one session plus the per-frame recipe. Thread-safe: rendering runs off-loop."""
 
-    def __init__(self, model: ModelSpec) -> None:
+    def __init__(self, model: ModelDefinition) -> None:
         self.model = model
         self._lock = threading.Lock()
         self.counter = 0
@@ -116,7 +116,7 @@ def _views(buf: np.ndarray, width: int, height: int) -> Planes:
     return Planes(y, u, v)
 
 
-def _waiting(model: ModelSpec) -> Planes:
+def _waiting(model: ModelDefinition) -> Planes:
     """What a video model shows until the client's first frame arrives: a dim gradient."""
     y = np.tile(np.linspace(30, 90, model.width, dtype=np.float32).astype(np.uint8), (model.height, 1))
     u = np.full((model.height // 2, model.width // 2), 128, np.uint8)

@@ -27,7 +27,7 @@ from decart_flow.service.avatar import Loudness
 from decart_flow.service.faults import Faults
 from decart_flow.service.looks import ChromaStats
 from decart_flow.service.loopback import is_local_candidate, keep_local_candidates, loopback_gathering
-from decart_flow.service.models import ModelSpec
+from decart_flow.realtime.models import ModelDefinition
 from decart_flow.service.pictures import PictureError, decode_image, frame_planes, to_planes
 from decart_flow.service.renderer import Renderer
 from decart_flow.service.tracks import LatestFrame, OutputTrack, read_audio, read_video
@@ -40,7 +40,7 @@ MAX_PROMPT_CHARS = 1000
 class StreamSession:
     """Everything one client connection owns: socket, peer connection, tasks, renderer."""
 
-    def __init__(self, ws: web.WebSocketResponse, model: ModelSpec, faults: Faults, pcs: set[RTCPeerConnection], host: str, port: int) -> None:
+    def __init__(self, ws: web.WebSocketResponse, model: ModelDefinition, faults: Faults, pcs: set[RTCPeerConnection], host: str, port: int) -> None:
         self.ws = ws
         self.model = model
         self.faults = faults

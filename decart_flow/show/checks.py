@@ -10,10 +10,12 @@ import os
 import zoneinfo
 from functools import lru_cache
 
+from decart_flow.realtime import models
 from decart_flow.show.problems import did_you_mean
 
-MODELS = ("mirage", "mirage_v2", "lucy_v2v_720p_rt", "live_avatar")
-MODEL_ALIASES = {"live-avatar": "live_avatar", "avatar-live": "live_avatar"}
+# Models of today first (what a new show should use), then their aliases, then the 2025 models.
+MODELS = (*models.TODAY_MODELS, *models.ALIASES, *models.RETIRED_MODELS)
+MODEL_ALIASES = {name: "live_avatar" for name in models.AVATAR_NAMES if name != "live_avatar"}
 AVATAR_MODEL = "live_avatar"
 CRON_NAMES = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
 MAX_PROMPT = 1000
@@ -27,9 +29,17 @@ def canonical_model(name: str) -> str | None:
     return MODEL_ALIASES.get(name)
 
 
+def models_hint() -> str:
+    """The models a show may name, of today first."""
+    return (
+        f"a model of today ({', '.join(models.TODAY_MODELS)}) "
+        f"or of 2025, local service only ({', '.join(models.RETIRED_MODELS)})"
+    )
+
+
 def model_problem(name: str) -> str:
     hint = did_you_mean(name, list(MODELS) + list(MODEL_ALIASES))
-    return f"unknown model '{name}'{hint}: use one of {', '.join(MODELS)}"
+    return f"unknown model '{name}'{hint}: use {models_hint()}"
 
 
 def is_url(text: str) -> bool:

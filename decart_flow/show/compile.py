@@ -360,7 +360,7 @@ class Compiler:
             name = text.strip() if text and text.strip() else name
         model_where = found["model"][0].where if "model" in found else root.where
         if get("model") is None:
-            self.error(root.where, f"missing `model:`: use one of {', '.join(checks.MODELS)}")
+            self.error(root.where, f"missing `model:`: use {checks.models_hint()}")
         else:
             text = self._text(get("model"), "model")
             if text is not None:
