@@ -44,12 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", help="check a show file; exit 0 when valid, 2 when not")
     validate.add_argument("file", nargs="+", help="one or more show files")
+    _backend_options(validate)
 
     plan = sub.add_parser("plan", help="list every firing of a show, computed in virtual time")
     plan.add_argument("file")
     plan.add_argument("--for", dest="for_", default=None, metavar="DURATION", help="how much show time")
     plan.add_argument("--start", default=None, metavar="ISO-DATETIME", help="wall-clock start (default now)")
     plan.add_argument("--json", action="store_true", help="print a JSON list")
+    _backend_options(plan)
 
     run = sub.add_parser("run", help="play a show on a live session")
     run.add_argument("file")
@@ -58,8 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--source", default=None, help="testsrc | camera[:DEV] | file:PATH | image:PATH")
     run.add_argument("--record", default=None, metavar="OUT.mp4", help="record the transformed stream")
     run.add_argument("--journal", default=None, metavar="PATH", help="journal path (default printed at start)")
-    run.add_argument("--backend", default=None, metavar="local|URL", help="service: local (default) or ws(s):// URL")
-    run.add_argument("--api-key", default=None, help="API key (default: $DECART_API_KEY)")
+    _backend_options(run)
+    run.add_argument("--protocol", default=None, choices=["livekit", "p2p"],
+                     help="override the protocol (default: p2p on the embedded service and for 2025 models, "
+                     "else livekit)")
     run.add_argument("--resume", default=None, metavar="JOURNAL", help="continue from a journal's position")
     run.add_argument("--watch", action="store_true", help="reload the show file when it is saved")
     run.add_argument("--osc-port", type=int, default=None, help="listen for OSC on 127.0.0.1:PORT")
@@ -72,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("journal")
     export.add_argument("-o", "--output", required=True)
     return parser
+
+
+def _backend_options(command: argparse.ArgumentParser) -> None:
+    """Where the show plays: `validate` and `plan` check it against the same backend `run` uses."""
+    command.add_argument("--backend", default=None, metavar="local|cloud|URL",
+                         help="service: local (default without a key), cloud (default with a key) or a ws(s):// URL")
+    command.add_argument("--api-key", default=None, help="API key (default: $DECART_API_KEY)")
 
 
 def _version() -> str:

@@ -52,7 +52,7 @@ def test_model_table_eras_successors_and_options() -> None:
     assert retired.successor == "lucy-restyle-2" and models.realtime("live_avatar").successor is None
     assert models.canonical("lucy-latest") == "lucy-2.6" and models.canonical("avatar-live") == "live_avatar"
     assert models.realtime("lucy-2.5").option_problem("1080p", "fast") is None
-    assert "no fast mode" in (models.realtime("lucy-restyle-2").option_problem(None, "fast") or "")
+    assert "has no `speed: fast`" in (models.realtime("lucy-restyle-2").option_problem(None, "fast") or "")
     assert "no resolution option" in (models.realtime("mirage").option_problem("720p", None) or "")
     assert models.realtime("lucy-2.6").size_at("1080p") == (1920, 1080)
 

@@ -73,9 +73,13 @@ class Engine:
         observe_state: bool = True,
         latency: LatencyEstimator | None = None,
         resume: Any = None,
+        meter: Any = None,
     ) -> None:
-        """`resume` (runner.resume.Resume): start the show clock at `resume.t` with the journal's state."""
+        """`resume` (runner.resume.Resume): start the show clock at `resume.t` with the journal's state.
+
+        `meter` (engine.billing.SessionMeter): billed seconds and queue place, shown in the state."""
         self.show = show
+        self.meter = meter
         self.session = session
         self.clock = clock
         self.loop = clock.loop
@@ -160,6 +164,8 @@ class Engine:
         except Exception:  # noqa: BLE001 - a session that forgets us is fine
             pass
         self._ended = reason
+        if self.meter is not None:  # the run's billed seconds, before the journal's last line
+            self.meter.close()
         self.journal.write("show.end", reason=reason)
         if self._own_journal:
             self.journal.close()
@@ -570,7 +576,8 @@ class Engine:
         self._connection = state
         if state != self._journaled_state:
             self._journaled_state = state
-            self.journal.write("session.state", state=state, session_id=getattr(self.session, "session_id", None))
+            self.journal.write("session.state", state=state, session_id=getattr(self.session, "session_id", None),
+                               protocol=getattr(self.session, "protocol", None))
         if state in ("connected", "generating") and not self.show_clock.started and self._end is not None:
             self._start_show(self._start_t())
         self.events.emit("state", state)
@@ -582,6 +589,10 @@ class Engine:
     def _bug(self, what: str, exc: BaseException) -> None:
         log.error("%s", what, exc_info=exc)
         self._write("error", message=f"{what}: {type(exc).__name__}: {exc}")
+
+    def refresh_state(self) -> None:
+        """Something the snapshot shows changed outside the engine (billing, queue): publish it."""
+        self._changed()
 
     def _changed(self) -> None:
         if self._observe_state and not self._publish_pending:
@@ -609,7 +620,9 @@ class Engine:
             audio_elapsed=(self.loop.time() - audio[1]) if audio else None, last_ack_ms=self._last_ack_ms,
             past=tuple(PastFiring(*p) for p in self._past), upcoming=self._upcoming(),
             go_index=self._go if self._go < len(self.show.timeline) else None,
-            timeline_len=len(self.show.timeline),
+            timeline_len=len(self.show.timeline), protocol=getattr(self.session, "protocol", None),
+            billed_s=self.meter.billed_seconds if self.meter is not None else 0.0,
+            queue=self.meter.queue if self.meter is not None else None,
         )
 
     def _upcoming(self, limit: int = 10) -> tuple[Upcoming, ...]:

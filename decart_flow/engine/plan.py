@@ -210,11 +210,12 @@ def stream_batches(show: ShowModel, on_batch: OnBatch, for_seconds: float | None
 
 
 def plan_command(args: argparse.Namespace) -> int:
+    from ..runner.backend import targets_cloud
     from ..show import ShowError, load_show  # the loader is the show room's
     from ..show.times import parse_duration
 
     try:
-        show = load_show(args.file)
+        show = load_show(args.file, cloud=targets_cloud(getattr(args, "backend", None), getattr(args, "api_key", None)))
     except ShowError as exc:
         for problem in exc.problems:
             print(problem)

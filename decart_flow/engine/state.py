@@ -41,3 +41,6 @@ class ShowState:
     upcoming: tuple[Upcoming, ...] = ()  # soonest first
     go_index: int | None = None  # the timeline entry GO fires next; None past the end
     timeline_len: int = 0
+    protocol: str | None = None  # livekit | p2p
+    billed_s: float = 0.0  # generation seconds the service ticked, over every connection
+    queue: tuple[int, int] | None = None  # (position, queue size) while waiting for a slot

@@ -6,9 +6,13 @@ remote-track pumps and the frame sinks live on a `MediaLoop` thread, because aio
 for milliseconds at a time. Crossing between them is always `call_soon_threadsafe` or
 `MediaLoop.run`; no object is touched from both threads except under a lock.
 
-Order of a session (0.0.40 Python SDK): open the WebSocket, send exactly one initial-state message
-and wait for its ack, then peer connection, offer, answer. live_avatar follows 0.0.37: the portrait
-and prompt in one `set_image`, then an offer with video recvonly and audio sendrecv.
+Two protocols (PROTOCOL.md). Peer-to-peer, 2025 (0.0.40 Python SDK): open the WebSocket, send
+exactly one initial-state message and wait for its ack, then peer connection, offer, answer.
+live_avatar follows 0.0.37: the portrait and prompt in one `set_image`, then an offer with video
+recvonly and audio sendrecv. LiveKit, today's (0.2.4 Python SDK): `livekit_join`, wait for the room
+(queue positions meanwhile), the initial state, join the room and publish, then passthrough when
+there was no initial state. The control channel is the same JSON in both; only the media differs
+(`livekit_media.py`).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from decart_flow.realtime.errors import (
     is_permanent,
 )
 from decart_flow.realtime.images import image_to_base64
+from decart_flow.realtime.livekit_media import LiveKitMedia
 from decart_flow.realtime.loopback import loopback_candidates
 from decart_flow.realtime.media_loop import MediaLoop, wake
 from decart_flow.realtime.models import ModelDefinition, realtime
@@ -57,12 +62,23 @@ QUIET_AFTER, LOG_EVERY = 10, 30
 EVENTS = ("connection_change", "error", "generation_tick", "sent", "ack")
 # Delivered only after connect() returns, so a caller can subscribe first (as the SDK does).
 BUFFERED_EVENTS = ("connection_change", "error", "generation_tick")
+ROOM_INFO_TIMEOUT_S = 15.0  # from `livekit_join`, or from the last queue position, to the room
+PROTOCOLS = ("livekit", "p2p")
 
 
 @dataclass(frozen=True)
 class GenerationTick:
     seconds: float
     type: str = "generation_tick"
+
+
+@dataclass(frozen=True)
+class QueuePosition:
+    """Over capacity: this session waits at `position` of `queue_size` (today's protocol)."""
+
+    position: int
+    queue_size: int
+    type: str = "queue_position"
 
 
 @dataclass
@@ -89,6 +105,8 @@ class _Wire:
     media_up: bool = False  # the peer connection reached `connected`
     generating: bool = False  # the service sent `generation_started`
     watchdog: asyncio.Task[None] | None = None
+    room: LiveKitMedia | None = None  # today's protocol: the media half
+    room_info: dict[str, Any] | None = None
 
 
 class RealtimeClient:
@@ -100,9 +118,11 @@ class RealtimeClient:
         model: ModelDefinition,
         local_track: MediaStreamTrack | None,
         options: RealtimeConnectOptions,
+        protocol: str = "p2p",
     ) -> None:
         self._url = url
         self._model = model
+        self.protocol = protocol  # "livekit" (today's) or "p2p" (2025)
         self._options = options
         self._loop = asyncio.get_running_loop()
         self._loopback = is_loopback(url)
@@ -124,6 +144,7 @@ class RealtimeClient:
         self._pumps: set[asyncio.Task[None]] = set()  # media loop tasks
         self._remote_tracks: list[HoppingTrack] = []
         self._expected_stamp = 0
+        self._queue_seen = 0  # queue_position messages so far: each one restarts the wait for a room
         self._last_frame = 0.0  # time.monotonic() of the newest video frame; the stall watchdog reads it
         # What the service should be showing: replayed as the initial state after a reconnect.
         self._current = options.initial_state or ModelState()
@@ -154,11 +175,20 @@ class RealtimeClient:
             raise InvalidInputError("initial prompt is empty")
         if options.max_attempts < 1:
             raise InvalidInputError("max_attempts must be at least 1")
+        protocol = options.protocol or default_protocol(model, base_url)
+        if protocol not in PROTOCOLS:
+            raise InvalidInputError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+        if protocol == "livekit" and model.is_avatar:
+            raise InvalidInputError(f"{model.name} is a 2025 model: it has no LiveKit protocol (use protocol='p2p')")
+        problem = model.option_problem(options.resolution, options.speed)
+        if problem:
+            raise InvalidInputError(problem)
         try:
-            url = stream_url(base_url, model.url_path, api_key, model.name, options.resolution)
+            url = stream_url(base_url, model.url_path, api_key, model.name, options.resolution,
+                             livekit=protocol == "livekit", speed=options.speed)
         except ValueError as exc:
             raise InvalidInputError(str(exc)) from None
-        client = cls(url, model, local_track, options)
+        client = cls(url, model, local_track, options, protocol)
         try:
             client._current_image_b64 = await image_to_base64(state.image)
             await client._connect_with_retry(options.max_attempts)
@@ -223,14 +253,17 @@ class RealtimeClient:
         wire.ws = await http.ws_connect(self._url, autoping=True, timeout=close_timeout)
         wire.reader = asyncio.create_task(self._read(wire), name="decart-ws-reader")
         sent = (self._current, self._current_image_b64)
-        await self._send_initial_state()
-        self._media.start()
-        wire.answer = self._loop.create_future()
-        sdp = await self._media.run(self._open_peer_connection(wire))
-        await self._send(messages.offer(sdp))
-        answer = wire.answer
-        await self._wait(answer.done, self._options.connect_timeout, "answer")
-        await self._media.run(self._accept_answer(wire, answer.result()))
+        if self.protocol == "livekit":
+            await self._open_room(wire)
+        else:
+            await self._send_initial_state()
+            self._media.start()
+            wire.answer = self._loop.create_future()
+            sdp = await self._media.run(self._open_peer_connection(wire))
+            await self._send(messages.offer(sdp))
+            answer = wire.answer
+            await self._wait(answer.done, self._options.connect_timeout, "answer")
+            await self._media.run(self._accept_answer(wire, answer.result()))
         await self._wait(lambda: wire.media_up or wire.generating, self._options.connect_timeout, "media")
         # The state goes `connected` only once what should show is applied: the mirror, and
         # anything asked for while this attempt was under way (the latest asked-for state wins).
@@ -238,8 +271,7 @@ class RealtimeClient:
         while True:
             if self._current.mirror != mirrored:
                 mirrored = self._current.mirror
-                await self._send(messages.switch_camera(mirrored))
-                self._expected_stamp += 1
+                await self._apply_mirror(mirrored)
             elif sent[0].prompt != self._current.prompt or sent[1] is not self._current_image_b64:
                 sent = (self._current, self._current_image_b64)
                 await self._send_initial_state()
@@ -251,6 +283,58 @@ class RealtimeClient:
         if self._options.stall_timeout is not None:
             wire.watchdog = self._loop.create_task(self._watch_video(wire, self._options.stall_timeout))
         log.info("session %s connected (%s)", self.session_id, self._model.name)
+
+    async def _open_room(self, wire: _Wire) -> None:
+        """Today's protocol: a room (after any queue), the initial state, then join and publish."""
+        await self._send(messages.livekit_join())
+        await self._wait_room_info(wire)
+        info = wire.room_info
+        assert info is not None
+        self.session_id = info.get("session_id") or info["room_name"]
+        has_state = self._current.prompt is not None or self._current_image_b64 is not None
+        if has_state:
+            await self._send_initial_state()
+        self._media.start()
+        width, height = self._model.size_at(self._options.resolution)
+        wire.room = LiveKitMedia(
+            self._local_track if not self._model.is_avatar else None,
+            width, height,
+            on_remote=lambda track: self._on_track(track),
+            on_lost=lambda reason: wake(self._loop, self._on_room_lost, wire, reason),
+        )
+        await self._media.run(wire.room.join(info["livekit_url"], info["token"], self._options.connect_timeout))
+        wire.media_up = True
+        if not has_state:  # passthrough, once our video is in the room (as the 0.2.4 SDK does)
+            await self._send_initial_state()
+
+    async def _wait_room_info(self, wire: _Wire) -> None:
+        """Until `livekit_room_info`: a queue position restarts the wait, as the queue moves."""
+        seen = -1
+        while wire.room_info is None:
+            seen = self._queue_seen
+            try:
+                await self._wait(lambda: wire.room_info is not None or self._queue_seen != seen,
+                                 ROOM_INFO_TIMEOUT_S, "room (livekit_room_info)")
+            except WebRTCError:
+                if self._queue_seen == seen:
+                    raise
+
+    def _on_room_lost(self, wire: _Wire, reason: str) -> None:
+        if wire is not self._wire:
+            return
+        wire.error = wire.error or reason
+        self._notify()
+        self._lost(reason)
+
+    async def _apply_mirror(self, mirrored: bool) -> None:
+        """2025: the service mirrors (`switch_camera`); today: our frames are flipped before sending."""
+        wire = self._wire
+        if self.protocol == "livekit":
+            if wire is not None and wire.room is not None:
+                wire.room.mirror = mirrored
+            return
+        await self._send(messages.switch_camera(mirrored))
+        self._expected_stamp += 1
 
     async def _send_initial_state(self) -> None:
         """Exactly one message, then its ack: image (with any prompt), else prompt, else passthrough."""
@@ -278,13 +362,7 @@ class RealtimeClient:
         pc = RTCPeerConnection(configuration=RTCConfiguration(iceServers=self._ice_servers))
         wire.pc = pc
 
-        @pc.on("track")
-        def on_track(track: MediaStreamTrack) -> None:
-            proxy = HoppingTrack(track.kind, self._loop)
-            task = asyncio.ensure_future(pump(track, proxy, lambda: self._sinks, self._saw_frame))
-            self._pumps.add(task)
-            task.add_done_callback(self._pumps.discard)
-            wake(self._loop, self._deliver_track, proxy)
+        pc.on("track", self._on_track)
 
         @pc.on("connectionstatechange")
         def on_state() -> None:
@@ -298,6 +376,14 @@ class RealtimeClient:
         with loopback_candidates(self._loopback):
             await pc.setLocalDescription(offer)
         return pc.localDescription.sdp
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        """Media loop: a remote track of either protocol goes to the sinks and the user's loop."""
+        proxy = HoppingTrack(track.kind, self._loop)
+        task = asyncio.ensure_future(pump(track, proxy, lambda: self._sinks, self._saw_frame))
+        self._pumps.add(task)
+        task.add_done_callback(self._pumps.discard)
+        wake(self._loop, self._deliver_track, proxy)
 
     async def _accept_answer(self, wire: _Wire, sdp: str) -> None:
         assert wire.pc is not None
@@ -386,8 +472,9 @@ class RealtimeClient:
             waiter = self._pending_images.popleft() if self._pending_images else None
             self._acked(waiter, data["success"], data.get("error"), kind)
         elif kind == "session_id":
-            self.session_id = data["session_id"]
-            self.server_address = (data["server_ip"], data["server_port"])
+            if self.protocol == "p2p":  # today's clients ignore it: the room names the session
+                self.session_id = data["session_id"]
+                self.server_address = (data["server_ip"], data["server_port"])
         elif kind == "generation_started":
             wire.generating = True
             if self._has_connected:
@@ -397,6 +484,21 @@ class RealtimeClient:
             self._emit("generation_tick", GenerationTick(seconds=data["seconds"]))
         elif kind == "generation_ended":
             log.info("generation ended after %ss (%s)", data.get("seconds"), data.get("reason"))
+        elif kind == "livekit_room_info":
+            if wire.room_info is None and self.protocol == "livekit":
+                wire.room_info = data
+                self._notify()
+            else:
+                log.warning("ignoring a livekit_room_info we did not ask for")
+        elif kind == "queue_position":
+            self._queue_seen += 1
+            log.info("waiting for a slot: position %s of %s", data["position"], data["queue_size"])
+            self._notify()
+            if self._options.on_queue_position is not None:  # as it happens: connect() may be waiting
+                try:
+                    self._options.on_queue_position(QueuePosition(data["position"], data["queue_size"]))
+                except Exception:
+                    log.exception("on_queue_position callback failed")
         elif kind == "error":
             text = data["error"]
             log.error("service error: %s", text)
@@ -585,8 +687,7 @@ class RealtimeClient:
             self._current = ModelState(prompt=self._current.prompt, mirror=bool(enabled))
             self._raise_if_deferred(True)
         self._require_connected()
-        await self._send(messages.switch_camera(bool(enabled)))
-        self._expected_stamp += 1
+        await self._apply_mirror(bool(enabled))
         self._current = ModelState(prompt=self._current.prompt, mirror=bool(enabled))
 
     async def _deliver(self, request: Callable[[], Any]) -> bool:
@@ -705,6 +806,11 @@ class RealtimeClient:
         if wire is None:
             return
         wire.closed = True
+        if wire.room is not None and self._media.running:
+            try:
+                await self._media.run(self._close_room(wire.room))
+            except Exception:
+                log.exception("leaving the LiveKit room failed")
         if wire.pc is not None and self._media.running:
             try:
                 await self._media.run(self._close_peer_connection(wire.pc))
@@ -724,6 +830,13 @@ class RealtimeClient:
         old, self._remote_tracks = self._remote_tracks, []
         for proxy in old:
             proxy.end(drop_buffered=True)
+
+    async def _close_room(self, room: LiveKitMedia) -> None:
+        await room.close()
+        pumps = list(self._pumps)
+        for task in pumps:
+            task.cancel()
+        await asyncio.gather(*pumps, return_exceptions=True)
 
     async def _close_peer_connection(self, pc: RTCPeerConnection) -> None:
         await pc.close()
@@ -747,6 +860,15 @@ class RealtimeClient:
         if self._buffer is not None:
             self._buffer = None
         self._set_state("disconnected")
+
+
+def default_protocol(model: ModelDefinition, base_url: str) -> str:
+    """LiveKit for a model of today off this machine; peer-to-peer for 2025 models and on loopback.
+
+    LiveKit's clients gather no ICE candidates on a loopback interface (PROTOCOL.md), so a service
+    on this machine keeps media on 127.0.0.1 with the peer-to-peer protocol.
+    """
+    return "livekit" if model.era == 2026 and not is_loopback(base_url) else "p2p"
 
 
 def backoff_delay(attempt: int, base: float) -> float:

@@ -35,6 +35,11 @@ def offer(sdp: str) -> dict[str, Any]:
     return {"type": "offer", "sdp": sdp}
 
 
+def livekit_join() -> dict[str, Any]:
+    """Today's protocol: ask for a LiveKit room (the initial state follows as its own message)."""
+    return {"type": "livekit_join"}
+
+
 # Required fields of each incoming type and the Python types they must have.
 _OPTIONAL_STR = (str, type(None))
 _INCOMING: dict[str, dict[str, Any]] = {
@@ -49,6 +54,8 @@ _INCOMING: dict[str, dict[str, Any]] = {
     "ice-candidate": {},
     "ready": {},
     "ice-restart": {},
+    "livekit_room_info": {"livekit_url": str, "token": str, "room_name": str},
+    "queue_position": {"position": int, "queue_size": int},
 }
 
 

@@ -62,8 +62,8 @@ class ModelDefinition:
             if speed != "fast":
                 return f"speed must be 'fast', got {speed!r}"
             if not self.fast:
-                fast = ", ".join(name for name, m in _REALTIME.items() if m.fast and m.name == name)
-                return f"{self.name} has no fast mode (models with speed: fast: {fast})"
+                fast = ", ".join(m.name for m in _TODAY if m.fast)
+                return f"{self.name} has no `speed: fast` (models that have it: {fast})"
         return None
 
 

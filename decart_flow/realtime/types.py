@@ -53,3 +53,9 @@ class RealtimeConnectOptions:
     reconnect: bool = True
     reconnect_attempts: int | None = 5
     stall_timeout: float | None = 10.0
+    # "livekit" (today's cloud) or "p2p" (2025); None: LiveKit for a model of today off this
+    # machine, else peer-to-peer (see `client.default_protocol`).
+    protocol: Literal["livekit", "p2p"] | None = None
+    speed: Literal["fast"] | None = None
+    # Over capacity: called with each `QueuePosition` while this session waits for a slot.
+    on_queue_position: Callable[[Any], None] | None = None

@@ -39,10 +39,24 @@ def to_http(base_url: str) -> str:
     return base
 
 
-def stream_url(base_url: str, path: str, api_key: str, model: str, resolution: str | None = None) -> str:
+def stream_url(
+    base_url: str,
+    path: str,
+    api_key: str,
+    model: str,
+    resolution: str | None = None,
+    *,
+    livekit: bool = False,
+    speed: str | None = None,
+) -> str:
+    """The control channel's URL; `livekit` asks for today's protocol (room info early)."""
     url = f"{to_ws(base_url)}{path}?api_key={quote(api_key, safe='')}&model={quote(model, safe='')}"
+    if livekit:
+        url += "&livekit_early_room_info=true"
     if resolution is not None:
         url += f"&resolution={quote(resolution, safe='')}"
+    if speed is not None:
+        url += f"&speed={quote(speed, safe='')}"
     return url + f"&user_agent={quote(USER_AGENT, safe='')}"
 
 

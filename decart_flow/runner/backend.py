@@ -1,7 +1,7 @@
 """Which service a run talks to, and with which key: the embedded local one unless told otherwise.
 
-Order: `--backend URL` (or `local`), else the local service when no key is known, else the Decart
-cloud with `--api-key` / `DECART_API_KEY`. The local service gets a fresh random key for this run
+Order: `--backend URL` (or `local`, or `cloud`), else the local service when no key is known, else
+the Decart cloud with `--api-key` / `DECART_API_KEY`. The local service gets a fresh random key for this run
 only, so nothing else on the machine can join the session.
 
 Start-up: the service child spends about a second importing aiortc, av and numpy, as the `run`
@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..service.process import ServiceProcess
 
-CLOUD_URL = "wss://api3.decart.ai"
+CLOUD_URL = "wss://api.decart.ai"
+PROTOCOLS = ("livekit", "p2p")
 
 
 class BackendError(Exception):
@@ -34,6 +35,7 @@ class Backend:
     url: str
     api_key: str = field(repr=False)
     local: bool = False
+    cloud: bool = False
     _service: object | None = field(default=None, repr=False)
 
     @property
@@ -41,8 +43,16 @@ class Backend:
         """What may be printed: never the key."""
         from ..realtime.urls import redact_url
 
-        where = "embedded local service" if self.local else "service"
+        where = "embedded local service" if self.local else "Decart cloud" if self.cloud else "service"
         return f"{where} at {redact_url(self.url)}"
+
+    def protocol_for(self, era: int, override: str | None = None) -> str:
+        """The protocol a session uses: `override`, else peer-to-peer on the embedded service
+        (media stays on loopback, where LiveKit's clients gather nothing) and for 2025 models,
+        else LiveKit, as Decart's cloud speaks it today."""
+        if override is not None:
+            return override
+        return "p2p" if self.local or era < 2026 else "livekit"
 
     async def close(self) -> None:
         import asyncio
@@ -58,15 +68,24 @@ def wants_local(backend: str | None, api_key: str | None) -> bool:
     return backend in (None, "", "local") and (backend == "local" or key is None)
 
 
+def targets_cloud(backend: str | None, api_key: str | None) -> bool:
+    """Whether the show will play on Decart's cloud (then retired models and audio are errors)."""
+    if backend == "cloud":
+        return True
+    return not wants_local(backend, api_key) and backend in (None, "")
+
+
 async def open_backend(backend: str | None, api_key: str | None, faults: tuple[str, ...] = ()) -> Backend:
     key = api_key or os.environ.get("DECART_API_KEY") or None
     if wants_local(backend, api_key):
         return await _start_local(faults)
-    if backend in (None, ""):
-        return Backend(CLOUD_URL, key or "")
+    if backend in (None, "", "cloud"):
+        if key is None:
+            raise BackendError("--backend cloud needs a key: pass --api-key KEY or set DECART_API_KEY")
+        return Backend(CLOUD_URL, key, cloud=True)
     assert backend is not None
     if not backend.startswith(("ws://", "wss://", "http://", "https://")):
-        raise BackendError(f"--backend {backend!r}: use 'local' or a ws://, wss://, http:// or https:// URL")
+        raise BackendError(f"--backend {backend!r}: use 'local', 'cloud' or a ws://, wss://, http:// or https:// URL")
     if key is None:
         raise BackendError("--backend URL needs a key: pass --api-key KEY or set DECART_API_KEY")
     return Backend(backend, key)

@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from ..show import ShowError, load_show
+from .backend import targets_cloud
 from ..show.times import parse_duration
 from .headless import printer
 from .run import Run, RunError, RunOptions
@@ -29,6 +30,7 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         journal=args.journal,
         backend=args.backend,
         api_key=args.api_key,
+        protocol=getattr(args, "protocol", None),
         osc_port=args.osc_port,
         http_port=args.http_port,
         monitor=args.monitor,
@@ -40,7 +42,7 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
 
 def run_command(args: argparse.Namespace) -> int:
     try:
-        show = load_show(args.file)
+        show = load_show(args.file, cloud=targets_cloud(args.backend, args.api_key))
     except ShowError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..engine.clock import Clock, local_zone
+from ..engine.billing import SessionMeter
 from ..engine.engine import Engine
 from ..engine.journal import Journal, redact
 from ..realtime import errors as rt_errors
@@ -44,6 +45,7 @@ class RunOptions:
     journal: str | None = None
     backend: str | None = None
     api_key: str | None = field(default=None, repr=False)
+    protocol: str | None = None  # livekit | p2p; None: Backend.protocol_for decides
     faults: tuple[str, ...] = ()
     connect_timeout: float = 30.0
     osc_port: int | None = None
@@ -93,6 +95,8 @@ class Run:
         self._closed = False
         self.started_at = time.perf_counter()
         self.priority = RealtimePriority()
+        self.protocol = "p2p"  # decided with the backend: Backend.protocol_for
+        self.meter = SessionMeter(self.journal.write)
         self.collector: Collector | None = None  # the cycle collector between cues (realtime only)
 
     def _stamp(self) -> tuple[str, float]:
@@ -171,16 +175,19 @@ class Run:
             self.backend = await open_backend(self.options.backend, self.options.api_key, self.options.faults)
         except BackendError as exc:
             raise RunError(str(exc)) from None
-        self.say(f"backend: {self.backend.label}")
+        self.protocol = self.backend.protocol_for(self.model.era, self.options.protocol)
+        self.say(f"backend: {self.backend.label} ({self.protocol})")
         if self.resume is not None:
             self.journal.write("run.resume", journal=str(self.options.resume), t=self.resume.t,
                                state=self.resume.state)
-        self.journal.write("session.state", state="connecting")
+        self.journal.write("session.state", state="connecting", protocol=self.protocol)
         self.session = await self._connect()
         # Why a session ended for good (a refused key after a restart): one clear journal line.
         self.session.on("error", lambda exc: self.journal.write("error", message=redact(str(exc))))
         self._attach_sinks()
-        self.engine = Engine(self.show, self.session, self.clock, self.journal, resume=self.resume)
+        self.meter.attach(self.session)
+        self.engine = Engine(self.show, self.session, self.clock, self.journal, resume=self.resume, meter=self.meter)
+        self.meter.changed = self.engine.refresh_state
         if self.stamps is not None:  # the local service stamps frames: `lookahead: auto` measures on them
             from ..engine.latency import LatencyFeed
 
@@ -257,7 +264,11 @@ class Run:
         # A show keeps trying for as long as it runs (every 10 s at most); a refused key still stops.
         options = RealtimeConnectOptions(model=self.model, initial_state=state,
                                          connect_timeout=self.options.connect_timeout,
-                                         reconnect_attempts=None)
+                                         reconnect_attempts=None,
+                                         protocol=self.protocol,  # type: ignore[arg-type]
+                                         resolution=self.show.resolution,  # type: ignore[arg-type]
+                                         speed=self.show.speed,  # type: ignore[arg-type]
+                                         on_queue_position=self.meter.queue_position)
         try:
             return await RealtimeClient.connect(self.backend.url, self.backend.api_key, self.source, options)
         except rt_errors.InvalidAPIKeyError as exc:

@@ -226,6 +226,8 @@ class Show:
         loop: bool = False,
         vars: dict[str, Any] | None = None,
         lookahead: str | float | None = None,
+        resolution: str | None = None,
+        speed: str | None = None,
     ):
         self.where = _caller()
         w = self.where
@@ -234,7 +236,7 @@ class Show:
             self._top.insert(0, ("vars", _value(dict(vars), w)))
         if initial is not None:
             self._top.append(("initial", self._initial(initial, w)))
-        for key, value in (("source", source), ("duration", duration), ("lookahead", lookahead)):
+        for key, value in (("resolution", resolution), ("speed", speed), ("source", source), ("duration", duration), ("lookahead", lookahead)):
             if value is not None:
                 self._top.append((key, _value(value, w)))
         if loop:

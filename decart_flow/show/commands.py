@@ -15,14 +15,17 @@ def _count(n: int, one: str, many: str) -> str:
 
 def validate_command(args: argparse.Namespace) -> int:
     """Check each file named (`file` may be one path or, with `nargs="+"`, a list); 2 if any is bad."""
+    from decart_flow.runner.backend import targets_cloud
+
     files = args.file if isinstance(args.file, (list, tuple)) else [args.file]
-    results = [_validate_one(str(path)) for path in files]
+    cloud = targets_cloud(getattr(args, "backend", None), getattr(args, "api_key", None))
+    results = [_validate_one(str(path), cloud) for path in files]
     return 2 if any(results) else 0
 
 
-def _validate_one(path: str) -> int:
+def _validate_one(path: str, cloud: bool = False) -> int:
     try:
-        show = load_show(path)
+        show = load_show(path, cloud=cloud)
     except ShowError as e:
         for problem in e.problems:
             print(problem)

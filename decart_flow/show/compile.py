@@ -45,7 +45,7 @@ from decart_flow.show.nodes import Node, Opaque
 from decart_flow.show.problems import Problem, ShowError, did_you_mean
 from decart_flow.show.times import format_seconds, parse_clock, parse_duration, parse_offset
 
-SHOW_KEYS = ("name", "model", "source", "duration", "loop", "vars", "initial", "timeline", "cues", "lookahead")
+SHOW_KEYS = ("name", "model", "resolution", "speed", "source", "duration", "loop", "vars", "initial", "timeline", "cues", "lookahead")
 INITIAL_KEYS = ("prompt", "enhance", "image", "mirror")
 ACTION_KEYS = ("prompt", "enhance", "image", "mirror", "audio", "wait", "log", "go", "pause", "resume", "stop")
 TRIGGER_KEYS = ("at", "every", "cron", "on")
@@ -367,6 +367,7 @@ class Compiler:
                 self.model = checks.canonical_model(text) or ""
                 if not self.model:
                     self.error(get("model").where, checks.model_problem(text))
+        resolution, speed = self._model_options(get("resolution"), get("speed"))
         source = self._source(get("source")) if get("source") is not None else "testsrc"
         duration = self.duration(get("duration")) if get("duration") is not None else None
         loop = bool(self._bool(get("loop"), "loop")) if get("loop") is not None else False
@@ -399,9 +400,29 @@ class Compiler:
             lookahead=lookahead,  # type: ignore[arg-type]
             path=self.path,
             where=root.where,
+            resolution=resolution,
+            speed=speed,
+            model_where=model_where,
         )
 
     _has_initial_image_problem = False
+
+    def _model_options(self, resolution: Node | None, speed: Node | None) -> tuple[str | None, str | None]:
+        """`resolution:` and `speed:`, each checked against what the show's model offers."""
+        from decart_flow.realtime.models import find
+
+        model = find(self.model)
+        values: list[str | None] = []
+        for key, node in (("resolution", resolution), ("speed", speed)):
+            text = self._text(node, key) if node is not None else None
+            text = text.strip() if text else None
+            if text is not None and model is not None:
+                problem = model.option_problem(text, None) if key == "resolution" else model.option_problem(None, text)
+                if problem:
+                    assert node is not None
+                    self.error(node.where, problem)
+            values.append(text)
+        return values[0], values[1]
 
     def _vars(self, node: Node) -> None:
         if not node.is_map:

@@ -11,8 +11,22 @@ from decart_flow.show.problems import Problem, ShowError
 from decart_flow.show.yamlsrc import read_yaml
 
 
-def load_show(path: str | os.PathLike[str]) -> ShowModel:
-    """Load and check a show; every problem in the file is in the ShowError's `.problems`."""
+def load_show(path: str | os.PathLike[str], cloud: bool = False) -> ShowModel:
+    """Load and check a show; every problem in the file is in the ShowError's `.problems`.
+
+    `cloud`: the show will play on Decart's cloud, which refuses retired models and audio.
+    """
+    show = _load(path)
+    if cloud:
+        from decart_flow.show.cloud import cloud_problems
+
+        problems = cloud_problems(show)
+        if problems:
+            raise ShowError(problems)
+    return show
+
+
+def _load(path: str | os.PathLike[str]) -> ShowModel:
     label = os.fspath(path)
     start = Where(label, 1, 1)
     if not os.path.exists(label):

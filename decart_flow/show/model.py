@@ -210,6 +210,9 @@ class ShowModel:
     lookahead: float | Literal["auto"] | None = None
     path: Path | None = None  # the file it was loaded from
     where: Where = NOWHERE
+    resolution: str | None = None  # today's models: 720p | 1080p
+    speed: str | None = None  # today's models that offer it: fast
+    model_where: Where = NOWHERE  # where `model:` is written (for backend checks)
 
     def cue(self, name: str) -> Cue | None:
         return next((c for c in self.cues if c.name == name), None)

@@ -15,7 +15,7 @@ class ShowHeader(GlanceView):
     def view_key(self, g: Glance) -> object:
         return (g.state.show, g.state.model, g.state.connection, g.state.session_id, clock(g.t), g.duration,
                 wall(g.wall), g.state.timeline_len, g.state.go_index, g.state.ended, g.state.paused,
-                g.state.started, g.phase, g.note)
+                g.state.started, g.phase, g.note, g.state.protocol, int(g.state.billed_s), g.state.queue)
 
     def render(self) -> RenderableType:
         g = self.glance
@@ -25,6 +25,13 @@ class ShowHeader(GlanceView):
         top = Text.assemble((s.show, "bold"), "  ", (s.model, "cyan"), "  ")
         colour = CONNECTION_COLOURS.get(s.connection, "white")
         top.append(f"● {s.connection}", style=colour)
+        if s.protocol:
+            top.append(f"  {s.protocol}", style="dim")
+        if s.queue is not None:
+            top.append(f"  queued {s.queue[0]}/{s.queue[1]}", style="bold yellow")
+        if s.billed_s:
+            top.append("  billed ", style="dim")
+            top.append(clock(s.billed_s))
         if s.session_id:
             top.append(f"  session {s.session_id}", style="dim")
         length = f" / {clock(g.duration)}" if g.duration is not None else ""

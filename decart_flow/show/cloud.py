@@ -1,0 +1,36 @@
+"""What Decart's cloud cannot play: checked when a show is meant for it, before anything runs.
+
+The cloud retired the 2025 models in 2026 and with them every audio feature; the local service
+still serves them, so these are problems only when the backend is the cloud.
+"""
+
+from __future__ import annotations
+
+from decart_flow.realtime import models
+from decart_flow.show.model import AudioAction, ShowModel
+from decart_flow.show.problems import Problem
+
+
+def cloud_problems(show: ShowModel) -> list[Problem]:
+    """One problem per thing the cloud would refuse: a retired model, each `audio:` action."""
+    problems: list[Problem] = []
+    model = models.find(show.model)
+    if model is not None and model.retired:
+        instead = (
+            f"use {model.successor}" if model.successor
+            else "no model of today animates a portrait from audio; play it on the local service (no --api-key)"
+        )
+        problems.append(Problem(show.model_where, f"model: {show.model} was retired by Decart in 2026; {instead}"))
+    for action in _actions(show):
+        if isinstance(action, AudioAction):
+            problems.append(Problem(action.where, "audio: no model of Decart's cloud plays audio since 2026 "
+                                                  "(live_avatar was retired); play this show on the local service"))
+    return problems
+
+
+def _actions(show: ShowModel):
+    for entry in show.timeline:
+        yield from entry.actions
+    for cue in show.cues:
+        yield from cue.actions
+        yield from cue.then
