@@ -9,7 +9,7 @@ from decart_flow import Show, go, image, log, mirror, prompt, wait
 
 show = Show(
     "Storm fader",
-    model="mirage_v2",
+    model="lucy-restyle-2",
     initial=prompt("Calm harbour at dusk"),
     duration="3m",
     vars={"city": "Lisbon"},
