@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.netns import CLIENT_ADDR, SERVICE_ADDR, Netns, unavailable
+from netns import CLIENT_ADDR, SERVICE_ADDR, Netns, unavailable
 
 pytestmark = pytest.mark.skipif(unavailable() is not None, reason=unavailable() or "")
 
