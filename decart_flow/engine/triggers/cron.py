@@ -6,6 +6,7 @@ import math
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from functools import partial
+from typing import Iterator
 
 import reactivex
 from croniter import croniter
@@ -231,10 +232,12 @@ def last_fire(trigger: CronTrigger, ctx: TriggerContext) -> datetime:
     return _Schedule(trigger, ctx.clock.wall()).prev()
 
 
-def previous(trigger: CronTrigger, ctx: TriggerContext, count: int) -> list[datetime]:
-    """The last `count` firings before now, newest first (catch-up skips those outside `when`)."""
+def previous(trigger: CronTrigger, ctx: TriggerContext, count: int) -> Iterator[datetime]:
+    """The last `count` firings before now, newest first, as they are asked for (catch-up takes
+    the first inside the cue's `when`: usually the first)."""
     schedule = _Schedule(trigger, ctx.clock.wall())
-    return [schedule.prev() for _ in range(count)]
+    for _ in range(count):
+        yield schedule.prev()
 
 
 TYPE = TriggerType(observe, next_fire=next_fire, last_fire=last_fire)
