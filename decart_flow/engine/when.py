@@ -1,15 +1,35 @@
-"""`when:` windows on the wall clock. A window that crosses midnight belongs to the day it opens."""
+"""`when:` windows on the wall clock. A window that crosses midnight belongs to the day it opens.
+
+A window reads the wall clock in its own zone (the cue's `tz`, else the show's, else the machine's),
+whatever zone the clock that asks is in: `plan --start 12:00+01:00` names an instant, and `plan`
+reads the window as `run` would.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, time as dtime
+import os
+from datetime import datetime, time as dtime, tzinfo
+from functools import lru_cache
 
 from ..show.model import DAYS, When
+from .clock import local_zone, zone
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str | None, tz_env: str | None) -> tzinfo:
+    return zone(name)  # the local zone (name None) as $TZ says: `tz_env` is the cache's key
+
+
+def when_zone(when: When) -> tzinfo:
+    return _zone(when.tz, None if when.tz else os.environ.get("TZ"))
 
 
 def inside(when: When | None, wall: datetime) -> bool:
     if when is None:
         return True
+    tz = when_zone(when)
+    if wall.tzinfo is not tz:
+        wall = wall.astimezone(tz)
     day = DAYS[wall.weekday()]
     yesterday = DAYS[(wall.weekday() - 1) % 7]
     days = when.days or frozenset(DAYS)

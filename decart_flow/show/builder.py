@@ -228,6 +228,7 @@ class Show:
         lookahead: str | float | None = None,
         resolution: str | None = None,
         speed: str | None = None,
+        tz: str | None = None,
     ):
         self.where = _caller()
         w = self.where
@@ -236,7 +237,8 @@ class Show:
             self._top.insert(0, ("vars", _value(dict(vars), w)))
         if initial is not None:
             self._top.append(("initial", self._initial(initial, w)))
-        for key, value in (("resolution", resolution), ("speed", speed), ("source", source), ("duration", duration), ("lookahead", lookahead)):
+        for key, value in (("resolution", resolution), ("speed", speed), ("source", source), ("duration", duration),
+                           ("lookahead", lookahead), ("tz", tz)):
             if value is not None:
                 self._top.append((key, _value(value, w)))
         if loop:
@@ -312,14 +314,14 @@ class Show:
         if name is not None:
             pairs.append(("name", scalar(name, where)))
         pairs += [(k, _value(v, where)) for k, v in trigger]
-        for key in ("when", "mode", "lookahead"):
+        for key in ("when", "tz", "mode", "lookahead"):
             if options.get(key) is not None:
                 pairs.append((key, _value(options.pop(key), where)))
         then = options.pop("then", None)
         if then:
             pairs.append(("then", _actions_node(then if isinstance(then, (list, tuple)) else [then], where)))
         for key in options:
-            self._problems.append(Problem(where, f"unknown option '{key}': use name=, then=, when=, mode= or lookahead="))
+            self._problems.append(Problem(where, f"unknown option '{key}': use name=, then=, when=, tz=, mode= or lookahead="))
         used: set[str] = set()
         for action in _flatten(actions):
             if isinstance(action, (str, dict)):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import zoneinfo
+from datetime import datetime
 from functools import lru_cache
 
 from decart_flow.realtime import models
@@ -153,6 +154,15 @@ def cron_problem(expr: str) -> str | None:
     except Exception:
         ok = False
     if not ok:
+        return f"bad cron expression '{expr}': see `man 5 crontab`, e.g. \"*/15 9-18 * * mon-fri\""
+    from croniter import CroniterBadDateError
+
+    try:  # croniter looks 50 years ahead: what it never finds never fires
+        croniter(text, datetime(2026, 1, 1)).get_next(datetime)
+    except CroniterBadDateError:
+        return (f"cron expression '{expr}' never matches a date (e.g. the 30th of February): "
+                "check its day and month fields")
+    except Exception:  # noqa: BLE001 - croniter's own checks said valid; anything else is a bad field
         return f"bad cron expression '{expr}': see `man 5 crontab`, e.g. \"*/15 9-18 * * mon-fri\""
     return None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import time as dtime
 from pathlib import Path
 from typing import Any, Callable
@@ -45,7 +45,8 @@ from decart_flow.show.nodes import Node, Opaque
 from decart_flow.show.problems import Problem, ShowError, did_you_mean
 from decart_flow.show.times import format_seconds, parse_clock, parse_duration, parse_offset
 
-SHOW_KEYS = ("name", "model", "resolution", "speed", "source", "duration", "loop", "vars", "initial", "timeline", "cues", "lookahead")
+SHOW_KEYS = ("name", "model", "resolution", "speed", "source", "duration", "loop", "vars", "initial", "timeline", "cues",
+             "lookahead", "tz")
 INITIAL_KEYS = ("prompt", "enhance", "image", "mirror")
 ACTION_KEYS = ("prompt", "enhance", "image", "mirror", "audio", "wait", "log", "go", "pause", "resume", "stop")
 TRIGGER_KEYS = ("at", "every", "cron", "on")
@@ -89,6 +90,7 @@ class Compiler:
         self.path = Path(os.path.abspath(path))
         self.base = Path(os.path.abspath(base_dir)) if base_dir else self.path.parent
         self.problems: list[Problem] = []
+        self._tz_seen: dict[int, str | None] = {}  # a cue's `tz:` node, checked once
         self.vars: dict[str, str] = {}
         self.model = ""
         self._audio: list[AudioAction] = []
@@ -374,6 +376,7 @@ class Compiler:
         if loop and duration is None and "duration" not in found:
             self.error(found["loop"][0].where, "loop: true needs a duration: (the timeline starts over after it)")
         lookahead = self._lookahead(get("lookahead")) if get("lookahead") is not None else None
+        self.tz = self._tz(get("tz")) if get("tz") is not None else None
         initial = self._initial(get("initial")) if get("initial") is not None else Initial()
         if self.model == checks.AVATAR_MODEL and initial.image is None and not (
             get("initial") is not None and self._has_initial_image_problem
@@ -398,6 +401,7 @@ class Compiler:
             timeline=tuple(sorted(timeline, key=lambda e: e.t)),
             cues=tuple(cues),
             lookahead=lookahead,  # type: ignore[arg-type]
+            tz=self.tz,
             path=self.path,
             where=root.where,
             resolution=resolution,
@@ -575,11 +579,17 @@ class Compiler:
             self.error(found[second][0].where, f"cue '{name}' has two triggers ({first}: and {second}:): a cue has exactly one")
         else:
             trigger = self._trigger(trigger_keys[0], found, afters)
-        for key, needs in (("from", "every"), ("until", "every"), ("times", "every"), ("tz", "cron")):
+        for key, needs in (("from", "every"), ("until", "every"), ("times", "every")):
             if key in found and needs not in trigger_keys:
                 self.error(found[key][0].where, f"{key}: goes with {needs}:")
+        if "tz" in found and "cron" not in trigger_keys and "when" not in found:
+            self.error(found["tz"][0].where, "tz: goes with cron: or when: (the zone they read the wall clock in)")
         ctx = _Ctx(args_ok=isinstance(trigger, EventTrigger) and trigger.kind in ARGUMENT_KINDS)
         when = self._when(found["when"][1]) if "when" in found else None
+        if when is not None:  # read in the cue's zone, else the show's (compiled before the cues)
+            when = replace(when, tz=self._cue_tz(found) or self.tz)
+            if isinstance(trigger, EveryTrigger) and trigger.times is not None:
+                trigger = replace(trigger, when=when)
         mode = "restart"
         if "mode" in found:
             value = found["mode"][1]
@@ -633,16 +643,28 @@ class Compiler:
             problem = checks.cron_problem(expr)
             if problem:
                 self.error(value.where, problem)
-            tz = None
-            if "tz" in found:
-                tz_node = found["tz"][1]
-                tz = self._text(tz_node, "tz")
-                tz_problem = checks.tz_problem(tz.strip()) if tz is not None else "tz: give a zone name"
-                if tz_problem:
-                    self.error(tz_node.where, tz_problem)
-                tz = tz.strip() if tz else None
-            return CronTrigger(expr.strip(), tz) if not problem else None
+            return CronTrigger(expr.strip(), self._cue_tz(found) or self.tz) if not problem else None
         return self._event(value, afters)
+
+    tz: str | None = None  # the show's `tz:`
+
+    def _tz(self, node: Node) -> str | None:
+        text = self._text(node, "tz")
+        problem = checks.tz_problem(text.strip()) if text is not None else "tz: give a zone name"
+        if problem:
+            self.error(node.where, problem)
+            return None
+        return text.strip() if text else None
+
+    def _cue_tz(self, found: dict[str, tuple[Node, Node]]) -> str | None:
+        """A cue's `tz:` (checked once: the cron trigger and `when` both ask)."""
+        if "tz" not in found:
+            return None
+        node = found["tz"][1]
+        key = id(node)
+        if key not in self._tz_seen:
+            self._tz_seen[key] = self._tz(node)
+        return self._tz_seen[key]
 
     def _event(self, node: Node, afters: list[tuple[str, Where]]) -> EventTrigger | None:
         text = (self._text(node, "on") or "").strip()

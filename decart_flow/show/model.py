@@ -130,6 +130,9 @@ class EveryTrigger:
     start: float = 0.0  # `from:`
     until: float | None = None
     times: int | None = None
+    # the cue's `when` when `times` is set: `times` counts firings that happened, and a slot that
+    # `when` suppressed did not happen
+    when: When | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,7 @@ class When:
 
     between: tuple[tuple[dtime, dtime], ...] = ()
     days: frozenset[str] = frozenset()  # subset of DAYS; empty = every day
+    tz: str | None = None  # the zone the window is read in (the cue's, else the show's); None = local
 
 
 # ---------------------------------------------------------------- cues and the show
@@ -208,6 +212,7 @@ class ShowModel:
     timeline: tuple[TimelineEntry, ...] = ()  # sorted by t
     cues: tuple[Cue, ...] = ()
     lookahead: float | Literal["auto"] | None = None
+    tz: str | None = None  # the show's zone for `cron` and `when` (a cue's `tz` overrides); None = local
     path: Path | None = None  # the file it was loaded from
     where: Where = NOWHERE
     resolution: str | None = None  # today's models: 720p | 1080p

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from functools import partial
+from typing import Iterator
 
 import reactivex
 from croniter import croniter
@@ -17,19 +19,79 @@ from . import Fire, TriggerContext, TriggerType, new_fire
 
 _TICK = timedelta(microseconds=1)
 
+# What `_Days` reads itself: numbers, names, `*`, ranges, lists and steps. Everything else croniter
+# reads (L, W, #, ?, H, seconds) goes to croniter whole: `_Days` must never half-understand it.
+_MONTHS = frozenset("jan feb mar apr may jun jul aug sep oct nov dec".split())
+_WEEKDAYS = frozenset("sun mon tue wed thu fri sat".split())
+_FIELD_NAMES = {3: _MONTHS, 4: _WEEKDAYS}
+_ITEM = re.compile(r"(\*|\d+|[a-z]{3})(?:-(\d+|[a-z]{3}))?(?:/\d+)?")
+_ALIASES = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"})
+
+
+def plain(expr: str) -> bool:
+    """True when every field is made of what `_Days` reads (and nothing croniter reads more into)."""
+    text = expr.strip().lower()
+    if text.startswith("@"):
+        return text in _ALIASES
+    fields = text.split()
+    if len(fields) != 5:
+        return False
+    for i, field in enumerate(fields):
+        for item in field.split(","):
+            m = _ITEM.fullmatch(item)
+            if m is None:
+                return False
+            for word in m.group(1, 2):
+                if word and word.isalpha() and word not in _FIELD_NAMES.get(i, ()):
+                    return False
+    return True
+
+
+def instant(naive: datetime, tz: tzinfo) -> float:
+    """The POSIX time at which cron fires for the wall reading `naive` in `tz`, as Vixie cron does.
+
+    A reading that a fall-back repeats is its first occurrence (fold=0); a reading that a
+    spring-forward skips is the end of the gap, the instant of the change.
+    """
+    stamp = naive.replace(tzinfo=tz).timestamp()
+    if datetime.fromtimestamp(stamp, tz).replace(tzinfo=None) == naive:
+        return stamp
+    return _change_at(stamp, naive.replace(tzinfo=tz).utcoffset(), tz)  # type: ignore[arg-type]
+
+
+def _change_at(stamp: float, before: timedelta, tz: tzinfo) -> float:
+    """The instant of the change of offset that made a gap, for a time in it read with `before`.
+
+    In a gap, fold=0 reads the time with the offset before the change, so `stamp` is at or after
+    the change and `stamp - (after - before)` is before it: halve that span to the second.
+    """
+    after = datetime.fromtimestamp(stamp, tz).utcoffset()
+    lo, hi = math.floor(stamp - (after - before).total_seconds()), math.ceil(stamp)  # type: ignore[operator]
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if datetime.fromtimestamp(mid, tz).utcoffset() == after:
+            hi = mid
+        else:
+            lo = mid
+    return float(hi)
+
 
 class _Days:
     """A fast `next` for plain five-field expressions: the matching times of each day, once.
 
-    croniter costs ~70 us a step, too slow for a month of a once-a-minute cue in `plan`. Anything
-    unusual (L, W, #, seconds) is left to croniter.
+    croniter costs ~70 us a step, too slow for a month of a once-a-minute cue in `plan`. Only an
+    expression that `plain` accepts comes here; the rest is croniter's.
     """
 
-    def __init__(self, expr: str, start: datetime, tz: tzinfo | None = None) -> None:
-        """`start` naive; `get_next` gives times in `tz` (aware, or naive when None)."""
+    def __init__(self, expr: str, start: datetime, tz: tzinfo) -> None:
+        """`start` naive; `get_next_stamp` gives instants of times in `tz`."""
         self.tz = tz
-        fields = croniter(expr).expanded
-        if len(fields) != 5 or "#" in expr or any(not isinstance(v, int) and v != "*" for f in fields for v in f):
+        if not plain(expr):
+            raise ValueError("not a plain expression")
+        it = croniter(expr)
+        fields = it.expanded
+        if (len(fields) != 5 or it.nth_weekday_of_month or getattr(it, "nearest_weekday", None)
+                or any(not isinstance(v, int) and v != "*" for f in fields for v in f)):
             raise ValueError("not a plain expression")
         minutes, hours, self.doms, self.months, self.dows = (None if f == ["*"] else set(f) for f in fields)
         self.times = [(h, m) for h in (sorted(hours) if hours else range(24))
@@ -53,29 +115,28 @@ class _Days:
     def _times_of(self, day) -> list[tuple[int, int]]:  # type: ignore[no-untyped-def]
         return self.times if self._matches(day) else []
 
-    def get_next(self) -> datetime:
-        h, m = self._pop()
-        y, mo, d = self._ymd
-        return datetime(y, mo, d, h, m, 0, 0, self.tz)
-
     def get_next_stamp(self) -> float:
-        """`get_next().timestamp()`, without a datetime and a zone lookup a minute.
+        """The instant of the next matching wall time (see `instant`), a minute without a zone lookup.
 
-        Within an hour whose :00 and :59 are 59 minutes apart as instants, the UTC offset is one
-        and the same, so a minute's instant is the hour's plus whole minutes. An hour that a change
-        of offset cuts (or a zone without whole-hour changes) is worked out a minute at a time.
+        Within an hour whose :00 and :59 both exist, once each as read, and are 59 minutes apart
+        as instants, the UTC offset is one and the same, so a minute's instant is the hour's plus
+        whole minutes. An hour that a change of offset cuts (or a zone without whole-hour changes)
+        is worked out a minute at a time.
         """
         h, m = self._pop()
         base = self._hours.get(h)
         if base is None:
             y, mo, d = self._ymd
-            first = datetime(y, mo, d, h, 0, 0, 0, self.tz).timestamp()
-            last = datetime(y, mo, d, h, 59, 0, 0, self.tz).timestamp()
-            self._hours[h] = base = first if last - first == 3540.0 else math.nan
+            tz = self.tz
+            first = datetime(y, mo, d, h, 0, 0, 0, tz).timestamp()
+            last = datetime(y, mo, d, h, 59, 0, 0, tz).timestamp()
+            a, b = datetime.fromtimestamp(first, tz), datetime.fromtimestamp(last, tz)
+            clean = last - first == 3540.0 and (a.day, a.hour, a.minute) == (d, h, 0) and (b.day, b.hour, b.minute) == (d, h, 59)
+            self._hours[h] = base = first if clean else math.nan
         if base == base:  # not nan: one offset all hour
             return base + m * 60.0
         y, mo, d = self._ymd
-        return datetime(y, mo, d, h, m, 0, 0, self.tz).timestamp()
+        return instant(datetime(y, mo, d, h, m), self.tz)
 
     def _pop(self) -> tuple[int, int]:
         for _ in range(3000):  # a few years of days without a match: an impossible date
@@ -89,40 +150,34 @@ class _Days:
 
 
 class _Schedule:
-    """croniter over naive local time in the cue's zone, made aware afterwards.
+    """croniter over naive wall readings in the cue's zone, each made an instant by `instant`.
 
-    (croniter's own aware iteration skips the hour after a spring-forward gap.) A time in the gap
-    lands after it, on a time already due: the duplicate is dropped. In the autumn the repeated
-    hour fires once, as cron does.
+    (croniter's own aware iteration fires a time that fall-back repeats twice; the contract is
+    Vixie cron's: once, the first time.) Every time skipped by spring-forward lands on the end of
+    the gap, where the cue fires once; an instant at or before the last one given, or before
+    `now` (a schedule made inside a repeated hour), is dropped.
     """
 
     def __init__(self, trigger: CronTrigger, now: datetime) -> None:
-        self.tz = zone(trigger.tz)
-        local = now.astimezone(self.tz) - _TICK  # a firing exactly at "now" still counts as upcoming
+        self.tz = tz = zone(trigger.tz)
+        self.expr = trigger.expr
+        self._now = now
+        self._now_stamp = now.timestamp()
+        local = now.astimezone(tz) - _TICK  # a firing exactly at "now" still counts as upcoming
         naive = local.replace(tzinfo=None)
-        self._it = croniter(trigger.expr, naive)
-        self._next = lambda: self._it.get_next(datetime).replace(tzinfo=self.tz)
-        self._next_stamp = lambda: self._next().timestamp()
         try:
-            days = _Days(trigger.expr, naive, self.tz)
-            self._next, self._next_stamp = days.get_next, days.get_next_stamp
+            self._next_stamp = _Days(trigger.expr, naive, tz).get_next_stamp
         except ValueError:
-            pass
-        self._last_stamp = -math.inf  # the instant of the last time given
-        self._first: datetime | None = None
+            it = croniter(trigger.expr, naive)
+            self._next_stamp = lambda: instant(it.get_next(datetime), tz)
+        self._last_stamp = self._now_stamp - 1e-6  # "now" counts as upcoming; nothing before it
+        self._first = math.inf  # the instant of the last time `prev` gave
 
     def next(self) -> datetime:
-        while True:
-            aware = self._next()
-            # As instants: two times of one zone compare as local clock readings, so an hour that
-            # spring-forward skips would look later than the hour after it and fire in a burst.
-            stamp = aware.timestamp()
-            if stamp > self._last_stamp:
-                self._last_stamp = stamp
-                return aware
+        return datetime.fromtimestamp(self.next_stamp(), self.tz)
 
     def next_stamp(self) -> float:
-        """`next().timestamp()`: all the trigger needs, and cheaper (see `_Days.get_next_stamp`)."""
+        """The instant of the next firing: one a time, each later than the last, none before now."""
         while True:
             stamp = self._next_stamp()
             if stamp > self._last_stamp:
@@ -130,11 +185,19 @@ class _Schedule:
                 return stamp
 
     def prev(self) -> datetime:
+        """The firings strictly before now, newest first (a firing at "now" is `next`'s)."""
+        if self._first == math.inf:
+            now = self._now.astimezone(self.tz)
+            # the reading that the earlier offset gives "now": inside a repeated hour's second
+            # pass, the first pass's later times have fired already
+            naive = (self._now.astimezone(timezone.utc) + now.replace(fold=0).utcoffset()).replace(tzinfo=None)
+            self._it_prev = croniter(self.expr, naive + _TICK)
+            self._first = self._now_stamp
         while True:
-            aware = self._it.get_prev(datetime).replace(tzinfo=self.tz)
-            if self._first is None or aware.astimezone(timezone.utc) < self._first.astimezone(timezone.utc):
-                self._first = aware
-                return aware
+            stamp = instant(self._it_prev.get_prev(datetime), self.tz)
+            if stamp < self._first:
+                self._first = stamp
+                return datetime.fromtimestamp(stamp, self.tz)
 
 
 def observe(trigger: CronTrigger, ctx: TriggerContext, lead: Lead | None = None) -> reactivex.Observable[Fire]:
@@ -169,10 +232,12 @@ def last_fire(trigger: CronTrigger, ctx: TriggerContext) -> datetime:
     return _Schedule(trigger, ctx.clock.wall()).prev()
 
 
-def previous(trigger: CronTrigger, ctx: TriggerContext, count: int) -> list[datetime]:
-    """The last `count` firings before now, newest first (catch-up skips those outside `when`)."""
+def previous(trigger: CronTrigger, ctx: TriggerContext, count: int) -> Iterator[datetime]:
+    """The last `count` firings before now, newest first, as they are asked for (catch-up takes
+    the first inside the cue's `when`: usually the first)."""
     schedule = _Schedule(trigger, ctx.clock.wall())
-    return [schedule.prev() for _ in range(count)]
+    for _ in range(count):
+        yield schedule.prev()
 
 
 TYPE = TriggerType(observe, next_fire=next_fire, last_fire=last_fire)

@@ -1,7 +1,9 @@
 """`every: D` from `from` (default 0), before `until`, at most `times` firings: a grid in show time.
 
-The n-th firing is at `start + n * interval` whatever happened before, so a jump of the show clock
-lands back on the grid and `times` still counts right.
+The n-th slot is at `start + n * interval` whatever happened before, so a jump of the show clock
+lands back on the grid and `times` still counts right. With `when` beside `times`, `times` counts
+the firings that happened: a slot outside the window is passed over and not counted (the slots
+before the current one are read on the wall clock as it maps to show time now).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from reactivex.disposable import Disposable
 from ...show.model import EveryTrigger
 from ..lookahead import Lead, call_ahead
 from ..showclock import EPS
+from ..when import inside
 from . import Fire, TriggerContext, TriggerType, new_fire
 
 
@@ -41,7 +44,59 @@ def _count(trigger: EveryTrigger) -> float:
     return count
 
 
+def _happened(trigger: EveryTrigger, ctx: TriggerContext, n: int) -> tuple[int, int]:
+    """(how many of the slots before `n` fired, the index of the last that did or -1), for `times`
+    with `when`: each slot is read on the wall clock at its show time."""
+    sc, clock = ctx.show_clock, ctx.clock
+    done, last = 0, -1
+    for i in range(n):
+        if done >= trigger.times:  # type: ignore[operator]
+            break
+        if inside(trigger.when, clock.wall_at(sc.mono_of(trigger.start + i * trigger.interval))):
+            done, last = done + 1, i
+    return done, last
+
+
 def observe(trigger: EveryTrigger, ctx: TriggerContext, lead: Lead | None = None) -> reactivex.Observable[Fire]:
+    if trigger.when is not None and trigger.times is not None:
+        return _observe_counted(trigger, ctx, lead)
+    return _observe(trigger, ctx, lead)
+
+
+def _observe_counted(trigger: EveryTrigger, ctx: TriggerContext, lead: Lead | None) -> reactivex.Observable[Fire]:
+    """`times` with `when`: a slot fires only inside the window, and only those count."""
+    def subscribe(observer, scheduler=None):  # type: ignore[no-untyped-def]
+        sc, clock, when, times = ctx.show_clock, ctx.clock, trigger.when, trigger.times
+        n = _index_at(trigger, sc.planning_t)
+        done = _happened(trigger, ctx, n)[0]
+        until = math.inf if trigger.until is None else trigger.until - EPS
+        start, interval = trigger.start, trigger.interval
+        timer = None
+
+        def plan() -> None:
+            nonlocal timer
+            if done >= times or start + n * interval >= until:  # type: ignore[operator]
+                observer.on_completed()
+                return
+            timer = sc.call_at(start + n * interval, fire) if lead is None else \
+                call_ahead(sc.call_at, start + n * interval, lead, fire)
+
+        def fire(ahead: float = 0.0) -> None:
+            nonlocal n, done
+            t = start + n * interval
+            n += 1
+            if inside(when, clock.wall()):  # the engine asks the same of the same instant
+                done += 1
+                observer.on_next(new_fire((sc.mono_of(t), t, (), None, ahead)))
+            plan()
+
+        plan()
+        return Disposable(lambda: timer is not None and timer.cancel())
+
+    return reactivex.create(subscribe)
+
+
+def _observe(trigger: EveryTrigger, ctx: TriggerContext, lead: Lead | None = None) -> reactivex.Observable[Fire]:
     def subscribe(observer, scheduler=None):  # type: ignore[no-untyped-def]
         sc = ctx.show_clock
         n = _index_at(trigger, sc.planning_t)
@@ -75,10 +130,21 @@ def observe(trigger: EveryTrigger, ctx: TriggerContext, lead: Lead | None = None
 
 def next_fire(trigger: EveryTrigger, ctx: TriggerContext):  # type: ignore[no-untyped-def]
     n = _index_at(trigger, ctx.show_clock.planning_t)
+    if trigger.when is not None and trigger.times is not None:
+        if _happened(trigger, ctx, n)[0] >= trigger.times:
+            return None
+        t = trigger.start + n * trigger.interval
+        return (t, None) if trigger.until is None or t < trigger.until - EPS else None
     return (trigger.start + n * trigger.interval, None) if _allowed(trigger, n) else None
 
 
 def last_fire(trigger: EveryTrigger, ctx: TriggerContext) -> float | None:
+    if trigger.when is not None and trigger.times is not None:
+        n = _index_at(trigger, ctx.show_clock.planning_t)
+        if trigger.until is not None:
+            n = min(n, math.ceil((trigger.until - trigger.start - EPS) / trigger.interval))
+        last = _happened(trigger, ctx, n)[1]
+        return trigger.start + last * trigger.interval if last >= 0 else None
     n = _index_at(trigger, ctx.show_clock.planning_t) - 1
     if trigger.times is not None:
         n = min(n, trigger.times - 1)
