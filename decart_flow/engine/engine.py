@@ -451,7 +451,13 @@ class Engine:
         if op.kind == "audio":
             self._audio = (op.action["audio"], self.loop.time())
         if self.journal.active:
-            self._write("action.send", cue=op.cue, action=op.action)
+            if op.submitted_at:  # it waited for its lane: when it really went on the wire, and behind what
+                behind = op.behind
+                self._write("action.send", cue=op.cue, action=op.action,
+                            queued_ms=round((op.sent_at - op.submitted_at) * 1000.0, 3),
+                            behind=behind.cue if behind is not None else None)
+            else:
+                self._write("action.send", cue=op.cue, action=op.action)
 
     def _on_ack(self, op: Op, latency: float, error: BaseException | None) -> None:
         if error is None and op.kind != "audio" and not self.journal.active:  # every ack of `plan`: the state only
@@ -462,8 +468,8 @@ class Engine:
             return
         if op.kind == "audio" and self._audio is not None and self._audio[0] == op.action["audio"]:
             self._audio = None
-        if isinstance(error, asyncio.CancelledError):
-            return
+        if isinstance(error, asyncio.CancelledError) or self._ended is not None:
+            return  # after show.end the journal is closed for the show: nothing follows it
         self._last_ack_ms = latency * 1000.0
         message = None if error is None else f"{type(error).__name__}: {error}"
         # NotConnectedError.deferred: asked for during an outage, kept by the client as the next
