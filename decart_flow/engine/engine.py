@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from reactivex.disposable import Disposable
+from reactivex.disposable import Disposable, SerialDisposable
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 from reactivex.subject import BehaviorSubject
 
@@ -224,13 +224,48 @@ class Engine:
         return any(lead is not None and lead.auto for lead in map(self._lead, settings))
 
     def _subscribe(self, cue: Cue) -> Any:
-        observable = trigger_type(cue.trigger).observe(cue.trigger, self, self._lead(cue.lookahead))
+        kind = trigger_type(cue.trigger)
+        observable = kind.observe(cue.trigger, self, self._lead(cue.lookahead))
         general = partial(self._fire, cue)
-        return observable.subscribe(
-            on_next=compile_cue(self, cue, general) or general,  # lean only for a session that acks at once
-            on_error=lambda exc, cue=cue: self._bug(f"cue {cue.name!r} stopped", exc),
-            scheduler=self.scheduler,
-        )
+        on_next = compile_cue(self, cue, general) or general  # lean only for a session that acks at once
+        if kind.show_time or _is_wall(cue):
+            return observable.subscribe(
+                on_next=on_next, on_error=lambda exc, cue=cue: self._bug(f"cue {cue.name!r} stopped", exc),
+                scheduler=self.scheduler)
+        return self._subscribe_living(cue, observable, on_next)
+
+    def _subscribe_living(self, cue: Cue, observable: Any, on_next: Callable[[Any], None]) -> Any:
+        """An event cue (or a Python show's reactive pipeline) outlives a firing that fails.
+
+        An exception in an operator ends an Rx stream: a `/fader "abc"` that a `float()` in the
+        pipeline cannot read would stop the cue for the rest of the show. The failure is journaled
+        and the cue subscribes afresh to its (hot) event streams. A pipeline that fails while it
+        is being subscribed, before any event, stays stopped: subscribing again would fail again.
+        """
+        holder = SerialDisposable()
+        subscribing = [False]
+
+        def on_error(exc: Exception) -> None:
+            if subscribing[0]:
+                self._bug(f"cue {cue.name!r} stopped", exc)
+                return
+            log.warning("cue %r: a firing failed (%s: %s); the cue goes on", cue.name, type(exc).__name__, exc)
+            self._write("error", cue=cue.name, message=f"cue {cue.name!r}: a firing failed, the cue goes on: "
+                                                       f"{type(exc).__name__}: {exc}")
+            if not holder.is_disposed:
+                self.loop.call_soon(subscribe)
+
+        def subscribe() -> None:
+            if holder.is_disposed:
+                return
+            subscribing[0] = True
+            try:
+                holder.disposable = observable.subscribe(on_next=on_next, on_error=on_error, scheduler=self.scheduler)
+            finally:
+                subscribing[0] = False
+
+        subscribe()
+        return holder
 
     def _subscribe_events(self) -> None:
         for cue in self.show.cues:
