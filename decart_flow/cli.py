@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 COMMANDS = {
     "serve": "decart_flow.service.cli:serve_command",
@@ -19,18 +20,39 @@ COMMANDS = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """A bad argument is one line (which option, what is wrong, where to look) and exit 2.
+
+    argparse's own way prints the whole usage first, which hides the line that matters.
+    """
+
+    def error(self, message: str) -> "NoReturn":  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def port(text: str) -> int:
+    """A TCP/UDP port on 127.0.0.1: 0 (any free one) to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a port number: use 0-65535") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port: use 0-65535 (0 picks a free one)")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="decart-flow",
         description="Show control for Decart realtime AI video.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
     serve = sub.add_parser("serve", help="run the local Decart-compatible service on loopback")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    serve.add_argument("--port", type=port, default=8765, help="port (default 8765; 0 picks a free one)")
     serve.add_argument("--api-key", default=None, help="accept only this key and tokens minted with it")
     serve.add_argument(
         "--fault",
@@ -66,9 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "else livekit)")
     run.add_argument("--resume", default=None, metavar="JOURNAL", help="continue from a journal's position")
     run.add_argument("--watch", action="store_true", help="reload the show file when it is saved")
-    run.add_argument("--osc-port", type=int, default=None, help="listen for OSC on 127.0.0.1:PORT")
-    run.add_argument("--http-port", type=int, default=None, help="remote-control page on 127.0.0.1:PORT")
-    run.add_argument("--monitor", type=int, default=None, metavar="PORT", help="projector page on 127.0.0.1:PORT")
+    run.add_argument("--osc-port", type=port, default=None, help="listen for OSC on 127.0.0.1:PORT")
+    run.add_argument("--http-port", type=port, default=None, help="remote-control page on 127.0.0.1:PORT")
+    run.add_argument("--monitor", type=port, default=None, metavar="PORT", help="projector page on 127.0.0.1:PORT")
     run.add_argument("--no-realtime", action="store_true",
                      help="run at normal OS priority (default: real-time priority when permitted, for cue timing)")
 

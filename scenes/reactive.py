@@ -27,11 +27,22 @@ async def underwater(session):
     await session.set_prompt("Underwater kingdom", enhance=False)
 
 
+def level(args):
+    """The fader's 0..1 as 0..10, or None for a message that holds no number (`/fader "abc"`)."""
+    try:
+        value = float(args[0])
+    except (IndexError, TypeError, ValueError):
+        return None
+    return round(min(max(value, 0.0), 1.0) * 10) if value == value else None  # NaN is no level
+
+
 @show.reactive
 def fader(events):
     # The fader sends 0..1; quantise it so that small moves do not flood the service.
+    # (Were the pipeline to raise anyway, the engine journals the failure and the cue goes on.)
     return events.osc("/fader").pipe(
-        ops.map(lambda args: round(float(args[0]) * 10)),
+        ops.map(level),
+        ops.filter(lambda level: level is not None),
         ops.distinct_until_changed(),
         ops.map(lambda level: prompt(f"Storm over the harbour, intensity {level} of 10")),
     )

@@ -141,6 +141,10 @@ def export(journal: Path, output: Path) -> Recording:
 
 def export_command(args: argparse.Namespace) -> int:
     journal, output = Path(args.journal), Path(args.output)
+    if output.exists() and journal.exists() and output.samefile(journal):
+        print(f"error: -o {args.output} is the journal itself; writing the show there would destroy it: "
+              "give another file, such as show.yaml", file=sys.stderr)
+        return 2
     try:
         rec = export(journal, output)
     except ExportError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 from typing import TYPE_CHECKING, Any, Callable
 
 from pythonosc.dispatcher import Dispatcher
@@ -20,6 +21,27 @@ if TYPE_CHECKING:
     from ..engine.engine import Engine
 
 log = logging.getLogger(__name__)
+
+
+class _Dispatcher(Dispatcher):
+    """python-osc's dispatcher, with a packet it cannot parse logged in one line and skipped.
+
+    python-osc drops most malformed packets itself, but a string that is not UTF-8 raises out of
+    `datagram_received` and asyncio prints a traceback for it.
+    """
+
+    def call_handlers_for_packet(self, data: bytes, client_address: tuple[str, int]) -> list[Any]:
+        try:
+            return super().call_handlers_for_packet(data, client_address)
+        except (UnicodeDecodeError, ValueError, IndexError, struct.error) as exc:
+            log.warning("OSC packet from %s:%s skipped: %s", *client_address[:2], _why(exc))
+            return []
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"a string is not UTF-8 (byte 0x{exc.object[exc.start]:02x})"
+    return f"malformed ({type(exc).__name__}: {exc})"
 
 
 class OscServer:
@@ -34,7 +56,7 @@ class OscServer:
         self._transport: asyncio.DatagramTransport | None = None
 
     async def start(self) -> None:
-        dispatcher = Dispatcher()
+        dispatcher = _Dispatcher()
         dispatcher.set_default_handler(self._handle)
         server = AsyncIOOSCUDPServer((self.host, self.port), dispatcher, asyncio.get_running_loop())
         self._transport, _ = await server.create_serve_endpoint()

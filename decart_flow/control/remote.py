@@ -42,6 +42,54 @@ STATIC = Path(__file__).parent / "static"
 COOKIE = "decart_flow_token"
 
 
+MAX_BODY = 64 * 1024  # a prompt is at most 1000 characters: a control request is small
+MAX_DEPTH = 8  # {"args": [...]} is two deep; json.loads recurses once per level
+
+
+class BadBody(ValueError):
+    """A request body we do not act on: the reason goes back as a 400."""
+
+
+async def _json(request: web.Request) -> Any:
+    """The request's JSON body, or BadBody: never a RecursionError or a decoding traceback."""
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise BadBody(f"the body is over {MAX_BODY // 1024} KiB")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadBody("the body must be JSON in UTF-8") from None
+    if _depth(text) > MAX_DEPTH:
+        raise BadBody(f"the JSON is nested more than {MAX_DEPTH} levels deep")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise BadBody("the body must be JSON") from None
+
+
+def _depth(text: str) -> int:
+    """How deep arrays and objects nest in JSON text (brackets inside strings do not count)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
 class HttpControl:
     """The control server of one run; symmetric `start()` / `stop()`, `url` once started."""
 
@@ -87,7 +135,9 @@ class HttpControl:
         offered = [request.headers.get("X-Token"), request.cookies.get(COOKIE), request.query.get("token"),
                    header[7:] if header.startswith("Bearer ") else None]
         expected = self.token.encode()
-        return any(o is not None and hmac.compare_digest(o.encode(), expected) for o in offered)
+        # A header or cookie may hold anything, non-ASCII and undecodable bytes too: it is only unequal.
+        return any(o is not None and hmac.compare_digest(o.encode("utf-8", "surrogateescape"), expected)
+                   for o in offered)
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: Callable[[web.Request], Any]) -> web.StreamResponse:
@@ -114,13 +164,13 @@ class HttpControl:
 
     async def _prompt(self, request: web.Request) -> web.Response:
         try:
-            body = await request.json()
+            body = await _json(request)
             text = body.get("text") if isinstance(body, dict) else None
             enhance = bool(body.get("enhance", True)) if isinstance(body, dict) else True
             if not isinstance(text, str):
                 raise CommandError("send {\"text\": \"...\", \"enhance\": true}")
             command(self.engine, "prompt", (text, enhance), source="http")
-        except (CommandError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (CommandError, BadBody) as exc:
             return web.json_response({"ok": False, "error": str(exc)}, status=400)
         return web.json_response({"ok": True})
 
@@ -129,13 +179,16 @@ class HttpControl:
         args: list[Any] = list(request.query.values())
         if request.can_read_body:
             try:
-                body = await request.json()
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                return web.json_response({"ok": False, "error": "the body must be JSON"}, status=400)
+                body = await _json(request)
+            except BadBody as exc:
+                return web.json_response({"ok": False, "error": str(exc)}, status=400)
             if isinstance(body, list):
                 args = body
             elif isinstance(body, dict) and isinstance(body.get("args"), list):
                 args = body["args"]
+        if not all(isinstance(a, (str, int, float, bool)) or a is None for a in args):
+            return web.json_response({"ok": False, "error": "args are texts or numbers, not lists or objects"},
+                                     status=400)
         if not self.engine.fire_event("http", path, args):
             return web.json_response({"ok": False, "error": f"no cue listens to `on: http {path}`"}, status=404)
         return web.json_response({"ok": True})

@@ -16,7 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from reactivex.disposable import Disposable
+from reactivex.disposable import Disposable, SerialDisposable
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 from reactivex.subject import BehaviorSubject
 
@@ -230,13 +230,48 @@ class Engine:
         return any(lead is not None and lead.auto for lead in map(self._lead, settings))
 
     def _subscribe(self, cue: Cue) -> Any:
-        observable = trigger_type(cue.trigger).observe(cue.trigger, self, self._lead(cue.lookahead))
+        kind = trigger_type(cue.trigger)
+        observable = kind.observe(cue.trigger, self, self._lead(cue.lookahead))
         general = partial(self._fire, cue)
-        return observable.subscribe(
-            on_next=compile_cue(self, cue, general) or general,  # lean only for a session that acks at once
-            on_error=lambda exc, cue=cue: self._bug(f"cue {cue.name!r} stopped", exc),
-            scheduler=self.scheduler,
-        )
+        on_next = compile_cue(self, cue, general) or general  # lean only for a session that acks at once
+        if kind.show_time or _is_wall(cue):
+            return observable.subscribe(
+                on_next=on_next, on_error=lambda exc, cue=cue: self._bug(f"cue {cue.name!r} stopped", exc),
+                scheduler=self.scheduler)
+        return self._subscribe_living(cue, observable, on_next)
+
+    def _subscribe_living(self, cue: Cue, observable: Any, on_next: Callable[[Any], None]) -> Any:
+        """An event cue (or a Python show's reactive pipeline) outlives a firing that fails.
+
+        An exception in an operator ends an Rx stream: a `/fader "abc"` that a `float()` in the
+        pipeline cannot read would stop the cue for the rest of the show. The failure is journaled
+        and the cue subscribes afresh to its (hot) event streams. A pipeline that fails while it
+        is being subscribed, before any event, stays stopped: subscribing again would fail again.
+        """
+        holder = SerialDisposable()
+        subscribing = [False]
+
+        def on_error(exc: Exception) -> None:
+            if subscribing[0]:
+                self._bug(f"cue {cue.name!r} stopped", exc)
+                return
+            log.warning("cue %r: a firing failed (%s: %s); the cue goes on", cue.name, type(exc).__name__, exc)
+            self._write("error", cue=cue.name, message=f"cue {cue.name!r}: a firing failed, the cue goes on: "
+                                                       f"{type(exc).__name__}: {exc}")
+            if not holder.is_disposed:
+                self.loop.call_soon(subscribe)
+
+        def subscribe() -> None:
+            if holder.is_disposed:
+                return
+            subscribing[0] = True
+            try:
+                holder.disposable = observable.subscribe(on_next=on_next, on_error=on_error, scheduler=self.scheduler)
+            finally:
+                subscribing[0] = False
+
+        subscribe()
+        return holder
 
     def _subscribe_events(self) -> None:
         for cue in self.show.cues:
@@ -457,7 +492,13 @@ class Engine:
         if op.kind == "audio":
             self._audio = (op.action["audio"], self.loop.time())
         if self.journal.active:
-            self._write("action.send", cue=op.cue, action=op.action)
+            if op.submitted_at:  # it waited for its lane: when it really went on the wire, and behind what
+                behind = op.behind
+                self._write("action.send", cue=op.cue, action=op.action,
+                            queued_ms=round((op.sent_at - op.submitted_at) * 1000.0, 3),
+                            behind=behind.cue if behind is not None else None)
+            else:
+                self._write("action.send", cue=op.cue, action=op.action)
 
     def _on_ack(self, op: Op, latency: float, error: BaseException | None) -> None:
         if error is None and op.kind != "audio" and not self.journal.active:  # every ack of `plan`: the state only
@@ -468,8 +509,8 @@ class Engine:
             return
         if op.kind == "audio" and self._audio is not None and self._audio[0] == op.action["audio"]:
             self._audio = None
-        if isinstance(error, asyncio.CancelledError):
-            return
+        if isinstance(error, asyncio.CancelledError) or self._ended is not None:
+            return  # after show.end the journal is closed for the show: nothing follows it
         self._last_ack_ms = latency * 1000.0
         message = None if error is None else f"{type(error).__name__}: {error}"
         # NotConnectedError.deferred: asked for during an outage, kept by the client as the next

@@ -1,11 +1,14 @@
 """The executor: the one place that calls the session.
 
-Wire calls go out one at a time, in order. Prompts (and images) are latest-wins: a change that
-is still waiting while another is in flight is replaced by a newer one, and journaled as
-superseded. When nothing is in flight the call starts synchronously, so a cue's message is
-written inside the timer callback that fired it; a call that also completes synchronously costs no
-Task and no Future, and one that returns `ACKED` (the virtual session of `plan`) not even a
-coroutine. Audio plays beside the queue: a clip lasts seconds and must not hold prompts back.
+Wire calls go out in lanes, one lane per kind of change: the look (prompts and images, which both
+say what the picture shows, so they keep their order between them), the mirror, and audio. Within a
+lane calls go out one at a time, in order; lanes never wait for each other, so a mirror does not
+wait for a prompt's ack. Prompts and images are latest-wins within their kind: a change that is
+still waiting while another is in flight is replaced by a newer one, and journaled as superseded.
+When its lane is free a call starts synchronously, so a cue's message is written inside the timer
+callback that fired it; a call that also completes synchronously costs no Task and no Future, and
+one that returns `ACKED` (the virtual session of `plan`) not even a coroutine. Audio plays beside
+everything: a clip lasts seconds, and a new clip replaces the one playing.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from .loop import awaiting, resume
 log = logging.getLogger(__name__)
 
 LATEST_WINS = ("prompt", "image")
+# kind -> lane: kinds in one lane are sent one at a time, in order; lanes go independently.
+LANES = {"prompt": "look", "image": "look", "mirror": "mirror"}
 
 
 class Acked:
@@ -47,7 +52,7 @@ class Superseded(Exception):
 class Op:
     """One wire call. `done` is a Future only when the caller waits for the call (`wait=True`)."""
 
-    __slots__ = ("kind", "call", "action", "cue", "done", "sent_at")
+    __slots__ = ("kind", "call", "action", "cue", "done", "sent_at", "submitted_at", "behind")
 
     def __init__(
         self, kind: str, call: Callable[[], Awaitable[Any]], action: dict[str, Any], cue: str,
@@ -55,10 +60,16 @@ class Op:
     ) -> None:
         self.kind, self.call, self.action, self.cue, self.done = kind, call, action, cue, done
         self.sent_at = 0.0
+        self.submitted_at = 0.0  # set only when the call had to wait for its lane
+        self.behind: Op | None = None  # the call it waited for
 
 
 class Executor:
-    """`on_send(op)`, `on_ack(op, latency_s, error)`, `on_superseded(op, by)` report what happened."""
+    """`on_send(op)`, `on_ack(op, latency_s, error)`, `on_superseded(op, by)` report what happened.
+
+    `_busy` (lanes with a call in flight) and `_queue` (calls waiting, all lanes, oldest first) are
+    empty exactly when the executor is idle: `compiled.py` reads them as that.
+    """
 
     def __init__(
         self,
@@ -70,15 +81,22 @@ class Executor:
         self.loop = loop
         self.on_send, self.on_ack, self.on_superseded = on_send, on_ack, on_superseded
         self._queue: deque[Op] = deque()
-        self._busy = False
-        self.in_flight: Op | None = None
+        self._busy: dict[str, Op] = {}  # lane -> the call in flight in it
+
+    @property
+    def in_flight(self) -> Op | None:
+        """A call that is on the wire and not yet acknowledged (the oldest), or None."""
+        for op in self._busy.values():
+            return op
+        return None
 
     def submit(self, kind: str, call: Callable[[], Awaitable[Any]], action: dict[str, Any], cue: str,
                wait: bool = False) -> asyncio.Future[Any] | None:
         """Queue a call; with `wait`, a Future that resolves when it is acknowledged (or fails)."""
         op = Op(kind, call, action, cue, self.loop.create_future() if wait else None)
-        if kind == "audio":
-            self._start(op, queued=False)
+        lane = LANES.get(kind)
+        if lane is None:  # audio, and anything without a lane: at once, beside everything
+            self._start(op, None)
             return op.done
         if kind in LATEST_WINS and self._queue:
             for old in [o for o in self._queue if o.kind == kind]:
@@ -87,12 +105,14 @@ class Executor:
                 if old.done is not None:
                     old.done.set_exception(Superseded())
                     old.done.exception()  # retrieved: nobody has to await a superseded call
-        if not self._busy and not self._queue:  # the usual case: straight to the wire
-            self._start(op, queued=True)
+        busy = self._busy.get(lane)
+        if busy is None and not any(LANES[o.kind] == lane for o in self._queue):
+            self._start(op, lane)  # the usual case: straight to the wire
         else:
+            op.submitted_at = self.loop.time()
+            op.behind = busy
             self._queue.append(op)
-            if not self._busy:
-                self._pump()
+            self._pump()
         return op.done
 
     def cancel_pending(self) -> None:
@@ -102,13 +122,16 @@ class Executor:
                 done.cancel()
 
     def _pump(self) -> None:
-        while self._queue and not self._busy:
-            self._start(self._queue.popleft(), queued=True)
+        """Start the oldest waiting call of every lane that is free."""
+        for op in list(self._queue):
+            lane = LANES[op.kind]
+            if lane not in self._busy and op in self._queue:
+                self._queue.remove(op)
+                self._start(op, lane)
 
-    def _start(self, op: Op, queued: bool) -> None:
-        if queued:
-            self._busy = True
-            self.in_flight = op
+    def _start(self, op: Op, lane: str | None) -> None:
+        if lane is not None:
+            self._busy[lane] = op
         op.sent_at = self.loop.time()
         error: BaseException | None = None
         task = None
@@ -129,14 +152,13 @@ class Executor:
                 task = self.loop.create_task(resume(coro, yielded))
         self.on_send(op)
         if task is None:
-            self._finish(op, error, queued)
+            self._finish(op, error, lane)
         else:
-            task.add_done_callback(lambda f: self._finish(op, _outcome(f), queued, pump=True))
+            task.add_done_callback(lambda f: self._finish(op, _outcome(f), lane, pump=True))
 
-    def _finish(self, op: Op, error: BaseException | None, queued: bool, pump: bool = False) -> None:
-        if queued:
-            self._busy = False
-            self.in_flight = None
+    def _finish(self, op: Op, error: BaseException | None, lane: str | None, pump: bool = False) -> None:
+        if lane is not None and self._busy.get(lane) is op:
+            del self._busy[lane]
         try:
             self.on_ack(op, self.loop.time() - op.sent_at, error)
         except Exception:  # our own bug: log it and keep the queue moving
@@ -150,7 +172,7 @@ class Executor:
             else:
                 done.set_exception(error)
                 done.exception()
-        if pump:
+        if pump and self._queue:
             self._pump()
 
 

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 _SECRET = re.compile(r"((?:api[_-]?key|x-api-key|token)\s*[=:]\s*)([^\s&\"',;]+)", re.IGNORECASE)
 _KEYLIKE = re.compile(r"\b(?:sk|ek|dk|key)_[A-Za-z0-9_\-]{12,}\b")
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/?#\s]*@")  # ws://user:KEY@host
 
 
 def redact(text: str) -> str:
@@ -27,6 +28,8 @@ def redact(text: str) -> str:
         text = _SECRET.sub(r"\1***", text)
     if "_" in text:
         text = _KEYLIKE.sub("***", text)
+    if "@" in text:
+        text = _USERINFO.sub(r"\1***@", text)
     return text
 
 

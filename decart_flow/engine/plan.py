@@ -226,6 +226,17 @@ def plan_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"decart-flow plan: {exc}", file=sys.stderr)
         return 2
+    span = for_seconds if for_seconds is not None else (show.duration if show.duration is not None else DEFAULT_FOR)
+    try:  # the wall clock of the whole plan, and a day of a cron rule's look beyond it, must be a datetime
+        start + timedelta(seconds=span, days=2)
+        start - timedelta(days=2)
+        overflow = False
+    except OverflowError:
+        overflow = True
+    if overflow:
+        print(f"decart-flow plan: --start {args.start}: the plan would run past the years 1-9999 a clock can "
+              "show; give a --start nearer today or a shorter --for", file=sys.stderr)
+        return 2
     try:
         return _print_plan(show, for_seconds, start, args.json)
     except BrokenPipeError:  # `plan ... | head`: the reader has seen enough

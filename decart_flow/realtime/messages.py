@@ -14,11 +14,26 @@ class MalformedMessage(ValueError):
     """A frame from the service that is not a protocol message we can act on."""
 
 
+def _utf8(text: str) -> str:
+    """Text for the wire: a lone surrogate is not UTF-8, and a service cannot decode it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        from decart_flow.realtime.errors import InvalidInputError
+
+        raise InvalidInputError(
+            f"prompt character {exc.start + 1} ({ascii(text[exc.start])[1:-1]}) is not valid Unicode: not sent"
+        ) from None
+    return text
+
+
 def prompt(text: str, enhance: bool) -> dict[str, Any]:
-    return {"type": "prompt", "prompt": text, "enhance_prompt": enhance}
+    return {"type": "prompt", "prompt": _utf8(text), "enhance_prompt": enhance}
 
 
 def set_image(image_b64: str | None, prompt_text: str | None = None, enhance: bool | None = None) -> dict[str, Any]:
+    if prompt_text is not None:
+        _utf8(prompt_text)
     message: dict[str, Any] = {"type": "set_image", "image_data": image_b64}
     if prompt_text is not None or image_b64 is None:
         message["prompt"] = prompt_text

@@ -12,11 +12,13 @@ USER_AGENT = f"decart-flow/{__version__} lang/py"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 _KEY_IN_QUERY = re.compile(r"(?i)(api_key=)[^&#\s]*")
+# `scheme://user:secret@host`: everything before the host's `@` may be a key (`ws://u:KEY@host`).
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/?#\s]*@")
 
 
 def redact_url(url: str) -> str:
-    """The URL with every `api_key=` value replaced by `***`: the only form of a URL we log."""
-    return _KEY_IN_QUERY.sub(r"\1***", url)
+    """The URL with every `api_key=` value and any userinfo replaced by `***`: the only form we log."""
+    return _USERINFO.sub(r"\1***@", _KEY_IN_QUERY.sub(r"\1***", url))
 
 
 def to_ws(base_url: str) -> str:

@@ -7,13 +7,14 @@ import asyncio
 import logging
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from ..show import ShowError, load_show
 from .backend import targets_cloud
 from ..show.times import parse_duration
 from .headless import printer
-from .run import Run, RunError, RunOptions
+from .run import Run, RunError, RunOptions, exit_code, journal_problem
 
 
 def _say(line: str) -> None:
@@ -52,6 +53,10 @@ def run_command(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"--duration: {exc}", file=sys.stderr)
         return 2
+    problem = journal_problem(Path(options.journal)) if options.journal else None
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     if options.headless:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         return asyncio.run(_headless(show, options))
@@ -61,7 +66,11 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 async def _headless(show: Any, options: RunOptions) -> int:
-    run = Run(show, options, say=_say)
+    try:
+        run = Run(show, options, say=_say)
+    except RunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     _say(f"show: {show.name} ({show.model})")
     _say(f"journal: {run.journal_path}")
     run.journal.events.subscribe(printer(_say))
@@ -77,4 +86,4 @@ async def _headless(show: Any, options: RunOptions) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     _say(f"show ended: {reason}")
-    return 0
+    return exit_code(reason)

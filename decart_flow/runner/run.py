@@ -63,6 +63,34 @@ def default_journal_path(show: ShowModel, now: datetime | None = None) -> Path:
     return Path("journals") / f"{slug}-{now:%Y%m%d-%H%M%S}.jsonl"
 
 
+# End reasons that mean the show did not play as written: the command exits 1 on them.
+FAILED_ENDS = frozenset({"disconnected", "error", "service lost"})
+
+
+def exit_code(reason: str) -> int:
+    """The exit status of a run that ended for `reason`: 0 for a show that played (or was stopped)."""
+    return 1 if reason in FAILED_ENDS else 0
+
+
+def journal_problem(path: Path) -> str | None:
+    """Why `path` cannot be a journal (a folder, an unwritable place), or None."""
+    if path.is_dir():
+        return f"--journal {path}: is a folder; give a file path such as {path / 'show.jsonl'}"
+    return None
+
+
+def open_journal(path: Path, now: Callable[[], tuple[str, float]]) -> Journal:
+    """The run's journal, its folder made; a path that cannot be one is a RunError (one line)."""
+    problem = journal_problem(path)
+    if problem is None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return Journal(path, now)
+        except OSError as exc:
+            problem = f"--journal {path}: cannot write it ({exc.strerror or exc}): give a writable file path"
+    raise RunError(problem)
+
+
 class Run:
     def __init__(self, show: ShowModel, options: RunOptions, say: Callable[[str], None] = print) -> None:
         if options.duration is not None:
@@ -74,8 +102,7 @@ class Run:
         self.loop = asyncio.get_running_loop()
         self.clock = Clock(self.loop)
         self.journal_path = Path(options.journal) if options.journal else default_journal_path(show)
-        self.journal_path.parent.mkdir(parents=True, exist_ok=True)
-        self.journal = Journal(self.journal_path, self._stamp)
+        self.journal = open_journal(self.journal_path, self._stamp)
         self.backend: Backend | None = None
         self.source: Any = None
         self.session: RealtimeClient | None = None
@@ -128,6 +155,11 @@ class Run:
                 self.journal.write("error", message=str(exc))
                 self.journal.write("show.end", reason="error")
                 raise
+            except Exception as exc:  # our bug: a traceback in the log, and still a whole journal
+                log.exception("the run could not start")
+                self.journal.write("error", message=redact(f"the run could not start: {type(exc).__name__}: {exc}"))
+                self.journal.write("show.end", reason="error")
+                raise RunError(redact(f"the run could not start: {type(exc).__name__}: {exc}")) from exc
             assert self.engine is not None
             if self.options.realtime:
                 self.collector = Collector(self.loop, self.clock)

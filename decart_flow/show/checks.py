@@ -43,6 +43,27 @@ def model_problem(name: str) -> str:
     return f"unknown model '{name}'{hint}: use {models_hint()}"
 
 
+def text_problem(text: str) -> str | None:
+    """Text that cannot go on the wire or to a terminal as it is, or None.
+
+    A lone surrogate (`"\\uD800"` in YAML, `"\\ud800"` in Python) is not UTF-8: the service cannot
+    decode it. A control character other than tab and newline (an ESC sequence) would drive the
+    terminal that shows it.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = text[exc.start]
+        return (f"character {exc.start + 1} is {ascii(bad)[1:-1]}, half of a surrogate pair, which is not "
+                "Unicode text and cannot be sent as UTF-8: remove it or write the whole character")
+    for i, ch in enumerate(text):
+        code = ord(ch)
+        if (code < 0x20 and ch not in "\t\n") or 0x7F <= code < 0xA0:
+            return (f"character {i + 1} is the control character {ascii(ch)[1:-1]}, which would act on the "
+                    "terminal that shows it: remove it")
+    return None
+
+
 def is_url(text: str) -> bool:
     return text.startswith(("http://", "https://"))
 

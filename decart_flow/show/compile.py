@@ -120,7 +120,12 @@ class Compiler:
         if not node.is_scalar or isinstance(node.value, Opaque):
             self.error(node.where, f"{what} must be text, not {node.kind()}")
             return None
-        return node.scalar_text()
+        text = node.scalar_text()
+        problem = checks.text_problem(text) if text else None
+        if problem:
+            self.error(node.where, f"{what}: {problem}")
+            return None
+        return text
 
     def substitute(self, text: str, where: Where, args_ok: bool) -> str:
         """`{name}` replaced by its var; `{0}`, `{1}`... kept for event arguments."""

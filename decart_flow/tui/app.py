@@ -31,7 +31,7 @@ from textual.widgets import Footer
 
 from ..engine.clock import local_zone
 from ..engine.state import ShowState
-from ..runner.run import Run, RunError, RunOptions
+from ..runner.run import Run, RunError, RunOptions, exit_code
 from ..runner.thread import RunFactory, ShowThread
 from ..show import ShowError, load_show
 from ..show.model import EventTrigger, ImageAction, MirrorAction, PromptAction, ShowModel
@@ -190,9 +190,11 @@ class FlowApp(App[int]):
             log.error("the run failed", exc_info=exc)
             self.phase, self.note, self.exit_code = "failed", f"error: {type(exc).__name__}: {exc}", 1
         else:
+            reason = self.finished.result()
             if self.phase != "stopping":
-                self.note = f"show ended ({self.finished.result()}): q quits"
+                self.note = f"show ended ({reason}): q quits"
             self.phase = "ended"
+            self.exit_code = exit_code(reason)
 
     # ------------------------------------------------------------ the bounded-rate tick
 
@@ -404,6 +406,19 @@ class FlowApp(App[int]):
         await self.shutdown_run()
         self.exit(self.exit_code, return_code=self.exit_code)
 
+    def leaving_lines(self) -> list[str]:
+        """What the terminal keeps after the TUI closes: the end, the journal and the recording."""
+        run = self.show_thread.run
+        lines = []
+        if self.finished.done():
+            exc = self.finished.exception()
+            lines.append(f"error: {exc}" if exc is not None else f"show ended: {self.finished.result()}")
+        if run is not None:
+            lines.append(f"journal: {run.journal_path}")
+            if run.options.record:
+                lines.append(f"recording: {run.options.record}")
+        return lines
+
     async def shutdown_run(self, timeout: float = 15.0) -> None:
         """End the run cleanly (disconnect, finalize the recording); safe to call more than once."""
         thread = self.show_thread
@@ -480,13 +495,18 @@ def run_tui(show: ShowModel, options: RunOptions, args: argparse.Namespace | Non
 
     guard = CueGuard()
 
+    app = FlowApp(show, options, guard=guard)
+
     async def main() -> int:
-        app = FlowApp(show, options, guard=guard)
         try:
             await app.run_async()
         finally:
             await app.shutdown_run()
         return app.exit_code if app.return_code is None else app.return_code
 
-    with asyncio.Runner(loop_factory=lambda: guarded_loop(guard)) as runner:
-        return runner.run(main())
+    try:
+        with asyncio.Runner(loop_factory=lambda: guarded_loop(guard)) as runner:
+            return runner.run(main())
+    finally:
+        for line in app.leaving_lines():  # the screen is gone: where to find what the show left
+            print(line, flush=True)

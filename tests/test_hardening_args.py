@@ -1,0 +1,84 @@
+"""Bad arguments: one clear line, exit 2, never a traceback; a run's journal always ends with show.end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from decart_flow.realtime.urls import redact_url
+
+SHOW = """\
+name: Args
+model: mirage_v2
+source: testsrc
+initial: {prompt: Anime}
+"""
+
+
+def cli(*args: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "decart_flow.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout)
+
+
+def one_clear_line(done: subprocess.CompletedProcess[str], *words: str) -> None:
+    text = done.stdout + done.stderr
+    assert done.returncode == 2, text
+    assert "Traceback" not in text, text
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1, text
+    for word in words:
+        assert word in lines[0], text
+
+
+@pytest.mark.parametrize("option, value", [("--http-port", "70000"), ("--osc-port", "-5"), ("--monitor", "99999")])
+def test_a_port_out_of_range_is_one_line_and_exit_2(tmp_path: Path, option: str, value: str) -> None:
+    (tmp_path / "s.yaml").write_text(SHOW)
+    done = cli("run", "s.yaml", "--headless", option, value, "--journal", "j.jsonl", cwd=tmp_path)
+    one_clear_line(done, option, value, "0-65535")
+    assert not (tmp_path / "j.jsonl").exists()  # nothing ran
+
+
+def test_serve_with_a_port_out_of_range_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    one_clear_line(cli("serve", "--port", "70000", cwd=tmp_path), "--port", "70000")
+
+
+def test_a_journal_that_is_a_folder_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(SHOW)
+    (tmp_path / "folder").mkdir()
+    one_clear_line(cli("run", "s.yaml", "--headless", "--journal", "folder", cwd=tmp_path), "--journal", "folder")
+
+
+def test_plan_with_a_start_at_the_end_of_time_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "c.yaml").write_text(SHOW + "cues:\n  - cron: '* * * * *'\n    prompt: Neon\n")
+    one_clear_line(cli("plan", "c.yaml", "--start", "9999-12-31T23:59:00", cwd=tmp_path), "--start")
+
+
+def test_a_run_that_cannot_start_still_ends_its_journal_with_show_end(tmp_path: Path) -> None:
+    """The source is refused after the journal is open: the journal still says how the show ended."""
+    (tmp_path / "s.yaml").write_text(SHOW)
+    done = cli("run", "s.yaml", "--headless", "--source", "file:missing.mp4", "--journal", "j.jsonl",
+               "--backend", "ws://127.0.0.1:9", "--api-key", "sk_args_test_key_1234", cwd=tmp_path)
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    lines = (tmp_path / "j.jsonl").read_text().splitlines()
+    assert '"show.end"' in lines[-1], lines
+
+
+def test_export_refuses_to_overwrite_its_own_journal(tmp_path: Path) -> None:
+    j = tmp_path / "j.jsonl"
+    j.write_text('{"ts": "2026-01-01T00:00:00+00:00", "t": 0, "event": "show.start"}\n')
+    before = j.read_bytes()
+    done = cli("export", "j.jsonl", "-o", "./j.jsonl", cwd=tmp_path)
+    one_clear_line(done, "-o")
+    assert j.read_bytes() == before
+
+
+def test_a_key_in_url_userinfo_is_never_printed() -> None:
+    for url in ("ws://u:sk_secret_KEY_123456@127.0.0.1:9", "ws://sk_secret_KEY_123456@127.0.0.1:9/v1/stream",
+                "wss://user:pa:ss@host.invalid/x?api_key=sk_secret_KEY_123456"):
+        shown = redact_url(url)
+        assert "sk_secret" not in shown and "pa:ss" not in shown, shown
+        assert "127.0.0.1" in shown or "host.invalid" in shown
