@@ -30,6 +30,7 @@ from .executor import Executor, Op, Superseded
 from .journal import Journal
 from .latency import LatencyEstimator
 from .lookahead import Lead, call_ahead, lead_for
+from .opening import OpeningHours
 from .loop import eager
 from .showclock import EPS, ShowClock
 from .state import PastFiring, ShowState, Upcoming
@@ -80,6 +81,7 @@ class Engine:
         `meter` (engine.billing.SessionMeter): billed seconds and queue place, shown in the state."""
         self.show = show
         self.meter = meter
+        self.opening: OpeningHours | None = None  # `session:` opening hours and budget, while running
         self.session = session
         self.clock = clock
         self.loop = clock.loop
@@ -132,6 +134,8 @@ class Engine:
         if self._observe_state and self.clock.realtime:
             ticker = self.loop.create_task(self._tick())
         try:
+            if self.show.session is not None and not self._open_hours(self.show.session):
+                self._start_show(self._start_t())  # closed: no session will come to start it
             # A state the session reached before run() subscribed is journaled (and acted on) here.
             state = self._safe_state()
             if state != self._journaled_state:
@@ -159,6 +163,8 @@ class Engine:
         self._runs.clear()
         self.executor.cancel_pending()
         self.show_clock.clear()
+        if self.opening is not None:
+            self.opening.stop()
         try:
             self.session.off("connection_change", self._on_connection)
         except Exception:  # noqa: BLE001 - a session that forgets us is fine
@@ -521,7 +527,8 @@ class Engine:
                         success=error is None, error=message, deferred=deferred or None)
         if error is not None:
             error._journaled = True  # type: ignore[attr-defined]
-            self._write("error", cue=op.cue, message=message)
+            if not deferred:  # kept for the next session (an outage, closed hours): not an error
+                self._write("error", cue=op.cue, message=message)
         if op.kind != "audio" and (error is None or deferred):
             self._apply(op)
         if self._observe_state:
@@ -631,6 +638,34 @@ class Engine:
         log.error("%s", what, exc_info=exc)
         self._write("error", message=f"{what}: {type(exc).__name__}: {exc}")
 
+    def _open_hours(self, policy: Any) -> bool:
+        """Start the opening hours; whether the session is open now."""
+        self.opening = OpeningHours(
+            policy, self.clock,
+            billed=(lambda: self.meter.billed_seconds) if self.meter is not None else None,
+            lead=lambda: float(getattr(self.session, "connect_lead_s", 0.0) or 0.0),
+            apply=self._session_schedule,
+        )
+        is_open = self.opening.start()
+        if not is_open:
+            self._session_schedule(False, "window" if policy.when is not None else "budget")
+        return is_open
+
+    def _session_schedule(self, is_open: bool, reason: str) -> None:
+        """Opening hours open or close the session: journal it, list it in `plan`, tell the session."""
+        action = {"session": "connect" if is_open else "disconnect"}
+        self._write("session.schedule", action=action["session"], reason=reason,
+                    billed_today=round(self.opening.used_today(), 1) if self.opening is not None else None)
+        for hook in self.on_action:
+            hook(self.show_clock.t, "session", action)
+        call = getattr(self.session, "resume" if is_open else "suspend", None)
+        if call is not None:
+            result = call()
+            if asyncio.iscoroutine(result):
+                task = self.loop.create_task(result)
+                task.add_done_callback(_log_failure)
+        self._changed()
+
     def refresh_state(self) -> None:
         """Something the snapshot shows changed outside the engine (billing, queue): publish it."""
         self._changed()
@@ -684,6 +719,11 @@ class Engine:
                 items.append((ahead, Upcoming(cue.name, t, wall)))
         items.sort(key=lambda x: x[0])
         return tuple(u for _, u in items[:limit])
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("opening or closing the session failed", exc_info=task.exception())
 
 
 def _default_latency(show: ShowModel) -> LatencyEstimator:

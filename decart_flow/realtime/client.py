@@ -145,6 +145,9 @@ class RealtimeClient:
         self._remote_tracks: list[HoppingTrack] = []
         self._expected_stamp = 0
         self._queue_seen = 0  # queue_position messages so far: each one restarts the wait for a room
+        self.suspended = False  # closed by opening hours: sends are kept for resume()
+        self.connect_lead_s = 5.0  # from starting a connection to generation, measured each time
+        self._connect_started: float | None = None
         self._last_frame = 0.0  # time.monotonic() of the newest video frame; the stall watchdog reads it
         # What the service should be showing: replayed as the initial state after a reconnect.
         self._current = options.initial_state or ModelState()
@@ -161,8 +164,11 @@ class RealtimeClient:
         api_key: str | None,
         local_track: MediaStreamTrack | None,
         options: RealtimeConnectOptions,
+        suspended: bool = False,
     ) -> "RealtimeClient":
-        """Open a session; transient failures are retried with backoff, a refused key is not."""
+        """Open a session; transient failures are retried with backoff, a refused key is not.
+
+        `suspended`: check everything but do not connect yet; `resume()` connects (opening hours)."""
         if not api_key:
             raise InvalidAPIKeyError()
         model = options.model if isinstance(options.model, ModelDefinition) else realtime(options.model)
@@ -191,6 +197,10 @@ class RealtimeClient:
         client = cls(url, model, local_track, options, protocol)
         try:
             client._current_image_b64 = await image_to_base64(state.image)
+            if suspended:
+                client.suspended = True
+                client._loop.call_soon(client._flush)
+                return client
             await client._connect_with_retry(options.max_attempts)
         except BaseException:
             await client._shutdown()
@@ -242,6 +252,7 @@ class RealtimeClient:
     async def _attempt(self) -> None:
         if self._state != "reconnecting":
             self._set_state("connecting")
+        self._connect_started = time.monotonic()
         self._expected_stamp = 0
         self.session_id = None
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=CONNECT_TIMEOUT_S))
@@ -477,6 +488,9 @@ class RealtimeClient:
                 self.server_address = (data["server_ip"], data["server_port"])
         elif kind == "generation_started":
             wire.generating = True
+            if self._connect_started is not None:  # what opening hours add ahead of a window
+                self.connect_lead_s = time.monotonic() - self._connect_started + 1.0
+                self._connect_started = None
             if self._has_connected:
                 self._set_state("generating")
             self._notify()
@@ -668,7 +682,7 @@ class RealtimeClient:
         """Reference image (bytes, path, URL) or None for passthrough, with an optional prompt."""
         if prompt is not None and not prompt.strip():
             raise InvalidInputError("prompt cannot be empty (pass None for no prompt)")
-        if self._state != "reconnecting":
+        if self._state != "reconnecting" and not self.suspended:
             self._require_connected()
         wire = self._wire
         image_b64 = await image_to_base64(image, wire.http if wire else None)
@@ -683,7 +697,7 @@ class RealtimeClient:
 
     async def set_mirror(self, enabled: bool) -> None:
         """Mirror on or off (`switch_camera`); the service does not acknowledge it."""
-        if self._state == "reconnecting":
+        if self._state == "reconnecting" or self.suspended:
             self._current = ModelState(prompt=self._current.prompt, mirror=bool(enabled))
             self._raise_if_deferred(True)
         self._require_connected()
@@ -696,7 +710,7 @@ class RealtimeClient:
         That is while reconnecting (the initial state must go out alone), and when the session
         drops before the ack came: the caller still gets an error, and the state is remembered.
         """
-        if self._state == "reconnecting":
+        if self._state == "reconnecting" or self.suspended:
             return True
         self._require_connected()
         wire = self._wire
@@ -725,6 +739,29 @@ class RealtimeClient:
         done: asyncio.Future[None] = self._loop.create_future()
         track.play(chunks, lambda: wake(self._loop, _resolve, done))
         await done
+
+    async def suspend(self) -> None:
+        """Disconnect until `resume()` (opening hours): nothing is billed, changes are kept."""
+        if self.suspended or self._closing:
+            return
+        self.suspended = True
+        task, self._reconnect_task = self._reconnect_task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        self._has_connected = False
+        await self._close_wire()
+        self._set_state("disconnected")
+        log.info("session suspended (outside opening hours or over budget)")
+
+    def resume(self) -> None:
+        """Connect again with the state in effect, as after a drop (then the runner catches up)."""
+        if not self.suspended or self._closing:
+            return
+        self.suspended = False
+        log.info("session resuming")
+        self._set_state("reconnecting")  # from now on a change is kept for the new session
+        self._reconnect_task = self._loop.create_task(self._reconnect(), name="decart-resume")
 
     def _require_connected(self) -> None:
         if not self.is_connected():

@@ -19,6 +19,7 @@ from typing import Any, Callable
 from ..engine.clock import Clock, local_zone
 from ..engine.billing import SessionMeter
 from ..engine.engine import Engine
+from ..engine.when import inside
 from ..engine.journal import Journal, redact
 from ..realtime import errors as rt_errors
 from ..realtime.client import RealtimeClient
@@ -251,7 +252,8 @@ class Run:
                 self.stamps.reset()
             if self.engine is not None:
                 self.engine.catch_up()
-        elif self._last_state == "disconnected" and not self._stopping.is_set() and not self._closed:
+        elif (self._last_state == "disconnected" and not self._stopping.is_set() and not self._closed
+              and not (self.session is not None and self.session.suspended)):
             self.journal.write("error", message="the session was lost and could not be re-established")
             self.request_stop("disconnected")
 
@@ -301,8 +303,12 @@ class Run:
                                          resolution=self.show.resolution,  # type: ignore[arg-type]
                                          speed=self.show.speed,  # type: ignore[arg-type]
                                          on_queue_position=self.meter.queue_position)
+        # Outside opening hours the session waits, checked, for the engine to open it.
+        closed = self.show.session is not None and self.show.session.when is not None and not inside(
+            self.show.session.when, self.clock.wall())
         try:
-            return await RealtimeClient.connect(self.backend.url, self.backend.api_key, self.source, options)
+            return await RealtimeClient.connect(self.backend.url, self.backend.api_key, self.source, options,
+                                                suspended=closed)
         except rt_errors.InvalidAPIKeyError as exc:
             raise RunError(f"the service refused the API key ({redact(str(exc))}): check --api-key or DECART_API_KEY") from None
         except rt_errors.DecartSDKError as exc:

@@ -33,6 +33,7 @@ from decart_flow.show.model import (
     MirrorAction,
     PromptAction,
     ReactiveTrigger,
+    SessionPolicy,
     ShowModel,
     Text,
     TimelineEntry,
@@ -46,7 +47,7 @@ from decart_flow.show.problems import Problem, ShowError, did_you_mean
 from decart_flow.show.times import format_seconds, parse_clock, parse_duration, parse_offset
 
 SHOW_KEYS = ("name", "model", "resolution", "speed", "source", "duration", "loop", "vars", "initial", "timeline", "cues",
-             "lookahead", "tz")
+             "lookahead", "tz", "session")
 INITIAL_KEYS = ("prompt", "enhance", "image", "mirror")
 ACTION_KEYS = ("prompt", "enhance", "image", "mirror", "audio", "wait", "log", "go", "pause", "resume", "stop")
 TRIGGER_KEYS = ("at", "every", "cron", "on")
@@ -390,6 +391,7 @@ class Compiler:
             self.error(where, "live_avatar needs a portrait: add `initial: {image: portrait.png}`")
         timeline = self._timeline(get("timeline")) if get("timeline") is not None else []
         cues = self._cues(get("cues")) if get("cues") is not None else []
+        session = self._session(get("session")) if get("session") is not None else None
         if self.model and self.model != checks.AVATAR_MODEL:
             for audio in self._audio:
                 self.error(audio.where, f"audio: plays only on the live_avatar model (this show's model is {self.model})")
@@ -412,9 +414,37 @@ class Compiler:
             resolution=resolution,
             speed=speed,
             model_where=model_where,
+            session=session,
         )
 
     _has_initial_image_problem = False
+
+    def _session(self, node: Node) -> SessionPolicy | None:
+        """`session: {when, budget}`: opening hours (read in the show's zone) and a daily budget."""
+        if not node.is_map:
+            self.error(node.where, 'session: is a mapping: {when: {between: ["09:45", "18:00"]}, budget: 6h/day}')
+            return None
+        found = self._check_keys(node, ("when", "budget"), "session")
+        when = self._when(found["when"][1]) if "when" in found else None
+        if when is not None:
+            when = replace(when, tz=self.tz)
+        budget = None
+        if "budget" in found:
+            value = found["budget"][1]
+            text = (value.scalar_text() or "").strip() if value.is_scalar else ""
+            amount, _, per = text.partition("/")
+            try:
+                budget = parse_duration(amount.strip()) if per.strip() in ("day", "") and amount.strip() else None
+            except ValueError:
+                budget = None
+            if budget is None or budget <= 0 or budget > 86400:
+                self.error(value.where, f"budget: '{text}' is not a daily budget: write a duration per day, e.g. 6h/day or 90m/day")
+                budget = None
+        if when is None and budget is None:
+            if not found:
+                self.error(node.where, "session: needs when: (opening hours) or budget: (e.g. 6h/day)")
+            return None
+        return SessionPolicy(when, budget, node.where)
 
     def _model_options(self, resolution: Node | None, speed: Node | None) -> tuple[str | None, str | None]:
         """`resolution:` and `speed:`, each checked against what the show's model offers."""

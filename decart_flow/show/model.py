@@ -168,6 +168,15 @@ class When:
     tz: str | None = None  # the zone the window is read in (the cue's, else the show's); None = local
 
 
+@dataclass(frozen=True)
+class SessionPolicy:
+    """`session:` opening hours and a daily budget: when an installation's session runs (and pays)."""
+
+    when: When | None = None  # connected only inside this window
+    budget: float | None = None  # generation seconds a day, by the service's ticks
+    where: Where = NOWHERE
+
+
 # ---------------------------------------------------------------- cues and the show
 
 
@@ -218,6 +227,7 @@ class ShowModel:
     resolution: str | None = None  # today's models: 720p | 1080p
     speed: str | None = None  # today's models that offer it: fast
     model_where: Where = NOWHERE  # where `model:` is written (for backend checks)
+    session: SessionPolicy | None = None  # opening hours and budget
 
     def cue(self, name: str) -> Cue | None:
         return next((c for c in self.cues if c.name == name), None)

@@ -14,7 +14,7 @@ _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 _NUMBER = re.compile(r"\d+(?:\.\d*)?|\.\d+")
 _UNIT_PART = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|h|m|s)")
 _CLOCK = re.compile(r"(\d+):([0-5]?\d)(?::([0-5]?\d(?:\.\d*)?))?|(\d+):([0-5]?\d\.\d*)")
-_HHMM = re.compile(r"([01]?\d|2[0-4]):([0-5]\d)")
+_HHMM = re.compile(r"([01]?\d|2[0-4]):([0-5]\d)(?::([0-5]\d))?")
 
 
 def _seconds(value: object) -> float | None:
@@ -74,12 +74,12 @@ def parse_duration(value: object, *, allow_zero: bool = False) -> float:
 
 
 def parse_clock(value: object) -> dtime:
-    """A wall-clock "HH:MM" (24:00 means midnight at the end of the day)."""
+    """A wall-clock "HH:MM" or "HH:MM:SS" (24:00 means midnight at the end of the day)."""
     match = _HHMM.fullmatch(str(value).strip()) if isinstance(value, str) else None
-    if not match or (match.group(1) in ("24",) and match.group(2) != "00"):
+    if not match or (match.group(1) in ("24",) and (match.group(2) != "00" or match.group(3) not in (None, "00"))):
         raise ValueError(f"bad time of day '{_shown(value)}': use \"HH:MM\", e.g. \"09:00\" or \"18:30\"")
     hour = int(match.group(1)) % 24
-    return dtime(hour, int(match.group(2)))
+    return dtime(hour, int(match.group(2)), int(match.group(3) or 0))
 
 
 def format_seconds(seconds: float) -> str:
