@@ -312,6 +312,7 @@ class RealtimeClient:
             width, height,
             on_remote=lambda track: self._on_track(track),
             on_lost=lambda reason: wake(self._loop, self._on_room_lost, wire, reason),
+            on_state=lambda state: wake(self._loop, self._on_room_state, wire, state),
         )
         await self._media.run(wire.room.join(info["livekit_url"], info["token"], self._options.connect_timeout))
         wire.media_up = True
@@ -329,6 +330,15 @@ class RealtimeClient:
             except WebRTCError:
                 if self._queue_seen == seen:
                     raise
+
+    def _on_room_state(self, wire: _Wire, state: str) -> None:
+        """The room recovering on its own (the control channel stays): shown as a reconnect."""
+        if wire is not self._wire or not self._has_connected or self._closing:
+            return
+        if state == "reconnecting":
+            self._set_state("reconnecting")
+        elif self._state == "reconnecting":
+            self._set_state("generating" if wire.generating else "connected")
 
     def _on_room_lost(self, wire: _Wire, reason: str) -> None:
         if wire is not self._wire:

@@ -78,12 +78,14 @@ class LiveKitMedia:
         on_remote: Callable[[MediaStreamTrack], None],
         on_lost: Callable[[str], None],
         mirror: bool = False,
+        on_state: Callable[[str], None] = lambda state: None,
     ) -> None:
         self.local_track = local_track
         self.width, self.height = width, height
         self.mirror = mirror  # read by the publishing task for every frame
         self._on_remote = on_remote
         self._on_lost = on_lost
+        self._on_state = on_state  # "reconnecting" / "reconnected": the room's own recovery
         self._room: Any = None
         self._source: Any = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -97,9 +99,10 @@ class LiveKitMedia:
         loop = asyncio.get_running_loop()
         room = self._room = rtc.Room(loop=loop)
         room.on("track_subscribed", self._track_subscribed)
+        room.on("track_unsubscribed", self._track_unsubscribed)
         room.on("disconnected", self._disconnected)
-        room.on("reconnecting", lambda: log.warning("LiveKit connection interrupted; the room reconnects"))
-        room.on("reconnected", lambda: log.info("LiveKit connection back"))
+        room.on("reconnecting", self._reconnecting)
+        room.on("reconnected", self._reconnected)
         # No ICE servers of ours: the service gives the room's in its join response.
         options = rtc.RoomOptions(auto_subscribe=True, connect_timeout=timeout)
         await asyncio.wait_for(room.connect(url, token, options), timeout)
@@ -152,6 +155,19 @@ class LiveKitMedia:
         self._remote.append(remote)
         log.debug("subscribed to %s's video %s", participant.identity, track.sid)
         self._on_remote(remote)
+
+    def _track_unsubscribed(self, track: Any, publication: Any, participant: Any) -> None:
+        for remote in [r for r in self._remote if r.sid == track.sid]:
+            self._remote.remove(remote)
+            self._spawn(remote.close())  # its pump ends, and with it the user's track
+
+    def _reconnecting(self) -> None:
+        log.warning("LiveKit connection interrupted; the room reconnects")
+        self._on_state("reconnecting")
+
+    def _reconnected(self) -> None:
+        log.info("LiveKit connection back")
+        self._on_state("reconnected")
 
     def _disconnected(self, reason: Any = None) -> None:
         if not self._closing:
