@@ -287,6 +287,8 @@ class ParticipantConnection:
         @pc.on("connectionstatechange")
         async def on_state() -> None:
             log.info("livekit %s: peer connection %s", self.tag, pc.connectionState)
+            if pc.connectionState == "connected" and self._output_mid is not None:
+                self.room.keyframe()
             if pc.connectionState == "failed":
                 await pc.close()
 
@@ -306,5 +308,13 @@ class ParticipantConnection:
                 transceiver.sender._stream_id = f"{self.room.inference_sid}|{self.room.track_sid}"
                 transceiver.sender._track_id = self.room.track_sid
                 self._output_mid = transceiver.mid
+                # Our encoder makes the packets, so a receiver's PLI must reach it, not aiortc's.
+                sender, asked = transceiver.sender, transceiver.sender._send_keyframe
+
+                def keyframe() -> None:
+                    asked()
+                    self.room.keyframe()
+
+                sender._send_keyframe = keyframe  # type: ignore[method-assign]
                 return
         log.warning("livekit %s: the offer has no video slot to receive on; nothing to subscribe", self.tag)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 INFERENCE_PREFIX = "inference-server-"
+KEYFRAME_GAP = 0.25  # seconds
 
 
 def new_sid(prefix: str) -> str:
@@ -46,6 +47,7 @@ class Room:
         self._on_camera = on_camera
         self._relay = MediaRelay()
         self._output: MediaStreamTrack | None = None
+        self._last_keyframe = 0.0
 
     # -- media --------------------------------------------------------------------------------
 
@@ -58,6 +60,17 @@ class Room:
         if self._output is None:
             return None
         return self._relay.subscribe(self._output, buffered=False)
+
+    def keyframe(self) -> None:
+        """A receiver joined or lost a picture: a keyframe now, not at the next periodic one.
+
+        At most one per KEYFRAME_GAP: several viewers asking at once get the same keyframe.
+        """
+        force = getattr(self._output, "force_keyframe", None)
+        now = time.monotonic()
+        if force is not None and now - self._last_keyframe >= KEYFRAME_GAP:
+            self._last_keyframe = now
+            force()
 
     def camera(self, track: MediaStreamTrack) -> None:
         """The publisher's camera arrived on its peer connection."""
