@@ -33,6 +33,7 @@ from decart_flow.service.livekit.tokens import Grant, TokenError, TokenSigner
 log = logging.getLogger(__name__)
 
 MAX_JOIN_REQUEST = 256 * 1024
+_URLSAFE = str.maketrans("-_", "+/")  # base64url, as both clients write it (browsers' btoa then swapped)
 
 
 class JoinRequestError(ValueError):
@@ -41,10 +42,13 @@ class JoinRequestError(ValueError):
 
 def decode_join_request(param: str) -> rtc.JoinRequest:
     """The JoinRequest inside a `join_request` query parameter."""
+    if not param:
+        raise JoinRequestError("join_request is missing (the /rtc/v1 path carries the JoinRequest there)")
     if len(param) > MAX_JOIN_REQUEST:
         raise JoinRequestError("join_request is too large")
     try:
-        raw = base64.urlsafe_b64decode(param + "=" * (-len(param) % 4))
+        padded = param + "=" * (-len(param) % 4)
+        raw = base64.b64decode(padded.translate(_URLSAFE), validate=True)
         wrapped = rtc.WrappedJoinRequest()
         wrapped.ParseFromString(raw)
         payload = wrapped.join_request
