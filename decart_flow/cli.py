@@ -51,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     serve = sub.add_parser("serve", help="run the local Decart-compatible service on loopback")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind (default 127.0.0.1); LiveKit media is offered on it too")
     serve.add_argument("--port", type=port, default=8765, help="port (default 8765; 0 picks a free one)")
     serve.add_argument("--api-key", default=None, help="accept only this key and tokens minted with it")
     serve.add_argument(
@@ -60,8 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME=VALUE",
         help="inject a fault: drop-ws-after=10s, ack-delay=2s, reject-prompts=0.2, "
-        "stall-video-after=5s, exit-after=20s (repeatable)",
+        "stall-video-after=5s, exit-after=20s, drop-livekit-after=10s, queue-for=5s (repeatable)",
     )
+    serve.add_argument("--capacity", type=int, default=None, metavar="N",
+                       help="at most N sessions at once; more wait in line with queue_position (default: no limit)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
     validate = sub.add_parser("validate", help="check a show file; exit 0 when valid, 2 when not")

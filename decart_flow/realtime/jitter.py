@@ -30,6 +30,12 @@ class MarkerJitterBuffer(JitterBuffer):
         timestamp = None
         capacity, slots, origin = self._capacity, self._packets, self._origin
         assert origin is not None  # set by the first add()
+        # libwebrtc (LiveKit clients) sends padding-only packets after a frame's marked last
+        # packet, with that frame's timestamp. Handed on alone they would be an empty frame, which
+        # a decoder takes as end of stream (H.264 then fails every later frame): drop them here.
+        while (packet := slots[origin % capacity]) is not None and not packet._data:
+            self.remove(1)
+            origin = self._origin
         for count in range(capacity):
             packet = slots[(origin + count) % capacity]
             if packet is None:

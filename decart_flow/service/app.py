@@ -18,7 +18,10 @@ from aiortc import RTCPeerConnection
 from decart_flow.service.faults import Faults
 from decart_flow.service.keys import KeyStore, TokenRequestError
 from decart_flow.realtime.models import find as find_model
+from decart_flow.realtime.models import ModelDefinition
+from decart_flow.service.livekit.server import LiveKitServer
 from decart_flow.service.signaling import StreamSession
+from decart_flow.service.today import Today
 
 log = logging.getLogger(__name__)
 
@@ -35,20 +38,22 @@ MALLOC_ARENAS = 2  # see decart_flow.realtime.memory.limit_arenas
 class LocalService:
     """A Decart-compatible realtime service on loopback. `await start()`, then `.url`."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, api_key: str | None = None, faults: Faults | list[str] | tuple[str, ...] | None = None) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, api_key: str | None = None, faults: Faults | list[str] | tuple[str, ...] | None = None,
+                 capacity: int | None = None) -> None:
         self.host = host
         self.port = port
         self.faults = faults if isinstance(faults, Faults) else Faults.parse(faults)
         self.keys = KeyStore(api_key)
         self.pcs: set[RTCPeerConnection] = set()
         self.sessions: set[StreamSession] = set()
+        self.today = Today(capacity)
         self._runner: web.AppRunner | None = None
         self._exit_task: asyncio.Task[None] | None = None
         self.stopped = asyncio.Event()
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"http://{_url_host(self.host)}:{self.port}"
 
     async def start(self) -> None:
         # Rendering and encoding run in worker threads that hold the GIL for stretches; with
@@ -61,6 +66,9 @@ class LocalService:
         for path in STREAM_PATHS:
             app.router.add_get(path, self._stream)
         app.router.add_post("/v1/client/tokens", self._tokens)
+        app.router.add_post("/watch-stream/{room}", self._watch_stream)
+        LiveKitServer(self.today.signer, self.today.rooms, self.host, self.pcs,
+                      lambda: self.faults.drop_livekit_after).add_routes(app)
         # No access log: the key rides in the query string of every stream URL.
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -69,6 +77,7 @@ class LocalService:
         server = site._server
         if server is not None and server.sockets:  # port 0: learn the one the OS picked
             self.port = server.sockets[0].getsockname()[1]
+        self.today.livekit_url = "ws" + self.url.removeprefix("http")
         if self.faults.exit_after is not None:
             self._exit_task = asyncio.get_running_loop().create_task(self._exit_after(self.faults.exit_after))
         log.debug("service listening on %s", self.url)
@@ -80,6 +89,7 @@ class LocalService:
         for session in list(self.sessions):
             with contextlib.suppress(Exception):
                 await session.close("service_stopped")
+        await self.today.stop()
         for pc in list(self.pcs):
             await pc.close()
         self.pcs.clear()
@@ -118,7 +128,20 @@ class LocalService:
             await ws.send_str(json.dumps({"type": "error", "error": f"Unknown model: {model_name[:60]}"}))
             await ws.close()
             return ws
-        session = StreamSession(ws, model, self.faults, self.pcs, self.host, self.port)
+        rooms = request.query.get("livekit_early_room_info") == "true"
+        resolution, speed = request.query.get("resolution"), request.query.get("speed")
+        if rooms or model.era == 2026:
+            problem = _room_problem(model) if rooms else None
+            problem = problem or model.option_problem(resolution, speed)
+            if problem is not None:
+                log.info("refused a connection: %s", problem)
+                await ws.send_str(json.dumps({"type": "error", "error": problem}))
+                await ws.close()
+                return ws
+        else:
+            resolution = None  # a 2025 model streams its one size
+        session = StreamSession(ws, model, self.faults, self.pcs, self.host, self.port,
+                                today=self.today, rooms=rooms, resolution=resolution)
         self.sessions.add(session)
         log.info("session %s: %s connected", session.id[:8], model.name)
         try:
@@ -141,6 +164,27 @@ class LocalService:
             return web.json_response(self.keys.mint(body))
         except TokenRequestError as exc:
             return web.json_response({"error": str(exc)}, status=400)
+
+
+    async def _watch_stream(self, request: web.Request) -> web.Response:
+        """Viewer credentials for a live room: subscribe-only, as the cloud's /watch-stream."""
+        if not self.keys.is_api_key(request.headers.get("x-api-key")):
+            return web.json_response({"error": "Invalid API key"}, status=401)
+        name = request.match_info["room"]
+        credentials = self.today.viewer_credentials(name)
+        if credentials is None:
+            return web.json_response({"error": f"room {name[:60]} is not live"}, status=404)
+        return web.json_response(credentials)
+
+
+def _room_problem(model: ModelDefinition) -> str | None:
+    if model.avatar:
+        return f"{model.name} has no LiveKit session (retired in 2026 with every audio feature); use the 2025 protocol"
+    return None
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def _trim() -> None:

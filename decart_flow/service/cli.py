@@ -12,6 +12,10 @@ from decart_flow.service.faults import FaultError, Faults
 
 
 def serve_command(args: argparse.Namespace) -> int:
+    capacity = getattr(args, "capacity", None)
+    if capacity is not None and capacity < 1:
+        print(f"decart-flow serve: --capacity {capacity}: give at least 1 session (leave it out for no limit)", file=sys.stderr)
+        return 2
     try:
         faults = Faults.parse(args.fault)
     except FaultError as exc:
@@ -22,15 +26,15 @@ def serve_command(args: argparse.Namespace) -> int:
     for noisy in ("aiortc", "aioice"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
-        return asyncio.run(_serve(args.host, args.port, args.api_key, faults))
+        return asyncio.run(_serve(args.host, args.port, args.api_key, faults, getattr(args, "capacity", None)))
     except KeyboardInterrupt:
         return 130
 
 
-async def _serve(host: str, port: int, api_key: str | None, faults: Faults) -> int:
+async def _serve(host: str, port: int, api_key: str | None, faults: Faults, capacity: int | None = None) -> int:
     from decart_flow.service.app import LocalService
 
-    service = LocalService(host=host, port=port, api_key=api_key, faults=faults)
+    service = LocalService(host=host, port=port, api_key=api_key, faults=faults, capacity=capacity)
     try:
         await service.start()
     except OSError as exc:

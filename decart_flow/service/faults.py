@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-_SECONDS = {"drop-ws-after", "ack-delay", "stall-video-after", "exit-after"}
+_SECONDS = {"drop-ws-after", "ack-delay", "stall-video-after", "exit-after", "drop-livekit-after", "queue-for"}
 _RATIOS = {"reject-prompts"}
 
 
@@ -19,6 +19,8 @@ class Faults:
     reject_prompts: float = 0.0  # share of prompts answered with success false
     stall_video_after: float | None = None  # stop sending frames this long into each session
     exit_after: float | None = None  # the whole service stops this long after start
+    drop_livekit_after: float | None = None  # close each LiveKit connection (signal and media) this long after it joined
+    queue_for: float = 0.0  # 2026: every session waits this long in line (a full service) before its room
 
     @classmethod
     def parse(cls, specs: list[str] | tuple[str, ...] | None) -> "Faults":

@@ -18,7 +18,7 @@ from typing import Callable
 import aioice.ice
 import ifaddr
 
-_LOOPBACK_ONLY: contextvars.ContextVar[bool] = contextvars.ContextVar("loopback_only", default=False)
+_GATHER_ON: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar("gather_on", default=None)
 _installed = False
 
 
@@ -29,8 +29,9 @@ def _install() -> None:
     original: Callable[[bool, bool], list[str]] = aioice.ice.get_host_addresses
 
     def get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-        if _LOOPBACK_ONLY.get():
-            return ["127.0.0.1"]
+        only = _GATHER_ON.get()
+        if only is not None:
+            return list(only)
         return original(use_ipv4, use_ipv6)
 
     aioice.ice.get_host_addresses = get_host_addresses
@@ -40,12 +41,25 @@ def _install() -> None:
 @contextlib.contextmanager
 def loopback_gathering() -> Iterator[None]:
     """ICE gathering started in this block (e.g. `setLocalDescription`) binds 127.0.0.1 only."""
+    with gathering_on("127.0.0.1"):
+        yield
+
+
+@contextlib.contextmanager
+def gathering_on(address: str) -> Iterator[None]:
+    """ICE gathering started in this block offers candidates on `address` only.
+
+    The LiveKit side listens on one address (`serve --host`) and offers candidates there only: in
+    a test's network namespace that is the veth end, never an interface of the machine. A
+    wildcard address (0.0.0.0, ::) leaves aioice's own choice of interfaces.
+    """
     _install()
-    token = _LOOPBACK_ONLY.set(True)
+    wildcard = address in ("0.0.0.0", "::", "")
+    token = _GATHER_ON.set(None if wildcard else (address,))
     try:
         yield
     finally:
-        _LOOPBACK_ONLY.reset(token)
+        _GATHER_ON.reset(token)
 
 
 def _local_addresses() -> set[str]:
@@ -79,4 +93,4 @@ def keep_local_candidates(sdp: str) -> str:
     return "\r\n".join(kept) + "\r\n"
 
 
-__all__ = ["keep_local_candidates", "is_local_candidate", "loopback_gathering"]
+__all__ = ["keep_local_candidates", "is_local_candidate", "loopback_gathering", "gathering_on"]

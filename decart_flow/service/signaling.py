@@ -1,4 +1,11 @@
-"""One WebSocket session of PROTOCOL.md: control messages in, acks and the WebRTC answer out.
+"""One control channel of PROTOCOL.md, in either era: control messages in, acks out.
+
+The session core is era-free: prompt, set_image and their acks, the renderer and its output
+track, generation started/tick/ended. What differs is how media travels:
+- 2025: `offer`/`ice-candidate` on this channel, one peer connection with the client;
+- 2026: `livekit_join` (or `livekit_early_room_info=true` on the URL), answered with
+  `livekit_room_info` once a slot is free (`queue_position` meanwhile); media goes through the
+  LiveKit room of the session (service/livekit/), which relays the same output track.
 
 Messages are handled one at a time in arrival order, so an ack always follows the state change
 it acknowledges, and a frame rendered after the ack carries the new stamp. Anything malformed
@@ -14,7 +21,8 @@ import logging
 import random
 import time
 import uuid
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import av
@@ -32,6 +40,10 @@ from decart_flow.service.pictures import PictureError, decode_image, frame_plane
 from decart_flow.service.renderer import Renderer
 from decart_flow.service.tracks import LatestFrame, OutputTrack, read_audio, read_video
 
+if TYPE_CHECKING:
+    from decart_flow.service.livekit.room import Room
+    from decart_flow.service.today import Today
+
 log = logging.getLogger(__name__)
 
 MAX_PROMPT_CHARS = 1000
@@ -40,12 +52,14 @@ MAX_PROMPT_CHARS = 1000
 class StreamSession:
     """Everything one client connection owns: socket, peer connection, tasks, renderer."""
 
-    def __init__(self, ws: web.WebSocketResponse, model: ModelDefinition, faults: Faults, pcs: set[RTCPeerConnection], host: str, port: int) -> None:
+    def __init__(self, ws: web.WebSocketResponse, model: ModelDefinition, faults: Faults, pcs: set[RTCPeerConnection], host: str, port: int,
+                 today: Today | None = None, rooms: bool = False, resolution: str | None = None) -> None:
         self.ws = ws
         self.model = model
         self.faults = faults
         self.id = uuid.uuid4().hex
-        self.renderer = Renderer(model)
+        width, height = model.size_at(resolution)
+        self.renderer = Renderer(model if (width, height) == (model.width, model.height) else replace(model, width=width, height=height))
         self.latest = LatestFrame()
         self.loudness = Loudness()
         self.pc: RTCPeerConnection | None = None
@@ -56,6 +70,12 @@ class StreamSession:
         self._generation_start: float | None = None
         self._pending_candidates: list[dict | None] = []
         self._random = random.Random(self.id)
+        # 2026: media through a LiveKit room instead of a peer connection on this channel
+        self._today = today
+        self.rooms = rooms  # this connection speaks today's protocol
+        self.room: Room | None = None
+        self._joined = False
+        self._holds_slot = False
 
     # -- the session's life -------------------------------------------------------------------
 
@@ -83,6 +103,12 @@ class StreamSession:
         for task in list(self._tasks):
             if task is not asyncio.current_task():
                 task.cancel()
+        if self.room is not None and self._today is not None:
+            room, self.room = self.room, None
+            await self._today.close_room(room)
+        if self._holds_slot and self._today is not None:
+            self._holds_slot = False
+            self._today.slots.release()
         if self.track is not None:
             self.track.stop()
         if self.pc is not None:
@@ -117,18 +143,21 @@ class StreamSession:
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             log.warning("session %s: skipped a message without a type", self.id[:8])
             return
+        if message["type"] == "livekit_join" and self._today is not None and not self.model.avatar:
+            self.rooms = True
         handler = {
-            "prompt": self._on_prompt,
-            "set_image": self._on_set_image,
-            "switch_camera": self._on_switch_camera,
-            "offer": self._on_offer,
-            "ice-candidate": self._on_ice_candidate,
+            "prompt": StreamSession._on_prompt,
+            "set_image": StreamSession._on_set_image,
+            **(_TODAY_HANDLERS if self.rooms else _PEER_HANDLERS),
         }.get(message["type"])
+        if handler is None and message["type"] in _PEER_HANDLERS:
+            log.warning("session %s: skipped %s: today's protocol carries media through the LiveKit room", self.id[:8], message["type"])
+            return
         if handler is None:
             log.warning("session %s: skipped unknown message type %r", self.id[:8], message["type"][:40])
             return
         try:
-            await handler(message)
+            await handler(self, message)
         except Exception:
             log.exception("session %s: failed to handle a %s message", self.id[:8], message["type"])
 
@@ -188,6 +217,51 @@ class StreamSession:
             return
         self.renderer.set_mirror(rotate == 2)
         self._show_change()
+
+    # -- 2026: a LiveKit room ------------------------------------------------------------------
+
+    async def _on_livekit_join(self, message: dict) -> None:
+        if self._joined:
+            log.warning("session %s: skipped a second livekit_join", self.id[:8])
+            return
+        self._joined = True
+        initial = message.get("initial_state")
+        if initial is not None:
+            # Applied and acked as if it had come on its own, before the room info.
+            if isinstance(initial, dict) and initial.get("type") in ("prompt", "set_image"):
+                await self._on_text(json.dumps(initial))
+            else:
+                log.warning("session %s: skipped an initial_state that is not a prompt or set_image", self.id[:8])
+        self._spawn(self._join_room())
+
+    async def _join_room(self) -> None:
+        """Wait for a slot (telling the client its place in line), then open the room."""
+        assert self._today is not None
+        await self._today.slots.acquire(self._queue_position)
+        self._holds_slot = True
+        if self.faults.queue_for:
+            await self._today.hold_in_queue(self.faults.queue_for, self._queue_position)
+        if self.ws.closed:
+            return
+        self.track = OutputTrack(
+            self.renderer,
+            self.latest,
+            self.loudness,
+            on_first_frame=self._on_first_frame,
+            stall_after=self.faults.stall_video_after,
+        )
+        self.track.encode_vp8_here()  # LiveKit answers always send VP8 (connection.py)
+        self.track.prepare_first_frame()
+        self.room = self._today.open_room(self)
+        self.room.set_output(self.track)
+        await self.send(self._today.room_info(self.room, self.id))
+
+    async def _queue_position(self, position: int, size: int) -> None:
+        await self.send({"type": "queue_position", "position": position, "queue_size": size})
+
+    def camera(self, track: Any) -> None:
+        """The client's camera arrived through the room: it feeds the renderer as in 2025."""
+        self._spawn(read_video(track, self.latest))
 
     def _show_change(self) -> None:
         if self.track is not None:
@@ -300,6 +374,16 @@ class StreamSession:
 
     def _generation_seconds(self) -> int:
         return int(time.monotonic() - self._generation_start) if self._generation_start else 0
+
+
+_PEER_HANDLERS = {
+    "switch_camera": StreamSession._on_switch_camera,
+    "offer": StreamSession._on_offer,
+    "ice-candidate": StreamSession._on_ice_candidate,
+}
+_TODAY_HANDLERS = {
+    "livekit_join": StreamSession._on_livekit_join,
+}
 
 
 def _prompt_problem(prompt: str) -> str | None:

@@ -107,6 +107,10 @@ class OutputTrack(MediaStreamTrack):
         """Hand aiortc finished VP8 packets (see encoder.py); only when VP8 was negotiated."""
         self._encoder = Vp8Stream(self._renderer.model.width, self._renderer.model.height, self._fps)
 
+    def force_keyframe(self) -> None:
+        """The next frame our encoder makes is a keyframe: a new subscriber can start from it."""
+        self._since_key = self._key_every
+
     def show_change(self) -> None:
         """The state changed: the next frame is rendered now, and the frame clock runs on from it."""
         self._changed = True

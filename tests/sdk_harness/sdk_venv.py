@@ -20,6 +20,9 @@ from pathlib import Path
 
 INSTALL_TIMEOUT_S = 600.0
 READY_MARKER = ".decart-flow-ready"
+# 0.0.x meets the 2025 protocol with aiortc; 0.2.x joins LiveKit rooms through the `livekit` package.
+_IMPORT_CHECK_2025 = "import decart.realtime.client, aioice.ice, aiortc"
+_IMPORT_CHECK_2026 = "import decart.realtime.client, livekit.rtc"
 
 
 class SdkUnavailable(RuntimeError):
@@ -62,7 +65,7 @@ def ensure_sdk_venv(version: str, base_python: str = sys.executable) -> SdkVenv:
             f"pip install decart[realtime]=={version}",
         )
         # Prove the install imports before marking it ready.
-        _run([str(python), "-c", "import decart.realtime.client, aioice.ice, aiortc"], "import the SDK")
+        _run([str(python), "-c", _IMPORT_CHECK_2026 if version.startswith("0.2") else _IMPORT_CHECK_2025], "import the SDK")
         (root / READY_MARKER).write_text(version)
         return SdkVenv(version, python, time.monotonic() - started)
 

@@ -1,0 +1,320 @@
+"""One participant's signal connection and its single peer connection (LiveKit's `/rtc/v1`).
+
+The client's join request carries its first offer (`publisher_offer`): one peer connection with
+receive slots (3 audio, 3 video) and its data channels. We answer it with the rendered video on
+the first video slot, every other slot inactive, and `mid_to_track_id` naming our track: the
+clients ignore msid track ids and drop a track the map does not name. The answer's candidates
+sit in its SDP, on the address the service listens on. Then: pings answered with pongs, trickled
+candidates added, `add_track` answered with a `TrackPublishedResponse`, each re-offer answered.
+
+A malformed message is logged and skipped; the socket closing ends the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.sdp import candidate_from_sdp
+from google.protobuf.message import DecodeError
+from livekit.protocol import models, rtc
+
+from decart_flow.realtime import jitter
+from decart_flow.service.livekit.extensions import rid_extensions
+from decart_flow.service.livekit.room import Room, new_sid
+from decart_flow.service.livekit.tokens import Grant
+from decart_flow.service.loopback import gathering_on, is_local_candidate
+from decart_flow.service.signaling import _vp8_first
+
+log = logging.getLogger(__name__)
+
+SERVER_VERSION = "1.9.0"  # the LiveKit server release whose protocol this follows
+SERVER_PROTOCOL = 16
+PING_INTERVAL = 5
+PING_TIMEOUT = 15
+
+
+class ParticipantConnection:
+    """A client's (or viewer's) WebSocket plus its peer connection, inside one room."""
+
+    def __init__(self, ws: web.WebSocketResponse, room: Room, grant: Grant, host: str, pcs: set[RTCPeerConnection],
+                 drop_after: float | None = None) -> None:
+        self.ws = ws
+        self.room = room
+        self.grant = grant
+        self.identity = grant.identity
+        self.sid = new_sid("PA_")
+        self.joined = time.time()
+        self._host = host
+        self._pcs = pcs
+        self._drop_after = drop_after
+        self.pc: RTCPeerConnection | None = None
+        self._published: dict[str, models.TrackInfo] = {}  # cid -> the track we told it about
+        self._output_mid: str | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._lock = asyncio.Lock()  # one offer/answer at a time
+        self._closed = False
+
+    @property
+    def tag(self) -> str:
+        return f"{self.room.name[-6:]}/{self.identity[:20]}"
+
+    # -- lifetime -----------------------------------------------------------------------------
+
+    async def run(self, join: rtc.JoinRequest) -> None:
+        self.room.add(self)
+        if self._drop_after is not None:
+            self._spawn(self._drop(self._drop_after))
+        try:
+            offer = join.publisher_offer if join.HasField("publisher_offer") else None
+            await self._send(rtc.SignalResponse(join=self._join_response()))
+            if offer is not None and offer.sdp:
+                await self._on_offer(offer)
+            async for msg in self.ws:
+                if msg.type == aiohttp.WSMsgType.BINARY:
+                    await self._on_binary(msg.data)
+                elif msg.type == aiohttp.WSMsgType.TEXT:
+                    log.warning("livekit %s: skipped a text frame (signalling is binary protobuf)", self.tag)
+                elif msg.type == aiohttp.WSMsgType.ERROR:
+                    log.warning("livekit %s: websocket error: %s", self.tag, self.ws.exception())
+                    break
+        finally:
+            await self._finish()
+
+    async def close(self, reason: int = models.DisconnectReason.ROOM_DELETED) -> None:
+        """The server ends this participant: a leave it must not retry, then close."""
+        if not self.ws.closed:
+            with contextlib.suppress(Exception):
+                leave = rtc.LeaveRequest(can_reconnect=False, reason=reason, action=rtc.LeaveRequest.Action.DISCONNECT)
+                await self._send(rtc.SignalResponse(leave=leave))
+            await self.ws.close()
+        await self._finish()
+
+    def replaced(self) -> None:
+        """The same identity joined again (a full reconnect): this connection is over."""
+        self._spawn_detached(self._finish())
+
+    async def _finish(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.room.remove(self)
+        for task in list(self._tasks):
+            if task is not asyncio.current_task():
+                task.cancel()
+        if self.pc is not None:
+            pc, self.pc = self.pc, None
+            self._pcs.discard(pc)
+            await pc.close()
+        if not self.ws.closed:
+            await self.ws.close()
+        log.info("livekit %s: left", self.tag)
+
+    async def _drop(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        log.info("fault: dropping the LiveKit connection of %s", self.tag)
+        await self.ws.close(code=aiohttp.WSCloseCode.GOING_AWAY)
+        if self.pc is not None:
+            pc, self.pc = self.pc, None
+            self._pcs.discard(pc)
+            await pc.close()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    def _spawn_detached(coro: Any) -> None:
+        asyncio.get_running_loop().create_task(coro)
+
+    async def _send(self, response: rtc.SignalResponse) -> None:
+        if not self.ws.closed:
+            await self.ws.send_bytes(response.SerializeToString())
+
+    # -- what the client is told on joining ---------------------------------------------------
+
+    def _join_response(self) -> rtc.JoinResponse:
+        g = self.grant
+        me = models.ParticipantInfo(
+            sid=self.sid,
+            identity=self.identity,
+            name=g.name or self.identity,
+            state=models.ParticipantInfo.State.JOINED,
+            joined_at=int(self.joined),
+            joined_at_ms=int(self.joined * 1000),
+            is_publisher=g.can_publish,
+            kind=models.ParticipantInfo.Kind.STANDARD,
+            permission=models.ParticipantPermission(can_publish=g.can_publish, can_subscribe=g.can_subscribe,
+                                                    can_publish_data=g.can_publish),
+        )
+        others = [self.room.inference_participant()] if g.can_subscribe else []
+        return rtc.JoinResponse(
+            room=self.room.info(),
+            participant=me,
+            other_participants=others,
+            server_version=SERVER_VERSION,
+            server_info=models.ServerInfo(edition=models.ServerInfo.Edition.Standard, version=SERVER_VERSION,
+                                          protocol=SERVER_PROTOCOL, node_id="decart-flow"),
+            ping_timeout=PING_TIMEOUT,
+            ping_interval=PING_INTERVAL,
+            subscriber_primary=False,
+        )
+
+    # -- messages -----------------------------------------------------------------------------
+
+    async def _on_binary(self, data: bytes) -> None:
+        request = rtc.SignalRequest()
+        try:
+            request.ParseFromString(data)
+        except DecodeError:
+            log.warning("livekit %s: skipped a message that is not a SignalRequest", self.tag)
+            return
+        kind = request.WhichOneof("message")
+        handler = {
+            "ping_req": self._on_ping_req,
+            "ping": self._on_ping,
+            "offer": lambda r: self._on_offer(r.offer),
+            "answer": self._on_answer,
+            "trickle": self._on_trickle,
+            "add_track": self._on_add_track,
+            "leave": self._on_leave,
+        }.get(kind or "")
+        if handler is None:
+            log.debug("livekit %s: ignored %s", self.tag, kind)
+            return
+        try:
+            await handler(request)
+        except Exception:
+            log.exception("livekit %s: failed to handle %s", self.tag, kind)
+
+    async def _on_ping_req(self, request: rtc.SignalRequest) -> None:
+        pong = rtc.Pong(last_ping_timestamp=request.ping_req.timestamp, timestamp=int(time.time() * 1000))
+        await self._send(rtc.SignalResponse(pong_resp=pong))
+
+    async def _on_ping(self, request: rtc.SignalRequest) -> None:
+        await self._send(rtc.SignalResponse(pong=int(time.time() * 1000)))
+
+    async def _on_leave(self, request: rtc.SignalRequest) -> None:
+        log.info("livekit %s: leave", self.tag)
+        await self.ws.close()
+
+    async def _on_answer(self, request: rtc.SignalRequest) -> None:
+        log.warning("livekit %s: skipped an answer (this server never offers)", self.tag)
+
+    async def _on_add_track(self, request: rtc.SignalRequest) -> None:
+        add = request.add_track
+        if not self.grant.can_publish:
+            log.warning("livekit %s: refused add_track: the token cannot publish", self.tag)
+            return
+        info = self._published.get(add.cid)
+        if info is None:
+            info = models.TrackInfo(
+                sid=new_sid("TR_"), type=add.type, name=add.name, width=add.width, height=add.height,
+                muted=add.muted, source=add.source, simulcast=False, stream=add.stream,
+            )
+            self._published[add.cid] = info
+        await self._send(rtc.SignalResponse(track_published=rtc.TrackPublishedResponse(cid=add.cid, track=info)))
+
+    async def _on_trickle(self, request: rtc.SignalRequest) -> None:
+        trickle = request.trickle
+        try:
+            init = json.loads(trickle.candidateInit) if trickle.candidateInit else {}
+        except ValueError:
+            log.warning("livekit %s: skipped a trickle that is not JSON", self.tag)
+            return
+        if self.pc is None or self.pc.remoteDescription is None:
+            return
+        line = str(init.get("candidate") or "").removeprefix("a=")
+        if not line:
+            if trickle.final:
+                await self.pc.addIceCandidate(None)
+            return
+        if not is_local_candidate(line):
+            log.debug("livekit %s: ignored a candidate that is not on this machine", self.tag)
+            return
+        candidate = candidate_from_sdp(line.removeprefix("candidate:"))
+        candidate.sdpMid = init.get("sdpMid")
+        candidate.sdpMLineIndex = init.get("sdpMLineIndex")
+        if candidate.sdpMid is None and candidate.sdpMLineIndex is None:
+            candidate.sdpMLineIndex = 0
+        await self.pc.addIceCandidate(candidate)
+
+    # -- offer / answer -----------------------------------------------------------------------
+
+    async def _on_offer(self, offer: rtc.SessionDescription) -> None:
+        if not offer.sdp.strip():
+            log.warning("livekit %s: skipped an offer without sdp", self.tag)
+            return
+        log.debug("livekit %s: offer %s\n%s", self.tag, offer.id, offer.sdp)
+        async with self._lock:
+            first = self.pc is None
+            if first:
+                self.pc = self._new_pc()
+            pc = self.pc
+            assert pc is not None
+            with rid_extensions():
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=_vp8_first(offer.sdp), type="offer"))
+            if first and self.grant.can_subscribe:
+                self._attach_output(pc)
+            answer = await pc.createAnswer()
+            with gathering_on(self._host):
+                await pc.setLocalDescription(answer)
+            mids = {self._output_mid: self.room.track_sid} if self._output_mid is not None else {}
+            # Our candidates are in the SDP; the id pairs the answer with the offer it answers.
+            log.debug("livekit %s: answer\n%s", self.tag, pc.localDescription.sdp)
+            reply = rtc.SessionDescription(type="answer", sdp=pc.localDescription.sdp, id=offer.id, mid_to_track_id=mids)
+            await self._send(rtc.SignalResponse(answer=reply))
+
+    def _new_pc(self) -> RTCPeerConnection:
+        jitter.install()
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self._pcs.add(pc)
+
+        @pc.on("track")
+        def on_track(track: Any) -> None:
+            if track.kind == "video" and self.grant.can_publish:
+                log.info("livekit %s: camera track arrived", self.tag)
+                self.room.camera(track)
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            log.info("livekit %s: peer connection %s", self.tag, pc.connectionState)
+            if pc.connectionState == "connected" and self._output_mid is not None:
+                self.room.keyframe()
+            if pc.connectionState == "failed":
+                await pc.close()
+
+        return pc
+
+    def _attach_output(self, pc: RTCPeerConnection) -> None:
+        """Our video on the first video slot the client offered to receive on."""
+        track = self.room.subscribe_output()
+        if track is None:
+            return
+        for transceiver in pc.getTransceivers():
+            if transceiver.kind == "video" and transceiver.sender.track is None and \
+                    transceiver._offerDirection in ("sendonly", "sendrecv"):  # aiortc keeps it from our side
+                transceiver.sender.replaceTrack(track)
+                transceiver.direction = "sendonly"
+                # msid "PA_sid|TR_sid TR_sid", as a LiveKit server writes it
+                transceiver.sender._stream_id = f"{self.room.inference_sid}|{self.room.track_sid}"
+                transceiver.sender._track_id = self.room.track_sid
+                self._output_mid = transceiver.mid
+                # Our encoder makes the packets, so a receiver's PLI must reach it, not aiortc's.
+                sender, asked = transceiver.sender, transceiver.sender._send_keyframe
+
+                def keyframe() -> None:
+                    asked()
+                    self.room.keyframe()
+
+                sender._send_keyframe = keyframe  # type: ignore[method-assign]
+                return
+        log.warning("livekit %s: the offer has no video slot to receive on; nothing to subscribe", self.tag)
