@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 from types import SimpleNamespace
 
 import pytest
@@ -68,14 +69,93 @@ ZONES_AND_CHANGES = [
 ]
 
 
-@pytest.mark.parametrize("tz, start", ZONES_AND_CHANGES)
-@pytest.mark.parametrize("expr", ["* * * * *", "*/7 1-3 * * *", "30 2 * * *"])
-def test_instants_match_the_times(tz, start, expr):
-    """`next_stamp` (the trigger's: an hour's instant plus whole minutes) is `next().timestamp()`."""
-    from zoneinfo import ZoneInfo
+# ---------------------------------------------------------------- issue 18: each a reproduction
 
-    aware = start.replace(tzinfo=ZoneInfo(tz))
-    by_time = _Schedule(CronTrigger(expr, tz), aware)
-    by_stamp = _Schedule(CronTrigger(expr, tz), aware)
+UTC = timezone.utc
+
+
+def _walls(expr: str, tz: str, start: datetime, count: int) -> list[str]:
+    s = _Schedule(CronTrigger(expr, tz), start)
+    return [s.next().isoformat() for _ in range(count)]
+
+
+def test_w_is_the_nearest_weekday_not_a_plain_day():
+    # 2026-02-15 is a Sunday: croniter's 15W is Monday the 16th
+    assert _walls("0 12 15W * *", "UTC", datetime(2026, 2, 1, tzinfo=UTC), 1) == ["2026-02-16T12:00:00+00:00"]
+
+
+def test_l_with_a_weekday_is_the_last_such_weekday_of_the_month():
+    assert _walls("0 12 * * L5", "UTC", datetime(2026, 2, 1, tzinfo=UTC), 2) == [
+        "2026-02-27T12:00:00+00:00", "2026-03-27T12:00:00+00:00"]
+
+
+def test_only_what_the_fast_stepper_reads_goes_to_it():
+    from decart_flow.engine.triggers.cron import plain
+
+    for expr in ("*/5 9-17 * jan-mar mon-fri", "0 0 1,15 * *", "@daily", "5-55/10 * * * sun", "0 12 * jul *"):
+        assert plain(expr), expr
+    for expr in ("0 12 15W * *", "0 12 * * L5", "0 0 L * *", "0 9 * * 1#2", "0 12 ? * *", "H * * * *",
+                 "0 0 * * * *", "@reboot", "0 12 * * lw"):
+        assert not plain(expr), expr
+
+
+def test_a_schedule_made_in_the_repeated_hour_does_not_fire_the_hour_before():
+    # Paris, 2026-10-25: 02:00-03:00 happens twice. At 02:30 CET (the second pass) 02:40 and 02:50
+    # fired an hour ago (the first pass, CEST): the next firing is 03:00 CET.
+    start = datetime.fromisoformat("2026-10-25T02:30:00+01:00")
+    assert _walls("*/10 * * * *", "Europe/Paris", start, 2) == ["2026-10-25T03:00:00+01:00", "2026-10-25T03:10:00+01:00"]
+
+
+def test_plan_in_the_repeated_hour_fires_nothing_at_the_start(tmp_path):
+    from decart_flow.engine.plan import plan
+    from decart_flow.show import load_show
+
+    path = tmp_path / "s.yaml"
+    path.write_text('name: s\nmodel: lucy-restyle-2\ncues:\n  - name: c\n    cron: "*/10 * * * *"\n'
+                    '    tz: Europe/Paris\n    prompt: Tick\n')
+    rows = [f for f in plan(load_show(path), 40 * 60, datetime.fromisoformat("2026-10-25T02:30:00+01:00")) if f.cue == "c"]
+    # before the fix: three more at t=0 (02:30, 02:40, 02:50 CEST, an hour before the start)
+    assert [(f.t, f.wall.isoformat()) for f in rows] == [(1800.0, "2026-10-25T03:00:00+01:00")]
+
+
+def test_a_time_spring_forward_skips_fires_once_at_the_end_of_the_gap():
+    # Lord Howe, 2026-10-04: 02:00 jumps to 02:30 (+10:30 -> +11). 02:20 does not exist: it fires
+    # at 02:30, never at 02:50, a minute the expression does not contain.
+    start = datetime(2026, 10, 4, 0, 0, tzinfo=ZoneInfo("Australia/Lord_Howe"))
+    assert _walls("20 * * * *", "Australia/Lord_Howe", start, 4) == [
+        "2026-10-04T00:20:00+10:30", "2026-10-04T01:20:00+10:30", "2026-10-04T02:30:00+11:00",
+        "2026-10-04T03:20:00+11:00"]
+    # Paris skips 02:00-03:00: every time in it comes down to one firing at 03:00 CEST
+    start = datetime(2026, 3, 29, 1, 30, tzinfo=ZoneInfo("Europe/Paris"))
+    assert _walls("*/20 * * * *", "Europe/Paris", start, 3) == [
+        "2026-03-29T01:40:00+01:00", "2026-03-29T03:00:00+02:00", "2026-03-29T03:20:00+02:00"]
+
+
+def test_catch_up_of_a_skipped_time_is_the_end_of_the_gap_not_the_future():
+    # at 03:05 CEST the last firing of 02:30 was 03:00 CEST, not 03:30 (still to come)
+    s = _Schedule(CronTrigger("30 2 * * *", "Europe/Paris"), datetime.fromisoformat("2026-03-29T03:05:00+02:00"))
+    assert [s.prev().isoformat(), s.prev().isoformat()] == ["2026-03-29T03:00:00+02:00", "2026-03-28T02:30:00+01:00"]
+
+
+def test_catch_up_in_the_repeated_hour_finds_the_first_pass():
+    # at 02:30 CET (second pass) the newest firing was 02:50 CEST, half an hour ago
+    s = _Schedule(CronTrigger("*/10 * * * *", "Europe/Paris"), datetime.fromisoformat("2026-10-25T02:30:00+01:00"))
+    assert s.prev().isoformat() == "2026-10-25T02:50:00+02:00"
+
+
+@pytest.mark.parametrize("tz, start", ZONES_AND_CHANGES)
+@pytest.mark.parametrize("expr", ["* * * * *", "*/7 1-3 * * *", "30 2 * * *", "15,45 * * * *"])
+def test_the_fast_stepper_gives_what_croniter_and_the_dst_rule_give(tz, start, expr):
+    """`_Days` (an hour's instant plus whole minutes) against croniter's naive steps made instants."""
+    from decart_flow.engine.triggers.cron import instant
+
+    zone = ZoneInfo(tz)
+    fast = _Schedule(CronTrigger(expr, tz), start.replace(tzinfo=zone))
+    it = croniter(expr, start - timedelta(microseconds=1))
+    want: list[float] = []
     count = 3000 if expr.startswith("* ") else 200
-    assert [by_stamp.next_stamp() for _ in range(count)] == [by_time.next().timestamp() for _ in range(count)]
+    while len(want) < count:
+        stamp = instant(it.get_next(datetime), zone)
+        if not want or stamp > want[-1]:
+            want.append(stamp)
+    assert [fast.next_stamp() for _ in range(count)] == want

@@ -244,3 +244,84 @@ def test_a_recording_that_never_got_a_frame_leaves_no_file(tmp_path: Path) -> No
     rec.start()
     rec.stop()
     assert rec.frames == 0 and not out.exists()
+
+
+def _packet_pts(path: Path) -> list[int]:
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "packet=pts",
+                          "-of", "csv=p=0", str(path)], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    return sorted(int(line.strip().strip(",")) for line in out.stdout.split() if line.strip().strip(","))
+
+
+async def test_a_recording_keeps_the_streams_rtp_clock_and_re_encodes_cleanly(tmp_path: Path) -> None:
+    """The real client and the local service on 127.0.0.1: the recording's timestamps are the received
+    frames' RTP times (not arrival times), and ffmpeg re-encodes it without a timestamp warning."""
+    from aiortc import VideoStreamTrack
+
+    from decart_flow.realtime import RealtimeClient, RealtimeConnectOptions, models
+    from decart_flow.service import LocalService
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed (Debian: apt-get install ffmpeg)")
+    out = tmp_path / "rtp.mp4"
+    svc = LocalService(port=0, api_key="k")
+    await svc.start()
+    rec = Recorder(out, fps=25)
+    received: list[int] = []
+    try:
+        client = await RealtimeClient.connect(svc.url, "k", VideoStreamTrack(),
+                                              RealtimeConnectOptions(model=models.realtime("mirage")))
+        try:
+            rec.start()
+            client.add_frame_sink(lambda f: received.append(f.pts * f.time_base * 90000))
+            client.add_frame_sink(rec)
+            deadline = time.monotonic() + 20
+            while len(received) < 60 and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            await client.set_prompt("Anime", enrich=False)  # a change: the service renders at once
+            deadline = time.monotonic() + 20
+            while len(received) < 90 and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+        finally:
+            await client.disconnect()
+            rec.stop()
+    finally:
+        await svc.stop()
+    assert rec.error is None and rec.dropped == 0 and rec.frames >= 90
+    # every frame at its RTP time from the first (the sink saw the same frames, in the same order)
+    assert _packet_pts(out) == [int(p - received[0]) for p in received[: rec.frames]]
+    for args in (["-fps_mode", "passthrough"], []):  # as received, and converted to constant rate
+        proc = subprocess.run(["ffmpeg", "-hide_banner", "-y", "-i", str(out), *args, "-c:v", "libx264",
+                               "-preset", "ultrafast", str(tmp_path / "again.mp4")],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert "monotonic" not in proc.stderr, proc.stderr[-2000:]
+        stats = proc.stderr.rsplit("frame=", 1)[-1]
+        assert " dup=" not in stats and " drop=" not in stats, stats  # no frame repeated or dropped
+
+
+def test_a_reconnect_restarting_the_rtp_clock_continues_the_recording_by_arrival(tmp_path: Path) -> None:
+    out = tmp_path / "again.mp4"
+    rec = Recorder(out, fps=FPS)
+    rec.start()
+
+    def frame(pts: int) -> av.VideoFrame:
+        f = _stamped(1, W, H)
+        f.pts, f.time_base = pts, Fraction(1, 90000)
+        return f
+
+    base = 1_000_000
+    for i in range(10):
+        rec(frame(base + i * 3600))
+        time.sleep(0.04)
+    time.sleep(0.5)  # an outage, then the service's clock starts over from another random value
+    for i in range(10):
+        rec(frame(7 + i * 3600))
+        time.sleep(0.04)
+    rec.stop()
+    pts = _packet_pts(out)
+    assert rec.error is None and len(pts) == 20
+    assert pts[:10] == [i * 3600 for i in range(10)]  # the first clock, exactly
+    assert [b - a for a, b in zip(pts[10:], pts[11:])] == [3600] * 9  # the second clock, exactly
+    gap = (pts[10] - pts[9]) / 90000
+    assert 0.5 < gap < 2.0, gap  # the outage stays a gap, measured by arrival

@@ -81,10 +81,6 @@ MIXED = textwrap.dedent("""
       - name: started
         on: state generating
         prompt: Generating now
-      - name: morning
-        cron: "0 9 * * *"
-        tz: Europe/Paris
-        mirror: true
 """)
 
 STARTS = [
@@ -158,10 +154,9 @@ def test_the_mixed_show_meets_every_kind_of_firing(tmp_path: Path) -> None:
     played = _play(load_show(mixed), VirtualSession(), 2 * 86400.0, STARTS[2])
     cues = {cue for _, _, cue, _ in played["rows"]}
     for cue in ("minute", "twenty", "pair", "early", "chained", "daytime", "nightly", "stepped", "started",
-                "timeline 0:30", "timeline 1:00", "timeline 1:30", "morning"):
+                "timeline 0:30", "timeline 1:00", "timeline 1:30"):
         assert cue in cues, cue
-    # the prompt's candidates are due at the start (they fire themselves); 09:00's mirror is caught up
-    assert "morning (catch-up)" in cues
+    assert any(cue.endswith("(catch-up)") for cue in cues)
     texts = {a.get("prompt") for _, _, _, a in played["rows"]}
     assert {"After the wait", "Later still", "Early E1", "Early E2", "S1", "N1", "D1", "R1"} <= texts
 

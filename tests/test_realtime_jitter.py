@@ -46,3 +46,40 @@ def test_install_applies_to_video_only() -> None:
     make = rtcrtpreceiver.JitterBuffer
     assert type(make(512, is_video=True)) is MarkerJitterBuffer
     assert type(make(16, prefetch=4)) is not MarkerJitterBuffer  # audio: the marker means something else
+
+
+def test_the_aiortc_internals_are_the_shape_the_buffer_was_checked_against() -> None:
+    jitter.check_shape()  # the pinned aiortc: no error
+
+
+def test_a_changed_aiortc_fails_loudly_instead_of_costing_a_frame(monkeypatch) -> None:
+    import pytest
+
+    from aiortc import jitterbuffer
+
+    class Renamed:  # a new aiortc whose receiver buffer is some other class
+        def __init__(self, capacity: int, prefetch: int = 0, is_video: bool = False) -> None:
+            pass
+
+    monkeypatch.setattr(rtcrtpreceiver, "JitterBuffer", Renamed)
+    with pytest.raises(jitter.AiortcChanged, match=r"aiortc 1\.16.*not aiortc.jitterbuffer.JitterBuffer.*pyproject"):
+        jitter.install()
+    monkeypatch.setattr(rtcrtpreceiver, "JitterBuffer", jitterbuffer.JitterBuffer)
+    monkeypatch.delattr(jitterbuffer.JitterBuffer, "_remove_frame")
+    with pytest.raises(jitter.AiortcChanged, match="_remove_frame"):
+        jitter.install()
+
+
+def test_a_changed_aioice_fails_loudly_instead_of_offering_lan_addresses(monkeypatch) -> None:
+    import aioice.ice
+    import pytest
+
+    from decart_flow.realtime import loopback
+
+    loopback.check_aioice()  # the pinned aioice: no error
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6, use_link_local: [])
+    with pytest.raises(loopback.AioiceChanged, match=r"takes \(use_ipv4, use_ipv6, use_link_local\)"):
+        loopback.check_aioice()
+    monkeypatch.delattr(aioice.ice, "get_host_addresses")
+    with pytest.raises(loopback.AioiceChanged, match="is gone"):
+        loopback.check_aioice()

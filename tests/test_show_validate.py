@@ -122,3 +122,23 @@ def test_several_files_when_the_cli_passes_a_list(capsys, tmp_path: Path):
     assert lines[:2] == [f"{good}: valid (5 timeline entries, 1 cue)"] * 2
     assert lines[2] == f"{good}: valid (5 timeline entries, 1 cue)"
     assert lines[3].startswith(f"{bad}:1:1: missing `model:`")
+
+
+@pytest.mark.parametrize("text", [
+    'prompt: "' + "[" * 61 + '"',  # the reproduction
+    "prompt: '" + "{" * 80 + " and ''quoted'' " + "[" * 80 + "'",
+    "prompt: Neon  # " + "[" * 80,
+    'prompt: {cycle: ["' + "[" * 70 + '", Calm sea]}',
+    "prompt: Rock'n'roll",
+])
+def test_brackets_in_quoted_text_or_comments_are_not_nesting(capsys, tmp_path: Path, text: str):
+    path = tmp_path / "brackets.yaml"
+    path.write_text(f"name: Brackets\nmodel: mirage\ncues:\n  - name: c\n    every: 1m\n    {text}\n")
+    assert main(["validate", str(path)]) == 0, capsys.readouterr().out
+
+
+def test_real_nesting_after_quotes_and_apostrophes_is_still_refused(capsys, tmp_path: Path):
+    path = tmp_path / "deep.yaml"
+    path.write_text("name: \"Deep [[[\"\nmodel: mirage\nnote: Rock'n'roll\nvars: " + "[" * 61 + "]" * 61 + "\n")
+    assert main(["validate", str(path)]) == 2
+    assert capsys.readouterr().out.strip() == f"{path}:1:1: YAML nested too deeply for a show"

@@ -6,9 +6,8 @@ Candidates are the last firing before now of every cron cue (croniter's get_prev
 itself last sent (operator and event actions). For the prompt, the image and the mirror, the newest
 candidate wins; the winners are sent through the executor like any firing, and journaled.
 
-A cue due at the very moment of the start is a candidate too, and the newest: when it wins, catch-up
-sends nothing for that part of the state, because the cue fires itself a moment later (sending both
-would send its prompt twice).
+A cue (or timeline entry) due at the very moment of the start fires itself a moment later: catch-up
+does not send its earlier firing first, or the start would send its prompt twice.
 """
 
 from __future__ import annotations
@@ -30,11 +29,10 @@ if TYPE_CHECKING:
 _LOOKBACK = 50  # cron firings to look back through for one inside the cue's `when`
 
 
-def candidates(engine: Engine, due_now: set[int] | None = None) -> list[tuple[datetime, str, int, Any]]:
+def candidates(engine: Engine, due_now: set[str] | None = None) -> list[tuple[datetime, str, int, Any]]:
     """(wall time, cue, place, action) for every state-setting action that already fired.
 
-    A cue or timeline entry due at this very moment is in the list too, with the `id` of each of its
-    candidates in `due_now`: it fires itself, so catch-up must not send it.
+    The names of the cues and timeline entries due at this very moment go into `due_now`.
     """
     from .engine import timeline_name
 
@@ -43,7 +41,7 @@ def candidates(engine: Engine, due_now: set[int] | None = None) -> list[tuple[da
     out: list[tuple[datetime, str, int, Any]] = []
     due_now = set() if due_now is None else due_now
 
-    def add(wall: datetime, name: str, actions: tuple[Any, ...], now: bool = False) -> None:
+    def add(wall: datetime, name: str, actions: tuple[Any, ...]) -> None:
         # A `then` counts too, as far as its waits have run by now (an audio clip's end is unknown).
         offset = 0.0
         for i, action in enumerate(actions):
@@ -54,41 +52,35 @@ def candidates(engine: Engine, due_now: set[int] | None = None) -> list[tuple[da
                 offset += action.seconds
             elif isinstance(action, (PromptAction, ImageAction, MirrorAction)):
                 out.append((at, name, i, action))
-                if now:
-                    due_now.add(id(out[-1]))
 
     for cue in engine.show.cues:
         kind = trigger_type(cue.trigger)
-        actions = cue.actions + cue.then
         if isinstance(cue.trigger, CronTrigger):
-            due = _Schedule(cue.trigger, now_wall).next()
-            if due.timestamp() == now_stamp and inside(cue.when, due):
-                add(now_wall, cue.name, actions, now=True)
-                continue
+            if _Schedule(cue.trigger, now_wall).next_stamp() == now_stamp:
+                due_now.add(cue.name)
             wall = next((w for w in previous(cue.trigger, engine, _LOOKBACK) if inside(cue.when, w)), None)
             if wall is not None:
-                add(wall, cue.name, actions)
+                add(wall, cue.name, cue.actions + cue.then)
         elif kind.show_time:
             nxt = kind.next_fire(cue.trigger, engine)
-            if nxt is not None and nxt[0] is not None and abs(nxt[0] - show_t) <= EPS and inside(cue.when, now_wall):
-                add(now_wall, cue.name, actions, now=True)
-                continue
+            if nxt is not None and nxt[0] is not None and abs(nxt[0] - show_t) <= EPS:
+                due_now.add(cue.name)
             t = kind.last_fire(cue.trigger, engine)
             if isinstance(t, float | int):
                 wall = shift(now_wall, t - show_t)
                 if inside(cue.when, wall):
-                    add(wall, cue.name, actions)
+                    add(wall, cue.name, cue.actions + cue.then)
     for i, entry in enumerate(engine.show.timeline):
         if entry.t < show_t - EPS:
             add(shift(now_wall, entry.t - show_t), timeline_name(entry), entry.actions)
         elif entry.t <= show_t + EPS and i >= engine._go:  # noqa: SLF001 - fires now (see `_subscribe_show_time`)
-            add(now_wall, timeline_name(entry), entry.actions, now=True)
+            due_now.add(timeline_name(entry))
     return out
 
 
 def catch_up(engine: Engine, reapply: bool) -> list[dict[str, Any]]:
     """Send the winners; `reapply` (after a reconnect) also re-sends what the engine last sent."""
-    due_now: set[int] = set()
+    due_now: set[str] = set()
     found = sorted(candidates(engine, due_now), key=lambda c: c[0])
     winners: dict[str, tuple[datetime, str, int, Any]] = {}
     for cand in found:
@@ -112,7 +104,7 @@ def catch_up(engine: Engine, reapply: bool) -> list[dict[str, Any]]:
     seen: set[int] = set()
     for attr in ("image", "prompt", "mirror"):
         cand = winners.get(attr)
-        if cand is None or id(cand) in seen or id(cand) in due_now:  # due now: it fires itself
+        if cand is None or id(cand) in seen or cand[1] in due_now:  # due now: it fires itself
             continue
         seen.add(id(cand))
         wall, cue, place, action = cand

@@ -1,7 +1,15 @@
 """The transformed stream to an mp4 that plays even if the process dies mid-show.
 
 Fragmented MP4 (a moof per keyframe, the moov up front) means the file is valid after every
-fragment: Ctrl-C, SIGKILL or a power cut lose at most the last second or so. Encoding happens on a
+fragment: Ctrl-C, SIGKILL or a power cut lose at most the last second or so.
+
+Timestamps come from the stream's RTP clock (a received frame's pts, 90 kHz for video): the
+sender's capture times, so the recording plays at the pace the service rendered and edits cleanly
+(arrival times, 27-58 ms apart for a 25 fps stream, made ffmpeg warn about non-monotonic DTS when
+re-encoding). Where that clock cannot be followed (no pts, a pts that does not move on, or one
+that jumps away from the arrival times by more than `RESYNC_S`: a reconnect restarts it from a
+random value) the recording goes on by arrival time from its last timestamp, so an outage stays a
+gap in the recording instead of being squeezed out. Encoding happens on a
 thread of its own behind a bounded queue: the media thread only enqueues, and when the encoder
 falls behind, frames are dropped and counted rather than stalling the stream.
 """
@@ -25,6 +33,8 @@ from decart_flow.media.yuv import frame_planes
 log = logging.getLogger(__name__)
 
 QUEUE_FRAMES = 50  # two seconds at 25 fps
+TIME_BASE = Fraction(1, 90000)  # RTP's video clock: the recording keeps the stream's own ticks
+RESYNC_S = 1.0  # RTP and arrival time further apart than this: a new clock (reconnect)
 _END = object()
 
 
@@ -41,8 +51,10 @@ class Recorder:
         self.encode_seconds = 0.0  # worker time spent encoding and writing: the recorder's cost
         self._queue: queue.Queue[object] = queue.Queue(QUEUE_FRAMES)
         self._thread: threading.Thread | None = None
-        self._t0: float | None = None
-        self._last_pts = -1
+        self._last_pts = -1  # in TIME_BASE
+        self._last_arrived = 0.0
+        self._anchor: tuple[Fraction, int] | None = None  # (RTP time in s, recording pts) of one frame
+        self._last_rtp: Fraction | None = None
 
     def start(self) -> None:
         try:
@@ -120,8 +132,8 @@ class Recorder:
         stream = container.add_stream("libx264", rate=Fraction(self.fps).limit_denominator(1000))
         stream.width, stream.height = frame.width // 2 * 2, frame.height // 2 * 2
         stream.pix_fmt = "yuv420p"
-        stream.time_base = Fraction(1, 1000)
-        stream.codec_context.time_base = Fraction(1, 1000)  # frames carry arrival times in ms
+        stream.time_base = TIME_BASE
+        stream.codec_context.time_base = TIME_BASE  # frames carry RTP ticks (see the module's doc)
         stream.codec_context.options = {"preset": "ultrafast", "tune": "zerolatency",
                                         "g": str(int(self.fps * 1)), "crf": "20"}
         return stream
@@ -129,20 +141,29 @@ class Recorder:
     def _encode(self, container: av.container.OutputContainer, stream: av.VideoStream, frame: av.VideoFrame,
                 arrived: float) -> None:
         started = time.perf_counter()
-        # Timestamps from arrival time, in ms: the received pts restart on a reconnect, and a gap in
-        # the stream (an outage) stays a gap in the recording instead of being squeezed out.
-        if self._t0 is None:
-            self._t0 = arrived
-        pts = int((arrived - self._t0) * 1000)
-        pts = max(pts, self._last_pts + 1)
-        self._last_pts = pts
+        pts = self._pts(frame, arrived)
         out = _own_copy(frame, stream.width, stream.height)
         out.pts = pts
-        out.time_base = Fraction(1, 1000)
+        out.time_base = TIME_BASE
         for packet in stream.encode(out):
             container.mux(packet)
         self.frames += 1
         self.encode_seconds += time.perf_counter() - started
+
+    def _pts(self, frame: av.VideoFrame, arrived: float) -> int:
+        """The frame's recording pts in TIME_BASE: its RTP time from the anchor, else by arrival."""
+        rtp = frame.pts * frame.time_base if frame.pts is not None and frame.time_base else None
+        last, last_rtp = self._last_pts, self._last_rtp
+        pts = None
+        if rtp is not None and self._anchor is not None and last_rtp is not None and rtp > last_rtp:
+            by_rtp = float(rtp - last_rtp)
+            if abs(by_rtp - (arrived - self._last_arrived)) <= RESYNC_S:  # the same clock
+                pts = self._anchor[1] + round((rtp - self._anchor[0]) / TIME_BASE)
+        if pts is None or pts <= last:  # the first frame, no RTP time, or a new clock
+            pts = 0 if last < 0 else last + max(1, round((arrived - self._last_arrived) / TIME_BASE))
+            self._anchor = (rtp, pts) if rtp is not None else None
+        self._last_pts, self._last_arrived, self._last_rtp = pts, arrived, rtp
+        return pts
 
     def _fail(self, exc: BaseException) -> None:
         if self.error is None:

@@ -15,13 +15,10 @@ keeps aiortc's, where the marker bit means the start of a talkspurt instead).
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from aiortc import rtcrtpreceiver
 from aiortc.jitterbuffer import JitterBuffer, JitterFrame
-
-log = logging.getLogger(__name__)
 
 
 class MarkerJitterBuffer(JitterBuffer):
@@ -56,13 +53,52 @@ def _make_buffer(capacity: int, prefetch: int = 0, is_video: bool = False) -> Ji
     return cls(capacity, prefetch=prefetch, is_video=is_video)
 
 
+class AiortcChanged(RuntimeError):
+    """aiortc's internals are not the shape this module was checked against: update it."""
+
+
+CHECKED = "aiortc 1.16"  # what the private internals below were read from (pyproject pins it)
+
+
+def check_shape() -> None:
+    """Raise `AiortcChanged` unless aiortc's private internals are those `MarkerJitterBuffer` uses.
+
+    The buffer subclasses a private class and reads its slots; a new aiortc could rename any of
+    them, and silently falling back would cost every cue a frame interval without a word.
+    """
+    import inspect
+
+    import aiortc
+
+    def changed(what: str) -> AiortcChanged:
+        return AiortcChanged(f"aiortc {aiortc.__version__}: {what}; realtime/jitter.py was checked against "
+                             f"{CHECKED} (pinned in pyproject.toml): update the patch or the pin")
+
+    receiver = getattr(rtcrtpreceiver, "RTCRtpReceiver", None)
+    if receiver is None or "JitterBuffer" not in receiver.__init__.__code__.co_names:
+        raise changed("RTCRtpReceiver no longer makes its buffers as `JitterBuffer(...)`")
+    if getattr(rtcrtpreceiver, "JitterBuffer", None) not in (JitterBuffer, _make_buffer):
+        raise changed("rtcrtpreceiver.JitterBuffer is not aiortc.jitterbuffer.JitterBuffer")
+    if "_data" not in rtcrtpreceiver.RTCRtpReceiver._handle_rtp_packet.__code__.co_names:
+        raise changed("the receiver no longer puts a packet's depayloaded bytes in `packet._data`")
+    params = inspect.signature(JitterBuffer.__init__).parameters
+    if not {"capacity", "prefetch", "is_video"} <= set(params):
+        raise changed(f"JitterBuffer takes ({', '.join(params)}), not capacity, prefetch, is_video")
+    if list(inspect.signature(JitterFrame.__init__).parameters)[1:] != ["data", "timestamp"]:
+        raise changed("JitterFrame is no longer JitterFrame(data, timestamp)")
+    if not all(callable(getattr(JitterBuffer, name, None)) for name in ("_remove_frame", "remove", "add")):
+        raise changed("JitterBuffer has no _remove_frame/remove/add")
+    probe = JitterBuffer(capacity=4, is_video=True)
+    missing = [name for name in ("_capacity", "_packets", "_origin") if not hasattr(probe, name)]
+    if missing:
+        raise changed(f"JitterBuffer has no {', '.join(missing)}")
+
+
 def install() -> bool:
-    """Make aiortc's receivers use `MarkerJitterBuffer` for video; False if aiortc changed shape."""
+    """Make aiortc's receivers use `MarkerJitterBuffer` for video; `AiortcChanged` if aiortc changed shape."""
     current = getattr(rtcrtpreceiver, "JitterBuffer", None)
     if current is _make_buffer:
         return True
-    if current is not JitterBuffer:
-        log.debug("aiortc's receiver no longer uses JitterBuffer by that name: frames wait one interval")
-        return False
+    check_shape()
     rtcrtpreceiver.JitterBuffer = _make_buffer  # type: ignore[attr-defined,assignment]
     return True

@@ -19,6 +19,7 @@ import contextvars
 import threading
 from typing import Callable, Iterator
 
+import aioice
 import aioice.ice
 
 LOOPBACK = "127.0.0.1"
@@ -38,9 +39,42 @@ def _wrap(original: Callable[..., list[str]]) -> Callable[..., list[str]]:
     return get_host_addresses
 
 
+class AioiceChanged(RuntimeError):
+    """aioice no longer gathers host addresses the way the loopback patch wraps."""
+
+
+CHECKED = "aioice 0.13"  # what the patch was read from (pyproject pins it)
+
+
+def check_aioice() -> None:
+    """Raise `AioiceChanged` unless `Connection.gather_candidates` still looks host addresses up
+    through the module-level `get_host_addresses(use_ipv4, use_ipv6)` that both patches wrap
+    (this one and service/loopback.py). Wrapping a function nobody calls would silently put LAN
+    addresses back into the offer, and a sandbox without a LAN would find no candidates at all."""
+    import inspect
+
+    def changed(what: str) -> AioiceChanged:
+        version = getattr(aioice, "__version__", "?")
+        return AioiceChanged(f"aioice {version}: {what}; the loopback patch (realtime/loopback.py, service/loopback.py) "
+                             f"was checked against {CHECKED} (pinned in pyproject.toml): update the patch or the pin")
+
+    fn = getattr(aioice.ice, "get_host_addresses", None)
+    if not callable(fn):
+        raise changed("aioice.ice.get_host_addresses is gone")
+    params = list(inspect.signature(inspect.unwrap(fn)).parameters)
+    if params != ["use_ipv4", "use_ipv6"]:
+        raise changed(f"get_host_addresses takes ({', '.join(params)}), not (use_ipv4, use_ipv6)")
+    gather = getattr(getattr(aioice.ice, "Connection", None), "gather_candidates", None)
+    if gather is None or "get_host_addresses" not in gather.__code__.co_names:
+        raise changed("Connection.gather_candidates no longer calls the module's get_host_addresses")
+
+
 def install() -> None:
-    """Wrap aioice's host-address lookup (idempotent, thread-safe)."""
+    """Wrap aioice's host-address lookup (idempotent, thread-safe); `AioiceChanged` if it changed shape."""
     with _install_lock:
+        current = aioice.ice.get_host_addresses
+        if not getattr(current, "_decart_flow_loopback", False):
+            check_aioice()
         current = aioice.ice.get_host_addresses
         if not getattr(current, "_decart_flow_loopback", False):
             aioice.ice.get_host_addresses = _wrap(current)

@@ -18,6 +18,8 @@ from typing import Callable
 import aioice.ice
 import ifaddr
 
+from decart_flow.realtime.loopback import check_aioice
+
 _GATHER_ON: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar("gather_on", default=None)
 _installed = False
 
@@ -26,6 +28,7 @@ def _install() -> None:
     global _installed
     if _installed:
         return
+    check_aioice()  # fails loudly when aioice changed shape
     original: Callable[[bool, bool], list[str]] = aioice.ice.get_host_addresses
 
     def get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:

@@ -18,7 +18,10 @@ from decart_flow.show.problems import Problem, ShowError
 MAX_BYTES = 2_000_000
 MAX_NODES = 100_000  # after aliases are expanded: an alias bomb stops here
 MAX_DEPTH = 60
-_BRACKETS = re.compile(r"[^\[\]{}]+")
+_SPECIAL = re.compile(r"[\[\]{}\"'#]")
+_BEFORE_QUOTE = frozenset(":-[{,?\n\r")  # a quoted scalar starts after these (or at the start)
+_DQ_END = re.compile(r'(?:[^"\\]|\\.)*"', re.S)
+_SQ_END = re.compile(r"(?:[^']|'')*'")
 
 
 def read_yaml(path: str, data: bytes) -> Node:
@@ -56,12 +59,34 @@ def read_yaml(path: str, data: bytes) -> Node:
 
 
 def _check_flow_depth(path: str, text: str) -> None:
-    """PyYAML takes seconds to fail on `[[[[...`; refuse absurd nesting before it starts."""
+    """PyYAML takes seconds to fail on `[[[[...`; refuse absurd nesting before it starts.
+
+    Brackets count only where YAML reads them: not inside a quoted scalar, not in a comment (a
+    prompt may well say "[[[" sixty times).
+    """
     depth = 0
-    for char in _BRACKETS.sub("", text):
-        depth = depth + 1 if char in "[{" else max(depth - 1, 0)
-        if depth > MAX_DEPTH:
-            raise ShowError([Problem(Where(path, 1, 1), "YAML nested too deeply for a show")])
+    skip = 0
+    for m in _SPECIAL.finditer(text):
+        i = m.start()
+        if i < skip:
+            continue
+        char = text[i]
+        if char in "\"'":
+            j = i - 1
+            while j >= 0 and text[j] in " \t":
+                j -= 1
+            if j >= 0 and text[j] not in _BEFORE_QUOTE:
+                continue  # inside a plain scalar (Rock'n'roll): no string starts here
+            end = (_DQ_END if char == '"' else _SQ_END).match(text, i + 1)
+            skip = end.end() if end else len(text)
+        elif char == "#":
+            if i == 0 or text[i - 1] in " \t\r\n":
+                end = text.find("\n", i)
+                skip = end if end >= 0 else len(text)
+        else:
+            depth = depth + 1 if char in "[{" else max(depth - 1, 0)
+            if depth > MAX_DEPTH:
+                raise ShowError([Problem(Where(path, 1, 1), "YAML nested too deeply for a show")])
 
 
 class _Converter:
