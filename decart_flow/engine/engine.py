@@ -170,9 +170,19 @@ class Engine:
 
     def _start_show(self, t: float = 0.0) -> None:
         if self._resume is not None:
-            # Entries before t already played in the resumed run; what the journal says the
-            # service acknowledged keeps its show time, so catch-up weighs it against cue firings.
-            self._go = sum(1 for e in self.show.timeline if e.t < t - EPS)
+            # Entries before t already played in the resumed run, and so did any sent early by
+            # their lookahead; what the journal says the service acknowledged keeps its show time,
+            # so catch-up weighs it against cue firings.
+            fired = getattr(self._resume, "fired", None) or {}
+            self._go = 0
+            for i, e in enumerate(self.show.timeline):
+                name = timeline_name(e)
+                if e.t < t - EPS or fired.get(name, -1.0) >= e.t - EPS:
+                    self._go = i + 1
+                    self._fired_ahead[f"{name} #{i}"] = e.t
+            for cue in self.show.cues:
+                if cue.name in fired:
+                    self._fired_ahead[cue.name] = fired[cue.name]
             now = self.loop.time()
             for key, (at, cue) in self._resume.applied.items():
                 if key in ("prompt", "image", "mirror"):

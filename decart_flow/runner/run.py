@@ -139,6 +139,7 @@ class Run:
             why_not = self.priority.engage(self.loop)
             if why_not:
                 self.say(f"note: {why_not}")
+        heartbeat = asyncio.ensure_future(self._heartbeat())
         try:
             starting = asyncio.ensure_future(self._start())
             if not await self._before_stop(starting):
@@ -174,7 +175,14 @@ class Run:
                 self.engine.stop(self._stop_reason or "stop")
             return await playing
         finally:
+            heartbeat.cancel()
             await self.close()
+
+    async def _heartbeat(self, every: float = 1.0) -> None:
+        """The journal's modification time follows the run, so `--resume` knows when a crashed run died."""
+        while True:
+            self.journal.touch()
+            await asyncio.sleep(every)
 
     async def _before_stop(self, task: asyncio.Future[Any]) -> bool:
         """Wait for `task` or a stop request, whichever comes first; True when the task finished."""
