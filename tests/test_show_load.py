@@ -193,12 +193,15 @@ def test_triggers(tmp_path: Path):
 
 
 def test_actions(tmp_path: Path):
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "x.png")  # image URLs are fetched at load: test_hardening_images
     show = load(
         tmp_path,
         """\
         timeline:
           1: {prompt: {random: [a, b]}, enhance: false}
-          2: {image: https://example.com/x.png}
+          2: {image: x.png}
           3: {image: null}
           4: {mirror: toggle}
           5: {mirror: false}
@@ -210,7 +213,7 @@ def test_actions(tmp_path: Path):
     )
     acts = [e.actions for e in show.timeline]
     assert acts[0][0].text == Choice("random", ("a", "b")) and acts[0][0].enhance is False
-    assert acts[1][0].image == "https://example.com/x.png"  # accepted without fetching
+    assert acts[1][0].image == str(tmp_path / "x.png")
     assert acts[2][0].image is None
     assert acts[3][0].value == "toggle" and acts[4][0].value is False
     assert acts[5][0].text == "hello"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
@@ -20,7 +21,7 @@ from reactivex.disposable import Disposable, SerialDisposable
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 from reactivex.subject import BehaviorSubject
 
-from ..show.model import Action, Cue, ShowModel, TimelineEntry
+from ..show.model import Action, Cue, MirrorAction, ShowModel, TimelineEntry
 from . import catchup
 from .actions import REGISTRY, SEQUENTIAL, ActionContext, new_context, perform
 from .choices import Choices
@@ -111,6 +112,7 @@ class Engine:
             self._now.update({k: v for k, v in resume.state.items() if k in self._now})
             self.mirror = bool(self._now["mirror"])
         self._runs: dict[str, list[asyncio.Future[Any]]] = {}
+        self._resolved: dict[int, tuple[Action, ...]] = {}  # timeline index -> its actions, toggles resolved
         self._queued: dict[str, deque[tuple[tuple[Action, ...], tuple[Any, ...]]]] = {}
         self._show_subs: list[Any] = []
         self._subs: list[Any] = []
@@ -182,9 +184,19 @@ class Engine:
 
     def _start_show(self, t: float = 0.0) -> None:
         if self._resume is not None:
-            # Entries before t already played in the resumed run; what the journal says the
-            # service acknowledged keeps its show time, so catch-up weighs it against cue firings.
-            self._go = sum(1 for e in self.show.timeline if e.t < t - EPS)
+            # Entries before t already played in the resumed run, and so did any sent early by
+            # their lookahead; what the journal says the service acknowledged keeps its show time,
+            # so catch-up weighs it against cue firings.
+            fired = getattr(self._resume, "fired", None) or {}
+            self._go = 0
+            for i, e in enumerate(self.show.timeline):
+                name = timeline_name(e)
+                if e.t < t - EPS or fired.get(name, -1.0) >= e.t - EPS:
+                    self._go = i + 1
+                    self._fired_ahead[f"{name} #{i}"] = e.t
+            for cue in self.show.cues:
+                if cue.name in fired:
+                    self._fired_ahead[cue.name] = fired[cue.name]
             now = self.loop.time()
             for key, (at, cue) in self._resume.applied.items():
                 if key in ("prompt", "image", "mirror"):
@@ -315,7 +327,7 @@ class Engine:
 
     # ------------------------------------------------------------ firing
 
-    def _fire(self, cue: Cue, fire: Fire, key: str | None = None) -> None:
+    def _fire(self, cue: Cue, fire: Fire, key: str | None = None, label: str | None = None) -> None:
         lead = fire.lead
         lateness_ms = (self.loop.time() - fire.intended + lead) * 1000.0  # against the (early) send time
         if lead and fire.t is not None:
@@ -351,7 +363,7 @@ class Engine:
         t = fire.t if fire.t is not None else self.show_clock.t
         if journal_on or self.journal.active:
             self._journal_fire(cue.name, fire, t, lateness_ms, deferred or [])
-        self._past.append((t, cue.name, lateness_ms))
+        self._past.append((t, label or cue.name, lateness_ms))
         if self._observe_state:
             self._changed()
         if instant:
@@ -442,13 +454,35 @@ class Engine:
     def _finished(self, name: str) -> None:
         self.events.emit("after", name)
 
-    def _timeline_fire(self, i: int, intended: float | None = None, lead: float = 0.0) -> None:
+    def _timeline_fire(self, i: int, intended: float | None = None, lead: float = 0.0, again: bool = False) -> None:
+        """Fire entry i; `again` (GO back) re-applies what it did the first time, toggles included."""
         entry = self.show.timeline[i]
         self._go = i + 1
         name = timeline_name(entry)
-        cue = Cue(name=name, trigger=None, actions=entry.actions, mode="parallel")  # type: ignore[arg-type]
+        actions = self._entry_actions(i, entry.actions, again)
+        cue = Cue(name=name, trigger=None, actions=actions, mode="parallel")  # type: ignore[arg-type]
         self._fire(cue, Fire(self.show_clock.mono_of(entry.t) if intended is None else intended, entry.t, lead=lead),
-                   key=f"{name} #{i}")
+                   key=f"{name} #{i}", label=entry.label or None)
+
+    def _entry_actions(self, i: int, actions: tuple[Action, ...], again: bool) -> tuple[Action, ...]:
+        """An entry's actions with each `mirror: toggle` resolved to the value it set, kept for GO back.
+
+        Re-applying entry i must leave the mirror as it was right after i, not flip it once more.
+        """
+        if again and i in self._resolved:
+            return self._resolved[i]
+        if not any(type(a) is MirrorAction and a.value == "toggle" for a in actions):
+            return actions
+        mirror, out = self.mirror, []
+        for a in actions:
+            if type(a) is MirrorAction and a.value == "toggle":
+                mirror = not mirror
+                a = replace(a, value=mirror)
+            elif type(a) is MirrorAction:
+                mirror = bool(a.value)
+            out.append(a)
+        self._resolved[i] = tuple(out)
+        return self._resolved[i]
 
     def _duration_end(self) -> None:
         if self.show.loop:
@@ -571,12 +605,18 @@ class Engine:
 
     def _jump_to_entry(self, i: int) -> None:
         entry = self.show.timeline[i]
+        back = entry.t < self.show_clock.t or i < self._go - 1
         if entry.t < self.show_clock.t:  # back in time: what was sent early may fire again
             self._fired_ahead = {k: v for k, v in self._fired_ahead.items() if v < entry.t - EPS}
+        if back:  # the entries from i on are ahead again: listed once, as upcoming
+            undone = {e.label or timeline_name(e) for e in self.show.timeline[i:]}
+            kept = [p for p in self._past if not (p[0] >= entry.t - EPS and p[1] in undone)]
+            self._past.clear()
+            self._past.extend(kept)
         self.show_clock.jump(entry.t)
         self._go = i + 1
         self._dispose(self._show_subs)
-        self._timeline_fire(i, intended=self.loop.time())
+        self._timeline_fire(i, intended=self.loop.time(), again=back)
         self.show_clock.plan_t = entry.t
         try:
             self._subscribe_show_time()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from pathlib import Path
 from typing import IO, Any, Callable
@@ -87,6 +88,15 @@ class Journal:
             ts, t = self.now()
             self.events.on_next({"ts": ts, "t": round(t, 6), "event": "error",
                                  "message": redact(f"journal write failed, journal stopped: {exc}")})
+
+    def touch(self) -> None:
+        """Refresh the file's modification time: a run does it every second, so after a crash the
+        time the process died is on the file (`run --resume` continues from there)."""
+        if self._file is not None:
+            try:
+                os.utime(self._file.fileno())
+            except OSError:
+                pass
 
     def close(self) -> None:
         if self._file is not None:

@@ -54,6 +54,33 @@ class Backend:
             return override
         return "p2p" if self.local or era < 2026 else "livekit"
 
+    @property
+    def died(self) -> str | None:
+        """How an embedded service child that ended by itself ended; None while it runs (or none is ours)."""
+        service = self._service
+        if service is None or service.running:  # type: ignore[attr-defined]
+            return None
+        process = getattr(service, "_process", None)
+        code = process.exitcode if process is not None else None
+        if code is None:
+            return "gone"
+        return f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+
+    async def restart(self) -> None:
+        """Start the embedded service again on the same port and key, so the client's reconnect finds it."""
+        import asyncio
+
+        service = self._service
+        if service is None:
+            raise BackendError("this run does not own its service: it cannot restart it")
+        await asyncio.to_thread(_stop_quietly, service)  # reap the dead child, close its pipe
+        try:
+            url = await asyncio.to_thread(service.start)  # type: ignore[attr-defined]
+        except Exception as exc:  # noqa: BLE001 - one line for the journal
+            raise BackendError(f"the embedded local service could not be restarted: {exc}") from None
+        if url != self.url:
+            raise BackendError(f"the embedded local service came back at another address ({url})")
+
     async def close(self) -> None:
         import asyncio
 

@@ -1,14 +1,18 @@
 """`run --resume JOURNAL`: where a stopped run was, read back from its journal.
 
-The show time of the last record is where the show goes on; the prompt, image and mirror are what
-the service last acknowledged (an `action.send` followed by a successful `action.ack` of the same
-cue), with the show time each was set at, so catch-up can tell them from older cue firings. A line
-torn by a crash or a power cut is skipped.
+The show goes on from when the run stopped: the show time of its last record, plus the wall time
+from that record to when the process died, which is the journal file's modification time (a run
+refreshes it every second) unless the show had ended or was paused. The prompt, image and mirror
+are what the service last acknowledged (an `action.send` followed by a successful `action.ack` of
+the same cue), with the show time each was set at, so catch-up can tell them from older cue
+firings. Every cue's firings are kept by their intended show time, so a cue sent early by its
+lookahead is not sent again. A line torn by a crash or a power cut is skipped.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,7 @@ class Resume:
     state: dict[str, Any]  # prompt, enhance, image, mirror in effect at t
     applied: dict[str, tuple[float, str]] = field(default_factory=dict)  # attr -> (show time, cue)
     show: str | None = None
+    fired: dict[str, float] = field(default_factory=dict)  # cue -> intended show time of its last firing
 
 
 def read_resume(path: str | Path) -> Resume:
@@ -39,6 +44,9 @@ def read_resume(path: str | Path) -> Resume:
     pending: dict[str, list[dict[str, Any]]] = {}
     t: float | None = None
     show = None
+    fired: dict[str, float] = {}
+    last_ts: str | None = None
+    started = paused = ended = False
     for line in lines:
         try:
             record = json.loads(line)
@@ -47,7 +55,16 @@ def read_resume(path: str | Path) -> Resume:
         if not isinstance(record, dict) or not isinstance(record.get("t"), (int, float)):
             continue
         t = float(record["t"])
+        last_ts = record.get("ts") if isinstance(record.get("ts"), str) else last_ts
         event, cue = record.get("event"), str(record.get("cue"))
+        if event == "show.start":
+            started, paused = True, False
+        elif event in ("show.pause", "show.resume"):
+            paused = event == "show.pause"
+        elif event == "show.end":
+            ended = True
+        elif event == "cue.fire" and isinstance(record.get("intended_t"), (int, float)):
+            fired[cue] = max(fired.get(cue, float("-inf")), float(record["intended_t"]))
         if event == "run.start" and show is None:
             show = record.get("show")
             initial = record.get("initial") or {}
@@ -65,4 +82,20 @@ def read_resume(path: str | Path) -> Resume:
                         applied[key] = (t, cue)
     if t is None:
         raise ResumeError(f"--resume {path}: no journal records in it")
-    return Resume(t=t, state=state, applied=applied, show=show)
+    if started and not paused and not ended:
+        t += _quiet_time(path, last_ts)
+    return Resume(t=t, state=state, applied=applied, show=show, fired=fired)
+
+
+def _quiet_time(path: Path, last_ts: str | None) -> float:
+    """Seconds from the last record to the journal's modification time: how long the run went on."""
+    if last_ts is None:
+        return 0.0
+    try:
+        last = datetime.fromisoformat(last_ts)
+        died = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
+    except (OSError, ValueError):
+        return 0.0
+    if last.tzinfo is None:
+        return 0.0
+    return max(0.0, (died - last).total_seconds())

@@ -33,6 +33,10 @@ from .priority import RealtimePriority
 log = logging.getLogger(__name__)
 
 
+# The embedded service is restarted when it dies, up to this many times within the window.
+MAX_RESTARTS, RESTART_WINDOW_S = 3, 120.0
+
+
 class RunError(Exception):
     """A run that cannot start: one line that says what and how to fix it."""
 
@@ -115,6 +119,7 @@ class Run:
         self.controls: Any = None
         self.latency_feed: Any = None
         self._calibrating: asyncio.Future[None] | None = None
+        self._service_watch: asyncio.Future[None] | None = None
         self.on_reload: Callable[[ShowModel], None] | None = None  # the TUI shows reloads
         self.on_reload_error: Callable[[list[Any]], None] | None = None
         self._last_state = "disconnected"
@@ -139,6 +144,7 @@ class Run:
             why_not = self.priority.engage(self.loop)
             if why_not:
                 self.say(f"note: {why_not}")
+        heartbeat = asyncio.ensure_future(self._heartbeat())
         try:
             starting = asyncio.ensure_future(self._start())
             if not await self._before_stop(starting):
@@ -166,13 +172,22 @@ class Run:
                 self.collector = Collector(self.loop, self.clock)
                 self.collector.start()
             playing = asyncio.ensure_future(self.engine.run())
+            if self.backend is not None and self.backend.local:
+                self._service_watch = asyncio.ensure_future(self._watch_service())
             if self.latency_feed is not None and self.engine.uses_auto_lookahead():
                 self._calibrating = asyncio.ensure_future(self._calibrate())
             if not await self._before_stop(playing):
                 self.engine.stop(self._stop_reason or "stop")
             return await playing
         finally:
+            heartbeat.cancel()
             await self.close()
+
+    async def _heartbeat(self, every: float = 1.0) -> None:
+        """The journal's modification time follows the run, so `--resume` knows when a crashed run died."""
+        while True:
+            self.journal.touch()
+            await asyncio.sleep(every)
 
     async def _before_stop(self, task: asyncio.Future[Any]) -> bool:
         """Wait for `task` or a stop request, whichever comes first; True when the task finished."""
@@ -210,6 +225,10 @@ class Run:
             raise RunError(str(exc)) from None
         self.protocol = self.backend.protocol_for(self.model.era, self.options.protocol)
         self.say(f"backend: {self.backend.label} ({self.protocol})")
+        from ..realtime.urls import redact_url
+
+        self.journal.write("backend", url=redact_url(self.backend.url), local=self.backend.local,
+                           protocol=self.protocol)
         if self.resume is not None:
             self.journal.write("run.resume", journal=str(self.options.resume), t=self.resume.t,
                                state=self.resume.state)
@@ -228,6 +247,43 @@ class Run:
         self._last_state = self.session.get_connection_state()
         self.session.on("connection_change", self._on_connection)
         await self._start_controls()
+
+    async def _watch_service(self, every: float = 0.25) -> None:
+        """The embedded service is this run's child: when it dies, start it again, or end the show.
+
+        The client keeps reconnecting to the same URL; the restarted child listens there with the
+        same key, and the reconnect catches up (`_on_connection`). When it cannot come back, the
+        show ends 'service lost' (exit 1) instead of playing on against nothing.
+        """
+        backend = self.backend
+        assert backend is not None
+        restarts: list[float] = []
+        while not self._closed and not self._stopping.is_set():
+            await asyncio.sleep(every)
+            how = backend.died
+            if how is None or self._closed or self._stopping.is_set():
+                continue
+            now = time.monotonic()
+            restarts = [t for t in restarts if now - t < RESTART_WINDOW_S]
+            if len(restarts) >= MAX_RESTARTS:
+                self._service_lost(f"the embedded local service died ({how}) {len(restarts) + 1} times within "
+                                   f"{RESTART_WINDOW_S:.0f} s; giving up")
+                return
+            restarts.append(now)
+            self.journal.write("service.died", reason=how)
+            self.say(f"the embedded local service died ({how}); restarting it")
+            try:
+                await backend.restart()
+            except BackendError as exc:
+                self._service_lost(f"the embedded local service died ({how}); {exc}")
+                return
+            self.journal.write("service.restart", attempt=len(restarts))
+            self.say("the embedded local service is back; reconnecting")
+
+    def _service_lost(self, message: str) -> None:
+        self.journal.write("error", message=message)
+        self.say(f"error: {message}")
+        self.request_stop("service lost")
 
     async def _calibrate(self) -> None:
         """`lookahead: auto` measures send-to-glass before the first cue (`latency.calibrate`)."""
@@ -350,6 +406,8 @@ class Run:
                 log.warning("stopping the control servers: %s", exc)
         if self._calibrating is not None:
             self._calibrating.cancel()
+        if self._service_watch is not None:
+            self._service_watch.cancel()
         if self.latency_feed is not None:
             self.latency_feed.close()
         if self.session is not None:

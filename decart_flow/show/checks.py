@@ -70,15 +70,27 @@ def is_url(text: str) -> bool:
 
 @lru_cache(maxsize=256)
 def _image_problem(path: str, mtime: float) -> str | None:
-    from PIL import Image
+    from decart_flow.realtime.images import MAX_IMAGE_BYTES, decode_problem
+
+    if os.path.getsize(path) > MAX_IMAGE_BYTES:
+        return f"the file is over {MAX_IMAGE_BYTES // 2**20} MB, the service's limit"
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        return f"cannot read it ({e.strerror or e})"
+    return decode_problem(data)
+
+
+def url_image_problem(url: str) -> str | None:
+    """Fetch an http(s) image now and check it as a file is checked; the run sends what was fetched."""
+    from decart_flow.realtime.errors import InvalidInputError
+    from decart_flow.realtime.images import fetch_checked
 
     try:
-        with Image.open(path) as img:
-            img.load()
-            if img.width < 1 or img.height < 1:
-                return "the image is empty"
-    except Exception as e:  # Pillow raises many kinds for broken files
-        return f"cannot decode the image ({type(e).__name__}: {e})"
+        fetch_checked(url)
+    except InvalidInputError as exc:
+        return str(exc)
     return None
 
 

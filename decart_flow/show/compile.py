@@ -252,7 +252,12 @@ class Compiler:
     def _image(self, node: Node, what: str = "image") -> str | None:
         text = node.scalar_text() if node.is_scalar else None
         if text is not None and checks.is_url(text.strip()):
-            return self.substitute(text.strip(), node.where, False)
+            url = self.substitute(text.strip(), node.where, False)
+            problem = checks.url_image_problem(url)
+            if problem:
+                self.error(node.where, f"{what} '{url}': {problem}")
+                return None
+            return url
         return self._file(node, what, checks.image_problem)
 
     # ------------------------------------------------------------ actions

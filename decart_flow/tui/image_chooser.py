@@ -58,18 +58,29 @@ class PathSuggester(Suggester):
 
 
 def resolve_image(text: str, base: Path) -> tuple[str | None, str | None]:
-    """(absolute path or None to clear, error)."""
+    """(absolute path, URL or None to clear, error): checked as the show's own images are.
+
+    A URL is fetched here (blocking: call it off the screen's loop); the run then sends what was fetched.
+    """
+    from ..show import checks
+
     text = text.strip()
     if text.lower() in (CLEAR, "null", "clear"):
         return None, None
     if "://" in text:
-        return (text, None) if text.startswith(("http://", "https://")) else (None, f"{text}: only http(s) URLs")
+        if not checks.is_url(text):
+            return None, f"{text}: only http(s) URLs"
+        problem = checks.url_image_problem(text)
+        return (None, f"{text}: {problem}") if problem else (text, None)
     path = Path(text).expanduser()
     path = path if path.is_absolute() else base / path
+    if path.is_dir():
+        return None, f"{text}: is a folder; pick an image in it"
     if not path.is_file():
         return None, f"{text}: no such file"
-    if path.suffix.lower() not in IMAGE_SUFFIXES:
-        return None, f"{text}: not an image ({', '.join(IMAGE_SUFFIXES)})"
+    problem = checks.image_problem(str(path.resolve()))
+    if problem:
+        return None, f"{text}: not an image we can send: {problem}"
     return str(path.resolve()), None
 
 
@@ -86,6 +97,7 @@ class ImageChooser(ModalScreen[tuple[str | None] | None]):
         super().__init__()
         self.base = base
         self.choices = images_near(base)
+        self.problem = ""  # what is wrong with the last choice, as shown under the list
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -115,8 +127,23 @@ class ImageChooser(ModalScreen[tuple[str | None] | None]):
             self._choose(event.value)
 
     def _choose(self, text: str) -> None:
+        self.problem = ""
+        if "://" in text:  # fetched on a thread: the screen keeps painting meanwhile
+            self.query_one("#problem", Label).update(f"fetching {text.strip()}…")
+            self.run_worker(lambda: self._checked(text), thread=True, exclusive=True)
+        else:
+            self._decide(*resolve_image(text, self.base))
+
+    def _checked(self, text: str) -> None:
         path, problem = resolve_image(text, self.base)
+        self.app.call_from_thread(self._decide, path, problem)
+
+    def _decide(self, path: str | None, problem: str | None) -> None:
         if problem is not None:
-            self.query_one("#problem", Label).update(problem)
+            self.problem = problem
+            label = self.query_one("#problem", Label)
+            label.update(problem)
+            label.display = True
+            self.query_one("#path", Input).focus()
             return
         self.dismiss((path,))
