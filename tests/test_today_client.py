@@ -1,0 +1,150 @@
+"""Today's protocol on the client side, piece by piece: URL, messages, protocol choice, mirror, cloud checks, billing.
+
+The whole path (a LiveKit room against `decart-flow serve`) is played in test_run_livekit.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from decart_flow.engine.billing import SessionMeter
+from decart_flow.realtime import messages, models
+from decart_flow.realtime.client import GenerationTick, QueuePosition, default_protocol
+from decart_flow.realtime.livekit_media import i420
+from decart_flow.realtime.urls import redact_url, stream_url
+from decart_flow.runner.backend import CLOUD_URL, Backend, targets_cloud
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_control_url_asks_for_room_info_early_with_options() -> None:
+    url = stream_url("https://api.decart.ai", "/v1/stream", "k&ey", "lucy-2.5", "1080p", livekit=True, speed="fast")
+    assert url.startswith("wss://api.decart.ai/v1/stream?api_key=k%26ey&model=lucy-2.5")
+    assert "&livekit_early_room_info=true&resolution=1080p&speed=fast&user_agent=" in url
+    assert "k%26ey" not in redact_url(url)
+    assert "livekit_early_room_info" not in stream_url("http://127.0.0.1:1", "/v1/stream", "k", "mirage")
+
+
+def test_room_info_and_queue_messages_are_checked_like_every_other() -> None:
+    info = messages.parse(json.dumps({"type": "livekit_room_info", "livekit_url": "ws://h:1", "token": "t",
+                                      "room_name": "r", "session_id": "s"}))
+    assert info["room_name"] == "r"
+    assert messages.parse('{"type": "queue_position", "position": 2, "queue_size": 5}')["position"] == 2
+    for bad in ('{"type": "livekit_room_info", "livekit_url": "ws://h:1", "room_name": "r"}',
+                '{"type": "queue_position", "position": "2", "queue_size": 5}',
+                '{"type": "queue_position", "position": true, "queue_size": 5}'):
+        with pytest.raises(messages.MalformedMessage):
+            messages.parse(bad)
+    assert messages.livekit_join() == {"type": "livekit_join"}
+
+
+def test_which_protocol_a_session_speaks() -> None:
+    today, retired = models.realtime("lucy-restyle-2"), models.realtime("mirage_v2")
+    assert default_protocol(today, "wss://api.decart.ai") == "livekit"
+    assert default_protocol(today, "http://127.0.0.1:8765") == "p2p"  # LiveKit gathers nothing on loopback
+    assert default_protocol(retired, "wss://api.decart.ai") == "p2p"
+    local, cloud = Backend("http://127.0.0.1:1", "k", local=True), Backend(CLOUD_URL, "k", cloud=True)
+    assert local.protocol_for(2026) == "p2p" and cloud.protocol_for(2026) == "livekit"
+    assert cloud.protocol_for(2025) == "p2p" and local.protocol_for(2026, "livekit") == "livekit"
+    assert CLOUD_URL == "wss://api.decart.ai"
+    label = Backend(CLOUD_URL, "sk-secret-key", cloud=True).label
+    assert label == "Decart cloud at wss://api.decart.ai" and "sk-secret" not in label
+
+
+def test_the_backend_that_checks_for_the_cloud(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DECART_API_KEY", raising=False)
+    assert not targets_cloud(None, None)  # no key: the embedded service
+    assert targets_cloud(None, "key") and targets_cloud("cloud", None)
+    assert not targets_cloud("ws://127.0.0.1:9", "key") and not targets_cloud("local", "key")
+    monkeypatch.setenv("DECART_API_KEY", "key")
+    assert targets_cloud(None, None)
+
+
+def _validate(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k != "DECART_API_KEY"}
+    return subprocess.run([sys.executable, "-m", "decart_flow.cli", *args], capture_output=True, text=True,
+                          timeout=60, env={**base, **(env or {})}, cwd=ROOT)
+
+
+def test_validate_for_the_cloud_names_the_successor_and_refuses_audio(tmp_path: Path) -> None:
+    show = tmp_path / "old.yaml"
+    show.write_text("name: Old\nmodel: mirage_v2\ninitial: {prompt: Anime}\n")
+    assert _validate("validate", str(show)).returncode == 0  # offline, every 2025 model still plays
+    done = _validate("validate", str(show), "--backend", "cloud", "--api-key", "sk-secret")
+    assert done.returncode == 2
+    assert done.stdout.strip() == f"{show}:2:1: model: mirage_v2 was retired by Decart in 2026; use lucy-restyle-2"
+    avatar = _validate("validate", "scenes/avatar.yaml", env={"DECART_API_KEY": "sk-secret"})
+    assert avatar.returncode == 2 and "sk-secret" not in avatar.stdout + avatar.stderr
+    lines = avatar.stdout.strip().splitlines()
+    assert "retired by Decart in 2026" in lines[0] and sum("audio: no model of Decart's cloud" in x for x in lines) == 4
+    plan = _validate("plan", "scenes/avatar.yaml", "--backend", "cloud", "--api-key", "x")
+    assert plan.returncode == 2 and "retired" in plan.stdout
+    assert _validate("validate", "scenes/quickstart.yaml", "--backend", "cloud", "--api-key", "x").returncode == 0
+
+
+def test_resolution_and_speed_are_checked_against_the_model(tmp_path: Path) -> None:
+    show = tmp_path / "s.yaml"
+    show.write_text("name: S\nmodel: lucy-restyle-2\nresolution: 4k\nspeed: fast\n")
+    lines = _validate("validate", str(show)).stdout.strip().splitlines()
+    assert lines == [f"{show}:3:13: resolution must be one of 720p, 1080p, got '4k'",
+                     f"{show}:4:8: lucy-restyle-2 has no `speed: fast` (models that have it: lucy-2.5, lucy-2.6, "
+                     "lucy-vton-3.5, lucy-vton-3.6)"]
+    show.write_text("name: S\nmodel: lucy-2.6\nresolution: 1080p\nspeed: fast\n")
+    assert _validate("validate", str(show)).returncode == 0
+
+
+def test_mirror_flips_the_frames_we_send_left_to_right() -> None:
+    width, height = 64, 32
+    rgb = np.zeros((height, width, 3), dtype=np.uint8)
+    rgb[:, : width // 4] = (255, 0, 0)  # a red band on the left
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+    plain, mirrored = i420(frame, width, height, False), i420(frame, width, height, True)
+    assert len(plain) == len(mirrored) == width * height * 3 // 2
+    y_plain = np.frombuffer(plain, np.uint8)[: width * height].reshape(height, width)
+    y_mirror = np.frombuffer(mirrored, np.uint8)[: width * height].reshape(height, width)
+    assert np.array_equal(y_mirror, y_plain[:, ::-1])
+    v = lambda data: np.frombuffer(data, np.uint8)[width * height * 5 // 4:].reshape(height // 2, width // 2)  # noqa: E731
+    assert v(plain)[:, 0].mean() > 200 and v(mirrored)[:, -1].mean() > 200  # red is high V: now on the right
+
+
+def test_the_meter_journals_queue_and_billed_seconds_across_connections() -> None:
+    written: list[tuple[str, dict]] = []
+
+    class Session:
+        def __init__(self) -> None:
+            self.callbacks: dict[str, list] = {}
+
+        def on(self, event: str, cb) -> None:
+            self.callbacks.setdefault(event, []).append(cb)
+
+        def off(self, event: str, cb) -> None:
+            self.callbacks[event].remove(cb)
+
+        def emit(self, event: str, *args) -> None:
+            for cb in list(self.callbacks.get(event, [])):
+                cb(*args)
+
+    meter = SessionMeter(lambda event, **fields: written.append((event, fields)))
+    meter.queue_position(QueuePosition(2, 3))
+    session = Session()
+    meter.attach(session)
+    for s in (1, 2, 3):
+        session.emit("generation_tick", GenerationTick(s))
+    assert meter.queue is None and meter.billed_seconds == 3
+    session.emit("connection_change", "reconnecting")  # the old connection's seconds are kept
+    for s in (1, 2):
+        session.emit("generation_tick", GenerationTick(s))
+    assert meter.billed_seconds == 5
+    meter.close()
+    assert written[0] == ("session.queue", {"position": 2, "queue_size": 3})
+    billed = [f["seconds"] for e, f in written if e == "session.billed"]
+    assert billed[0] == 1 and billed[-1] == 5 and 3 in billed  # the first tick, the drop, the end
+    assert session.callbacks == {"generation_tick": [], "connection_change": []}
