@@ -148,3 +148,41 @@ def test_the_meter_journals_queue_and_billed_seconds_across_connections() -> Non
     billed = [f["seconds"] for e, f in written if e == "session.billed"]
     assert billed[0] == 1 and billed[-1] == 5 and 3 in billed  # the first tick, the drop, the end
     assert session.callbacks == {"generation_tick": [], "connection_change": []}
+
+
+async def test_a_full_service_is_waited_for_past_the_attempt_limit() -> None:
+    """`Server at capacity` is not a failure of ours: it is retried however many attempts that takes."""
+    from aiohttp import web
+
+    from decart_flow.realtime import RealtimeClient, RealtimeConnectOptions
+    from decart_flow.realtime.errors import InvalidAPIKeyError
+    from decart_flow.media import open_source
+
+    seen: list[int] = []
+
+    async def stream(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        seen.append(1)
+        # six times full, then a refused key: a permanent error ends the retrying
+        text = "Server at capacity, please retry" if len(seen) <= 6 else "Invalid API key"
+        await ws.send_str(json.dumps({"type": "error", "error": text}))
+        await ws.close()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/v1/stream", stream)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    source = open_source("testsrc", 320, 176, 30)
+    try:
+        with pytest.raises(InvalidAPIKeyError):
+            await RealtimeClient.connect(f"http://127.0.0.1:{port}", "key", source, RealtimeConnectOptions(
+                model="lucy-restyle-2", max_attempts=2, retry_delay=0.01))
+    finally:
+        source.stop()
+        await runner.cleanup()
+    assert len(seen) == 7  # past max_attempts=2 while the service said it was full

@@ -222,7 +222,8 @@ class RealtimeClient:
             except Exception as exc:  # classified below: permanent ones end here
                 error = await self._failure(exc)
                 await self._close_wire()
-                if is_permanent(error) or attempt == attempts or self._closing:
+                full = "capacity" in str(error).lower()  # "Server at capacity": wait for a slot, however long
+                if is_permanent(error) or (attempt == attempts and not full) or self._closing:
                     # Not chained: aiohttp's errors quote the URL, and with it the key.
                     raise error from None
                 delay = backoff_delay(attempt, self._options.retry_delay)
