@@ -854,16 +854,12 @@ class RealtimeClient:
         if wire is None:
             return
         wire.closed = True
-        if wire.room is not None and self._media.running:
-            try:
-                await self._media.run(self._close_room(wire.room))
-            except Exception:
-                log.exception("leaving the LiveKit room failed")
-        if wire.pc is not None and self._media.running:
-            try:
-                await self._media.run(self._close_peer_connection(wire.pc))
-            except Exception:
-                log.exception("closing the peer connection failed")
+        for media in (wire.room, wire.pc):
+            if media is not None and self._media.running:
+                try:
+                    await self._media.run(self._close_media(media))
+                except Exception:
+                    log.exception("closing the media (%s) failed", type(media).__name__)
         if wire.ws is not None:
             await wire.ws.close()
         if wire.watchdog is not None and wire.watchdog is not asyncio.current_task():
@@ -879,15 +875,9 @@ class RealtimeClient:
         for proxy in old:
             proxy.end(drop_buffered=True)
 
-    async def _close_room(self, room: LiveKitMedia) -> None:
-        await room.close()
-        pumps = list(self._pumps)
-        for task in pumps:
-            task.cancel()
-        await asyncio.gather(*pumps, return_exceptions=True)
-
-    async def _close_peer_connection(self, pc: RTCPeerConnection) -> None:
-        await pc.close()
+    async def _close_media(self, media: RTCPeerConnection | LiveKitMedia) -> None:
+        """Media loop: a peer connection (2025) or a room (today's) closes, then its frame pumps end."""
+        await media.close()
         pumps = list(self._pumps)
         for task in pumps:
             task.cancel()
