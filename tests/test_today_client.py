@@ -186,3 +186,18 @@ async def test_a_full_service_is_waited_for_past_the_attempt_limit() -> None:
         source.stop()
         await runner.cleanup()
     assert len(seen) == 7  # past max_attempts=2 while the service said it was full
+
+
+def test_a_python_show_takes_models_of_today_and_their_options(tmp_path: Path) -> None:
+    from decart_flow.show import load_show
+
+    good = tmp_path / "today.py"
+    good.write_text("from decart_flow import Show, prompt\n"
+                    "show = Show('Today', model='lucy-latest', resolution='1080p', speed='fast', initial=prompt('Anime'))\n"
+                    "show.at('0:05', prompt('Neon'))\n")
+    show = load_show(good)
+    assert (show.model, show.resolution, show.speed) == ("lucy-latest", "1080p", "fast")
+    bad = tmp_path / "bad.py"
+    bad.write_text("from decart_flow import Show\nshow = Show('Bad', model='lucy-restyle-2', speed='fast')\n")
+    done = _validate("validate", str(bad))
+    assert done.returncode == 2 and f"{bad}:2:" in done.stdout and "has no `speed: fast`" in done.stdout
