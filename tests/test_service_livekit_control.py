@@ -121,7 +121,7 @@ async def test_a_full_service_queues_with_positions_until_a_slot_frees() -> None
 
 
 @pytest.mark.parametrize(("model", "query", "problem"), [
-    ("lucy-restyle-2", {"speed": "fast"}, "no fast mode"),
+    ("lucy-restyle-2", {"speed": "fast"}, "has no `speed: fast`"),
     ("lucy-2.6", {"resolution": "4k"}, "resolution must be one of 720p, 1080p"),
     ("live_avatar", {}, "use the 2025 protocol"),
 ])
