@@ -83,11 +83,13 @@ def _explain(result: dict[str, Any], log: Path) -> str:
             f"driver stderr: {result.get('stderr', '')[-1500:]}\nservice log: {log.read_text()[-3000:]}")
 
 
-def test_sdk_024_session_prompt_image_viewer_ticks(sdk_python: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["one-pc", "two-pcs"])
+def test_sdk_024_session_prompt_image_viewer_ticks(sdk_python: Path, tmp_path: Path, mode: str) -> None:
+    """`/rtc/v1` (one peer connection, the client's default) and `/rtc` (publisher + subscriber)."""
     log = tmp_path / "service.log"
     with Netns() as ns:
         _, url = serve(ns, log)
-        result = drive(ns, sdk_python, url, tmp_path)
+        result = drive(ns, sdk_python, url, tmp_path, *(["--two-peer-connections"] if mode == "two-pcs" else []))
     assert result["ok"], _explain(result, log)
     assert result["sdk"] == {"decart": "0.2.4", "livekit": result["sdk"]["livekit"]}
     # 30 frames and more of the model's size from the inference-server track
@@ -109,6 +111,9 @@ def test_sdk_024_session_prompt_image_viewer_ticks(sdk_python: Path, tmp_path: P
     assert len(ticks) >= 3 and ticks[:3] == [1, 2, 3], ticks
     assert ["generating"] == [s for _, s in result["states"] if s == "generating"][:1]
     assert result["errors"] == []
+    joined = "two peer connections" if mode == "two-pcs" else "one peer connection"
+    assert log.read_text().count(f"joined (publisher, {joined})") == 1
+    assert log.read_text().count(f"joined (viewer, {joined})") == 1
 
 
 def test_sdk_024_1080p(sdk_python: Path, tmp_path: Path) -> None:

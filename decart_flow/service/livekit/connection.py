@@ -1,11 +1,17 @@
-"""One participant's signal connection and its single peer connection (LiveKit's `/rtc/v1`).
+"""One participant's signal connection and its peer connection(s), in either LiveKit mode.
 
-The client's join request carries its first offer (`publisher_offer`): one peer connection with
-receive slots (3 audio, 3 video) and its data channels. We answer it with the rendered video on
-the first video slot, every other slot inactive, and `mid_to_track_id` naming our track: the
-clients ignore msid track ids and drop a track the map does not name. The answer's candidates
-sit in its SDP, on the address the service listens on. Then: pings answered with pongs, trickled
-candidates added, `add_track` answered with a `TrackPublishedResponse`, each re-offer answered.
+Single peer connection (`/rtc/v1`, what both clients try first): the client's join request carries
+its first offer (`publisher_offer`): one peer connection with receive slots (3 audio, 3 video)
+and its data channels. We answer it with the rendered video on the first video slot, every other
+slot inactive, and `mid_to_track_id` naming our track: the clients ignore msid track ids and drop
+a track the map does not name.
+
+Two peer connections (`/rtc`, the clients' older mode): the client offers on its publisher
+connection, and we offer the rendered video on a subscriber connection of ours (the join says
+`subscriber_primary`), which the client answers; trickled candidates name their connection.
+
+Either way our candidates sit in our SDP, on the address the service listens on; pings are
+answered with pongs, `add_track` with a `TrackPublishedResponse`, each re-offer with an answer.
 
 A malformed message is logged and skipped; the socket closing ends the connection.
 """
@@ -21,7 +27,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 from google.protobuf.message import DecodeError
 from livekit.protocol import models, rtc
@@ -45,7 +51,7 @@ class ParticipantConnection:
     """A client's (or viewer's) WebSocket plus its peer connection, inside one room."""
 
     def __init__(self, ws: web.WebSocketResponse, room: Room, grant: Grant, host: str, pcs: set[RTCPeerConnection],
-                 drop_after: float | None = None) -> None:
+                 drop_after: float | None = None, dual: bool = False) -> None:
         self.ws = ws
         self.room = room
         self.grant = grant
@@ -55,7 +61,9 @@ class ParticipantConnection:
         self._host = host
         self._pcs = pcs
         self._drop_after = drop_after
-        self.pc: RTCPeerConnection | None = None
+        self.pc: RTCPeerConnection | None = None  # the client's publisher (v1: the only one)
+        self.dual = dual
+        self.subscriber: RTCPeerConnection | None = None  # v0: ours, carrying the rendered video
         self._published: dict[str, models.TrackInfo] = {}  # cid -> the track we told it about
         self._output_mid: str | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -77,6 +85,8 @@ class ParticipantConnection:
             await self._send(rtc.SignalResponse(join=self._join_response()))
             if offer is not None and offer.sdp:
                 await self._on_offer(offer)
+            if self.dual and self.grant.can_subscribe:
+                await self._offer_subscriber()
             async for msg in self.ws:
                 if msg.type == aiohttp.WSMsgType.BINARY:
                     await self._on_binary(msg.data)
@@ -109,22 +119,23 @@ class ParticipantConnection:
         for task in list(self._tasks):
             if task is not asyncio.current_task():
                 task.cancel()
-        if self.pc is not None:
-            pc, self.pc = self.pc, None
-            self._pcs.discard(pc)
-            await pc.close()
+        await self._close_pcs()
         if not self.ws.closed:
             await self.ws.close()
         log.info("livekit %s: left", self.tag)
+
+    async def _close_pcs(self) -> None:
+        for pc in (self.pc, self.subscriber):
+            if pc is not None:
+                self._pcs.discard(pc)
+                await pc.close()
+        self.pc = self.subscriber = None
 
     async def _drop(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
         log.info("fault: dropping the LiveKit connection of %s", self.tag)
         await self.ws.close(code=aiohttp.WSCloseCode.GOING_AWAY)
-        if self.pc is not None:
-            pc, self.pc = self.pc, None
-            self._pcs.discard(pc)
-            await pc.close()
+        await self._close_pcs()
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -165,7 +176,7 @@ class ParticipantConnection:
                                           protocol=SERVER_PROTOCOL, node_id="decart-flow"),
             ping_timeout=PING_TIMEOUT,
             ping_interval=PING_INTERVAL,
-            subscriber_primary=False,
+            subscriber_primary=self.dual and g.can_subscribe,
         )
 
     # -- messages -----------------------------------------------------------------------------
@@ -207,7 +218,10 @@ class ParticipantConnection:
         await self.ws.close()
 
     async def _on_answer(self, request: rtc.SignalRequest) -> None:
-        log.warning("livekit %s: skipped an answer (this server never offers)", self.tag)
+        if self.subscriber is None:
+            log.warning("livekit %s: skipped an answer to no offer of ours", self.tag)
+            return
+        await self.subscriber.setRemoteDescription(RTCSessionDescription(sdp=request.answer.sdp, type="answer"))
 
     async def _on_add_track(self, request: rtc.SignalRequest) -> None:
         add = request.add_track
@@ -230,12 +244,13 @@ class ParticipantConnection:
         except ValueError:
             log.warning("livekit %s: skipped a trickle that is not JSON", self.tag)
             return
-        if self.pc is None or self.pc.remoteDescription is None:
+        pc = self.subscriber if trickle.target == rtc.SignalTarget.SUBSCRIBER else self.pc
+        if pc is None or pc.remoteDescription is None:
             return
         line = str(init.get("candidate") or "").removeprefix("a=")
         if not line:
             if trickle.final:
-                await self.pc.addIceCandidate(None)
+                await pc.addIceCandidate(None)
             return
         if not is_local_candidate(line):
             log.debug("livekit %s: ignored a candidate that is not on this machine", self.tag)
@@ -245,7 +260,7 @@ class ParticipantConnection:
         candidate.sdpMLineIndex = init.get("sdpMLineIndex")
         if candidate.sdpMid is None and candidate.sdpMLineIndex is None:
             candidate.sdpMLineIndex = 0
-        await self.pc.addIceCandidate(candidate)
+        await pc.addIceCandidate(candidate)
 
     # -- offer / answer -----------------------------------------------------------------------
 
@@ -262,12 +277,12 @@ class ParticipantConnection:
             assert pc is not None
             with rid_extensions():
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=_vp8_first(offer.sdp), type="offer"))
-            if first and self.grant.can_subscribe:
+            if first and self.grant.can_subscribe and not self.dual:
                 self._attach_output(pc)
             answer = await pc.createAnswer()
             with gathering_on(self._host):
                 await pc.setLocalDescription(answer)
-            mids = {self._output_mid: self.room.track_sid} if self._output_mid is not None else {}
+            mids = {self._output_mid: self.room.track_sid} if self._output_mid is not None and not self.dual else {}
             # Our candidates are in the SDP; the id pairs the answer with the offer it answers.
             log.debug("livekit %s: answer\n%s", self.tag, pc.localDescription.sdp)
             reply = rtc.SessionDescription(type="answer", sdp=pc.localDescription.sdp, id=offer.id, mid_to_track_id=mids)
@@ -304,17 +319,49 @@ class ParticipantConnection:
                     transceiver._offerDirection in ("sendonly", "sendrecv"):  # aiortc keeps it from our side
                 transceiver.sender.replaceTrack(track)
                 transceiver.direction = "sendonly"
-                # msid "PA_sid|TR_sid TR_sid", as a LiveKit server writes it
-                transceiver.sender._stream_id = f"{self.room.inference_sid}|{self.room.track_sid}"
-                transceiver.sender._track_id = self.room.track_sid
                 self._output_mid = transceiver.mid
-                # Our encoder makes the packets, so a receiver's PLI must reach it, not aiortc's.
-                sender, asked = transceiver.sender, transceiver.sender._send_keyframe
-
-                def keyframe() -> None:
-                    asked()
-                    self.room.keyframe()
-
-                sender._send_keyframe = keyframe  # type: ignore[method-assign]
+                self._name_output(transceiver)
                 return
         log.warning("livekit %s: the offer has no video slot to receive on; nothing to subscribe", self.tag)
+
+    def _name_output(self, transceiver: Any) -> None:
+        """msid "PA_sid|TR_sid TR_sid" as a LiveKit server writes it; PLIs to our encoder."""
+        sender, asked = transceiver.sender, transceiver.sender._send_keyframe
+        sender._stream_id = f"{self.room.inference_sid}|{self.room.track_sid}"
+        sender._track_id = self.room.track_sid
+
+        def keyframe() -> None:  # our encoder makes the packets, so a receiver's PLI must reach it
+            asked()
+            self.room.keyframe()
+
+        sender._send_keyframe = keyframe  # type: ignore[method-assign]
+
+    async def _offer_subscriber(self) -> None:
+        """Two peer connections: we offer the rendered video on a connection of our own."""
+        track = self.room.subscribe_output()
+        if track is None:
+            return
+        jitter.install()
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self._pcs.add(pc)
+        self.subscriber = pc
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            log.info("livekit %s: subscriber connection %s", self.tag, pc.connectionState)
+            if pc.connectionState == "connected":
+                self.room.keyframe()
+            if pc.connectionState == "failed":
+                await pc.close()
+
+        transceiver = pc.addTransceiver(track, direction="sendonly")
+        vp8 = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType.lower() in ("video/vp8", "video/rtx")]
+        transceiver.setCodecPreferences(vp8)  # our encoder makes VP8
+        self._name_output(transceiver)
+        offer = await pc.createOffer()
+        with gathering_on(self._host):
+            await pc.setLocalDescription(offer)
+        mids = {transceiver.mid: self.room.track_sid}
+        log.debug("livekit %s: subscriber offer\n%s", self.tag, pc.localDescription.sdp)
+        description = rtc.SessionDescription(type="offer", sdp=pc.localDescription.sdp, id=1, mid_to_track_id=mids)
+        await self._send(rtc.SignalResponse(offer=description))
