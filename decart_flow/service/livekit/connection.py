@@ -37,7 +37,7 @@ from decart_flow.service.livekit.extensions import rid_extensions
 from decart_flow.service.livekit.room import Room, new_sid
 from decart_flow.service.livekit.tokens import Grant
 from decart_flow.service.loopback import gathering_on, is_local_candidate
-from decart_flow.service.signaling import _vp8_first
+from decart_flow.service.peer import vp8_first
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +276,7 @@ class ParticipantConnection:
             pc = self.pc
             assert pc is not None
             with rid_extensions():
-                await pc.setRemoteDescription(RTCSessionDescription(sdp=_vp8_first(offer.sdp), type="offer"))
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=vp8_first(offer.sdp), type="offer"))
             if first and self.grant.can_subscribe and not self.dual:
                 self._attach_output(pc)
             answer = await pc.createAnswer()
