@@ -1,11 +1,11 @@
 """One control channel of PROTOCOL.md, in either era: control messages in, acks out.
 
 The session core is era-free: prompt, set_image and their acks, the renderer and its output
-track, generation started/tick/ended. What differs is how media travels:
-- 2025: `offer`/`ice-candidate` on this channel, one peer connection with the client;
-- 2026: `livekit_join` (or `livekit_early_room_info=true` on the URL), answered with
-  `livekit_room_info` once a slot is free (`queue_position` meanwhile); media goes through the
-  LiveKit room of the session (service/livekit/), which relays the same output track.
+track, generation started/tick/ended. What differs is how media travels, the transport:
+- 2025 (peer.py): `offer`/`ice-candidate` on this channel, one peer connection with the client;
+- 2026 (room_transport.py): `livekit_join` (or `livekit_early_room_info=true` on the URL),
+  answered with `livekit_room_info` once a slot is free (`queue_position` meanwhile); media goes
+  through the LiveKit room of the session (service/livekit/), which relays the same output track.
 
 Messages are handled one at a time in arrival order, so an ack always follows the state change
 it acknowledges, and a frame rendered after the ack carries the new stamp. Anything malformed
