@@ -305,3 +305,31 @@ async def test_rtc_v1_refuses_bad_tokens_and_asks_a_resume_to_rejoin(service: Lo
             leave = await signal(lk)
             assert leave.leave.action == rtc.LeaveRequest.Action.DISCONNECT
             assert leave.leave.reason == models.DisconnectReason.ROOM_DELETED
+
+
+async def test_rtc_v1_closes_a_client_that_stops_pinging(service: LocalService, monkeypatch: pytest.MonkeyPatch) -> None:
+    from decart_flow.service.livekit import connection
+
+    monkeypatch.setattr(connection, "PING_INTERVAL", 1)
+    monkeypatch.setattr(connection, "PING_TIMEOUT", 2)
+    session, ws = await open_control(service)
+    try:
+        await ws.send_json({"type": "livekit_join"})
+        info = await receive(ws)
+        join = join_param(rtc.JoinRequest())
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(f"{info['livekit_url']}/rtc/v1", params={"join_request": join, "access_token": info["token"]}) as lk:
+                joined = (await signal(lk)).join
+                assert (joined.ping_interval, joined.ping_timeout) == (1, 2)
+                started = time.monotonic()
+                for _ in range(4):  # pinging each second keeps it open past the timeout
+                    await lk.send_bytes(rtc.SignalRequest(ping_req=rtc.Ping(timestamp=1)).SerializeToString())
+                    silent = time.monotonic()
+                    assert (await signal(lk)).WhichOneof("message") == "pong_resp"
+                    await asyncio.sleep(1)
+                closed = await asyncio.wait_for(lk.receive(), 6)
+                assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+                assert time.monotonic() - started >= 4 and time.monotonic() - silent >= 2
+    finally:
+        await ws.close()
+        await session.close()

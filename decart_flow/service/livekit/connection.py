@@ -69,6 +69,7 @@ class ParticipantConnection:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._lock = asyncio.Lock()  # one offer/answer at a time
         self._closed = False
+        self._last_heard = time.monotonic()
 
     @property
     def tag(self) -> str:
@@ -80,6 +81,7 @@ class ParticipantConnection:
         self.room.add(self)
         if self._drop_after is not None:
             self._spawn(self._drop(self._drop_after))
+        self._spawn(self._watch_pings())
         try:
             offer = join.publisher_offer if join.HasField("publisher_offer") else None
             await self._send(rtc.SignalResponse(join=self._join_response()))
@@ -137,6 +139,15 @@ class ParticipantConnection:
         await self.ws.close(code=aiohttp.WSCloseCode.GOING_AWAY)
         await self._close_pcs()
 
+    async def _watch_pings(self) -> None:
+        """A client silent for ping_timeout is gone (as a LiveKit server judges): close its connection."""
+        while not self.ws.closed:
+            await asyncio.sleep(PING_INTERVAL)
+            if time.monotonic() - self._last_heard > PING_TIMEOUT:
+                log.info("livekit %s: nothing heard for %d s; closing", self.tag, PING_TIMEOUT)
+                await self.ws.close(code=aiohttp.WSCloseCode.GOING_AWAY)
+                return
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
@@ -182,6 +193,7 @@ class ParticipantConnection:
     # -- messages -----------------------------------------------------------------------------
 
     async def _on_binary(self, data: bytes) -> None:
+        self._last_heard = time.monotonic()
         request = rtc.SignalRequest()
         try:
             request.ParseFromString(data)
