@@ -73,6 +73,13 @@ def drive(ns: Netns, python: Path, url: str, out: Path, *args: str, timeout: flo
     return result
 
 
+def camera_shows(luma: np.ndarray) -> bool:
+    """Does the picture come from the client's camera (a vertical gradient in the drivers), not the
+    waiting picture (a horizontal gradient: every row alike)? Rows clear of stamp and caption."""
+    rows = luma[64:600, 200:1200].astype(np.float32).mean(axis=1)
+    return float(rows.max() - rows.min()) > 10
+
+
 def stamps(out: Path) -> dict[str, int | None]:
     lumas = np.load(out / "frames.npz")
     return {name: read_stamp(lumas[name]) for name in lumas.files}
@@ -101,6 +108,9 @@ def test_sdk_024_session_prompt_image_viewer_ticks(sdk_python: Path, tmp_path: P
     assert seen["initial"] == 1, seen
     assert seen["prompt"] == 2, seen
     assert seen["image"] == 3, seen
+    # the client's camera reached the renderer (through the room, H.264 from the Rust client)
+    lumas = np.load(tmp_path / "frames.npz")
+    assert camera_shows(lumas["prompt"]) and camera_shows(lumas["image"])
     # a viewer through subscribe_token and RealtimeClient.subscribe sees the same picture
     assert result["subscribe_token"]
     assert result["viewer"]["frames"] >= 30
@@ -144,4 +154,5 @@ def test_sdk_024_reconnects_after_a_drop(sdk_python: Path, tmp_path: Path, fault
         assert result["reconnecting_seen"]
     assert seen["after_reconnect"] == 1, seen
     assert seen["prompt_after_reconnect"] == 2, seen  # and the session takes a prompt after it
+    assert camera_shows(np.load(tmp_path / "frames.npz")["prompt_after_reconnect"])  # the camera came back too
     assert result["errors"] == []

@@ -185,6 +185,7 @@ async def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
             on_remote_stream=main.on_track,
             initial_state=ModelState(prompt=Prompt(text="a watercolor city", enhance=False)),
             resolution=args.resolution,
+            preferred_video_codec=args.codec,
         ),
     )
     client.on("connection_change", lambda s: states.append((now(), s)))
@@ -274,6 +275,7 @@ def main() -> int:
     parser.add_argument("--scenario", default="session", choices=["session", "reconnect"])
     parser.add_argument("--reconnect-wait", type=float, default=30.0)
     parser.add_argument("--two-peer-connections", action="store_true")
+    parser.add_argument("--codec", default="h264", choices=["h264", "vp9"], help="the camera's codec (the SDK's preferred_video_codec)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--timeout", type=float, default=150.0)
     args = parser.parse_args()
