@@ -90,13 +90,17 @@ def _explain(result: dict[str, Any], log: Path) -> str:
             f"driver stderr: {result.get('stderr', '')[-1500:]}\nservice log: {log.read_text()[-3000:]}")
 
 
-@pytest.mark.parametrize("mode", ["one-pc", "two-pcs"])
+MODES = {"one-pc": [], "two-pcs": ["--two-peer-connections"], "vp9": ["--codec", "vp9"]}
+
+
+@pytest.mark.parametrize("mode", list(MODES))
 def test_sdk_024_session_prompt_image_viewer_ticks(sdk_python: Path, tmp_path: Path, mode: str) -> None:
-    """`/rtc/v1` (one peer connection, the client's default) and `/rtc` (publisher + subscriber)."""
+    """`/rtc/v1` (one peer connection, the client's default), `/rtc` (publisher + subscriber), and
+    the camera in VP9 (`preferred_video_codec="vp9"`) instead of the default H.264."""
     log = tmp_path / "service.log"
     with Netns() as ns:
         _, url = serve(ns, log)
-        result = drive(ns, sdk_python, url, tmp_path, *(["--two-peer-connections"] if mode == "two-pcs" else []))
+        result = drive(ns, sdk_python, url, tmp_path, *MODES[mode])
     assert result["ok"], _explain(result, log)
     assert result["sdk"] == {"decart": "0.2.4", "livekit": result["sdk"]["livekit"]}
     # 30 frames and more of the model's size from the inference-server track
@@ -108,7 +112,7 @@ def test_sdk_024_session_prompt_image_viewer_ticks(sdk_python: Path, tmp_path: P
     assert seen["initial"] == 1, seen
     assert seen["prompt"] == 2, seen
     assert seen["image"] == 3, seen
-    # the client's camera reached the renderer (through the room, H.264 from the Rust client)
+    # the client's camera reached the renderer (through the room, H.264 or VP9 from the Rust client)
     lumas = np.load(tmp_path / "frames.npz")
     assert camera_shows(lumas["prompt"]) and camera_shows(lumas["image"])
     # a viewer through subscribe_token and RealtimeClient.subscribe sees the same picture
@@ -121,6 +125,7 @@ def test_sdk_024_session_prompt_image_viewer_ticks(sdk_python: Path, tmp_path: P
     assert len(ticks) >= 3 and ticks[:3] == [1, 2, 3], ticks
     assert ["generating"] == [s for _, s in result["states"] if s == "generating"][:1]
     assert result["errors"] == []
+    assert "failed to decode" not in log.read_text()
     joined = "two peer connections" if mode == "two-pcs" else "one peer connection"
     assert log.read_text().count(f"joined (publisher, {joined})") == 1
     assert log.read_text().count(f"joined (viewer, {joined})") == 1

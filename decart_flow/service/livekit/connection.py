@@ -33,7 +33,7 @@ from google.protobuf.message import DecodeError
 from livekit.protocol import models, rtc
 
 from decart_flow.realtime import jitter
-from decart_flow.service.livekit.extensions import rid_extensions
+from decart_flow.service.livekit.negotiation import livekit_negotiation
 from decart_flow.service.livekit.room import Room, new_sid
 from decart_flow.service.livekit.tokens import Grant
 from decart_flow.service.loopback import gathering_on, is_local_candidate
@@ -287,7 +287,7 @@ class ParticipantConnection:
                 self.pc = self._new_pc()
             pc = self.pc
             assert pc is not None
-            with rid_extensions():
+            with livekit_negotiation():
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=vp8_first(offer.sdp), type="offer"))
             if first and self.grant.can_subscribe and not self.dual:
                 self._attach_output(pc)
