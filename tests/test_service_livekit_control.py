@@ -333,3 +333,42 @@ async def test_rtc_v1_closes_a_client_that_stops_pinging(service: LocalService, 
     finally:
         await ws.close()
         await session.close()
+
+
+async def test_rtc_v1_answer_names_our_track_and_offers_candidates_on_the_service_address(service: LocalService) -> None:
+    """The first answer: our video on the first video slot, named in mid_to_track_id, other slots
+    inactive, and host candidates on the address the service listens on only."""
+    from aiortc import RTCConfiguration, RTCPeerConnection
+
+    from decart_flow.service.loopback import loopback_gathering
+
+    client = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no STUN server: nothing leaves the host
+    for kind in ("audio", "audio", "video", "video", "video"):
+        client.addTransceiver(kind, direction="recvonly")
+    client.createDataChannel("_reliable")
+    with loopback_gathering():
+        await client.setLocalDescription(await client.createOffer())
+    offer = rtc.SessionDescription(type="offer", sdp=client.localDescription.sdp, id=1)
+    session, ws = await open_control(service)
+    try:
+        await ws.send_json({"type": "livekit_join"})
+        info = await receive(ws)
+        join = join_param(rtc.JoinRequest(publisher_offer=offer))
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(f"{info['livekit_url']}/rtc/v1", params={"join_request": join, "access_token": info["token"]}) as lk:
+                joined = (await signal(lk)).join
+                answer = (await signal(lk)).answer
+        track_sid = joined.other_participants[0].tracks[0].sid
+        assert answer.type == "answer" and answer.id == 1
+        assert dict(answer.mid_to_track_id) == {"2": track_sid}  # the first video slot
+        sections = answer.sdp.split("\r\nm=")[1:]
+        directions = [next(line for line in s.split("\r\n") if line in ("a=sendonly", "a=recvonly", "a=inactive", "a=sendrecv"))
+                      for s in sections if not s.startswith("application")]
+        assert directions == ["a=inactive", "a=inactive", "a=sendonly", "a=inactive", "a=inactive"]
+        assert f"a=msid:{joined.other_participants[0].sid}|{track_sid} {track_sid}" in answer.sdp
+        hosts = {line.split()[4] for line in answer.sdp.split("\r\n") if line.startswith("a=candidate:")}
+        assert hosts == {"127.0.0.1"}
+    finally:
+        await client.close()
+        await ws.close()
+        await session.close()
