@@ -85,10 +85,13 @@ class ParticipantConnection:
         try:
             offer = join.publisher_offer if join.HasField("publisher_offer") else None
             await self._send(rtc.SignalResponse(join=self._join_response()))
-            if offer is not None and offer.sdp:
-                await self._on_offer(offer)
-            if self.dual and self.grant.can_subscribe:
-                await self._offer_subscriber()
+            try:
+                if offer is not None and offer.sdp:
+                    await self._on_offer(offer)
+                if self.dual and self.grant.can_subscribe:
+                    await self._offer_subscriber()
+            except Exception:  # our bug or SDP aiortc cannot take: logged; the client times out and retries
+                log.exception("livekit %s: could not negotiate on joining", self.tag)
             async for msg in self.ws:
                 if msg.type == aiohttp.WSMsgType.BINARY:
                     await self._on_binary(msg.data)
@@ -111,7 +114,7 @@ class ParticipantConnection:
 
     def replaced(self) -> None:
         """The same identity joined again (a full reconnect): this connection is over."""
-        self._spawn_detached(self._finish())
+        self._spawn(self._finish())
 
     async def _finish(self) -> None:
         if self._closed:
@@ -152,10 +155,6 @@ class ParticipantConnection:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    @staticmethod
-    def _spawn_detached(coro: Any) -> None:
-        asyncio.get_running_loop().create_task(coro)
 
     async def _send(self, response: rtc.SignalResponse) -> None:
         if not self.ws.closed:
