@@ -130,6 +130,7 @@ async def test_options_the_model_does_not_allow_are_an_error(service: LocalServi
     try:
         message = await receive(ws)
         assert message["type"] == "error" and problem in message["error"], message
+        assert "not allowed" in message["error"]  # the SDKs do not retry it
         assert (await ws.receive()).type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
     finally:
         await session.close()
