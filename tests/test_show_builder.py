@@ -231,3 +231,18 @@ def test_runtime_actions_get_the_load_time_checks():
     for bad, words in [(audio("lines/hello.wav"), "live_avatar"), (image("nope.png"), "file not found"), (prompt(""), "empty prompt")]:
         with pytest.raises(ShowError, match=words):
             check_action(bad, show)
+
+
+def test_the_show_and_a_cue_take_a_zone_as_yaml_does(tmp_path: Path):
+    show = load_show(write(tmp_path, """
+        from decart_flow import Show, prompt
+
+        show = Show("Tokyo", model="mirage", tz="Asia/Tokyo")
+        show.every("1h", prompt("Morning"), when={"between": ["09:00", "11:00"]})
+        show.every("1h", prompt("Paris"), times=2, when={"days": ["mon"]}, tz="Europe/Paris")
+        show.cron("0 9 * * *", prompt("Nine"))
+    """))
+    tokyo, paris, nine = show.cues
+    assert show.tz == "Asia/Tokyo"
+    assert tokyo.when.tz == "Asia/Tokyo" and nine.trigger.tz == "Asia/Tokyo"
+    assert paris.when.tz == "Europe/Paris" and paris.trigger.when == paris.when  # `times` counts inside `when`

@@ -6,15 +6,17 @@ OS runs other processes (the local service encoding video, whatever else the mac
 the scheduling thread is due. And inside this process the scheduling thread waits for the GIL
 behind the media threads, which may themselves have been preempted while holding it.
 
-`RealtimePriority.engage()` (Linux), called on the thread whose loop runs the engine and the
-WebSocket:
-- that thread gets SCHED_FIFO at `TOP`; every other thread of the process gets SCHED_FIFO at
-  `REST`, so a thread that holds the GIL is not preempted by ordinary processes while the
-  scheduling thread waits for it. Threads started later (aiortc's encoder pool and decoder, the
-  media loop of a reconnect, the TUI) are picked up by a sweep every second.
-- SCHED_RESET_ON_FORK on all of them: child processes (the local service, ffmpeg) and new threads
-  start at normal priority (until the sweep), never inherit real-time.
-- the GIL switch interval drops to 200 us, so a thread that wants the GIL gets it about that soon.
+`RealtimePriority.engage()` (Linux), called on each thread whose loop schedules cues (the engine
+and the WebSocket: the main thread headless, the show thread with the TUI):
+- that thread gets SCHED_FIFO at `TOP`. Only the threads that schedule cues: the media thread, the
+  encoder and decoder threads and the recorder can each take a whole core, and at real-time
+  priority on 2 cores they would starve the local service and everything else on the machine
+  (issue 18). Every other thread stays at normal priority.
+- SCHED_RESET_ON_FORK: child processes (the local service, ffmpeg) and threads started from it
+  begin at normal priority, never inherit real-time.
+- the GIL switch interval drops to 200 us, so the scheduling thread, when it wants the GIL, gets it
+  about that soon from whichever thread holds it (checked again every second: a media loop that
+  stopped restores its own).
 
 The kernel caps real-time threads at 95% of each CPU (sched_rt_runtime_us), so a runaway cannot
 lock the machine. Without the privilege (root, CAP_SYS_NICE, or an rtprio limit: `ulimit -r`)
@@ -32,10 +34,9 @@ import threading
 
 log = logging.getLogger(__name__)
 
-TOP = 20  # the scheduling thread
-REST = 10  # every other thread of the process
+TOP = 20  # a thread that schedules cues
 SWITCH_INTERVAL = 0.0002
-SWEEP_S = 1.0
+CHECK_S = 1.0
 
 _HINT = ("real-time priority is not permitted here, so cues may be a few ms late when the machine is "
          "busy (allow it with an rtprio limit, e.g. `ulimit -r 20`, or CAP_SYS_NICE; --no-realtime hides this)")
@@ -45,15 +46,14 @@ def available() -> bool:
     return sys.platform.startswith("linux") and hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_RESET_ON_FORK")
 
 
-def _limits() -> tuple[int, int]:
-    """(top, rest) priorities within what this process may use."""
+def _top() -> int:
+    """The priority of a scheduling thread within what this process may use (0: none)."""
     if os.geteuid() == 0:
-        return TOP, REST
+        return TOP
     soft, _hard = resource.getrlimit(resource.RLIMIT_RTPRIO)
     if soft == resource.RLIM_INFINITY:
-        return TOP, REST
-    top = min(TOP, int(soft))
-    return top, max(1, min(REST, top - 1))
+        return TOP
+    return min(TOP, int(soft))
 
 
 def _tids() -> list[int]:
@@ -66,70 +66,49 @@ def _tids() -> list[int]:
 class RealtimePriority:
     def __init__(self) -> None:
         self.engaged = False
-        self.scheduler_tid: int | None = None
-        self._priorities = (TOP, REST)
+        self.scheduler_tid: int | None = None  # the first thread that engaged
+        self._raised: set[int] = set()  # every thread that engaged
         self._saved_switch: float | None = None
-        self._touched: set[int] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def engage(self, loop: asyncio.AbstractEventLoop | None = None) -> str | None:
-        """Make the calling thread the real-time scheduling thread; None when done, else why not.
+        """Make the calling thread a real-time scheduling thread; None when done, else why not.
 
-        With a `loop` (the calling thread's), threads started later are swept in every second.
+        With a `loop` (the calling thread's), the switch interval is checked every second.
         """
-        if self.engaged:
+        me = threading.get_native_id()
+        if me in self._raised:
             return None
         if not available():
             return "real-time priority needs Linux: cues may be a few ms late when the machine is busy"
-        top, rest = _limits()
+        top = _top()
         if top < 1:
             return _HINT
-        me = threading.get_native_id()
         try:
             os.sched_setscheduler(me, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, os.sched_param(top))
         except OSError:
             return _HINT
+        self._raised.add(me)
+        if self.engaged:
+            return None
         self.engaged = True
         self.scheduler_tid = me
-        self._priorities = (top, rest)
-        self._touched.add(me)
         self._saved_switch = sys.getswitchinterval()
         sys.setswitchinterval(min(self._saved_switch, SWITCH_INTERVAL))
-        self.sweep()
         if loop is not None:
             self._loop = loop
-            self._timer = loop.call_later(SWEEP_S, self._tick)
+            self._timer = loop.call_later(CHECK_S, self._tick)
         return None
 
-    def sweep(self) -> int:
-        """Give every thread not yet real-time the `REST` priority; how many were changed."""
-        if not self.engaged:
-            return 0
+    def _tick(self) -> None:
         if sys.getswitchinterval() > SWITCH_INTERVAL:  # a media loop that stopped restored its own
             sys.setswitchinterval(SWITCH_INTERVAL)
-        changed = 0
-        param = os.sched_param(self._priorities[1])
-        for tid in _tids():
-            if tid == self.scheduler_tid:
-                continue
-            try:
-                if os.sched_getscheduler(tid) & ~os.SCHED_RESET_ON_FORK == os.SCHED_FIFO:
-                    continue
-                os.sched_setscheduler(tid, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, param)
-            except OSError:  # the thread ended meanwhile, or a limit changed: it stays as it is
-                continue
-            self._touched.add(tid)
-            changed += 1
-        return changed
-
-    def _tick(self) -> None:
-        self.sweep()
         if self.engaged and self._loop is not None and not self._loop.is_closed():
-            self._timer = self._loop.call_later(SWEEP_S, self._tick)
+            self._timer = self._loop.call_later(CHECK_S, self._tick)
 
     def release(self) -> None:
-        """Every thread it raised back to normal scheduling; the switch interval restored."""
+        """The threads it raised back to normal scheduling; the switch interval restored."""
         if not self.engaged:
             return
         self.engaged = False
@@ -138,12 +117,12 @@ class RealtimePriority:
             self._timer = None
         normal = os.sched_param(0)
         alive = set(_tids())
-        for tid in self._touched & alive:
+        for tid in self._raised & alive:
             try:
                 os.sched_setscheduler(tid, os.SCHED_OTHER, normal)
             except OSError:
                 pass
-        self._touched.clear()
+        self._raised.clear()
         if self._saved_switch is not None:
             sys.setswitchinterval(self._saved_switch)
             self._saved_switch = None

@@ -171,7 +171,8 @@ class _Schedule:
             it = croniter(trigger.expr, naive)
             self._next_stamp = lambda: instant(it.get_next(datetime), tz)
         self._last_stamp = self._now_stamp - 1e-6  # "now" counts as upcoming; nothing before it
-        self._first = math.inf  # the instant of the last time `prev` gave
+        self._prev: croniter | None = None  # `prev`'s own walk back, made when first asked
+        self._first = self._now_stamp  # the instant of the last time `prev` gave
 
     def next(self) -> datetime:
         return datetime.fromtimestamp(self.next_stamp(), self.tz)
@@ -186,15 +187,14 @@ class _Schedule:
 
     def prev(self) -> datetime:
         """The firings strictly before now, newest first (a firing at "now" is `next`'s)."""
-        if self._first == math.inf:
+        if self._prev is None:
             now = self._now.astimezone(self.tz)
-            # the reading that the earlier offset gives "now": inside a repeated hour's second
-            # pass, the first pass's later times have fired already
+            # "now" read with the earlier offset: inside a repeated hour's second pass, the first
+            # pass's later times have fired already
             naive = (self._now.astimezone(timezone.utc) + now.replace(fold=0).utcoffset()).replace(tzinfo=None)
-            self._it_prev = croniter(self.expr, naive + _TICK)
-            self._first = self._now_stamp
+            self._prev = croniter(self.expr, naive + _TICK)
         while True:
-            stamp = instant(self._it_prev.get_prev(datetime), self.tz)
+            stamp = instant(self._prev.get_prev(datetime), self.tz)
             if stamp < self._first:
                 self._first = stamp
                 return datetime.fromtimestamp(stamp, self.tz)
