@@ -1,0 +1,52 @@
+"""Show texts: `{{` and `}}` escape a brace; negative show times print as times before zero."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_control_support import live_engine
+
+from decart_flow.engine.engine import fmt_t
+from decart_flow.show import load_show
+
+SHOW = """\
+name: Braces
+model: mirage_v2
+vars: {city: Tokyo}
+initial: {prompt: "Calm {{not a var}}"}
+timeline:
+  0:01: 'A sign that reads {{"{city}"}}'
+cues:
+  - name: level
+    on: osc /level
+    prompt: "Storm {0} of {{max}} over {city}"
+"""
+
+
+def test_double_braces_are_literal_braces_in_plan_and_in_a_fired_cue(tmp_path: Path) -> None:
+    (tmp_path / "show.yaml").write_text(SHOW)
+    done = subprocess.run([sys.executable, "-m", "decart_flow.cli", "plan", "show.yaml", "--for", "5s", "--json"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = json.loads(done.stdout)
+    assert [r["action"]["prompt"] for r in rows] == ['A sign that reads {"Tokyo"}']
+    assert load_show(tmp_path / "show.yaml").initial.prompt == "Calm {not a var}"
+
+
+async def test_an_event_cue_fills_its_arguments_and_keeps_escaped_braces(tmp_path: Path) -> None:
+    (tmp_path / "show.yaml").write_text(SHOW)
+    async with live_engine(load_show(tmp_path / "show.yaml"), tmp_path) as live:
+        assert live.engine.fire_event("osc", "/level", (7,))
+        assert live.engine.fire_event("osc", "/level", ())
+        await live.until(lambda: len([p for p in live.prompts() if p.startswith("Storm")]) == 2)
+    assert [p for p in live.prompts() if p.startswith("Storm")] == ["Storm 7 of {max} over Tokyo",
+                                                                    "Storm {0} of {max} over Tokyo"]
+
+
+@pytest.mark.parametrize("t, text", [(-70.0, "-1:10"), (-0.5, "-0:00.5"), (-3723.25, "-1:02:03.25"), (70.0, "1:10")])
+def test_negative_show_times_print_as_times_before_zero(t: float, text: str) -> None:
+    assert fmt_t(t) == text
