@@ -50,3 +50,12 @@ async def test_an_event_cue_fills_its_arguments_and_keeps_escaped_braces(tmp_pat
 @pytest.mark.parametrize("t, text", [(-70.0, "-1:10"), (-0.5, "-0:00.5"), (-3723.25, "-1:02:03.25"), (70.0, "1:10")])
 def test_negative_show_times_print_as_times_before_zero(t: float, text: str) -> None:
     assert fmt_t(t) == text
+
+
+def test_a_python_show_that_exits_at_import_is_a_validation_error(tmp_path: Path) -> None:
+    (tmp_path / "exits.py").write_text("import os\nfrom decart_flow import Show\n\nos._exit(0)\nshow = Show('x')\n")
+    done = subprocess.run([sys.executable, "-m", "decart_flow.cli", "validate", "exits.py"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done
+    assert done.stdout.startswith("exits.py:4:") and "os._exit(0)" in done.stdout, done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
