@@ -68,7 +68,7 @@ async def test_monitor_page_plays_the_stream_and_its_stamp_follows_the_cues(tmp_
     await monitor.start()
     try:
         page = await browser.new_page()
-        await page.goto(monitor.url)
+        await page.goto(monitor.login_url)
         rows = stamp_shape(1280)[0]
 
         async def stamp_on_screen(want: int, timeout: float = 20.0) -> list[float]:
