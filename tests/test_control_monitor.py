@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import pytest
+from needs import importorskip
 from aiortc import VideoStreamTrack
 
 from decart_flow.control.monitor import MonitorServer, loopback_sdp
@@ -45,7 +46,7 @@ def test_loopback_sdp_keeps_only_loopback_candidates():
 
 @pytest.fixture
 async def browser():
-    playwright_api = pytest.importorskip("playwright.async_api")
+    playwright_api = importorskip("playwright.async_api")
     async with playwright_api.async_playwright() as p:
         b = await p.chromium.launch(executable_path="/usr/bin/chromium", args=[
             "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
