@@ -59,3 +59,12 @@ def test_a_python_show_that_exits_at_import_is_a_validation_error(tmp_path: Path
     assert done.returncode == 2, done
     assert done.stdout.startswith("exits.py:4:") and "os._exit(0)" in done.stdout, done.stdout
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_the_headless_printer_never_writes_a_control_character() -> None:
+    from decart_flow.runner.headless import format_event
+
+    line = format_event({"ts": "2026-01-01T00:00:00+00:00", "t": 1.0, "event": "cue.fire",
+                         "cue": "level", "args": ["\x1b[2J"], "action": {"prompt": "Storm\x1b]0;pwned\x07"},
+                         "message": "a\x1bb"})
+    assert "\x1b" not in line and "\x07" not in line and "\\x1b" in line, line
