@@ -7,6 +7,7 @@ import json
 
 import aiohttp
 import pytest
+from needs import importorskip
 from test_control_support import live_engine, read_journal
 
 from decart_flow.control.remote import HttpControl
@@ -99,7 +100,7 @@ async def test_the_token_url_sets_a_cookie_and_the_websocket_pushes_state_and_jo
 
 @pytest.fixture
 async def browser():
-    playwright_api = pytest.importorskip("playwright.async_api")
+    playwright_api = importorskip("playwright.async_api")
     async with playwright_api.async_playwright() as p:
         b = await p.chromium.launch(executable_path="/usr/bin/chromium", args=[
             "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",

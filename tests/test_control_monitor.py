@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import pytest
+from needs import importorskip
 from aiortc import VideoStreamTrack
 
 from decart_flow.control.monitor import MonitorServer, loopback_sdp
@@ -45,7 +46,7 @@ def test_loopback_sdp_keeps_only_loopback_candidates():
 
 @pytest.fixture
 async def browser():
-    playwright_api = pytest.importorskip("playwright.async_api")
+    playwright_api = importorskip("playwright.async_api")
     async with playwright_api.async_playwright() as p:
         b = await p.chromium.launch(executable_path="/usr/bin/chromium", args=[
             "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -68,7 +69,7 @@ async def test_monitor_page_plays_the_stream_and_its_stamp_follows_the_cues(tmp_
     await monitor.start()
     try:
         page = await browser.new_page()
-        await page.goto(monitor.url)
+        await page.goto(monitor.login_url)
         rows = stamp_shape(1280)[0]
 
         async def stamp_on_screen(want: int, timeout: float = 20.0) -> list[float]:

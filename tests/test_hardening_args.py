@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -82,3 +83,24 @@ def test_a_key_in_url_userinfo_is_never_printed() -> None:
         shown = redact_url(url)
         assert "sk_secret" not in shown and "pa:ss" not in shown, shown
         assert "127.0.0.1" in shown or "host.invalid" in shown
+
+
+def test_a_backend_url_with_the_stream_path_works_and_another_path_fails_at_once(tmp_path: Path) -> None:
+    from test_resilience_run import KEY, Serve, free_port
+
+    (tmp_path / "s.yaml").write_text(SHOW + "duration: 2s\n")
+    service = Serve(free_port()).start()
+    try:
+        done = cli("run", "s.yaml", "--headless", "--backend", f"ws://127.0.0.1:{service.port}/v1/stream",
+                   "--api-key", KEY, "--journal", "j.jsonl", cwd=tmp_path, timeout=90)
+        assert done.returncode == 0, done.stderr
+        assert "show ended: duration" in done.stdout
+        began = time.monotonic()
+        done = cli("run", "s.yaml", "--headless", "--backend", f"ws://127.0.0.1:{service.port}/v2/nothing",
+                   "--api-key", KEY, "--journal", "k.jsonl", cwd=tmp_path, timeout=90)
+        took = time.monotonic() - began
+    finally:
+        service.stop()
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "HTTP 404" in done.stderr and "base URL" in done.stderr and KEY not in done.stderr + done.stdout
+    assert took < 10, took  # said at once, not after five retries over 16 s

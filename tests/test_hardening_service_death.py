@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from test_resilience_run import cli, journal, wait_journal
+from test_resilience_run import changes, cli, journal, timed_stamps, wait_journal
 
 SHOW = """\
 name: Dies
@@ -71,6 +71,11 @@ def test_a_killed_embedded_service_is_restarted_and_the_show_catches_up(tmp_path
     assert any(r["event"] == "catch_up" and r.get("reason") == "reconnect" for r in records[died:])
     assert acked("timeline 0:13")(records)
     assert records[-1]["event"] == "show.end" and records[-1]["reason"] == "duration"
+    # The recording goes on after the restart: the new session's frames, up to the 0:13 prompt's stamp.
+    stamped = timed_stamps(tmp_path / "out.mp4")
+    order = changes([s for _, s in stamped])
+    assert order[:2] == [1, 2] and order[-1] >= 2 and len(order) >= 3, order
+    assert stamped[-1][0] > 12.0, stamped[-1]
 
 
 def test_a_service_that_cannot_come_back_ends_the_run_non_zero_and_says_so(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from needs import missing
 from PIL import Image
 
 from decart_flow.media import Preview, Recorder, SourceError, StampWatcher, StreamStats, open_source
@@ -115,7 +116,7 @@ def _stamped(value: int, width: int = 1280, height: int = 704) -> av.VideoFrame:
 
 def ffprobe(path: Path) -> dict:
     if shutil.which("ffprobe") is None:
-        pytest.skip("ffprobe is not installed (Debian: apt-get install ffmpeg)")
+        missing("ffprobe is not installed (Debian: apt-get install ffmpeg)")
     out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-of", "json", str(path)],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr

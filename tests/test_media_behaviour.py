@@ -16,6 +16,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from needs import missing
 from aiortc.mediastreams import MediaStreamError
 from PIL import Image
 
@@ -42,7 +43,7 @@ def make_clip(path: Path, frames: int, rate: int = 25, size: tuple[int, int] = (
 def ffprobe(path: Path) -> tuple[dict, float]:
     """(the video stream with counted frames, the container's duration in seconds)."""
     if shutil.which("ffprobe") is None:
-        pytest.skip("ffprobe is not installed (Debian: apt-get install ffmpeg)")
+        missing("ffprobe is not installed (Debian: apt-get install ffmpeg)")
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-show_format", "-of", "json", str(path)],
         capture_output=True, text=True, timeout=30,

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import av
 import pytest
+from needs import missing
 
 from decart_flow.service import read_stamp
 
@@ -43,7 +44,7 @@ def stamped_frames(recording: Path) -> list[tuple[float, int | None]]:
 
 def ffprobe_ok(path: Path) -> dict:
     if shutil.which("ffprobe") is None:
-        pytest.skip("ffprobe is not installed (Debian: apt-get install ffmpeg)")
+        missing("ffprobe is not installed (Debian: apt-get install ffmpeg)")
     out = subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-show_format", "-of", "json", str(path)],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr

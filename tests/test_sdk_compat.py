@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from needs import missing
 
 from decart_flow.service import read_stamp
 
@@ -58,7 +59,7 @@ def _sdk(version: str) -> Any:
     try:
         env = sdk_venv.ensure_sdk_venv(version)
     except sdk_venv.SdkUnavailable as exc:
-        pytest.skip(f"official SDK decart[realtime]=={version} not installable here: {exc}")
+        missing(f"official SDK decart[realtime]=={version} not installable here: {exc}")
     print(f"\nSDK {version}: {'reused cached venv' if not env.install_seconds else f'installed in {env.install_seconds:.1f} s'}")
     return env
 

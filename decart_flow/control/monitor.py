@@ -6,6 +6,10 @@ client's media), with ICE on 127.0.0.1 only. `FrameRelay` is a frame sink on the
 on the client's media thread, keeps the newest frame and wakes each viewer's track on the monitor
 loop. A slow viewer skips frames rather than queueing them.
 
+The page needs the run's monitor token (printed once at start, `?token=T`, then kept in a cookie),
+and at most MAX_VIEWERS peer connections live at once: an offer that never connects is closed
+after CONNECT_TIMEOUT_S, so abandoned offers do not keep sockets and encoders.
+
 Browsers leave loopback out of their candidates unless started with
 `--allow-loopback-in-peer-connection` (and, for Chrome, `--disable-features=WebRtcHideLocalIpsWithMdns`).
 With `loopback_only=False` both sides use this machine's host addresses instead.
@@ -15,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import fractions
+import hmac
 import logging
+import secrets
 import threading
 import time
 from pathlib import Path
@@ -33,6 +39,9 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 CLOCK_RATE = 90000
+MAX_VIEWERS = 4  # a projector or two, and a preview: each costs an encoder
+CONNECT_TIMEOUT_S = 20.0  # an answered offer that has not connected by then is closed
+COOKIE = "decart_flow_monitor"
 TIME_BASE = fractions.Fraction(1, CLOCK_RATE)
 
 
@@ -119,24 +128,49 @@ class MonitorServer:
     `session` is anything with `add_frame_sink` / `remove_frame_sink` (the realtime client).
     """
 
-    def __init__(self, session: Any, port: int = 0, host: str = "127.0.0.1", loopback_only: bool = True) -> None:
+    def __init__(self, session: Any, port: int = 0, host: str = "127.0.0.1", loopback_only: bool = True,
+                 token: str | None = None, max_viewers: int = MAX_VIEWERS) -> None:
         self.session = session
         self.host = host
         self.port = port
         self.loopback_only = loopback_only
+        self.token = token or secrets.token_urlsafe(18)
+        self.max_viewers = max_viewers
         self.relay = FrameRelay()
         self._media = MediaLoop("decart-monitor")
         self._pcs: set[RTCPeerConnection] = set()
+        self._timers: set[asyncio.Future[None]] = set()  # on the monitor loop: closes offers that never connect
         self._runner: web.AppRunner | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}/"
 
+    @property
+    def login_url(self) -> str:
+        """The URL to print once: it carries the token."""
+        return f"{self.url}?token={self.token}"
+
+    def _authorized(self, request: web.Request) -> bool:
+        offered = [request.query.get("token"), request.cookies.get(COOKIE), request.headers.get("X-Token")]
+        expected = self.token.encode()
+        return any(o is not None and hmac.compare_digest(o.encode("utf-8", "surrogateescape"), expected)
+                   for o in offered)
+
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if not self._authorized(request):
+            return web.json_response({"error": "token required: open the monitor URL printed at start"}, status=401)
+        if "token" in request.query and request.method == "GET" and request.path == "/":
+            response = web.HTTPFound("/")  # the token goes to a cookie, out of the address bar
+            response.set_cookie(COOKIE, self.token, httponly=True, samesite="Strict")
+            raise response
+        return await handler(request)
+
     async def start(self) -> None:
         self._media.start()
         self.session.add_frame_sink(self.relay)
-        app = web.Application()
+        app = web.Application(middlewares=[self._auth])
         app.router.add_get("/", self._page)
         app.router.add_post("/offer", self._offer)
         self._runner, self.port = await listen(app, self.host, self.port)
@@ -170,6 +204,9 @@ class MonitorServer:
             return web.json_response({"error": f"send {{\"sdp\": ..., \"type\": \"offer\"}} ({exc})"}, status=400)
         if self.loopback_only:
             sdp = loopback_sdp(sdp)
+        if len(self._pcs) >= self.max_viewers:
+            return web.json_response({"error": f"the monitor serves at most {self.max_viewers} viewers; "
+                                               "close another first"}, status=503)
         try:
             answer = await self._media.run(self._answer(sdp))
         except Exception as exc:  # noqa: BLE001 - a bad offer is the viewer's problem, not the show's
@@ -195,13 +232,27 @@ class MonitorServer:
             answer = await pc.createAnswer()
             with loopback_candidates(self.loopback_only):
                 await pc.setLocalDescription(answer)
-            return pc.localDescription.sdp
         except Exception:
             track.stop()
             self._pcs.discard(pc)
             await pc.close()
             raise
 
+        async def close_unless_connected() -> None:
+            await asyncio.sleep(CONNECT_TIMEOUT_S)
+            if pc in self._pcs and pc.connectionState != "connected":
+                log.info("monitor: a viewer did not connect within %.0f s; closed", CONNECT_TIMEOUT_S)
+                track.stop()
+                self._pcs.discard(pc)
+                await pc.close()
+
+        timer = asyncio.ensure_future(close_unless_connected())
+        self._timers.add(timer)
+        timer.add_done_callback(self._timers.discard)
+        return pc.localDescription.sdp
+
     async def _close_all(self) -> None:
+        for timer in list(self._timers):
+            timer.cancel()
         pcs, self._pcs = list(self._pcs), set()
         await asyncio.gather(*(pc.close() for pc in pcs), return_exceptions=True)

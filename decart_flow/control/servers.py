@@ -77,7 +77,7 @@ class Controls:
             elif surface is self.http:
                 self.say(f"remote: {self.http.login_url}")  # the token: printed here once, never journaled
             elif surface is self.monitor:
-                self.say(f"monitor: {self.monitor.url}")
+                self.say(f"monitor: {self.monitor.login_url}")  # the token: printed here once, never journaled
             elif surface is self.watcher:
                 self.say(f"watching {self.watcher.path} for changes")
 

@@ -9,7 +9,7 @@ from typing import Sequence
 
 from ..show.model import Choice, Text
 
-_ARG = re.compile(r"\{(\d+)\}")
+_ARG = re.compile(r"\{\{|\}\}|\{(\d+)\}")  # `{{` and `}}` are braces; `{0}` an event argument
 
 
 class Chooser:
@@ -56,14 +56,20 @@ class Choices:
             if chooser is None:
                 chooser = self._choosers[key] = Chooser(text, f"{self.show_name}\0{cue}\0{place}")
             text = chooser.next()
-        return fill(text, args) if args else text
+        return fill(text, args) if args or _ESCAPED in text or "}}" in text else text
+
+
+_ESCAPED = "{{"
 
 
 def fill(text: str, args: Sequence[object]) -> str:
-    if not args or "{" not in text:
+    """`{0}`, `{1}` from the event's arguments; `{{` and `}}` (kept by the loader for this) become braces."""
+    if "{" not in text and "}}" not in text:
         return text
 
     def sub(m: re.Match[str]) -> str:
+        if m.group(1) is None:
+            return m.group(0)[0]
         i = int(m.group(1))
         return str(args[i]) if i < len(args) else m.group(0)
 

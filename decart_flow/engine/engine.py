@@ -50,7 +50,13 @@ _PLACES = tuple(str(i) for i in range(32))  # an action's place in its cue, as t
 
 
 def fmt_t(t: float) -> str:
-    """Show time as the show file writes it, to the millisecond: 90 -> 1:30, 3723.25 -> 1:02:03.25."""
+    """Show time as the show file writes it, to the millisecond: 90 -> 1:30, 3723.25 -> 1:02:03.25.
+
+    Before zero (a change sent early by its lookahead, catch-up at start) it counts back: -70 -> -1:10.
+    """
+    if t < 0:
+        text = fmt_t(-t)
+        return text if text == "0:00" else "-" + text
     whole = int(t)
     frac = f"{t - whole:.3f}" if t != whole else ""
     if frac == "1.000":  # 59.9996 rounds up to the next second: 1:00, not 0:59 and a stray 1

@@ -246,6 +246,11 @@ class RealtimeClient:
             return exc
         if isinstance(exc, aiohttp.WSServerHandshakeError) and exc.status in (401, 403):
             return InvalidAPIKeyError(f"service refused the key (HTTP {exc.status})")
+        if isinstance(exc, aiohttp.WSServerHandshakeError) and exc.status in (404, 405):
+            # No stream here: retrying cannot help. Give the service's base URL, not a page of it.
+            where = redact_url(self._url.split("?", 1)[0])
+            return InvalidInputError(f"no realtime service at {where} (HTTP {exc.status}): give the service's base "
+                                     "URL, such as ws://HOST:PORT")
         text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         keeps_url = isinstance(exc, aiohttp.ClientResponseError)
         return WebRTCError(redact_url(text), cause=None if keeps_url else exc)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from .. import __version__
 
@@ -41,6 +41,22 @@ def to_http(base_url: str) -> str:
     return base
 
 
+# The stream paths of PROTOCOL.md: a base URL given with one of them (copied from a browser's
+# network tab or an SDK's source) means the service at its root.
+STREAM_PATHS = ("/v1/stream", "/v1/avatar-live/stream")
+
+
+def service_base(base_url: str) -> str:
+    """The service's base URL: a trailing stream path, query or fragment dropped."""
+    parts = urlsplit(base_url)
+    path = parts.path.rstrip("/")
+    for known in STREAM_PATHS:
+        if path.endswith(known):
+            path = path[: -len(known)]
+            break
+    return urlunsplit((parts.scheme, parts.netloc, path, "", "")).rstrip("/")
+
+
 def stream_url(
     base_url: str,
     path: str,
@@ -52,7 +68,7 @@ def stream_url(
     speed: str | None = None,
 ) -> str:
     """The control channel's URL; `livekit` asks for today's protocol (room info early)."""
-    url = f"{to_ws(base_url)}{path}?api_key={quote(api_key, safe='')}&model={quote(model, safe='')}"
+    url = f"{to_ws(service_base(base_url))}{path}?api_key={quote(api_key, safe='')}&model={quote(model, safe='')}"
     if livekit:
         url += "&livekit_early_room_info=true"
     if resolution is not None:

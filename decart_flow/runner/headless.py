@@ -14,8 +14,8 @@ def _value(v: Any) -> str:
         return "{" + ", ".join(f"{k}: {_value(x)}" for k, x in v.items()) + "}"
     if isinstance(v, float):
         return f"{v:.1f}"
-    if isinstance(v, str) and (" " in v or not v):
-        return repr(v)
+    if isinstance(v, str) and (" " in v or not v or not v.isprintable()):
+        return repr(v)  # quoted, and an ESC sequence (from an OSC argument, say) escaped, not run
     return str(v)
 
 

@@ -71,7 +71,7 @@ _DAY_NAMES = {d: d for d in DAYS} | {
     "saturday": "sat", "sunday": "sun", "tues": "tue", "thur": "thu", "thurs": "thu",
 }  # fmt: skip
 _DAY_GROUPS = {"weekdays": DAYS[:5], "weekend": DAYS[5:], "weekends": DAYS[5:], "daily": DAYS}
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")  # an escaped brace, or a placeholder
 _KEY_NAME = re.compile(r"[A-Za-z0-9_+\-]+|\S")
 
 
@@ -129,9 +129,15 @@ class Compiler:
         return text
 
     def substitute(self, text: str, where: Where, args_ok: bool) -> str:
-        """`{name}` replaced by its var; `{0}`, `{1}`... kept for event arguments."""
+        """`{name}` replaced by its var; `{0}`, `{1}`... kept for event arguments; `{{` and `}}` are braces.
+
+        In a text that takes event arguments the escapes stay for the engine's `fill`, which
+        fills `{0}` and turns `{{` into `{` when the cue fires; elsewhere they become braces now.
+        """
 
         def replace(match: re.Match[str]) -> str:
+            if match.group(1) is None:  # `{{` or `}}`
+                return match.group(0) if args_ok else match.group(0)[0]
             name = match.group(1).strip()
             if name.isdigit():
                 if not args_ok:
@@ -791,5 +797,6 @@ class Compiler:
 def _label(node: Node, vars: dict[str, str]) -> str:
     """What the TUI shows for a timeline entry: its source text on one line, vars filled in."""
     text = " ".join((node.text or node.scalar_text() or "").split())
-    text = _PLACEHOLDER.sub(lambda m: vars.get(m.group(1).strip(), m.group(0)), text)
+    text = _PLACEHOLDER.sub(lambda m: m.group(0)[0] if m.group(1) is None else vars.get(m.group(1).strip(), m.group(0)),
+                            text)
     return text if len(text) <= 120 else text[:117] + "..."

@@ -27,10 +27,15 @@ def load_python_show(label: str) -> ShowModel:
     folder = os.path.dirname(path)
     sys.modules[module_name] = module
     sys.path.insert(0, folder)
+    real_exit = os._exit
+    os._exit = _exit_at_import  # type: ignore[assignment]  # the show may not end the process loading it
     try:
         spec.loader.exec_module(module)
     except ShowError:
         raise
+    except ExitAtImport as e:
+        message = f"the show calls os._exit({e.code}) while it is imported: a show file only builds `show`"
+        raise ShowError([Problem(_where_in(e, label, path), message)]) from None
     except SyntaxError as e:
         where = Where(e.filename or label, e.lineno or 1, e.offset or 1)
         if e.filename and os.path.abspath(e.filename) == path:
@@ -39,6 +44,7 @@ def load_python_show(label: str) -> ShowModel:
     except (Exception, SystemExit) as e:
         raise ShowError([Problem(_where_in(e, label, path), f"{type(e).__name__}: {e}")]) from None
     finally:
+        os._exit = real_exit  # type: ignore[assignment]
         sys.modules.pop(module_name, None)
         if folder in sys.path:
             sys.path.remove(folder)
@@ -49,6 +55,18 @@ def load_python_show(label: str) -> ShowModel:
     compiler = Compiler(label)
     compiler.problems.extend(show.problems)
     return compiler.compile(show.document())
+
+
+class ExitAtImport(BaseException):
+    """`os._exit()` called by a Python show while it was imported (validate would end with 0, silently)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def _exit_at_import(code: int = 0) -> None:
+    raise ExitAtImport(code)
 
 
 def _where_in(error: BaseException, label: str, path: str) -> Where:
