@@ -67,6 +67,7 @@ class LocalService:
             app.router.add_get(path, self._stream)
         app.router.add_post("/v1/client/tokens", self._tokens)
         app.router.add_post("/watch-stream/{room}", self._watch_stream)
+        app.router.add_route("OPTIONS", "/watch-stream/{room}", self._watch_stream_preflight)
         LiveKitServer(self.today.signer, self.today.rooms, self.host, self.pcs,
                       lambda: self.faults.drop_livekit_after).add_routes(app)
         # No access log: the key rides in the query string of every stream URL.
@@ -167,14 +168,25 @@ class LocalService:
 
 
     async def _watch_stream(self, request: web.Request) -> web.Response:
-        """Viewer credentials for a live room: subscribe-only, as the cloud's /watch-stream."""
+        """Viewer credentials for a live room: subscribe-only, as the cloud's /watch-stream.
+
+        A browser page calls it from its own origin (the JS SDK's subscribe), hence CORS.
+        """
         if not self.keys.is_api_key(request.headers.get("x-api-key")):
-            return web.json_response({"error": "Invalid API key"}, status=401)
+            return web.json_response({"error": "Invalid API key"}, status=401, headers=_CORS)
         name = request.match_info["room"]
         credentials = self.today.viewer_credentials(name)
         if credentials is None:
-            return web.json_response({"error": f"room {name[:60]} is not live"}, status=404)
-        return web.json_response(credentials)
+            return web.json_response({"error": f"room {name[:60]} is not live"}, status=404, headers=_CORS)
+        return web.json_response(credentials, headers=_CORS)
+
+    async def _watch_stream_preflight(self, request: web.Request) -> web.Response:
+        return web.Response(status=204, headers={**_CORS, "Access-Control-Allow-Methods": "POST, OPTIONS",
+                                                 "Access-Control-Allow-Headers": "x-api-key, content-type",
+                                                 "Access-Control-Max-Age": "600"})
+
+
+_CORS = {"Access-Control-Allow-Origin": "*"}
 
 
 def _room_problem(model: ModelDefinition) -> str | None:

@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 START_TIMEOUT = 20.0
 
 
-def _child(conn: multiprocessing.connection.Connection, port: int, api_key: str | None, faults: tuple[str, ...], log_level: str) -> None:
+def _child(conn: multiprocessing.connection.Connection, port: int, api_key: str | None, faults: tuple[str, ...], log_level: str,
+           host: str = "127.0.0.1", capacity: int | None = None) -> None:
     """Run a LocalService until the parent says stop (or goes away)."""
     import asyncio  # here, not above: the parent imports this module to launch before its own imports
 
@@ -33,7 +34,7 @@ def _child(conn: multiprocessing.connection.Connection, port: int, api_key: str 
         from decart_flow.service.app import LocalService
 
         try:
-            service = LocalService(port=port, api_key=api_key, faults=list(faults))
+            service = LocalService(host=host, port=port, api_key=api_key, faults=list(faults), capacity=capacity)
             await service.start()
         except Exception as exc:
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
@@ -66,7 +67,12 @@ class ServiceProcess:
     imports) launches first and waits later, so the child's start-up overlaps its own.
     """
 
-    def __init__(self, port: int = 0, api_key: str | None = None, faults: tuple[str, ...] | list[str] = (), log_level: str = "warning") -> None:
+    def __init__(self, port: int = 0, api_key: str | None = None, faults: tuple[str, ...] | list[str] = (), log_level: str = "warning",
+                 host: str = "127.0.0.1", capacity: int | None = None) -> None:
+        """`host`: the address to listen on and offer LiveKit media on (a test's veth address
+        for today's protocol; loopback is enough for the 2025 one). `capacity`: as `serve --capacity`."""
+        self.host = host
+        self.capacity = capacity
         self.port = port
         self.api_key = api_key
         self.faults = tuple(faults)
@@ -88,7 +94,8 @@ class ServiceProcess:
         ctx = multiprocessing.get_context("spawn")  # no inherited event loops or threads
         parent, child = ctx.Pipe()
         self._process = ctx.Process(
-            target=_child, args=(child, self.port, self.api_key, self.faults, self.log_level), name="decart-flow-service", daemon=True
+            target=_child, args=(child, self.port, self.api_key, self.faults, self.log_level, self.host, self.capacity),
+            name="decart-flow-service", daemon=True
         )
         self._process.start()
         child.close()
