@@ -53,12 +53,17 @@ PLANS: dict[str, tuple[list[str], list[str]]] = {
     "startup": (_bench("bench_startup.py", "--runs", "3"), _bench("bench_startup.py", "--runs", "10")),
     "plan": ([PY, __file__, "--plan-child", "2"], [PY, __file__, "--plan-child", "5"]),
     "tui": (_bench("bench_tui.py", "--seconds", "15"), _bench("bench_tui.py", "--seconds", "30", "--rounds", "4")),
+    # The service alone with Decart's own SDK client (decart 0.2.4, LiveKit's Rust client) beside
+    # ours on the 2025 path, one service in one namespace (bench_livekit.py; builds that SDK's venv
+    # on first use).
+    "sdk": ([PY, __file__, "--sdk-child", "10", "1"], [PY, __file__, "--sdk-child", "30", "2"]),
 }
 # Measured on each protocol (`--protocol NAME` added to the argv); the others once, as they are.
 BOTH_PATHS = ("lateness", "glass", "lookahead", "throughput", "startup")
 # How the table names the path of a benchmark that runs once: the TUI plays `mirage` on the
 # embedded service (2025 peer-to-peer); the plan opens no session.
-ONE_PATH = {"plan": "-", "tui": "2025 p2p"}
+ONE_PATH = {"plan": "-", "tui": "2025 p2p", "sdk": "both"}
+SDK_PATH = {"2025": "2025 p2p", "livekit": "LiveKit"}  # bench_livekit's names of the paths
 
 
 def plan_child(runs: int) -> dict[str, Any]:
@@ -84,6 +89,15 @@ def plan_child(runs: int) -> dict[str, Any]:
         "command_max_rss_mib": round(max(c[2] for c in command) / 1024, 1),
         "peak_kib_0.25d": round(bench_plan.peak_kib(0.25)), "peak_kib_2d": round(bench_plan.peak_kib(2)),
     }
+
+
+def sdk_child(seconds: str, rounds: str) -> dict[str, Any]:
+    """bench_livekit's figures (it makes its own namespace and writes results/bench_livekit.json)."""
+    done = subprocess.run([PY, str(HERE / "bench_livekit.py"), "--seconds", seconds, "--rounds", rounds],
+                          capture_output=True, text=True, check=False, cwd=HERE.parent)
+    if done.returncode != 0:
+        raise SystemExit(f"bench_livekit.py exited {done.returncode}: {done.stderr.strip()[-1500:]}")
+    return json.loads((RESULTS_DIR / "bench_livekit.json").read_text())
 
 
 # ---------------------------------------------------------------- figures -> table rows
@@ -179,9 +193,28 @@ def rows_tui(r: dict[str, Any]) -> list[Row]:
     ]
 
 
+def rows_sdk(r: dict[str, Any]) -> list[Row]:
+    """One row per figure and path; the 5th cell names the path (this benchmark runs both)."""
+    rows: list[Row] = []
+    for path in ("2025", "livekit"):
+        got = [x for x in r["results"] if x["path"] == path]
+        if not got:
+            continue
+        frames, expected = sum(x["frames"] for x in got), sum(x["expected"] for x in got)
+        glass = [g for x in got for g in x["glass_ms"]]
+        who = "service alone, clients: ours on p2p, SDK 0.2.4 on LiveKit"
+        ratio = 100.0 * frames / expected if expected else float("nan")
+        rows.append([f"8 {who}: frames delivered at 30 fps", f"{ratio:.1f}% ({frames}/{expected})",
+                     ">= 99%", _met(ratio >= 99.0), SDK_PATH[path]])
+        rows.append([f"8 {who}: send -> glass p50 / p95",
+                     f"{pct(glass, 50):.1f} / {pct(glass, 95):.1f} ms ({len(glass)}/{sum(x['changes'] for x in got)} seen)",
+                     "", "", SDK_PATH[path]])
+    return rows
+
+
 ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "lateness": rows_lateness, "glass": rows_glass, "lookahead": rows_lookahead, "throughput": rows_throughput,
-    "startup": rows_startup, "plan": rows_plan, "tui": rows_tui,
+    "startup": rows_startup, "plan": rows_plan, "tui": rows_tui, "sdk": rows_sdk,
 }
 
 
@@ -240,9 +273,14 @@ def side_by_side(runs: list[dict[str, Any]], protocols: list[str]) -> list[dict[
         if run["name"] in done:
             continue
         done.add(run["name"])
-        if run["protocol"] is None:
-            for figure, value, target, met in rows_of(run):
-                out.append({"figure": figure, "target": target, "paths": {run["path"]: {"value": value, "met": met}}})
+        if run["protocol"] is None:  # one run; rows of one figure on several paths (sdk) share an entry
+            mine: dict[str, dict[str, Any]] = {}
+            for row in rows_of(run):
+                figure, value, target, met = row[:4]
+                if figure not in mine:
+                    mine[figure] = {"figure": figure, "target": target, "paths": {}}
+                    out.append(mine[figure])
+                mine[figure]["paths"][row[4] if len(row) > 4 else run["path"]] = {"value": value, "met": met}
             continue
         per = {r["protocol"]: (r["error"] is None, rows_of(r)) for r in runs if r["name"] == run["name"]}
         good = [rows for ok, rows in per.values() if ok] or [rows for _, rows in per.values()]
@@ -292,10 +330,14 @@ def main() -> int:
                         help=f"the paths of {', '.join(BOTH_PATHS)}: comma-separated subset of {', '.join(PROTOCOLS)} "
                              "(default: both)")
     parser.add_argument("--plan-child", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--sdk-child", nargs=2, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.plan_child is not None:
         print(json.dumps(plan_child(args.plan_child)))
+        return 0
+    if args.sdk_child is not None:
+        print(json.dumps(sdk_child(*args.sdk_child)))
         return 0
     names = list(PLANS) if args.only is None else [n.strip() for n in args.only.split(",")]
     unknown = [n for n in names if n not in PLANS]
@@ -318,7 +360,7 @@ def main() -> int:
     machine["loadavg_after"], machine["speed_probe_s_after"] = load(), speed_probe()
     rows: list[Row] = []
     for r in runs:
-        rows.extend([row[0], r["path"], *row[1:]] for row in rows_of(r))
+        rows.extend([row[0], row[4] if len(row) > 4 else r["path"], *row[1:4]] for row in rows_of(r))
     loads = [[r["name"], r["path"], f"{r['seconds']:.0f} s", " ".join(map(str, r["loadavg_before"])),
               " ".join(map(str, r["loadavg_after"])),
               "n/a" if r["steal_percent"] is None else f"{r['steal_percent']}%"] for r in runs]
