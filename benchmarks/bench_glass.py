@@ -23,7 +23,11 @@ lookahead is chosen on the first half of the cues, the landing is scored on the 
 
 `play()` is also the harness of bench_throughput (frames and CPU of the same session).
 
-    python benchmarks/bench_glass.py [--seconds 30] [--interval 0.5] [--lookahead auto|0.2]
+`--protocol livekit`: the same session over today's protocol (prompts on the WebSocket, media
+through a LiveKit room; the stamps and `expected_stamp` count alike), the whole script re-run inside
+a network namespace of its own with the service on 10.200.0.1 (common.in_own_namespace).
+
+    python benchmarks/bench_glass.py [--seconds 30] [--interval 0.5] [--lookahead auto|0.2] [--protocol livekit]
 """
 
 from __future__ import annotations
@@ -43,9 +47,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import pct, played_as_run, summary, table, write_json  # noqa: E402
+from common import (  # noqa: E402
+    BENCH_KEY, MODEL, PROTOCOL_LABEL, add_protocol_argument, in_own_namespace, pct, played_as_run, service_host, summary,
+    table, write_json,
+)
 
-MODEL = "mirage"
 FROM = 2.0  # first cue at show time 2 s: the encoder and bitrate have settled by then
 TARGET_FRAMES = 2.0  # cue -> glass p50 in frame intervals
 OPENING = "Opening look"  # the show's initial prompt, as most shows have one
@@ -65,13 +71,15 @@ def _service_pid() -> int | None:
 
 
 async def play(seconds: float, interval: float, lookahead: float | str | None = None, *,
-               realtime: bool = True, marker_buffer: bool = True, calibrate: bool = True) -> dict[str, Any]:
+               realtime: bool = True, marker_buffer: bool = True, calibrate: bool = True,
+               protocol: str = "p2p") -> dict[str, Any]:
     """One session playing one show; raw per-cue times, frame counts and CPU of both processes.
 
     As `decart-flow run` plays it: real-time priority and the cycle collector between cues
     (`played_as_run`; `realtime=False`: as `run --no-realtime`), received frames handed on
     at their marked last packet (`marker_buffer=False`: aiortc's own buffer, one frame later), and
     with `lookahead: auto` send-to-glass measured before the first cue (`calibrate=False`: not).
+    `protocol`: p2p (2025) or livekit (today's; this process must be inside its namespace).
     """
     from bench_lateness import _video_track
 
@@ -102,12 +110,13 @@ async def play(seconds: float, interval: float, lookahead: float | str | None = 
     sent: dict[int, tuple[int, int]] = {}  # cue k -> (write perf_counter_ns, its stamp)
     window: dict[str, Any] = {}
 
-    with ServiceProcess(api_key="bench_key") as service, tempfile.TemporaryDirectory() as tmp:
+    with ServiceProcess(api_key=BENCH_KEY, host=service_host(protocol)) as service, tempfile.TemporaryDirectory() as tmp:
         assert service.url is not None
         service_pid = _service_pid()
         client = await RealtimeClient.connect(
-            service.url, "bench_key", _video_track(sent_frames),
-            RealtimeConnectOptions(model=MODEL, initial_state=ModelState(prompt=Prompt(OPENING, enrich=False))))
+            service.url, BENCH_KEY, _video_track(sent_frames),
+            RealtimeConnectOptions(model=MODEL, initial_state=ModelState(prompt=Prompt(OPENING, enrich=False)),
+                                   protocol=protocol))  # type: ignore[arg-type]
         stamps = StampWatcher(keep=4096)
 
         def on_sent(message: dict[str, Any], t_ns: int) -> None:
@@ -169,7 +178,7 @@ async def play(seconds: float, interval: float, lookahead: float | str | None = 
         if c["stamp"] is not None and seen.count(c["stamp"]) > 1:
             c["glass_s"] = None
     return {
-        "model": MODEL, "size": f"{spec.width}x{spec.height}", "fps": spec.fps, "end": reason,
+        "model": MODEL, "protocol": client.protocol, "size": f"{spec.width}x{spec.height}", "fps": spec.fps, "end": reason,
         "cues_planned": count, "interval_s": interval, "lookahead": lookahead,
         "realtime": rt_state, "marker_buffer": marker_buffer,
         "calibration_ms": [round(x * 1000.0, 1) for x in calibration.result()]
@@ -201,6 +210,8 @@ def figures(raw: dict[str, Any]) -> dict[str, Any]:
     s2g = [(c["glass_s"] - c["sent_s"]) * 1000 for c in ok]
     c2g_sum = {**summary(c2g, 1), "p5": round(pct(c2g, 5), 1)}
     return {
+        "protocol": raw["protocol"],
+        "model": raw["model"],
         "frame_interval_ms": frame_ms,
         "cues": raw["cues_planned"],
         "unseen": raw["cues_planned"] - len(ok),
@@ -230,16 +241,20 @@ def main() -> int:
                         help="aiortc's own jitter buffer (a frame goes on when the next one starts)")
     parser.add_argument("--no-calibrate", action="store_true",
                         help="with --lookahead auto: no measuring before the first cue (the default estimate)")
+    add_protocol_argument(parser)
     args = parser.parse_args()
+    if (code := in_own_namespace(args.protocol)) is not None:
+        return code
     lookahead = args.lookahead if args.lookahead in (None, "auto") else float(args.lookahead)
     raw = asyncio.run(play(args.seconds, args.interval, lookahead, realtime=not args.no_realtime,
-                           marker_buffer=not args.aiortc_buffer, calibrate=not args.no_calibrate))
+                           marker_buffer=not args.aiortc_buffer, calibrate=not args.no_calibrate,
+                           protocol=args.protocol))
     result = figures(raw)
     if args.json:
         print(json.dumps(result))
         return 0
     c, s, f = result["cue_to_glass_ms"], result["send_to_glass_ms"], result["cue_to_glass_frames"]
-    print(f"cue -> glass, {MODEL} {raw['size']} @ {raw['fps']} fps (frame interval {result['frame_interval_ms']:.0f} ms), "
+    print(f"cue -> glass, {PROTOCOL_LABEL[args.protocol]}, {MODEL} {raw['size']} @ {raw['fps']} fps (frame interval {result['frame_interval_ms']:.0f} ms), "
           f"{result['cues']} cues, {result['unseen']} unseen, load {result['loadavg_1min']}")
     print(table(["measure", "n", "p50", "p95", "p99", "max"], [
         ["cue->glass ms", c["n"], c["p50"], c["p95"], c["p99"], c["max"]],
@@ -252,7 +267,8 @@ def main() -> int:
     est = result["lookahead_estimate"]
     print(f"target p50 <= {TARGET_FRAMES:.0f} frames: {'yes' if result['meets_target'] else 'NO'}; "
           f"a fixed lookahead of {est['lookahead_ms']} ms would land within {est['landing_p95_ms']} ms (p95, estimate)")
-    print(f"written to {write_json('glass', {**result, 'raw': raw})}")
+    name = "glass" if args.protocol == "p2p" else f"glass_{args.protocol}"
+    print(f"written to {write_json(name, {**result, 'raw': raw})}")
     return 0
 
 

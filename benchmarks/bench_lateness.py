@@ -1,8 +1,8 @@
 """Cue lateness: from a cue's intended time to its message written on the WebSocket.
 
 The real path of `decart-flow run`: the local service in a child process (ServiceProcess), a
-RealtimeClient in this process sending a moving 1280x704 test pattern at the model's 25 fps and
-receiving the restyled stream (a frame sink counts it, as the runner's sinks would), and the real
+RealtimeClient in this process sending a moving 1280x704 test pattern at the model's 30 fps
+(lucy-restyle-2) and receiving the restyled stream (a frame sink counts it, as the runner's sinks would), and the real
 engine (Engine + real Clock + a journal file) playing a show with one `every:` cue that cycles
 prompts.
 
@@ -22,11 +22,15 @@ A cue whose prompt never went out (superseded, or the run ended) counts as misse
 while the previous prompt still awaited its ack is sent when that ack comes (latest-wins): counted
 as `queued_behind_ack`, and `sent_ms_not_queued` leaves those out. Cases, each in a fresh child
 process, all at real-time priority as `run` has it (runner/priority.py) but the last: `video` (the real load), `recv` (the local track never yields a frame,
-but the service still streams its 25 fps waiting picture back) and `none` (the same, offered
+but the service still streams its waiting picture at the model's fps back) and `none` (the same, offered
 sendonly, so no video flows either way: scheduling alone, with the peer connection up), and
 `video-normal` (`video` at normal priority, as `run --no-realtime`: what the priority buys).
 
-    python benchmarks/bench_lateness.py [--seconds 30] [--interval 0.5] [--case none|recv|video]
+`--protocol livekit`: the same cases over today's protocol (the prompt still goes on the
+WebSocket, the media through a LiveKit room), the whole script re-run inside a network namespace
+of its own with the service on 10.200.0.1 (common.in_own_namespace); `none` is peer-to-peer only.
+
+    python benchmarks/bench_lateness.py [--seconds 30] [--interval 0.5] [--case none|recv|video] [--protocol livekit]
 """
 
 from __future__ import annotations
@@ -46,9 +50,11 @@ from typing import Any, Callable
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import played_as_run, summary, table, write_json  # noqa: E402
+from common import (  # noqa: E402
+    BENCH_KEY, MODEL, PROTOCOL_LABEL, add_protocol_argument, in_own_namespace, played_as_run, service_host, summary, table,
+    write_json,
+)
 
-MODEL = "mirage"
 FROM = 2.0  # first cue at show time 2 s: the encoder and bitrate have settled by then
 CASES = ("none", "recv", "video", "video-normal")
 TARGET = {"p99_ms": 2.0, "max_ms": 10.0}
@@ -121,12 +127,14 @@ def _video_track(counter: list[int]) -> Any:
     return src
 
 
-async def run_case(case: str, seconds: float, interval: float, on_connected: Callable[[Any], None] | None = None) -> dict[str, Any]:
+async def run_case(case: str, seconds: float, interval: float, on_connected: Callable[[Any], None] | None = None,
+                   protocol: str = "p2p") -> dict[str, Any]:
     """One session, one show; the figures of `case` as a dict. `on_connected(client)` is a hook
     for experiments (called after connect, before the show starts).
 
     Like `decart-flow run`, every case plays under real-time priority and the collector between
-    cues (`played_as_run`), except `video-normal`: the same as `video` without them (`--no-realtime`)."""
+    cues (`played_as_run`), except `video-normal`: the same as `video` without them (`--no-realtime`).
+    `protocol`: p2p (2025) or livekit (today's; this process must be inside its namespace)."""
     from decart_flow.engine import Engine
     from decart_flow.engine.clock import Clock
     from decart_flow.realtime import RealtimeClient
@@ -155,12 +163,16 @@ async def run_case(case: str, seconds: float, interval: float, on_connected: Cal
     def sink(_frame: Any) -> None:
         got_frames[0] += 1
 
-    with ServiceProcess(api_key="bench_key") as service, tempfile.TemporaryDirectory() as tmp:
+    if case == "none" and protocol != "p2p":
+        raise SystemExit("bench_lateness: case `none` offers a sendonly peer connection, which only the 2025 "
+                         "path has; use --case recv or video with --protocol livekit")
+    with ServiceProcess(api_key=BENCH_KEY, host=service_host(protocol)) as service, tempfile.TemporaryDirectory() as tmp:
         assert service.url is not None
         track = _video_track(sent_frames) if case.startswith("video") else _idle_track()
         if case == "none":
             _offer_sendonly()
-        client = await RealtimeClient.connect(service.url, "bench_key", track, RealtimeConnectOptions(model=MODEL))
+        client = await RealtimeClient.connect(service.url, BENCH_KEY, track,
+                                              RealtimeConnectOptions(model=MODEL, protocol=protocol))  # type: ignore[arg-type]
         timing = contextlib.ExitStack()
         try:
             client.on("sent", on_sent)
@@ -205,6 +217,8 @@ async def run_case(case: str, seconds: float, interval: float, on_connected: Cal
     fire_ms = [fires[k] for k in range(count) if k in fires]
     return {
         "case": case,
+        "protocol": client.protocol,
+        "model": MODEL,
         "realtime": policy,
         "end": reason,
         "cues": count,
@@ -230,10 +244,11 @@ async def run_case(case: str, seconds: float, interval: float, on_connected: Cal
     }
 
 
-def _child(case: str, seconds: float, interval: float) -> dict[str, Any]:
+def _child(case: str, seconds: float, interval: float, protocol: str = "p2p") -> dict[str, Any]:
     """Run one case in a fresh interpreter, so no thread, switch interval or codec state carries over."""
     out = subprocess.run(
-        [sys.executable, __file__, "--case", case, "--seconds", str(seconds), "--interval", str(interval), "--json"],
+        [sys.executable, __file__, "--case", case, "--seconds", str(seconds), "--interval", str(interval),
+         "--protocol", protocol, "--json"],
         capture_output=True, text=True, check=False,
     )
     if out.returncode != 0:
@@ -266,24 +281,29 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="length of the cue run of each case")
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between cues")
     parser.add_argument("--case", choices=CASES, help="run only this case, in this process")
+    add_protocol_argument(parser)
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.case and (code := in_own_namespace(args.protocol)) is not None:
+        return code
     if args.case:
-        result = asyncio.run(run_case(args.case, args.seconds, args.interval))
+        result = asyncio.run(run_case(args.case, args.seconds, args.interval, protocol=args.protocol))
         if args.json:
             print(json.dumps(result))
             return 0
         results = [result]
     else:
-        results = [_child(case, args.seconds, args.interval) for case in CASES]
-    print(f"cue lateness, {MODEL} 1280x704 @ 25 fps, local service in a child process; "
+        cases = [c for c in CASES if args.protocol == "p2p" or c != "none"]
+        results = [_child(case, args.seconds, args.interval, args.protocol) for case in cases]
+    print(f"cue lateness, {PROTOCOL_LABEL[args.protocol]}, {MODEL} 1280x704 @ 30 fps, local service in a child process; "
           f"target sent p99 <= {TARGET['p99_ms']} ms, max <= {TARGET['max_ms']} ms")
     print(report(results))
     video = next((r for r in results if r["case"] == "video"), None)
     if video is not None:
         print(f"video case meets the target: {'yes' if meets(video) else 'NO'}")
     if not args.case:
-        path = write_json("lateness", {"target": TARGET, "results": results})
+        path = write_json("lateness" if args.protocol == "p2p" else f"lateness_{args.protocol}",
+                          {"target": TARGET, "protocol": args.protocol, "results": results})
         print(f"written to {path}")
     return 0
 

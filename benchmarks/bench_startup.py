@@ -14,7 +14,14 @@ Two measures, each run N times, every run a fresh process (interpreter start and
 
 Target: p50 <= 1.5 s to the first transformed frame.
 
-    python benchmarks/bench_startup.py [--runs 5] [--tree DIR ...]
+`--protocol livekit`: today's path. The embedded service speaks peer-to-peer on loopback only, so
+the script re-runs itself inside a network namespace of its own (common.in_own_namespace), starts
+one service there on 10.200.0.1 before the timed runs (as the cloud is already up when a user
+runs a show), and each run is `run --backend ws://10.200.0.1:PORT --protocol livekit` with the key
+in DECART_API_KEY: spawn to the first frame through the LiveKit room. The 2025 figure includes the
+embedded service's own start (overlapped with the run's imports); this one does not.
+
+    python benchmarks/bench_startup.py [--runs 5] [--tree DIR ...] [--protocol livekit]
 
 `--tree DIR` (repeatable) times the decart_flow in DIR instead (PYTHONPATH), every tree's runs
 interleaved with the others', so a before/after pair on a shared, noisy machine sees the same load:
@@ -24,6 +31,7 @@ interleaved with the others', so a before/after pair on a shared, noisy machine 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -36,7 +44,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import summary, table, write_json  # noqa: E402
+from common import (  # noqa: E402
+    BENCH_KEY, PROTOCOL_LABEL, add_protocol_argument, in_own_namespace, service_host, summary, table, write_json,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOW = ROOT / "scenes" / "quickstart.yaml"
@@ -44,18 +54,28 @@ TARGET_S = 1.5
 TIMEOUT_S = 60.0
 
 
-def _env(tree: Path | None) -> dict[str, str] | None:
-    """The environment of a child that imports decart_flow from `tree` (None: the installed one)."""
-    if tree is None:
+def _env(tree: Path | None, backend: str | None = None) -> dict[str, str] | None:
+    """The environment of a child that imports decart_flow from `tree` (None: the installed one);
+    with a `backend`, the key of this script's service in DECART_API_KEY (not on a command line)."""
+    if tree is None and backend is None:
         return None
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(tree), os.environ.get("PYTHONPATH", "")) if p)}
+    env = dict(os.environ)
+    if tree is not None:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(tree), os.environ.get("PYTHONPATH", "")) if p)
+    if backend is not None:
+        env["DECART_API_KEY"] = BENCH_KEY
+    return env
 
 
-def cli_once(tmp: Path, tree: Path | None = None) -> float | None:
-    """Seconds from spawning the command to its `session.state generating` line; None if never."""
+def cli_once(tmp: Path, tree: Path | None = None, backend: str | None = None) -> float | None:
+    """Seconds from spawning the command to its `session.state generating` line; None if never.
+    `backend`: a service URL to play on over LiveKit (None: the embedded service, peer-to-peer)."""
     args = [sys.executable, "-m", "decart_flow.cli", "run", str(SHOW), "--headless", "--journal", str(tmp / "cli.jsonl")]
+    if backend is not None:
+        args += ["--backend", backend, "--protocol", "livekit"]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp, env=_env(tree))
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=tmp,
+                            env=_env(tree, backend))
     found = None
     try:
         assert proc.stdout is not None
@@ -72,17 +92,35 @@ def cli_once(tmp: Path, tree: Path | None = None) -> float | None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    _check_protocol(tmp / "cli.jsonl", "p2p" if backend is None else "livekit")
     return found
+
+
+def _check_protocol(journal: Path, meant: str) -> None:
+    """The journal's `session.state` lines say which protocol the session spoke: it must be `meant`."""
+    try:
+        lines = journal.read_text().splitlines()
+    except OSError:
+        return
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        spoke = record.get("protocol") if record.get("event") == "session.state" else None
+        if spoke is not None and spoke != meant:
+            raise SystemExit(f"{journal.name}: the session spoke {spoke}, not {meant}: its figures would be the wrong path's")
 
 
 _CHILD = r"""
 import asyncio, json, sys, time
 t_start = time.perf_counter_ns()
+backend = sys.argv[3] or None  # a service URL (LiveKit), or none: the embedded service (2025 p2p)
 try:  # what `decart-flow run` does right after parsing its arguments
     from decart_flow.runner.backend import launch_local_early
 except ImportError:  # a tree from before the early launch
     launch_local_early = None
-if launch_local_early is not None:
+if launch_local_early is not None and backend is None:
     launch_local_early()
 from decart_flow.runner.run import Run, RunOptions
 from decart_flow.service.stamp import read_stamp
@@ -105,39 +143,54 @@ class TimedRun(Run):
 async def main():
     show = load_show(sys.argv[1])
     marks["run_created_ns"] = time.perf_counter_ns()
-    run = TimedRun(show, RunOptions(headless=True, journal=sys.argv[2]), say=lambda line: None)
+    extra = {} if backend is None else {"backend": backend, "protocol": "livekit"}
+    run = TimedRun(show, RunOptions(headless=True, journal=sys.argv[2], **extra), say=lambda line: None)
     def on_record(rec):
         if rec.get("event") == "session.state" and rec.get("state") == "generating":
             marks.setdefault("generating_ns", time.perf_counter_ns())
     run.journal.events.subscribe(on_record)
     await asyncio.wait_for(run.play(), 60)
+    marks["protocol"] = getattr(run, "protocol", None)  # what the session spoke (a tree before 2026: none)
 
 asyncio.run(main())
 print(json.dumps(marks))
 """
 
 
-def run_once(tmp: Path, tree: Path | None = None) -> dict[str, float | None]:
+def run_once(tmp: Path, tree: Path | None = None, backend: str | None = None) -> dict[str, float | None]:
     """Seconds from spawn to each mark of an in-process Run (see _CHILD)."""
     t0 = time.perf_counter_ns()
-    out = subprocess.run([sys.executable, "-c", _CHILD, str(SHOW), str(tmp / "run.jsonl")],
-                         capture_output=True, text=True, cwd=tmp, timeout=TIMEOUT_S + 30, check=False, env=_env(tree))
+    out = subprocess.run([sys.executable, "-c", _CHILD, str(SHOW), str(tmp / "run.jsonl"), backend or ""],
+                         capture_output=True, text=True, cwd=tmp, timeout=TIMEOUT_S + 30, check=False,
+                         env=_env(tree, backend))
     if out.returncode != 0:
         raise SystemExit(f"the timed Run failed:\n{out.stderr[-3000:]}")
     marks = json.loads(out.stdout.strip().splitlines()[-1])
+    spoke, meant = marks.pop("protocol", None), "p2p" if backend is None else "livekit"
+    if spoke not in (None, meant):
+        raise SystemExit(f"the timed Run spoke {spoke}, not {meant}: its figures would be the wrong path's")
     return {key[:-3]: (marks[key] - t0) / 1e9 if key in marks else None
             for key in ("interpreter_ready_ns", "run_created_ns", "generating_ns", "first_frame_ns", "first_stamped_ns")}
 
 
-def measure(runs: int, trees: list[Path | None]) -> list[dict[str, Any]]:
-    """One result per tree; run i of every tree before run i + 1 of any, so load hits all alike."""
+def measure(runs: int, trees: list[Path | None], protocol: str = "p2p") -> list[dict[str, Any]]:
+    """One result per tree; run i of every tree before run i + 1 of any, so load hits all alike.
+    With protocol livekit, every run plays on one service started here first (inside the namespace)."""
     cli: list[list[float | None]] = [[] for _ in trees]
     inproc: list[list[dict[str, float | None]]] = [[] for _ in trees]
-    with tempfile.TemporaryDirectory() as tmp:
+    with contextlib.ExitStack() as stack:
+        backend = None
+        if protocol == "livekit":
+            from decart_flow.service import ServiceProcess
+
+            service = stack.enter_context(ServiceProcess(api_key=BENCH_KEY, host=service_host(protocol)))
+            assert service.url is not None
+            backend = "ws://" + service.url.split("://", 1)[1]
+        tmp = stack.enter_context(tempfile.TemporaryDirectory())
         for _ in range(runs):
             for i, tree in enumerate(trees):
-                cli[i].append(cli_once(Path(tmp), tree))
-                inproc[i].append(run_once(Path(tmp), tree))
+                cli[i].append(cli_once(Path(tmp), tree, backend))
+                inproc[i].append(run_once(Path(tmp), tree, backend))
     load = round(os.getloadavg()[0], 2)
 
     def s(values: list[float | None]) -> dict[str, Any]:
@@ -147,7 +200,7 @@ def measure(runs: int, trees: list[Path | None]) -> list[dict[str, Any]]:
     results = []
     for i, tree in enumerate(trees):
         result = {
-            "show": str(SHOW.relative_to(ROOT)), "runs": runs, "target_p50_s": TARGET_S,
+            "show": str(SHOW.relative_to(ROOT)), "protocol": protocol, "runs": runs, "target_p50_s": TARGET_S,
             "tree": str(tree) if tree is not None else None,
             "cli_to_generating_s": s(cli[i]),
             **{f"run_to_{k}_s": s([r[k] for r in inproc[i]]) for k in ("interpreter_ready", "run_created", "generating", "first_frame", "first_stamped")},
@@ -172,9 +225,12 @@ def main() -> int:
     parser.add_argument("--tree", action="append", default=[], metavar="DIR",
                         help="time the decart_flow in DIR (repeatable: trees are interleaved)")
     parser.add_argument("--json", action="store_true", help="print only the figures as one JSON line")
+    add_protocol_argument(parser)
     args = parser.parse_args()
+    if (code := in_own_namespace(args.protocol)) is not None:
+        return code
     trees: list[Path | None] = [Path(t).resolve() for t in args.tree] or [None]
-    results = measure(args.runs, trees)
+    results = measure(args.runs, trees, args.protocol)
     if args.json:
         print(json.dumps(results[0] if len(results) == 1 else results))
         return 0
@@ -184,14 +240,15 @@ def main() -> int:
             v = result[key]
             rows.append([label, v["n"], v["p50"], v["p95"], v["max"], v["failed"]])
         where = f" from {result['tree']}" if result["tree"] else ""
-        print(f"startup of {result['show']}{where}, {args.runs} runs each, load {result['loadavg_1min_after']}")
+        print(f"startup of {result['show']}{where}, {PROTOCOL_LABEL[args.protocol]}, {args.runs} runs each, load {result['loadavg_1min_after']}")
         print(table(["measure (s)", "n", "p50", "p95", "max", "failed"], rows))
         print(f"target first transformed frame p50 <= {TARGET_S} s: {'yes' if result['meets_target'] else 'NO'}")
         print()
+    suffix = "" if args.protocol == "p2p" else f"_{args.protocol}"
     if len(results) == 1:
-        print(f"written to {write_json('startup', results[0])}")
+        print(f"written to {write_json('startup' + suffix, results[0])}")
     else:
-        print(f"written to {write_json('startup_trees', {'trees': results})}")
+        print(f"written to {write_json('startup_trees' + suffix, {'trees': results})}")
     return 0
 
 

@@ -6,10 +6,65 @@ import contextlib
 import json
 import os
 import platform
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+REPO = Path(__file__).resolve().parents[1]
+
+# The two protocols a session can speak (docs: PROTOCOL.md), and how a table names them.
+PROTOCOLS = ("p2p", "livekit")
+PROTOCOL_LABEL = {"p2p": "2025 p2p", "livekit": "LiveKit"}
+# Both paths play the same model of today, so the protocol is the only difference: 1280x704 at
+# 30 fps (the 2025 path plays it peer-to-peer, as the embedded service does by default).
+MODEL = "lucy-restyle-2"
+BENCH_KEY = "bench_key"  # the key of a service this benchmark starts for itself
+_INSIDE = "DECART_FLOW_BENCH_NETNS"  # set in a benchmark re-run inside its namespace
+
+
+def add_protocol_argument(parser: Any) -> None:
+    parser.add_argument("--protocol", choices=PROTOCOLS, default="p2p",
+                        help="p2p: the 2025 peer-to-peer path on 127.0.0.1 (default); livekit: today's path, "
+                             "the whole benchmark re-run inside a network namespace of its own (needs root)")
+
+
+def in_own_namespace(protocol: str) -> int | None:
+    """For `--protocol livekit`: run this same command again inside a fresh network namespace and
+    return its exit code; None when this process is the one to measure (p2p, or already inside).
+
+    LiveKit's clients gather no ICE candidates on loopback, so today's path needs an ordinary
+    interface: tests/netns.py makes a namespace with only `lo` and a veth pair (10.200.0.1 for the
+    service, 10.200.0.2 for the client); nothing leaves it. The child's stdout and stderr are this
+    process's, so its JSON line is the last line either way.
+    """
+    if protocol != "livekit" or os.environ.get(_INSIDE):
+        return None
+    sys.path.insert(0, str(REPO / "tests"))
+    from netns import Netns, unavailable
+
+    reason = unavailable()
+    if reason is not None:
+        print(f"{Path(sys.argv[0]).name} --protocol livekit: {reason}; run it as root with iproute2 installed",
+              file=sys.stderr)
+        return 2
+    with Netns() as ns:
+        done = subprocess.run(ns.wrap([sys.executable, *sys.argv]), env={**os.environ, _INSIDE: ns.name}, check=False)
+    return done.returncode
+
+
+def service_host(protocol: str) -> str:
+    """Where the benchmark's service listens: loopback for the 2025 path, the namespace's veth
+    address for LiveKit (tests/netns.py SERVICE_ADDR)."""
+    if protocol != "livekit":
+        return "127.0.0.1"
+    if not os.environ.get(_INSIDE):
+        raise SystemExit("the LiveKit path runs inside its namespace: start it with --protocol livekit")
+    sys.path.insert(0, str(REPO / "tests"))
+    from netns import SERVICE_ADDR
+
+    return SERVICE_ADDR
 
 
 @contextlib.contextmanager

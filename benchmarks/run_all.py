@@ -2,11 +2,16 @@
 
 Each benchmark runs in a fresh subprocess, one after another, so none disturbs another; the load
 average is recorded before and after each (the machine is shared: read every figure beside it).
+The session figures (lateness, glass, lookahead, throughput, startup) run twice, back to back: on
+the 2025 peer-to-peer path on 127.0.0.1 and on today's LiveKit path (`--protocol livekit`: the
+benchmark re-runs itself inside a network namespace of its own, service on 10.200.0.1), both on
+lucy-restyle-2, so the protocol is the only difference. Plan and TUI run once.
 
-    python benchmarks/run_all.py [--quick] [--only lateness,glass,...]
+    python benchmarks/run_all.py [--quick] [--only lateness,glass,...] [--protocols p2p,livekit]
 
---quick takes about 3 minutes, the full run about 10. Writes benchmarks/results/all.json
-(with --only: all_<names>.json, so a partial run leaves the last complete one alone).
+--quick takes about 6 minutes, the full run about 20. Writes benchmarks/results/all.json
+(with --only or --protocols: all_<names>.json, so a partial run leaves the last complete one
+alone) and prints, last, the figures as a markdown table for the README, the paths side by side.
 What each figure means: benchmarks/README.md.
 """
 
@@ -25,7 +30,9 @@ from typing import Any, Callable
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import RESULTS_DIR, cpu_ticks, pct, speed_probe, steal_share, table  # noqa: E402
+from common import (  # noqa: E402
+    PROTOCOL_LABEL, PROTOCOLS, RESULTS_DIR, cpu_ticks, pct, speed_probe, steal_share, table,
+)
 
 PY = sys.executable
 Row = list[Any]  # figure, value, target, met
@@ -46,7 +53,17 @@ PLANS: dict[str, tuple[list[str], list[str]]] = {
     "startup": (_bench("bench_startup.py", "--runs", "3"), _bench("bench_startup.py", "--runs", "10")),
     "plan": ([PY, __file__, "--plan-child", "2"], [PY, __file__, "--plan-child", "5"]),
     "tui": (_bench("bench_tui.py", "--seconds", "15"), _bench("bench_tui.py", "--seconds", "30", "--rounds", "4")),
+    # The service alone with Decart's own SDK client (decart 0.2.4, LiveKit's Rust client) beside
+    # ours on the 2025 path, one service in one namespace (bench_livekit.py; builds that SDK's venv
+    # on first use).
+    "sdk": ([PY, __file__, "--sdk-child", "10", "1"], [PY, __file__, "--sdk-child", "30", "2"]),
 }
+# Measured on each protocol (`--protocol NAME` added to the argv); the others once, as they are.
+BOTH_PATHS = ("lateness", "glass", "lookahead", "throughput", "startup")
+# How the table names the path of a benchmark that runs once: the TUI plays `mirage` on the
+# embedded service (2025 peer-to-peer); the plan opens no session.
+ONE_PATH = {"plan": "-", "tui": "2025 p2p", "sdk": "both"}
+SDK_PATH = {"2025": "2025 p2p", "livekit": "LiveKit"}  # bench_livekit's names of the paths
 
 
 def plan_child(runs: int) -> dict[str, Any]:
@@ -72,6 +89,15 @@ def plan_child(runs: int) -> dict[str, Any]:
         "command_max_rss_mib": round(max(c[2] for c in command) / 1024, 1),
         "peak_kib_0.25d": round(bench_plan.peak_kib(0.25)), "peak_kib_2d": round(bench_plan.peak_kib(2)),
     }
+
+
+def sdk_child(seconds: str, rounds: str) -> dict[str, Any]:
+    """bench_livekit's figures (it makes its own namespace and writes results/bench_livekit.json)."""
+    done = subprocess.run([PY, str(HERE / "bench_livekit.py"), "--seconds", seconds, "--rounds", rounds],
+                          capture_output=True, text=True, check=False, cwd=HERE.parent)
+    if done.returncode != 0:
+        raise SystemExit(f"bench_livekit.py exited {done.returncode}: {done.stderr.strip()[-1500:]}")
+    return json.loads((RESULTS_DIR / "bench_livekit.json").read_text())
 
 
 # ---------------------------------------------------------------- figures -> table rows
@@ -111,8 +137,10 @@ def rows_glass(r: dict[str, Any]) -> list[Row]:
 
 def rows_lookahead(r: dict[str, Any]) -> list[Row]:
     c, land = r["cue_to_glass_ms"], r["landing_abs_ms"]
+    half = r["frame_interval_ms"] / 2
     return [
-        [f"3 landing |glass - cue| p50 / p95, lookahead: {r['lookahead']}", f"{land['p50']:.1f} / {land['p95']:.1f} ms", "", ""],
+        [f"3 landing |glass - cue| p50 / p95, lookahead: {r['lookahead']}", f"{land['p50']:.1f} / {land['p95']:.1f} ms",
+         f"p95 <= half a frame ({half:.1f} ms)", _met(land["p95"] <= half)],
         [f"3 glass - cue p5 / p50 / p95 (signed), lookahead: {r['lookahead']}", f"{pct_row(c)}", "", ""],
         ["3 cues whose frame never came (lookahead run)", f"{r['unseen']} of {r['cues']}", "", ""],
     ]
@@ -165,9 +193,28 @@ def rows_tui(r: dict[str, Any]) -> list[Row]:
     ]
 
 
+def rows_sdk(r: dict[str, Any]) -> list[Row]:
+    """One row per figure and path; the 5th cell names the path (this benchmark runs both)."""
+    rows: list[Row] = []
+    for path in ("2025", "livekit"):
+        got = [x for x in r["results"] if x["path"] == path]
+        if not got:
+            continue
+        frames, expected = sum(x["frames"] for x in got), sum(x["expected"] for x in got)
+        glass = [g for x in got for g in x["glass_ms"]]
+        who = "service alone, clients: ours on p2p, SDK 0.2.4 on LiveKit"
+        ratio = 100.0 * frames / expected if expected else float("nan")
+        rows.append([f"8 {who}: frames delivered at 30 fps", f"{ratio:.1f}% ({frames}/{expected})",
+                     ">= 99%", _met(ratio >= 99.0), SDK_PATH[path]])
+        rows.append([f"8 {who}: send -> glass p50 / p95",
+                     f"{pct(glass, 50):.1f} / {pct(glass, 95):.1f} ms ({len(glass)}/{sum(x['changes'] for x in got)} seen)",
+                     "", "", SDK_PATH[path]])
+    return rows
+
+
 ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "lateness": rows_lateness, "glass": rows_glass, "lookahead": rows_lookahead, "throughput": rows_throughput,
-    "startup": rows_startup, "plan": rows_plan, "tui": rows_tui,
+    "startup": rows_startup, "plan": rows_plan, "tui": rows_tui, "sdk": rows_sdk,
 }
 
 
@@ -187,8 +234,10 @@ def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def run_one(name: str, argv: list[str], timeout: float) -> dict[str, Any]:
+def run_one(name: str, argv: list[str], timeout: float, protocol: str | None = None) -> dict[str, Any]:
     before, t0, ticks = load(), time.monotonic(), cpu_ticks()
+    if protocol is not None:
+        argv = [*argv, "--protocol", protocol]
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, cwd=HERE.parent)
         error = None if out.returncode == 0 else f"exit {out.returncode}: {out.stderr.strip()[-2000:]}"
@@ -197,61 +246,144 @@ def run_one(name: str, argv: list[str], timeout: float) -> dict[str, Any]:
         error, data = f"timed out after {timeout:.0f} s", None
     except (json.JSONDecodeError, IndexError) as exc:
         error, data = f"no JSON result: {exc}", None
-    return {"name": name, "argv": argv[1:], "seconds": round(time.monotonic() - t0, 1),
+    if error is None and protocol is not None and isinstance(data, dict) and data.get("protocol", protocol) != protocol:
+        error, data = f"asked for {protocol}, the session spoke {data.get('protocol')}", None
+    return {"name": name, "protocol": protocol, "path": PROTOCOL_LABEL[protocol] if protocol else ONE_PATH.get(name, "-"),
+            "argv": argv[1:], "seconds": round(time.monotonic() - t0, 1),
             "loadavg_before": before, "loadavg_after": load(), "steal_percent": steal_share(ticks, cpu_ticks()),
             "error": error, "result": data}
 
 
+def rows_of(run: dict[str, Any]) -> list[Row]:
+    """The table rows of one benchmark run; a failed or unreadable one is one NO row."""
+    if run["error"] is not None:
+        return [[f"{run['name']}: FAILED", run["error"].splitlines()[-1][:80] if run["error"] else "", "", "NO"]]
+    try:
+        return ROWS[run["name"]](run["result"])
+    except (KeyError, TypeError, ValueError) as exc:
+        return [[f"{run['name']}: unreadable result", f"{type(exc).__name__}: {exc}", "", "NO"]]
+
+
+def side_by_side(runs: list[dict[str, Any]], protocols: list[str]) -> list[dict[str, Any]]:
+    """One entry per figure: its target and, per protocol, the value and met? (paired row by row,
+    the rows of a benchmark coming out in the same order on either path)."""
+    out: list[dict[str, Any]] = []
+    done: set[str] = set()
+    for run in runs:
+        if run["name"] in done:
+            continue
+        done.add(run["name"])
+        if run["protocol"] is None:  # one run; rows of one figure on several paths (sdk) share an entry
+            mine: dict[str, dict[str, Any]] = {}
+            for row in rows_of(run):
+                figure, value, target, met = row[:4]
+                if figure not in mine:
+                    mine[figure] = {"figure": figure, "target": target, "paths": {}}
+                    out.append(mine[figure])
+                mine[figure]["paths"][row[4] if len(row) > 4 else run["path"]] = {"value": value, "met": met}
+            continue
+        per = {r["protocol"]: (r["error"] is None, rows_of(r)) for r in runs if r["name"] == run["name"]}
+        good = [rows for ok, rows in per.values() if ok] or [rows for _, rows in per.values()]
+        for i, row in enumerate(good[0]):
+            entry: dict[str, Any] = {"figure": row[0], "target": row[2], "paths": {}}
+            for protocol in protocols:
+                if protocol not in per:
+                    continue
+                ok, rows = per[protocol]
+                if not ok:  # one FAILED row: its reason beside the first figure, FAILED beside the rest
+                    entry["paths"][PROTOCOL_LABEL[protocol]] = {
+                        "value": f"FAILED: {rows[0][1]}" if i == 0 else "FAILED", "met": "NO"}
+                elif i < len(rows):
+                    entry["paths"][PROTOCOL_LABEL[protocol]] = {"value": rows[i][1], "met": rows[i][3]}
+            out.append(entry)
+    return out
+
+
+def markdown(entries: list[dict[str, Any]], protocols: list[str]) -> str:
+    """The README's table: figure, each path's value, target, met? per path."""
+    labels = [PROTOCOL_LABEL[p] for p in protocols]
+
+    def cell(text: Any) -> str:
+        return str(text).replace("|", "\\|")
+
+    lines = ["| figure | " + " | ".join(labels) + " | target | met (" + " / ".join(labels) + ") |",
+             "|---|" + "---|" * len(labels) + "---|---|"]
+    for e in entries:
+        paths = e["paths"]
+        if len(paths) == 1 and not set(paths) & set(labels):  # a figure with no protocol (the plan)
+            only = next(iter(paths.values()))
+            values = [only["value"]] + ["(same: no session)"] * (len(labels) - 1)
+            mets = [only["met"]]
+        else:
+            values = [paths[label]["value"] if label in paths else "not measured" for label in labels]
+            mets = [paths[label]["met"] if label in paths else "" for label in labels]
+        met = " / ".join(m for m in mets if m) if any(mets) else ""
+        lines.append("| " + " | ".join(cell(x) for x in [e["figure"], *values, e["target"], met]) + " |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="shorter runs: about 3 minutes in all")
+    parser.add_argument("--quick", action="store_true", help="shorter runs: about 6 minutes in all")
     parser.add_argument("--only", default=None, help=f"comma-separated subset of: {', '.join(PLANS)}")
+    parser.add_argument("--protocols", default=",".join(PROTOCOLS),
+                        help=f"the paths of {', '.join(BOTH_PATHS)}: comma-separated subset of {', '.join(PROTOCOLS)} "
+                             "(default: both)")
     parser.add_argument("--plan-child", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--sdk-child", nargs=2, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.plan_child is not None:
         print(json.dumps(plan_child(args.plan_child)))
         return 0
+    if args.sdk_child is not None:
+        print(json.dumps(sdk_child(*args.sdk_child)))
+        return 0
     names = list(PLANS) if args.only is None else [n.strip() for n in args.only.split(",")]
     unknown = [n for n in names if n not in PLANS]
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(PLANS)}")
+    protocols = [p.strip() for p in args.protocols.split(",") if p.strip()]
+    if not protocols or any(p not in PROTOCOLS for p in protocols):
+        parser.error(f"--protocols {args.protocols!r}: choose from {', '.join(PROTOCOLS)}, comma-separated")
     machine = {"cpu_model": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
                "platform": platform.platform(), "loadavg_before": load(), "speed_probe_s_before": speed_probe()}
     t0 = time.monotonic()
     runs = []
     for name in names:
-        print(f"running {name} ...", file=sys.stderr, flush=True)
-        runs.append(run_one(name, PLANS[name][0 if args.quick else 1], timeout=600))
+        argv = PLANS[name][0 if args.quick else 1]
+        # Both paths of one figure back to back, so they run under much the same load.
+        for protocol in (protocols if name in BOTH_PATHS else [None]):
+            where = f" ({PROTOCOL_LABEL[protocol]})" if protocol else ""
+            print(f"running {name}{where} ...", file=sys.stderr, flush=True)
+            runs.append(run_one(name, argv, timeout=600, protocol=protocol))
     machine["loadavg_after"], machine["speed_probe_s_after"] = load(), speed_probe()
     rows: list[Row] = []
     for r in runs:
-        if r["error"] is not None:
-            rows.append([f"{r['name']}: FAILED", r["error"].splitlines()[-1][:80] if r["error"] else "", "", "NO"])
-            continue
-        try:
-            rows.extend(ROWS[r["name"]](r["result"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            rows.append([f"{r['name']}: unreadable result", f"{type(exc).__name__}: {exc}", "", "NO"])
-    loads = [[r["name"], f"{r['seconds']:.0f} s", " ".join(map(str, r["loadavg_before"])),
+        rows.extend([row[0], row[4] if len(row) > 4 else r["path"], *row[1:4]] for row in rows_of(r))
+    loads = [[r["name"], r["path"], f"{r['seconds']:.0f} s", " ".join(map(str, r["loadavg_before"])),
               " ".join(map(str, r["loadavg_after"])),
               "n/a" if r["steal_percent"] is None else f"{r['steal_percent']}%"] for r in runs]
+    entries = side_by_side(runs, protocols)
     print(f"machine: {machine['cpu_model']}, {machine['cores']} cores, python {machine['python']}")
     print(f"load average (1/5/15 min) before {machine['loadavg_before']}, after {machine['loadavg_after']}; "
           f"{'quick' if args.quick else 'full'} run, {time.monotonic() - t0:.0f} s")
     print(f"speed probe (common.speed_probe, lower is faster) before {machine['speed_probe_s_before']} s, "
           f"after {machine['speed_probe_s_after']} s")
     print()
-    print(table(["figure", "value", "target", "met?"], rows))
+    print(table(["figure", "path", "value", "target", "met?"], rows))
     print()
-    print(table(["benchmark", "took", "load before", "load after", "CPU steal"], loads))
+    print(table(["benchmark", "path", "took", "load before", "load after", "CPU steal"], loads))
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     # A partial run does not overwrite the last complete one.
-    path = RESULTS_DIR / ("all.json" if args.only is None else f"all_{'_'.join(names)}.json")
-    path.write_text(json.dumps({"quick": args.quick, "machine": machine,
-                                "table": [dict(zip(("figure", "value", "target", "met"), row)) for row in rows],
-                                "runs": runs}, indent=2) + "\n")
+    parts = (names if args.only is not None else []) + (protocols if protocols != list(PROTOCOLS) else [])
+    path = RESULTS_DIR / (f"all_{'_'.join(parts)}.json" if parts else "all.json")
+    path.write_text(json.dumps({"quick": args.quick, "machine": machine, "protocols": protocols,
+                                "table": [dict(zip(("figure", "path", "value", "target", "met"), row)) for row in rows],
+                                "side_by_side": entries, "runs": runs}, indent=2) + "\n")
     print(f"\nwritten to {path}")
+    print("\nREADME table (markdown, the paths side by side):\n")
+    print(markdown(entries, protocols))
     return 1 if any(r["error"] for r in runs) else 0
 
 
