@@ -36,5 +36,7 @@ def test_scene_validates_plans_and_runs(scene: Path, tmp_path: Path) -> None:
     assert "show.start" in events
     assert records[-1] == {**records[-1], "event": "show.end", "reason": "duration"}
     assert any(r["event"] == "session.state" and r["state"] in ("connected", "generating") for r in records)
+    # Offline, every scene (today's models and the 2025 avatar alike) plays peer-to-peer on loopback.
+    assert {r.get("protocol") for r in records if r["event"] == "session.state"} == {"p2p"}
     assert not [r for r in records if r["event"] == "error"], records
     assert "Traceback" not in proc.stderr
