@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -32,7 +33,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "tests" / "sdk_harness"))
 
-from common import machine, pct, table, write_json  # noqa: E402
+from common import cpu_ticks, machine, pct, steal_share, table, write_json  # noqa: E402
 from netns import Netns, unavailable  # noqa: E402
 from sdk_venv import ensure_sdk_venv  # noqa: E402
 
@@ -40,12 +41,17 @@ TARGET_DELIVERED = 99.0
 
 
 def probe(ns: Netns, python: str, path: str, url: str, seconds: float) -> dict[str, Any]:
+    before = cpu_ticks()
     done = ns.run([python, str(HERE / "livekit_probe.py"), "--path", path, "--url", url, "--seconds", str(seconds)],
                   timeout=seconds + 120, cwd=REPO)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if not lines:
         raise SystemExit(f"{path} probe failed: {done.stderr[-2000:]}")
-    return json.loads(lines[-1])
+    result = json.loads(lines[-1])
+    # Other work on the machine moves these figures: say how busy it was.
+    result["steal_pct"] = steal_share(before, cpu_ticks())
+    result["load_1min"] = os.getloadavg()[0]
+    return result
 
 
 def main() -> int:
@@ -74,9 +80,11 @@ def main() -> int:
         g = r["glass_ms"]
         rows.append([r["path"], f"{r['frames']}/{r['expected']}", f"{delivered:.1f}%",
                      "yes" if delivered >= TARGET_DELIVERED else "no",
-                     f"{pct(g, 50):.1f} / {pct(g, 95):.1f}", f"{len(g)}/{r['changes']}"])
+                     f"{pct(g, 50):.1f} / {pct(g, 95):.1f}", f"{len(g)}/{r['changes']}",
+                     f"{r['load_1min']:.1f}", "" if r["steal_pct"] is None else f"{r['steal_pct']:.1f}%"])
         r["delivered_pct"] = delivered
-    print(table(["path", "frames / 30 fps x s", "delivered", ">= 99%", "glass p50 / p95 ms", "changes seen"], rows))
+    print(table(["path", "frames / 30 fps x s", "delivered", ">= 99%", "glass p50 / p95 ms", "changes seen",
+                 "load (1 min)", "steal"], rows))
     out = write_json("bench_livekit", {"machine": machine(), "seconds": args.seconds, "results": results})
     print(f"written {out}")
     return 0

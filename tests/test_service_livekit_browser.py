@@ -10,10 +10,12 @@ loads the bundle and tests/sdk_harness/browser_page.js, and points `realtimeBase
 from __future__ import annotations
 
 import base64
+import contextlib
 import importlib.util
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -106,52 +108,88 @@ class Page:
         return read_stamp(rgba[..., :3])
 
 
-def test_js_sdk_0120_in_chromium(bundle: Path, tmp_path: Path) -> None:
+@contextlib.contextmanager
+def page_in(ns: Netns, tmp_path: Path, bundle: Path, log: Path) -> Iterator[Page]:
+    """A page in Chromium inside the namespace, with the SDK bundle and browser_page.js loaded."""
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium_in(ns, tmp_path)), args=CHROMIUM_FLAGS, headless=True)
+        try:
+            page = browser.new_page()
+            console: list[str] = []
+            page.on("console", lambda m: console.append(f"{m.type}: {m.text}"[:300]))
+            page.set_content("<!doctype html><title>decart-flow</title><body></body>")
+            page.add_script_tag(path=str(bundle))
+            page.add_script_tag(path=str(HARNESS / "browser_page.js"))
+            try:
+                yield Page(page)
+            except BaseException:
+                print("\n".join(console[-40:]))
+                print(log.read_text()[-4000:])
+                raise
+        finally:
+            browser.close()
+
+
+def connect(flow: Page, url: str) -> None:
+    connected = flow.call("connect", {"url": url, "apiKey": "local-test-key", "model": "lucy-restyle-2",
+                                      "prompt": "a watercolor city"})
+    assert connected["sessionId"]
+    first = flow.wait_frames("client", 30)
+    assert first["sizes"] == ["1280x704"]
+    assert flow.stamp("client") == 1  # the initial prompt
+
+
+def test_js_sdk_0120_in_chromium(bundle: Path, tmp_path: Path) -> None:
     log = tmp_path / "service.log"
     with Netns() as ns:
         _, url = serve(ns, log)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(chromium_in(ns, tmp_path)), args=CHROMIUM_FLAGS, headless=True)
-            try:
-                page = browser.new_page()
-                console: list[str] = []
-                page.on("console", lambda m: console.append(f"{m.type}: {m.text}"[:300]))
-                page.set_content("<!doctype html><title>decart-flow</title><body></body>")
-                page.add_script_tag(path=str(bundle))
-                page.add_script_tag(path=str(HARNESS / "browser_page.js"))
-                flow = Page(page)
-                try:
-                    connected = flow.call("connect", {"url": url, "apiKey": "local-test-key", "model": "lucy-restyle-2",
-                                                      "prompt": "a watercolor city"})
-                    assert connected["sessionId"]
-                    first = flow.wait_frames("client", 30)
-                    assert first["sizes"] == ["1280x704"]
-                    assert flow.stamp("client") == 1  # the initial prompt
-                    flow.call("setPrompt", "a neon night market")
-                    assert flow.stamp("client") == 2
-                    flow.call("setImage", "in the colours of this picture")
-                    assert flow.stamp("client") == 3
-                    # the page's camera (a vertical gradient) reached the renderer through the room
-                    rows = flow.call("rowMeans", "client")[64:600]
-                    assert max(rows) - min(rows) > 10, "the picture shows no camera"
-                    viewer = flow.call("subscribe")
-                    assert viewer["token"]
-                    seen = flow.wait_frames("viewer", 30)
-                    assert seen["sizes"] == ["1280x704"]
-                    assert flow.stamp("viewer", 0.3) == 3
-                    deadline = time.monotonic() + 5
-                    while len(flow.call("result")["ticks"]) < 3 and time.monotonic() < deadline:
-                        time.sleep(0.2)
-                    result = flow.call("result")
-                    assert result["ticks"][:3] == [1, 2, 3], result
-                    assert "generating" in result["states"], result
-                    assert result["errors"] == [], result
-                    flow.call("disconnect")
-                except BaseException:
-                    print("\n".join(console[-40:]))
-                    print(log.read_text()[-4000:])
-                    raise
-            finally:
-                browser.close()
+        with page_in(ns, tmp_path, bundle, log) as flow:
+            connect(flow, url)
+            flow.call("setPrompt", "a neon night market")
+            assert flow.stamp("client") == 2
+            flow.call("setImage", "in the colours of this picture")
+            assert flow.stamp("client") == 3
+            # the page's camera (a vertical gradient) reached the renderer through the room
+            rows = flow.call("rowMeans", "client")[64:600]
+            assert max(rows) - min(rows) > 10, "the picture shows no camera"
+            viewer = flow.call("subscribe")
+            assert viewer["token"]
+            seen = flow.wait_frames("viewer", 30)
+            assert seen["sizes"] == ["1280x704"]
+            assert flow.stamp("viewer", 0.3) == 3
+            deadline = time.monotonic() + 5
+            while len(flow.call("result")["ticks"]) < 3 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            result = flow.call("result")
+            assert result["ticks"][:3] == [1, 2, 3], result
+            assert "generating" in result["states"], result
+            assert result["errors"] == [], result
+            flow.call("disconnect")
+
+
+@pytest.mark.parametrize("fault", ["drop-ws-after=8s", "drop-livekit-after=8s"])
+def test_js_sdk_0120_goes_on_after_a_drop(bundle: Path, tmp_path: Path, fault: str) -> None:
+    """Control channel dropped: the SDK's own reconnect (a new session, in passthrough). LiveKit
+    dropped: livekit-client rejoins the room (our answer to its resume asks for that) and the
+    SDK hands the page a new track."""
+    log = tmp_path / "service.log"
+    with Netns() as ns:
+        _, url = serve(ns, log, "--fault", fault)
+        with page_in(ns, tmp_path, bundle, log) as flow:
+            connect(flow, url)
+            deadline = time.monotonic() + 20
+            while True:
+                seen, states = flow.call("frames", "client"), flow.call("result")["states"]
+                if seen["streams"] >= 2 or "reconnecting" in states:
+                    break
+                assert time.monotonic() < deadline, (seen, states)
+                time.sleep(0.2)
+            time.sleep(1.5)
+            before = flow.call("frames", "client")["frames"]
+            flow.wait_frames("client", before + 30, 10)
+            assert flow.stamp("client", 0.3) == 1  # passthrough again, or the same session's prompt
+            flow.call("setPrompt", "after the drop")
+            assert flow.stamp("client") == 2
+            flow.call("disconnect")

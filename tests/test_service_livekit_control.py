@@ -373,3 +373,25 @@ async def test_rtc_v1_answer_names_our_track_and_offers_candidates_on_the_servic
         await client.close()
         await ws.close()
         await session.close()
+
+
+async def test_first_message_livekit_join_chooses_todays_protocol_without_the_url_flag(service: LocalService) -> None:
+    session, ws = await open_control(service, early=False)
+    try:
+        await ws.send_json({"type": "livekit_join"})
+        info = await receive(ws)
+        assert info["type"] == "livekit_room_info" and info["room_name"] in service.today.rooms
+    finally:
+        await ws.close()
+        await session.close()
+
+
+def test_serve_refuses_a_capacity_below_one() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "decart_flow.cli", "serve", "--capacity", "0"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--capacity 0" in lines[0] and "at least 1" in lines[0]

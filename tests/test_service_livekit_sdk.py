@@ -161,3 +161,16 @@ def test_sdk_024_reconnects_after_a_drop(sdk_python: Path, tmp_path: Path, fault
     assert seen["prompt_after_reconnect"] == 2, seen  # and the session takes a prompt after it
     assert camera_shows(np.load(tmp_path / "frames.npz")["prompt_after_reconnect"])  # the camera came back too
     assert result["errors"] == []
+
+
+def test_sdk_024_waits_in_line_on_a_full_service(sdk_python: Path, tmp_path: Path) -> None:
+    log = tmp_path / "service.log"
+    with Netns() as ns:
+        _, url = serve(ns, log, "--capacity", "1")
+        result = drive(ns, sdk_python, url, tmp_path, "--scenario", "queue")
+    assert result["ok"], _explain(result, log)
+    assert result["second_connected_while_first_held_the_slot"] is False
+    assert result["second_connected_after_s"] < 10
+    assert result["second"]["frames"] >= 30 and result["second"]["sizes"] == [[1280, 704]]
+    assert result["second"]["session_id"] != result["session_id"]
+    assert stamps(tmp_path)["second"] == 1  # its own session, with its initial prompt

@@ -31,7 +31,7 @@ window.Flow = (() => {
     video.autoplay = true;
     video.playsInline = true;
     document.body.appendChild(video);
-    const state = { video, frames: 0, sizes: {} };
+    const state = { video, frames: 0, sizes: {}, streams: 0 };
     const count = (_now, meta) => {
       state.frames += 1;
       state.sizes[`${video.videoWidth}x${video.videoHeight}`] = true;
@@ -40,7 +40,11 @@ window.Flow = (() => {
     video.requestVideoFrameCallback(count);
     window[`__watch_${name}`] = state;
     return (stream) => {
-      video.srcObject = stream;
+      state.streams += 1;
+      state.stream = stream;
+      // The newest video track: after a LiveKit full reconnect the SDK hands over the same
+      // MediaStream with the new track added after the ended one, which a <video> would keep showing.
+      video.srcObject = new MediaStream(stream.getVideoTracks().slice(-1));
       video.play().catch((e) => out.errors.push(`play: ${e}`));
     };
   }
@@ -82,7 +86,9 @@ window.Flow = (() => {
 
   function frames(name) {
     const s = window[`__watch_${name}`];
-    return s ? { frames: s.frames, sizes: Object.keys(s.sizes) } : { frames: 0, sizes: [] };
+    return s ? { frames: s.frames, sizes: Object.keys(s.sizes), streams: s.streams,
+                 live: s.stream ? s.stream.getVideoTracks().map((t) => t.readyState) : [] }
+             : { frames: 0, sizes: [], streams: 0, live: [] };
   }
 
   // The top `rows` rows of the picture now showing, RGBA as base64: the stamp is in them.

@@ -199,6 +199,35 @@ async def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
     result["first_frame_at"] = main.first_at
     lumas["initial"] = await settle_luma(main)
 
+    if args.scenario == "queue":
+        # The service has one slot (--capacity 1): a second client waits in line (its connect
+        # does not return) until the first leaves, then gets its own room.
+        result["stage"] = "a second client waits in line"
+        camera_b = Camera(rtc, 640, 352)
+        camera_b.start()
+        second = Watcher(rtc, "second")
+        pending = asyncio.create_task(RealtimeClient.connect(
+            base_url=base, api_key=args.api_key, local_track=camera_b.track,
+            options=RealtimeConnectOptions(model=model, on_remote_stream=second.on_track,
+                                           initial_state=ModelState(prompt=Prompt(text="the second", enhance=False)))))
+        await asyncio.sleep(4)
+        result["second_connected_while_first_held_the_slot"] = pending.done()
+        result["stage"] = "the first leaves"
+        await client.disconnect()
+        freed = time.monotonic()
+        client_b = await asyncio.wait_for(pending, 30)
+        result["second_connected_after_s"] = round(time.monotonic() - freed, 3)
+        await second.wait_frames(30, 30)
+        lumas["second"] = await settle_luma(second)
+        result["second"] = {"frames": second.frames, "sizes": sorted(second.sizes), "session_id": client_b.session_id}
+        await client_b.disconnect()
+        camera_b.stop()
+        second.stop()
+        camera.stop()
+        main.stop()
+        np.savez(Path(args.out) / "frames.npz", **lumas)
+        result["ok"] = True
+        return
     if args.scenario == "reconnect":
         # A dropped LiveKit connection is healed inside the room (the Rust client resumes or
         # rejoins: a new subscription of the inference track); a dropped control channel by the
@@ -272,7 +301,7 @@ def main() -> int:
     parser.add_argument("--api-key", default="local-test-key")
     parser.add_argument("--model", default="lucy-restyle-2")
     parser.add_argument("--resolution", default=None)
-    parser.add_argument("--scenario", default="session", choices=["session", "reconnect"])
+    parser.add_argument("--scenario", default="session", choices=["session", "reconnect", "queue"])
     parser.add_argument("--reconnect-wait", type=float, default=30.0)
     parser.add_argument("--two-peer-connections", action="store_true")
     parser.add_argument("--codec", default="h264", choices=["h264", "vp9"], help="the camera's codec (the SDK's preferred_video_codec)")

@@ -4,7 +4,8 @@ The official `decart` SDK pins its own aiortc/numpy/opencv ranges; installing it
 would let one project's pins hide the other's bugs. Each version gets a venv under the user cache
 (`$XDG_CACHE_HOME` or `~/.cache`), built once and reused, so repeated runs in one CI job are quick.
 
-Run as a script to warm the cache: `python tests/sdk_harness/sdk_venv.py 0.0.40 0.0.37`.
+Run as a script to warm the cache: `python tests/sdk_harness/sdk_venv.py 0.0.40 0.0.37 0.2.4`
+(0.2.4 is today's SDK, driven by drive_sdk_livekit.py; the JS SDK is cached by js_sdk.py).
 """
 
 from __future__ import annotations
@@ -82,6 +83,6 @@ def _run(cmd: list[str], what: str) -> None:
 
 
 if __name__ == "__main__":
-    for v in sys.argv[1:] or ["0.0.40", "0.0.37"]:
+    for v in sys.argv[1:] or ["0.0.40", "0.0.37", "0.2.4"]:
         env = ensure_sdk_venv(v)
         print(f"decart {v}: {env.python} (installed in {env.install_seconds:.1f} s)")
