@@ -293,7 +293,8 @@ async def test_a_recording_keeps_the_streams_rtp_clock_and_re_encodes_cleanly(tm
     steps = [b - a for a, b in zip(_packet_pts(out), _packet_pts(out)[1:])]
     rtp_steps = [int(b - a) for a, b in zip(received, received[1 : rec.frames])]
     assert len(steps) == len(rtp_steps) and all(step > 0 for step in steps)
-    assert sum(a != b for a, b in zip(steps, rtp_steps)) <= 2, (steps, rtp_steps)
+    taken_up_again = sum(a != b for a, b in zip(steps, rtp_steps))
+    assert taken_up_again <= 2, (steps, rtp_steps)
     for args in (["-fps_mode", "passthrough"], []):  # as received, and converted to constant rate
         proc = subprocess.run(["ffmpeg", "-hide_banner", "-y", "-i", str(out), *args, "-c:v", "libx264",
                                "-preset", "ultrafast", str(tmp_path / "again.mp4")],
@@ -301,7 +302,8 @@ async def test_a_recording_keeps_the_streams_rtp_clock_and_re_encodes_cleanly(tm
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert "monotonic" not in proc.stderr, proc.stderr[-2000:]
         stats = proc.stderr.rsplit("frame=", 1)[-1]
-        assert " dup=" not in stats and " drop=" not in stats, stats  # no frame repeated or dropped
+        if not taken_up_again:  # (a stall the service's clock squeezed out is a gap: frames repeat there)
+            assert " dup=" not in stats and " drop=" not in stats, stats  # no frame repeated or dropped
 
 
 def test_a_reconnect_restarting_the_rtp_clock_continues_the_recording_by_arrival(tmp_path: Path) -> None:
