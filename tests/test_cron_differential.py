@@ -8,11 +8,13 @@ this test writes down instead of tolerating:
 
 - fall-back: croniter fires a repeated time twice (the first pass with fold=0, the second with
   fold=1); the contract fires it once, the first time. The reference drops croniter's second pass.
-- spring-forward: croniter moves a skipped time to the end of the gap when the skipped time's
-  hour does not exist at all (Paris `30 2 * * *` -> 03:00), but drops it when only part of an hour
-  is skipped (Lord Howe's 30-minute change: `20 * * * *` has no firing for 02:20). The contract
-  fires once at the end of the gap whenever a skipped reading matches: the reference adds that
-  instant where croniter left it out.
+- spring-forward: croniter moves a skipped time to the end of the gap when the expression's hour
+  field is not every hour (Paris `30 2 * * *` and `30 */2 * * *` -> 03:00 CEST), and leaves it out
+  when the hour field is every hour (`*`, `*/1`, `0-23`: Paris `30 * * * *` has no firing between
+  01:30 and 03:30; Lord Howe's 30-minute change, `20 * * * *`: none for 02:20), as Vixie cron
+  itself treats "wildcard" and "fixed-time" jobs. The contract fires once at the end of the gap
+  whenever a skipped reading matches: the reference adds that instant where croniter left it out,
+  and the test checks that croniter left it out only for an every-hour expression.
 
 Both adjustments are counted, and the test asserts that the sample meets each of them, so the
 comparison covers what it claims to. Expressions that can never match must be refused by
@@ -132,6 +134,8 @@ def _reference(expr: str, tz: ZoneInfo, start: datetime, hours: float, seen: dic
         if not out or stamp > out[-1]:
             out.append(stamp)
     gaps = _gap_firings(expr, tz, start.timestamp(), end) - set(out)
+    if gaps:  # croniter leaves a skipped time out only when the hour field is every hour
+        assert croniter(expr).expanded[1] == ["*"], (expr, tz, start.isoformat())
     seen["gap"] += len(gaps)
     return sorted(set(out) | gaps)
 

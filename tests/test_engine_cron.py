@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
-from types import SimpleNamespace
 
 import pytest
 from croniter import croniter

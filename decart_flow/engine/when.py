@@ -12,7 +12,7 @@ from datetime import datetime, time as dtime, tzinfo
 from functools import lru_cache
 
 from ..show.model import DAYS, When
-from .clock import local_zone, zone
+from .clock import zone
 
 
 @lru_cache(maxsize=64)

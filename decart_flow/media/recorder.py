@@ -6,10 +6,12 @@ fragment: Ctrl-C, SIGKILL or a power cut lose at most the last second or so.
 Timestamps come from the stream's RTP clock (a received frame's pts, 90 kHz for video): the
 sender's capture times, so the recording plays at the pace the service rendered and edits cleanly
 (arrival times, 27-58 ms apart for a 25 fps stream, made ffmpeg warn about non-monotonic DTS when
-re-encoding). Where that clock cannot be followed (no pts, a pts that does not move on, or one
-that jumps away from the arrival times by more than `RESYNC_S`: a reconnect restarts it from a
-random value) the recording goes on by arrival time from its last timestamp, so an outage stays a
-gap in the recording instead of being squeezed out. Encoding happens on a
+re-encoding). Where that clock cannot be followed, a frame's step is its arrival step, and the
+recording follows the RTP clock again from there: a frame without a pts, a pts that does not move
+on, and a clock that has drifted more than `RESYNC_S` from the arrival times since it was last
+taken up (a reconnect restarts it from another value; the local service's frame clock starts
+afresh after falling behind, one frame on however long the stall). So an outage stays a gap in the
+recording instead of being squeezed out. Encoding happens on a
 thread of its own behind a bounded queue: the media thread only enqueues, and when the encoder
 falls behind, frames are dropped and counted rather than stalling the stream.
 """
@@ -34,7 +36,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_FRAMES = 50  # two seconds at 25 fps
 TIME_BASE = Fraction(1, 90000)  # RTP's video clock: the recording keeps the stream's own ticks
-RESYNC_S = 1.0  # RTP and arrival time further apart than this: a new clock (reconnect)
+RESYNC_S = 0.2  # RTP time and arrival time drifted further apart than this: follow arrival again
 _END = object()
 
 
@@ -53,7 +55,7 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._last_pts = -1  # in TIME_BASE
         self._last_arrived = 0.0
-        self._anchor: tuple[Fraction, int] | None = None  # (RTP time in s, recording pts) of one frame
+        self._anchor: tuple[Fraction, int, float] | None = None  # (RTP time in s, pts, arrival) of one frame
         self._last_rtp: Fraction | None = None
 
     def start(self) -> None:
@@ -154,14 +156,14 @@ class Recorder:
         """The frame's recording pts in TIME_BASE: its RTP time from the anchor, else by arrival."""
         rtp = frame.pts * frame.time_base if frame.pts is not None and frame.time_base else None
         last, last_rtp = self._last_pts, self._last_rtp
-        pts = None
-        if rtp is not None and self._anchor is not None and last_rtp is not None and rtp > last_rtp:
-            by_rtp = float(rtp - last_rtp)
-            if abs(by_rtp - (arrived - self._last_arrived)) <= RESYNC_S:  # the same clock
-                pts = self._anchor[1] + round((rtp - self._anchor[0]) / TIME_BASE)
-        if pts is None or pts <= last:  # the first frame, no RTP time, or a new clock
+        anchor, pts = self._anchor, None
+        if rtp is not None and anchor is not None and last_rtp is not None and rtp > last_rtp:
+            since = rtp - anchor[0]
+            if abs(float(since) - (arrived - anchor[2])) <= RESYNC_S:  # still the clock we follow
+                pts = anchor[1] + round(since / TIME_BASE)
+        if pts is None or pts <= last:  # the first frame, no RTP time, or a new or drifted clock
             pts = 0 if last < 0 else last + max(1, round((arrived - self._last_arrived) / TIME_BASE))
-            self._anchor = (rtp, pts) if rtp is not None else None
+            self._anchor = (rtp, pts, arrived) if rtp is not None else None
         self._last_pts, self._last_arrived, self._last_rtp = pts, arrived, rtp
         return pts
 
