@@ -7,7 +7,6 @@ import asyncio
 import logging
 import socket
 
-import pytest
 from test_control_support import live_engine
 
 from decart_flow.control.osc import OscServer
