@@ -57,13 +57,18 @@ def test_plan_with_a_start_at_the_end_of_time_is_one_line_and_exit_2(tmp_path: P
     one_clear_line(cli("plan", "c.yaml", "--start", "9999-12-31T23:59:00", cwd=tmp_path), "--start")
 
 
-def test_a_run_that_cannot_start_still_ends_its_journal_with_show_end(tmp_path: Path) -> None:
-    """The source is refused after the journal is open: the journal still says how the show ended."""
+@pytest.mark.parametrize("option, value", [("--source", "file:missing.mp4"), ("--resume", "missing.jsonl"),
+                                           ("--record", "."), ("--backend", "ftp://127.0.0.1:9")])
+def test_a_run_that_cannot_start_for_a_bad_argument_exits_2_and_ends_its_journal(
+        tmp_path: Path, option: str, value: str) -> None:
+    """Refused after the journal is open: one line, exit 2, and the journal says how the show ended."""
     (tmp_path / "s.yaml").write_text(SHOW)
-    done = cli("run", "s.yaml", "--headless", "--source", "file:missing.mp4", "--journal", "j.jsonl",
-               "--backend", "ws://127.0.0.1:9", "--api-key", "sk_args_test_key_1234", cwd=tmp_path)
-    assert done.returncode != 0
+    key = ["--api-key", "sk_args_test_key_1234"] if option == "--backend" else []  # else the embedded service
+    done = cli("run", "s.yaml", "--headless", option, value, "--journal", "j.jsonl", *key, cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
+    assert [line for line in done.stderr.splitlines() if line.strip()] == [
+        next(line for line in done.stderr.splitlines() if line.startswith("error:"))]
     lines = (tmp_path / "j.jsonl").read_text().splitlines()
     assert '"show.end"' in lines[-1], lines
 

@@ -7,7 +7,6 @@ import asyncio
 import logging
 import socket
 
-import pytest
 from test_control_support import live_engine
 
 from decart_flow.control.osc import OscServer
@@ -48,6 +47,13 @@ async def test_nested_json_and_non_ascii_tokens_are_4xx_never_500(tmp_path, capl
                            b"Authorization: Bearer \xe2\x82\xac", b"X-Token: \xff"):
                 status = await _raw(server.port, b"GET /api/state HTTP/1.1\r\nHost: x\r\n" + header + b"\r\n\r\n")
                 assert status.split()[1] == b"401", (header, status)
+            # A prompt that is not UTF-8 (a JSON escape of a lone surrogate) or holds an ESC: 400.
+            for text in (b'"bad \\ud800 prompt"', b'"\\u001b[2J"'):
+                body = b'{"text": ' + text + b'}'
+                head = (b"POST /api/prompt HTTP/1.1\r\nHost: x\r\nX-Token: " + tok +
+                        f"\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode())
+                status = await _raw(server.port, head + body)
+                assert status.split()[1] == b"400", (text, status)
             # Still serving, and nothing fired.
             status = await _raw(server.port, b"GET /api/state HTTP/1.1\r\nHost: x\r\nX-Token: " + tok + b"\r\n\r\n")
             assert status.split()[1] == b"200"

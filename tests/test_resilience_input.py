@@ -30,7 +30,7 @@ def test_a_source_that_cannot_be_read_is_one_clear_line(tmp_path: Path, service:
         run = cli("run", str(write_show(tmp_path, "3s")), "--headless", "--backend", service.url,
                   "--api-key", KEY, "--source", source, "--journal", str(tmp_path / "j.jsonl"), cwd=tmp_path)
         out, err = run.communicate(timeout=60)
-        assert run.returncode == 1, (out, err)
+        assert run.returncode == 2, (out, err)  # a bad --source is a bad argument (#19 item 9)
         assert "Traceback" not in err
         name = source.split(":", 1)[1]
         assert name in err or Path(name).name in err, err

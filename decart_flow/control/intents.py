@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Sequence
 
+from ..show.checks import text_problem
 from ..show.model import PromptAction
 
 if TYPE_CHECKING:
@@ -39,6 +40,9 @@ def command(engine: Engine, name: str, args: Sequence[Any] = (), source: str = "
     if name == "prompt":
         if not args or not str(args[0]).strip():
             raise CommandError("prompt needs a text")
+        problem = text_problem(str(args[0]))  # the same rule as a show's texts: UTF-8, no control characters
+        if problem:
+            raise CommandError(f"prompt: {problem}")
         enhance = _truthy(args[1]) if len(args) > 1 else True
         engine.manual(PromptAction(str(args[0]).strip(), enhance=enhance), source)
         return True

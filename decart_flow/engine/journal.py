@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 import re
 from pathlib import Path
 from typing import IO, Any, Callable
@@ -53,8 +54,10 @@ class Journal:
         self.events: Subject[dict[str, Any]] = Subject()
         self._file: IO[str] | None = None
         self._failed = False
+        self._regular = False  # a journal to /dev/full or a pipe has no modification time to keep
         if self.path is not None:
             self._file = open(self.path, "a", encoding="utf-8")
+            self._regular = stat.S_ISREG(os.fstat(self._file.fileno()).st_mode)
 
     @property
     def active(self) -> bool:
@@ -92,7 +95,7 @@ class Journal:
     def touch(self) -> None:
         """Refresh the file's modification time: a run does it every second, so after a crash the
         time the process died is on the file (`run --resume` continues from there)."""
-        if self._file is not None:
+        if self._file is not None and self._regular:
             try:
                 os.utime(self._file.fileno())
             except OSError:

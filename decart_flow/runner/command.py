@@ -14,7 +14,7 @@ from ..show import ShowError, load_show
 from .backend import targets_cloud
 from ..show.times import parse_duration
 from .headless import printer
-from .run import Run, RunError, RunOptions, exit_code, journal_problem
+from .run import Run, RunError, RunOptions, UsageError, exit_code, journal_problem
 
 
 def _say(line: str) -> None:
@@ -81,7 +81,7 @@ async def _headless(show: Any, options: RunOptions) -> int:
         reason = await run.play()
     except RunError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, UsageError) else 1
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

@@ -41,6 +41,10 @@ class RunError(Exception):
     """A run that cannot start: one line that says what and how to fix it."""
 
 
+class UsageError(RunError):
+    """A run that cannot start because an argument (or the show's source) is wrong: exit status 2."""
+
+
 @dataclass
 class RunOptions:
     headless: bool = False
@@ -93,7 +97,7 @@ def open_journal(path: Path, now: Callable[[], tuple[str, float]]) -> Journal:
             return Journal(path, now)
         except OSError as exc:
             problem = f"--journal {path}: cannot write it ({exc.strerror or exc}): give a writable file path"
-    raise RunError(problem)
+    raise UsageError(problem)
 
 
 class Run:
@@ -213,7 +217,7 @@ class Run:
             try:
                 self.resume = read_resume(self.options.resume)
             except ResumeError as exc:
-                raise RunError(str(exc)) from None
+                raise UsageError(str(exc)) from None
         self.journal.write("run.start", show=self.show.name, model=self.model.name,
                            journal=str(self.journal_path),
                            initial={"prompt": initial.prompt, "enhance": initial.enhance,
@@ -222,7 +226,10 @@ class Run:
         try:
             self.backend = await open_backend(self.options.backend, self.options.api_key, self.options.faults)
         except BackendError as exc:
-            raise RunError(str(exc)) from None
+            from .backend import wants_local
+
+            wrong = not wants_local(self.options.backend, self.options.api_key)  # a URL or key we were given
+            raise (UsageError if wrong else RunError)(str(exc)) from None
         self.protocol = self.backend.protocol_for(self.model.era, self.options.protocol)
         self.say(f"backend: {self.backend.label} ({self.protocol})")
         from ..realtime.urls import redact_url
@@ -336,7 +343,7 @@ class Run:
         try:
             return open_source(spec, self.model.width, self.model.height, self.model.fps)
         except SourceError as exc:
-            raise RunError(str(exc)) from None
+            raise UsageError(str(exc)) from None
 
     async def _connect(self) -> RealtimeClient:
         assert self.backend is not None
@@ -387,7 +394,7 @@ class Run:
                 self.recorder.start()
             except RecorderError as exc:
                 self.recorder = None
-                raise RunError(str(exc)) from None
+                raise UsageError(str(exc)) from None
             self.session.add_frame_sink(self.recorder)
             self.say(f"recording: {self.options.record}")
 

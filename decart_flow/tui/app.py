@@ -31,7 +31,7 @@ from textual.widgets import Footer
 
 from ..engine.clock import local_zone
 from ..engine.state import ShowState
-from ..runner.run import Run, RunError, RunOptions, exit_code
+from ..runner.run import Run, RunError, RunOptions, UsageError, exit_code
 from ..runner.thread import RunFactory, ShowThread
 from ..show import ShowError, load_show
 from ..show.model import EventTrigger, ImageAction, MirrorAction, PromptAction, ShowModel
@@ -184,7 +184,7 @@ class FlowApp(App[int]):
         self._ended_seen = True
         exc = self.finished.exception()
         if isinstance(exc, RunError):
-            self.phase, self.note, self.exit_code = "failed", f"error: {exc}", 1
+            self.phase, self.note, self.exit_code = "failed", f"error: {exc}", 2 if isinstance(exc, UsageError) else 1
             self._lines.append((f"error: {exc}", "bold red"))
         elif exc is not None:  # our bug: say it, keep the screen
             log.error("the run failed", exc_info=exc)
