@@ -284,6 +284,9 @@ def main() -> int:
     add_protocol_argument(parser)
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.case == "none" and args.protocol != "p2p":
+        parser.error("case `none` offers a sendonly peer connection, which only the 2025 path has: "
+                     "use --case recv or video with --protocol livekit")
     if args.case and (code := in_own_namespace(args.protocol)) is not None:
         return code
     if args.case:
