@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         "stall-video-after=5s, exit-after=20s, drop-livekit-after=10s, queue-for=5s (repeatable)",
     )
     serve.add_argument("--capacity", type=int, default=None, metavar="N",
-                       help="at most N sessions at once; more wait in line with queue_position (default: no limit)")
+                       help="at most N sessions of today's protocol at once; more wait in line, told their queue_position (default: no limit)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
     validate = sub.add_parser("validate", help="check a show file; exit 0 when valid, 2 when not")

@@ -133,6 +133,9 @@ def test_js_sdk_0120_in_chromium(bundle: Path, tmp_path: Path) -> None:
                     assert flow.stamp("client") == 2
                     flow.call("setImage", "in the colours of this picture")
                     assert flow.stamp("client") == 3
+                    # the page's camera (a vertical gradient) reached the renderer through the room
+                    rows = flow.call("rowMeans", "client")[64:600]
+                    assert max(rows) - min(rows) > 10, "the picture shows no camera"
                     viewer = flow.call("subscribe")
                     assert viewer["token"]
                     seen = flow.wait_frames("viewer", 30)

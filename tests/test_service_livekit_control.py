@@ -130,6 +130,7 @@ async def test_options_the_model_does_not_allow_are_an_error(service: LocalServi
     try:
         message = await receive(ws)
         assert message["type"] == "error" and problem in message["error"], message
+        assert "not allowed" in message["error"]  # the SDKs do not retry it
         assert (await ws.receive()).type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
     finally:
         await session.close()
@@ -305,3 +306,70 @@ async def test_rtc_v1_refuses_bad_tokens_and_asks_a_resume_to_rejoin(service: Lo
             leave = await signal(lk)
             assert leave.leave.action == rtc.LeaveRequest.Action.DISCONNECT
             assert leave.leave.reason == models.DisconnectReason.ROOM_DELETED
+
+
+async def test_rtc_v1_closes_a_client_that_stops_pinging(service: LocalService, monkeypatch: pytest.MonkeyPatch) -> None:
+    from decart_flow.service.livekit import connection
+
+    monkeypatch.setattr(connection, "PING_INTERVAL", 1)
+    monkeypatch.setattr(connection, "PING_TIMEOUT", 2)
+    session, ws = await open_control(service)
+    try:
+        await ws.send_json({"type": "livekit_join"})
+        info = await receive(ws)
+        join = join_param(rtc.JoinRequest())
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(f"{info['livekit_url']}/rtc/v1", params={"join_request": join, "access_token": info["token"]}) as lk:
+                joined = (await signal(lk)).join
+                assert (joined.ping_interval, joined.ping_timeout) == (1, 2)
+                started = time.monotonic()
+                for _ in range(4):  # pinging each second keeps it open past the timeout
+                    await lk.send_bytes(rtc.SignalRequest(ping_req=rtc.Ping(timestamp=1)).SerializeToString())
+                    silent = time.monotonic()
+                    assert (await signal(lk)).WhichOneof("message") == "pong_resp"
+                    await asyncio.sleep(1)
+                closed = await asyncio.wait_for(lk.receive(), 6)
+                assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+                assert time.monotonic() - started >= 4 and time.monotonic() - silent >= 2
+    finally:
+        await ws.close()
+        await session.close()
+
+
+async def test_rtc_v1_answer_names_our_track_and_offers_candidates_on_the_service_address(service: LocalService) -> None:
+    """The first answer: our video on the first video slot, named in mid_to_track_id, other slots
+    inactive, and host candidates on the address the service listens on only."""
+    from aiortc import RTCConfiguration, RTCPeerConnection
+
+    from decart_flow.service.loopback import loopback_gathering
+
+    client = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no STUN server: nothing leaves the host
+    for kind in ("audio", "audio", "video", "video", "video"):
+        client.addTransceiver(kind, direction="recvonly")
+    client.createDataChannel("_reliable")
+    with loopback_gathering():
+        await client.setLocalDescription(await client.createOffer())
+    offer = rtc.SessionDescription(type="offer", sdp=client.localDescription.sdp, id=1)
+    session, ws = await open_control(service)
+    try:
+        await ws.send_json({"type": "livekit_join"})
+        info = await receive(ws)
+        join = join_param(rtc.JoinRequest(publisher_offer=offer))
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(f"{info['livekit_url']}/rtc/v1", params={"join_request": join, "access_token": info["token"]}) as lk:
+                joined = (await signal(lk)).join
+                answer = (await signal(lk)).answer
+        track_sid = joined.other_participants[0].tracks[0].sid
+        assert answer.type == "answer" and answer.id == 1
+        assert dict(answer.mid_to_track_id) == {"2": track_sid}  # the first video slot
+        sections = answer.sdp.split("\r\nm=")[1:]
+        directions = [next(line for line in s.split("\r\n") if line in ("a=sendonly", "a=recvonly", "a=inactive", "a=sendrecv"))
+                      for s in sections if not s.startswith("application")]
+        assert directions == ["a=inactive", "a=inactive", "a=sendonly", "a=inactive", "a=inactive"]
+        assert f"a=msid:{joined.other_participants[0].sid}|{track_sid} {track_sid}" in answer.sdp
+        hosts = {line.split()[4] for line in answer.sdp.split("\r\n") if line.startswith("a=candidate:")}
+        assert hosts == {"127.0.0.1"}
+    finally:
+        await client.close()
+        await ws.close()
+        await session.close()

@@ -73,6 +73,13 @@ def drive(ns: Netns, python: Path, url: str, out: Path, *args: str, timeout: flo
     return result
 
 
+def camera_shows(luma: np.ndarray) -> bool:
+    """Does the picture come from the client's camera (a vertical gradient in the drivers), not the
+    waiting picture (a horizontal gradient: every row alike)? Rows clear of stamp and caption."""
+    rows = luma[64:600, 200:1200].astype(np.float32).mean(axis=1)
+    return float(rows.max() - rows.min()) > 10
+
+
 def stamps(out: Path) -> dict[str, int | None]:
     lumas = np.load(out / "frames.npz")
     return {name: read_stamp(lumas[name]) for name in lumas.files}
@@ -83,11 +90,17 @@ def _explain(result: dict[str, Any], log: Path) -> str:
             f"driver stderr: {result.get('stderr', '')[-1500:]}\nservice log: {log.read_text()[-3000:]}")
 
 
-def test_sdk_024_session_prompt_image_viewer_ticks(sdk_python: Path, tmp_path: Path) -> None:
+MODES = {"one-pc": [], "two-pcs": ["--two-peer-connections"], "vp9": ["--codec", "vp9"]}
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_sdk_024_session_prompt_image_viewer_ticks(sdk_python: Path, tmp_path: Path, mode: str) -> None:
+    """`/rtc/v1` (one peer connection, the client's default), `/rtc` (publisher + subscriber), and
+    the camera in VP9 (`preferred_video_codec="vp9"`) instead of the default H.264."""
     log = tmp_path / "service.log"
     with Netns() as ns:
         _, url = serve(ns, log)
-        result = drive(ns, sdk_python, url, tmp_path)
+        result = drive(ns, sdk_python, url, tmp_path, *MODES[mode])
     assert result["ok"], _explain(result, log)
     assert result["sdk"] == {"decart": "0.2.4", "livekit": result["sdk"]["livekit"]}
     # 30 frames and more of the model's size from the inference-server track
@@ -99,6 +112,9 @@ def test_sdk_024_session_prompt_image_viewer_ticks(sdk_python: Path, tmp_path: P
     assert seen["initial"] == 1, seen
     assert seen["prompt"] == 2, seen
     assert seen["image"] == 3, seen
+    # the client's camera reached the renderer (through the room, H.264 or VP9 from the Rust client)
+    lumas = np.load(tmp_path / "frames.npz")
+    assert camera_shows(lumas["prompt"]) and camera_shows(lumas["image"])
     # a viewer through subscribe_token and RealtimeClient.subscribe sees the same picture
     assert result["subscribe_token"]
     assert result["viewer"]["frames"] >= 30
@@ -109,6 +125,10 @@ def test_sdk_024_session_prompt_image_viewer_ticks(sdk_python: Path, tmp_path: P
     assert len(ticks) >= 3 and ticks[:3] == [1, 2, 3], ticks
     assert ["generating"] == [s for _, s in result["states"] if s == "generating"][:1]
     assert result["errors"] == []
+    assert "failed to decode" not in log.read_text()
+    joined = "two peer connections" if mode == "two-pcs" else "one peer connection"
+    assert log.read_text().count(f"joined (publisher, {joined})") == 1
+    assert log.read_text().count(f"joined (viewer, {joined})") == 1
 
 
 def test_sdk_024_1080p(sdk_python: Path, tmp_path: Path) -> None:
@@ -139,4 +159,5 @@ def test_sdk_024_reconnects_after_a_drop(sdk_python: Path, tmp_path: Path, fault
         assert result["reconnecting_seen"]
     assert seen["after_reconnect"] == 1, seen
     assert seen["prompt_after_reconnect"] == 2, seen  # and the session takes a prompt after it
+    assert camera_shows(np.load(tmp_path / "frames.npz")["prompt_after_reconnect"])  # the camera came back too
     assert result["errors"] == []

@@ -136,7 +136,8 @@ class LocalService:
             problem = problem or model.option_problem(resolution, speed)
             if problem is not None:
                 log.info("refused a connection: %s", problem)
-                await ws.send_str(json.dumps({"type": "error", "error": problem}))
+                # "not allowed" marks it permanent for the SDKs: retrying cannot help
+                await ws.send_str(json.dumps({"type": "error", "error": f"not allowed: {problem}"}))
                 await ws.close()
                 return ws
         else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from decart_flow.service.livekit.room import Room, room_name
 from decart_flow.service.livekit.tokens import Grant, TokenSigner
@@ -29,9 +29,9 @@ class Today:
         self.slots = Slots(capacity)
         self.livekit_url = ""  # ws://HOST:PORT, set once the service listens
 
-    def open_room(self, session: StreamSession) -> Room:
+    def open_room(self, session: StreamSession, on_camera: Callable[[Any], None]) -> Room:
         m = session.renderer.model
-        room = Room(room_name(), session.id, m.width, m.height, on_camera=session.camera)
+        room = Room(room_name(), session.id, m.width, m.height, on_camera=on_camera)
         self.rooms[room.name] = room
         log.info("session %s: room %s open (%dx%d)", session.id[:8], room.name, m.width, m.height)
         return room

@@ -12,8 +12,11 @@ window.Flow = (() => {
     canvas.height = 352;
     const ctx = canvas.getContext("2d");
     let i = 0;
+    const gradient = ctx.createLinearGradient(0, 0, 0, canvas.height);  // top to bottom: the camera's mark
+    gradient.addColorStop(0, "rgb(40, 60, 80)");
+    gradient.addColorStop(1, "rgb(200, 210, 220)");
     setInterval(() => {
-      ctx.fillStyle = "rgb(70, 100, 130)";
+      ctx.fillStyle = gradient;
       ctx.fillRect(0, 0, canvas.width, canvas.height);
       ctx.fillStyle = "rgb(240, 240, 240)";
       ctx.fillRect((i * 8) % (canvas.width - 64), 144, 64, 64);
@@ -96,6 +99,27 @@ window.Flow = (() => {
     return { width: canvas.width, rows, rgba: btoa(binary) };
   }
 
+  // Mean luma of each row of the picture now showing (columns 200-1199).
+  function rowMeans(name) {
+    const video = window[`__watch_${name}`].video;
+    const canvas = document.createElement("canvas");
+    canvas.width = video.videoWidth;
+    canvas.height = video.videoHeight;
+    const ctx = canvas.getContext("2d");
+    ctx.drawImage(video, 0, 0);
+    const data = ctx.getImageData(200, 0, 1000, canvas.height).data;
+    const means = [];
+    for (let y = 0; y < canvas.height; y += 1) {
+      let sum = 0;
+      for (let x = 0; x < 1000; x += 1) {
+        const i = (y * 1000 + x) * 4;
+        sum += 0.299 * data[i] + 0.587 * data[i + 1] + 0.114 * data[i + 2];
+      }
+      means.push(sum / 1000);
+    }
+    return means;
+  }
+
   function result() {
     return out;
   }
@@ -104,5 +128,5 @@ window.Flow = (() => {
     if (realtime) realtime.disconnect();
   }
 
-  return { connect, setPrompt, setImage, subscribe, frames, band, result, disconnect };
+  return { connect, setPrompt, setImage, subscribe, frames, band, rowMeans, result, disconnect };
 })();

@@ -153,6 +153,17 @@ async def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
     from decart.types import ModelState, Prompt
 
     result["sdk"] = {"decart": version("decart"), "livekit": version("livekit")}
+    if args.two_peer_connections:
+        # LiveKit's older mode (`/rtc`, a publisher and a subscriber connection): the SDK does not
+        # expose it, so its rooms connect with the Rust client's own option turned off.
+        connect = rtc.Room.connect
+
+        async def connect_v0(self: Any, url: str, token: str, options: Any = None) -> None:
+            options = options or rtc.RoomOptions()
+            options.single_peer_connection = False
+            await connect(self, url, token, options)
+
+        rtc.Room.connect = connect_v0  # type: ignore[method-assign]
     model = models.realtime(args.model)
     result["model"] = {"name": model.name, "width": model.width, "height": model.height, "fps": model.fps}
     base = args.url.replace("http://", "ws://")
@@ -174,6 +185,7 @@ async def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
             on_remote_stream=main.on_track,
             initial_state=ModelState(prompt=Prompt(text="a watercolor city", enhance=False)),
             resolution=args.resolution,
+            preferred_video_codec=args.codec,
         ),
     )
     client.on("connection_change", lambda s: states.append((now(), s)))
@@ -262,6 +274,8 @@ def main() -> int:
     parser.add_argument("--resolution", default=None)
     parser.add_argument("--scenario", default="session", choices=["session", "reconnect"])
     parser.add_argument("--reconnect-wait", type=float, default=30.0)
+    parser.add_argument("--two-peer-connections", action="store_true")
+    parser.add_argument("--codec", default="h264", choices=["h264", "vp9"], help="the camera's codec (the SDK's preferred_video_codec)")
     parser.add_argument("--out", required=True)
     parser.add_argument("--timeout", type=float, default=150.0)
     args = parser.parse_args()

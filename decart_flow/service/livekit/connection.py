@@ -1,11 +1,17 @@
-"""One participant's signal connection and its single peer connection (LiveKit's `/rtc/v1`).
+"""One participant's signal connection and its peer connection(s), in either LiveKit mode.
 
-The client's join request carries its first offer (`publisher_offer`): one peer connection with
-receive slots (3 audio, 3 video) and its data channels. We answer it with the rendered video on
-the first video slot, every other slot inactive, and `mid_to_track_id` naming our track: the
-clients ignore msid track ids and drop a track the map does not name. The answer's candidates
-sit in its SDP, on the address the service listens on. Then: pings answered with pongs, trickled
-candidates added, `add_track` answered with a `TrackPublishedResponse`, each re-offer answered.
+Single peer connection (`/rtc/v1`, what both clients try first): the client's join request carries
+its first offer (`publisher_offer`): one peer connection with receive slots (3 audio, 3 video)
+and its data channels. We answer it with the rendered video on the first video slot, every other
+slot inactive, and `mid_to_track_id` naming our track: the clients ignore msid track ids and drop
+a track the map does not name.
+
+Two peer connections (`/rtc`, the clients' older mode): the client offers on its publisher
+connection, and we offer the rendered video on a subscriber connection of ours (the join says
+`subscriber_primary`), which the client answers; trickled candidates name their connection.
+
+Either way our candidates sit in our SDP, on the address the service listens on; pings are
+answered with pongs, `add_track` with a `TrackPublishedResponse`, each re-offer with an answer.
 
 A malformed message is logged and skipped; the socket closing ends the connection.
 """
@@ -21,17 +27,17 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 from aiortc.sdp import candidate_from_sdp
 from google.protobuf.message import DecodeError
 from livekit.protocol import models, rtc
 
 from decart_flow.realtime import jitter
-from decart_flow.service.livekit.extensions import rid_extensions
+from decart_flow.service.livekit.negotiation import livekit_negotiation
 from decart_flow.service.livekit.room import Room, new_sid
 from decart_flow.service.livekit.tokens import Grant
 from decart_flow.service.loopback import gathering_on, is_local_candidate
-from decart_flow.service.signaling import _vp8_first
+from decart_flow.service.peer import vp8_first
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +51,7 @@ class ParticipantConnection:
     """A client's (or viewer's) WebSocket plus its peer connection, inside one room."""
 
     def __init__(self, ws: web.WebSocketResponse, room: Room, grant: Grant, host: str, pcs: set[RTCPeerConnection],
-                 drop_after: float | None = None) -> None:
+                 drop_after: float | None = None, dual: bool = False) -> None:
         self.ws = ws
         self.room = room
         self.grant = grant
@@ -55,12 +61,15 @@ class ParticipantConnection:
         self._host = host
         self._pcs = pcs
         self._drop_after = drop_after
-        self.pc: RTCPeerConnection | None = None
+        self.pc: RTCPeerConnection | None = None  # the client's publisher (v1: the only one)
+        self.dual = dual
+        self.subscriber: RTCPeerConnection | None = None  # v0: ours, carrying the rendered video
         self._published: dict[str, models.TrackInfo] = {}  # cid -> the track we told it about
         self._output_mid: str | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._lock = asyncio.Lock()  # one offer/answer at a time
         self._closed = False
+        self._last_heard = time.monotonic()
 
     @property
     def tag(self) -> str:
@@ -72,11 +81,17 @@ class ParticipantConnection:
         self.room.add(self)
         if self._drop_after is not None:
             self._spawn(self._drop(self._drop_after))
+        self._spawn(self._watch_pings())
         try:
             offer = join.publisher_offer if join.HasField("publisher_offer") else None
             await self._send(rtc.SignalResponse(join=self._join_response()))
-            if offer is not None and offer.sdp:
-                await self._on_offer(offer)
+            try:
+                if offer is not None and offer.sdp:
+                    await self._on_offer(offer)
+                if self.dual and self.grant.can_subscribe:
+                    await self._offer_subscriber()
+            except Exception:  # our bug or SDP aiortc cannot take: logged; the client times out and retries
+                log.exception("livekit %s: could not negotiate on joining", self.tag)
             async for msg in self.ws:
                 if msg.type == aiohttp.WSMsgType.BINARY:
                     await self._on_binary(msg.data)
@@ -99,7 +114,7 @@ class ParticipantConnection:
 
     def replaced(self) -> None:
         """The same identity joined again (a full reconnect): this connection is over."""
-        self._spawn_detached(self._finish())
+        self._spawn(self._finish())
 
     async def _finish(self) -> None:
         if self._closed:
@@ -109,31 +124,37 @@ class ParticipantConnection:
         for task in list(self._tasks):
             if task is not asyncio.current_task():
                 task.cancel()
-        if self.pc is not None:
-            pc, self.pc = self.pc, None
-            self._pcs.discard(pc)
-            await pc.close()
+        await self._close_pcs()
         if not self.ws.closed:
             await self.ws.close()
         log.info("livekit %s: left", self.tag)
+
+    async def _close_pcs(self) -> None:
+        for pc in (self.pc, self.subscriber):
+            if pc is not None:
+                self._pcs.discard(pc)
+                await pc.close()
+        self.pc = self.subscriber = None
 
     async def _drop(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
         log.info("fault: dropping the LiveKit connection of %s", self.tag)
         await self.ws.close(code=aiohttp.WSCloseCode.GOING_AWAY)
-        if self.pc is not None:
-            pc, self.pc = self.pc, None
-            self._pcs.discard(pc)
-            await pc.close()
+        await self._close_pcs()
+
+    async def _watch_pings(self) -> None:
+        """A client silent for ping_timeout is gone (as a LiveKit server judges): close its connection."""
+        while not self.ws.closed:
+            await asyncio.sleep(PING_INTERVAL)
+            if time.monotonic() - self._last_heard > PING_TIMEOUT:
+                log.info("livekit %s: nothing heard for %d s; closing", self.tag, PING_TIMEOUT)
+                await self.ws.close(code=aiohttp.WSCloseCode.GOING_AWAY)
+                return
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    @staticmethod
-    def _spawn_detached(coro: Any) -> None:
-        asyncio.get_running_loop().create_task(coro)
 
     async def _send(self, response: rtc.SignalResponse) -> None:
         if not self.ws.closed:
@@ -165,12 +186,13 @@ class ParticipantConnection:
                                           protocol=SERVER_PROTOCOL, node_id="decart-flow"),
             ping_timeout=PING_TIMEOUT,
             ping_interval=PING_INTERVAL,
-            subscriber_primary=False,
+            subscriber_primary=self.dual and g.can_subscribe,
         )
 
     # -- messages -----------------------------------------------------------------------------
 
     async def _on_binary(self, data: bytes) -> None:
+        self._last_heard = time.monotonic()
         request = rtc.SignalRequest()
         try:
             request.ParseFromString(data)
@@ -207,7 +229,10 @@ class ParticipantConnection:
         await self.ws.close()
 
     async def _on_answer(self, request: rtc.SignalRequest) -> None:
-        log.warning("livekit %s: skipped an answer (this server never offers)", self.tag)
+        if self.subscriber is None:
+            log.warning("livekit %s: skipped an answer to no offer of ours", self.tag)
+            return
+        await self.subscriber.setRemoteDescription(RTCSessionDescription(sdp=request.answer.sdp, type="answer"))
 
     async def _on_add_track(self, request: rtc.SignalRequest) -> None:
         add = request.add_track
@@ -230,12 +255,13 @@ class ParticipantConnection:
         except ValueError:
             log.warning("livekit %s: skipped a trickle that is not JSON", self.tag)
             return
-        if self.pc is None or self.pc.remoteDescription is None:
+        pc = self.subscriber if trickle.target == rtc.SignalTarget.SUBSCRIBER else self.pc
+        if pc is None or pc.remoteDescription is None:
             return
         line = str(init.get("candidate") or "").removeprefix("a=")
         if not line:
             if trickle.final:
-                await self.pc.addIceCandidate(None)
+                await pc.addIceCandidate(None)
             return
         if not is_local_candidate(line):
             log.debug("livekit %s: ignored a candidate that is not on this machine", self.tag)
@@ -245,7 +271,7 @@ class ParticipantConnection:
         candidate.sdpMLineIndex = init.get("sdpMLineIndex")
         if candidate.sdpMid is None and candidate.sdpMLineIndex is None:
             candidate.sdpMLineIndex = 0
-        await self.pc.addIceCandidate(candidate)
+        await pc.addIceCandidate(candidate)
 
     # -- offer / answer -----------------------------------------------------------------------
 
@@ -260,14 +286,14 @@ class ParticipantConnection:
                 self.pc = self._new_pc()
             pc = self.pc
             assert pc is not None
-            with rid_extensions():
-                await pc.setRemoteDescription(RTCSessionDescription(sdp=_vp8_first(offer.sdp), type="offer"))
-            if first and self.grant.can_subscribe:
+            with livekit_negotiation():
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=vp8_first(offer.sdp), type="offer"))
+            if first and self.grant.can_subscribe and not self.dual:
                 self._attach_output(pc)
             answer = await pc.createAnswer()
             with gathering_on(self._host):
                 await pc.setLocalDescription(answer)
-            mids = {self._output_mid: self.room.track_sid} if self._output_mid is not None else {}
+            mids = {self._output_mid: self.room.track_sid} if self._output_mid is not None and not self.dual else {}
             # Our candidates are in the SDP; the id pairs the answer with the offer it answers.
             log.debug("livekit %s: answer\n%s", self.tag, pc.localDescription.sdp)
             reply = rtc.SessionDescription(type="answer", sdp=pc.localDescription.sdp, id=offer.id, mid_to_track_id=mids)
@@ -304,17 +330,49 @@ class ParticipantConnection:
                     transceiver._offerDirection in ("sendonly", "sendrecv"):  # aiortc keeps it from our side
                 transceiver.sender.replaceTrack(track)
                 transceiver.direction = "sendonly"
-                # msid "PA_sid|TR_sid TR_sid", as a LiveKit server writes it
-                transceiver.sender._stream_id = f"{self.room.inference_sid}|{self.room.track_sid}"
-                transceiver.sender._track_id = self.room.track_sid
                 self._output_mid = transceiver.mid
-                # Our encoder makes the packets, so a receiver's PLI must reach it, not aiortc's.
-                sender, asked = transceiver.sender, transceiver.sender._send_keyframe
-
-                def keyframe() -> None:
-                    asked()
-                    self.room.keyframe()
-
-                sender._send_keyframe = keyframe  # type: ignore[method-assign]
+                self._name_output(transceiver)
                 return
         log.warning("livekit %s: the offer has no video slot to receive on; nothing to subscribe", self.tag)
+
+    def _name_output(self, transceiver: Any) -> None:
+        """msid "PA_sid|TR_sid TR_sid" as a LiveKit server writes it; PLIs to our encoder."""
+        sender, asked = transceiver.sender, transceiver.sender._send_keyframe
+        sender._stream_id = f"{self.room.inference_sid}|{self.room.track_sid}"
+        sender._track_id = self.room.track_sid
+
+        def keyframe() -> None:  # our encoder makes the packets, so a receiver's PLI must reach it
+            asked()
+            self.room.keyframe()
+
+        sender._send_keyframe = keyframe  # type: ignore[method-assign]
+
+    async def _offer_subscriber(self) -> None:
+        """Two peer connections: we offer the rendered video on a connection of our own."""
+        track = self.room.subscribe_output()
+        if track is None:
+            return
+        jitter.install()
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self._pcs.add(pc)
+        self.subscriber = pc
+
+        @pc.on("connectionstatechange")
+        async def on_state() -> None:
+            log.info("livekit %s: subscriber connection %s", self.tag, pc.connectionState)
+            if pc.connectionState == "connected":
+                self.room.keyframe()
+            if pc.connectionState == "failed":
+                await pc.close()
+
+        transceiver = pc.addTransceiver(track, direction="sendonly")
+        vp8 = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType.lower() in ("video/vp8", "video/rtx")]
+        transceiver.setCodecPreferences(vp8)  # our encoder makes VP8
+        self._name_output(transceiver)
+        offer = await pc.createOffer()
+        with gathering_on(self._host):
+            await pc.setLocalDescription(offer)
+        mids = {transceiver.mid: self.room.track_sid}
+        log.debug("livekit %s: subscriber offer\n%s", self.tag, pc.localDescription.sdp)
+        description = rtc.SessionDescription(type="offer", sdp=pc.localDescription.sdp, id=1, mid_to_track_id=mids)
+        await self._send(rtc.SignalResponse(offer=description))

@@ -5,8 +5,9 @@ a browser) try `/rtc/v1?join_request=...` first: base64url of a `WrappedJoinRequ
 gzip) whose `JoinRequest` holds the client's first offer. The access token comes as the
 `access_token` query parameter (browser) or an `Authorization: Bearer` header (Rust).
 
-`/rtc` (two peer connections, the clients' fallback when `/rtc/v1` answers 404) is not served:
-neither client falls back while `/rtc/v1` answers, so it answers with a leave that says why.
+`/rtc` is the older mode with two peer connections (the clients' fallback when `/rtc/v1` answers
+404, or their choice with single_peer_connection / singlePeerConnection off): the client info
+comes as query parameters and we offer the video on a subscriber connection of our own.
 
 A resume (`reconnect` set: keep the peer connection, restart ICE) is answered with a leave that
 asks for a full reconnect, since aiortc cannot restart ICE; the clients then join afresh with a
@@ -102,16 +103,26 @@ class LiveKitServer:
         return web.Response(text="success")
 
     async def rtc_v1(self, request: web.Request) -> web.StreamResponse:
+        return await self._join(request, dual=False)
+
+    async def rtc_v0(self, request: web.Request) -> web.StreamResponse:
+        return await self._join(request, dual=True)
+
+    async def _join(self, request: web.Request, dual: bool) -> web.StreamResponse:
         try:
             grant = self._grant(request)
         except TokenError as exc:
             log.info("livekit: refused a join: %s", exc)
             return web.Response(status=401, text=str(exc))
-        try:
-            join = decode_join_request(request.query.get("join_request", ""))
-        except JoinRequestError as exc:
-            log.warning("livekit: refused a join: %s", exc)
-            return web.Response(status=400, text=str(exc))
+        if dual:  # v0: what v1 puts in the JoinRequest comes as query parameters
+            join = rtc.JoinRequest(reconnect=request.query.get("reconnect") == "1",
+                                   participant_sid=request.query.get("sid", ""))
+        else:
+            try:
+                join = decode_join_request(request.query.get("join_request", ""))
+            except JoinRequestError as exc:
+                log.warning("livekit: refused a join: %s", exc)
+                return web.Response(status=400, text=str(exc))
         ws = web.WebSocketResponse(heartbeat=None, max_msg_size=4 * 1024 * 1024)
         await ws.prepare(request)
         room = self.rooms.get(grant.room)
@@ -123,20 +134,10 @@ class LiveKitServer:
             log.info("livekit: %s asked to resume; asking for a full reconnect", grant.identity[:20])
             await _leave(ws, models.DisconnectReason.STATE_MISMATCH, rtc.LeaveRequest.Action.RECONNECT)
             return ws
-        connection = ParticipantConnection(ws, room, grant, self.host, self.pcs, self._drop_after())
-        log.info("livekit %s: joined (%s)", connection.tag, "publisher" if grant.can_publish else "viewer")
+        connection = ParticipantConnection(ws, room, grant, self.host, self.pcs, self._drop_after(), dual=dual)
+        log.info("livekit %s: joined (%s, %s)", connection.tag, "publisher" if grant.can_publish else "viewer",
+                 "two peer connections" if dual else "one peer connection")
         await connection.run(join)
-        return ws
-
-    async def rtc_v0(self, request: web.Request) -> web.StreamResponse:
-        try:
-            self._grant(request)
-        except TokenError as exc:
-            return web.Response(status=401, text=str(exc))
-        ws = web.WebSocketResponse(heartbeat=None)
-        await ws.prepare(request)
-        log.warning("livekit: a client asked for /rtc (two peer connections), which this service does not serve")
-        await _leave(ws, models.DisconnectReason.JOIN_FAILURE, rtc.LeaveRequest.Action.DISCONNECT)
         return ws
 
 
