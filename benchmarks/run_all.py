@@ -222,6 +222,85 @@ ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
 }
 
 
+# ------------------------------------------ the README's rows: one per figure, as its table has them
+
+def readme_lateness(r: dict[str, Any]) -> list[Row]:
+    s, n = r["sent_ms"], r["noise_floor_ms"]
+    ok = r["missed"] == 0 and s["p99"] <= 2.0 and s["max"] <= 10.0
+    return [
+        ["1 cue lateness, intended time to the WebSocket write, p50 / p99 / max (video both ways)",
+         f"{s['p50']:.2f} / {s['p99']:.2f} / {s['max']:.2f} ms, {r['missed']} missed", "p99 <= 2, max <= 10 ms", _met(ok)],
+        ["1 (the machine's noise floor beside it: a normal-priority process sleeping to a 20 ms tick, p99 / max)",
+         f"{n['p99']:.1f} / {n['max']:.1f} ms", "", ""],
+    ]
+
+
+def readme_glass(r: dict[str, Any]) -> list[Row]:
+    c, fr, s = r["cue_to_glass_ms"], r["cue_to_glass_frames"], r["send_to_glass_ms"]
+    return [
+        ["2 cue to glass p50 / p95", f"{c['p50']:.1f} / {c['p95']:.1f} ms ({fr.get('p50', float('nan')):.2f} / "
+         f"{fr.get('p95', float('nan')):.2f} frames), {r['unseen']} unseen", "p50 <= 2 frames",
+         _met(c["p50"] <= 2 * r["frame_interval_ms"])],
+        ["3 send to glass p5 / p50 / p95 (same run)", f"{s['p5']:.1f} / {s['p50']:.1f} / {s['p95']:.1f} ms", "", ""],
+    ]
+
+
+def readme_lookahead(r: dict[str, Any]) -> list[Row]:
+    land, half = r["landing_abs_ms"], r["frame_interval_ms"] / 2
+    return [[f"3 landing |glass - cue| p50 / p95, `lookahead: {r['lookahead']}`",
+             f"{land['p50']:.1f} / {land['p95']:.1f} ms (glass - cue p5 / p50 / p95: {pct_row(r['cue_to_glass_ms'])})",
+             f"p95 <= {half:.1f} ms (half a frame)", _met(land["p95"] <= half)]]
+
+
+def readme_throughput(r: dict[str, Any]) -> list[Row]:
+    cpu = r["cpu_percent"]
+    return [["4 frames delivered / sent, engine + service",
+             f"{r['delivered_ratio']:.1%} ({r['frames_received']}/{r['frames_sent']}), "
+             f"client {cpu['client']}% / service {cpu['service']}% of a core", ">= 99%", _met(r["meets_target"])]]
+
+
+def readme_startup(r: dict[str, Any]) -> list[Row]:
+    first = r["run_to_first_stamped_s"]
+    service = "service already up" if r.get("protocol") == "livekit" else "embedded service started by the run"
+    return [["5 startup, `run` to the first transformed frame p50 / p95",
+             f"{first['p50']:.2f} / {first['p95']:.2f} s ({service})", "p50 <= 1.5 s", _met(first["p50"] <= 1.5)]]
+
+
+def readme_plan(r: dict[str, Any]) -> list[Row]:
+    walls = (r["in_process_wall_s"], r["command_wall_s"], r["command_now_wall_s"])
+    flat = r["peak_kib_2d"] <= 1.5 * max(1, r["peak_kib_0.25d"])
+    return [[f"6 `plan --for 30d` ({r['firings_30d']:,} firings): engine / command / command without `--start`",
+             " / ".join(f"{w:.2f}" for w in walls) + f" s; peak {r['peak_kib_0.25d']} KiB traced for 6 h, "
+             f"{r['peak_kib_2d']} KiB for 2 d, {r['command_max_rss_mib']:.0f} MiB RSS", "<= 2 s, flat memory",
+             _met(max(walls) <= 2.0 and flat)]]
+
+
+def readme_tui(r: dict[str, Any]) -> list[Row]:
+    c = r["compare"]
+    h, t = c["headless"], c["tui"]
+    return [["7 TUI on vs headless: lateness p50 / p99, received fps",
+             f"{t['sent_p50_ms']:.2f} / {t['sent_p99_ms']:.2f} ms vs {h['sent_p50_ms']:.2f} / {h['sent_p99_ms']:.2f} ms "
+             f"(p99 x{c['p99_ratio']}), fps x{c['fps_ratio']}", "within 10%",
+             _met(c["fps_within_10pct"] and c["lateness_within_10pct"])]]
+
+
+def readme_sdk(r: dict[str, Any]) -> list[Row]:
+    rows = rows_sdk(r)  # per path: frames, then glass
+    out: list[Row] = []
+    for frames, glass in zip(rows[0::2], rows[1::2]):
+        out.append(["8 the service alone, frames delivered at 30 fps; send to glass p50 / p95 "
+                    "(clients: ours on 2025 p2p, Decart's SDK 0.2.4 on LiveKit)",
+                    f"{frames[1]}; {glass[1]}", frames[2], frames[3], frames[4]])
+    return out
+
+
+README_ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
+    "lateness": readme_lateness, "glass": readme_glass, "lookahead": readme_lookahead,
+    "throughput": readme_throughput, "startup": readme_startup, "plan": readme_plan, "tui": readme_tui,
+    "sdk": readme_sdk,
+}
+
+
 # ---------------------------------------------------------------- running
 
 def cpu_model() -> str:
@@ -258,17 +337,19 @@ def run_one(name: str, argv: list[str], timeout: float, protocol: str | None = N
             "error": error, "result": data}
 
 
-def rows_of(run: dict[str, Any]) -> list[Row]:
-    """The table rows of one benchmark run; a failed or unreadable one is one NO row."""
+def rows_of(run: dict[str, Any], rows: dict[str, Callable[[dict[str, Any]], list[Row]]] = ROWS) -> list[Row]:
+    """The table rows of one benchmark run (`rows`: ROWS, or README_ROWS); a failed or unreadable
+    one is one NO row."""
     if run["error"] is not None:
         return [[f"{run['name']}: FAILED", run["error"].splitlines()[-1][:80] if run["error"] else "", "", "NO"]]
     try:
-        return ROWS[run["name"]](run["result"])
+        return rows[run["name"]](run["result"])
     except (KeyError, TypeError, ValueError) as exc:
         return [[f"{run['name']}: unreadable result", f"{type(exc).__name__}: {exc}", "", "NO"]]
 
 
-def side_by_side(runs: list[dict[str, Any]], protocols: list[str]) -> list[dict[str, Any]]:
+def side_by_side(runs: list[dict[str, Any]], protocols: list[str],
+                 figures: dict[str, Callable[[dict[str, Any]], list[Row]]] = README_ROWS) -> list[dict[str, Any]]:
     """One entry per figure: its target and, per protocol, the value and met? (paired row by row,
     the rows of a benchmark coming out in the same order on either path)."""
     out: list[dict[str, Any]] = []
@@ -279,14 +360,14 @@ def side_by_side(runs: list[dict[str, Any]], protocols: list[str]) -> list[dict[
         done.add(run["name"])
         if run["protocol"] is None:  # one run; rows of one figure on several paths (sdk) share an entry
             mine: dict[str, dict[str, Any]] = {}
-            for row in rows_of(run):
+            for row in rows_of(run, figures):
                 figure, value, target, met = row[:4]
                 if figure not in mine:
                     mine[figure] = {"figure": figure, "target": target, "paths": {}}
                     out.append(mine[figure])
                 mine[figure]["paths"][row[4] if len(row) > 4 else run["path"]] = {"value": value, "met": met}
             continue
-        per = {r["protocol"]: (r["error"] is None, rows_of(r)) for r in runs if r["name"] == run["name"]}
+        per = {r["protocol"]: (r["error"] is None, rows_of(r, figures)) for r in runs if r["name"] == run["name"]}
         good = [rows for ok, rows in per.values() if ok] or [rows for _, rows in per.values()]
         for i, row in enumerate(good[0]):
             entry: dict[str, Any] = {"figure": row[0], "target": row[2], "paths": {}}
