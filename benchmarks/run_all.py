@@ -329,9 +329,8 @@ def run_one(name: str, argv: list[str], timeout: float, protocol: str | None = N
         error = None if out.returncode == 0 else f"exit {out.returncode}: {out.stderr.strip()[-2000:]}"
         data = _last_json(out.stdout)
         if error is not None and data is not None:
-            # The result was printed, then the process failed on its way out (LiveKit's Rust
-            # threads have aborted at interpreter exit under load): the figures stand, the
-            # failure is a row of its own.
+            # The result was printed, then the process failed on its way out (a native thread
+            # aborting it at exit, say): the figures stand, the failure is a row of its own.
             exit_failure, error = error, None
         elif error is None and data is None:
             error = "no JSON result on the last line"
@@ -354,13 +353,13 @@ def _last_json(stdout: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def rows_of(run: dict[str, Any], rows: dict[str, Callable[[dict[str, Any]], list[Row]]] = ROWS) -> list[Row]:
-    """The table rows of one benchmark run (`rows`: ROWS, or README_ROWS); a failed or unreadable
+def rows_of(run: dict[str, Any], figures: dict[str, Callable[[dict[str, Any]], list[Row]]] = ROWS) -> list[Row]:
+    """The table rows of one benchmark run (`figures`: ROWS, or README_ROWS); a failed or unreadable
     one is one NO row."""
     if run["error"] is not None:
         return [[f"{run['name']}: FAILED", run["error"].splitlines()[-1][:80] if run["error"] else "", "", "NO"]]
     try:
-        found = rows[run["name"]](run["result"])
+        found = figures[run["name"]](run["result"])
         if run.get("exit_failure"):
             found.append([f"{run['name']}: the process failed after printing its result",
                           run["exit_failure"].splitlines()[-1][:80], "", "NO"])
@@ -390,7 +389,7 @@ def side_by_side(runs: list[dict[str, Any]], protocols: list[str],
             continue
         per = {r["protocol"]: (r["error"] is None, rows_of(r, figures)) for r in runs if r["name"] == run["name"]}
         good = [rows for ok, rows in per.values() if ok] or [rows for _, rows in per.values()]
-        for i, row in enumerate(good[0]):
+        for i, row in enumerate(max(good, key=len)):
             entry: dict[str, Any] = {"figure": row[0], "target": row[2], "paths": {}}
             for protocol in protocols:
                 if protocol not in per:
