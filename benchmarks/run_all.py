@@ -116,6 +116,7 @@ def rows_lateness(r: dict[str, Any]) -> list[Row]:
         ["1 cue lateness p99 / max, cues queued behind an ack left out",
          f"{r['sent_ms_not_queued']['p99']:.2f} / {r['sent_ms_not_queued']['max']:.2f} ms", "(context)", ""],
         ["1 cues missed / queued behind an ack", f"{r['missed']} / {r['queued_behind_ack']} of {r['cues']}", "0 missed", _met(r["missed"] == 0)],
+        ["1 session reconnects during the run", f"{r.get('reconnects', 0)}", "(context)", ""],
         ["1 machine noise floor p99 / max", f"{n['p99']:.2f} / {n['max']:.2f} ms", "(context)", ""],
         ["1 fps out / in during the cues", f"{f['sent_fps']:.1f} / {f['received_fps']:.1f}", "(context)", ""],
     ]
@@ -128,7 +129,8 @@ def rows_glass(r: dict[str, Any]) -> list[Row]:
     return [
         ["2 cue -> glass p50", f"{c['p50']:.1f} ms = {fr.get('p50', float('nan')):.2f} frames", f"<= 2 frames ({limit:.0f} ms)", _met(c["p50"] <= limit)],
         ["2 cue -> glass p95", f"{c['p95']:.1f} ms = {fr.get('p95', float('nan')):.2f} frames", "", ""],
-        ["2 cues whose frame never came", f"{r['unseen']} of {r['cues']}", "", ""],
+        ["2 cues whose frame never came / session reconnects", f"{r['unseen']} of {r['cues']} / {r.get('reconnects', 0)}",
+         "", ""],
         ["3 landing |glass - cue| p95, no lookahead", f"{land['p95']:.1f} ms", "", ""],
         ["3 send -> glass p5 / p50 / p95", f"{s['p5']:.1f} / {s['p50']:.1f} / {s['p95']:.1f} ms", "(lookahead must cover)", ""],
         ["3 landing p95 with a fixed lookahead (estimate)", f"{est['landing_p95_ms']} ms at L={est['lookahead_ms']} ms", "(estimate)", ""],
@@ -142,7 +144,8 @@ def rows_lookahead(r: dict[str, Any]) -> list[Row]:
         [f"3 landing |glass - cue| p50 / p95, lookahead: {r['lookahead']}", f"{land['p50']:.1f} / {land['p95']:.1f} ms",
          f"p95 <= half a frame ({half:.1f} ms)", _met(land["p95"] <= half)],
         [f"3 glass - cue p5 / p50 / p95 (signed), lookahead: {r['lookahead']}", f"{pct_row(c)}", "", ""],
-        ["3 cues whose frame never came (lookahead run)", f"{r['unseen']} of {r['cues']}", "", ""],
+        ["3 cues whose frame never came / session reconnects (lookahead run)",
+         f"{r['unseen']} of {r['cues']} / {r.get('reconnects', 0)}", "", ""],
     ]
 
 
@@ -154,7 +157,8 @@ def rows_throughput(r: dict[str, Any]) -> list[Row]:
     cpu = r["cpu_percent"]
     return [
         ["4 delivered / sent frames", f"{r['delivered_ratio']:.1%} ({r['frames_received']}/{r['frames_sent']})", ">= 99%", _met(r["meets_target"])],
-        ["4 fps sent / received", f"{r['sent_fps']:.1f} / {r['received_fps']:.1f} (model {r['model_fps']})", "", ""],
+        ["4 fps sent / received, session reconnects", f"{r['sent_fps']:.1f} / {r['received_fps']:.1f} (model {r['model_fps']}), "
+         f"{r.get('reconnects', 0)}", "", ""],
         ["4 CPU client / service (% of a core)", f"{cpu['client']} / {cpu['service']} %", "(context)", ""],
     ]
 
@@ -226,12 +230,19 @@ ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
 
 # ------------------------------------------ the README's rows: one per figure, as its table has them
 
+def _reconnects(r: dict[str, Any]) -> str:
+    """A session that dropped mid-run says so beside its figures (none: nothing is added)."""
+    n = r.get("reconnects", 0)
+    return f"; the session reconnected {n} time{'s' if n != 1 else ''}" if n else ""
+
+
 def readme_lateness(r: dict[str, Any]) -> list[Row]:
     s, n = r["sent_ms"], r["noise_floor_ms"]
     ok = r["missed"] == 0 and s["p99"] <= 2.0 and s["max"] <= 10.0
     return [
         ["1 cue lateness, intended time to the WebSocket write, p50 / p99 / max (video both ways)",
-         f"{s['p50']:.2f} / {s['p99']:.2f} / {s['max']:.2f} ms, {r['missed']} missed", "p99 <= 2, max <= 10 ms", _met(ok)],
+         f"{s['p50']:.2f} / {s['p99']:.2f} / {s['max']:.2f} ms, {r['missed']} missed{_reconnects(r)}", "p99 <= 2, max <= 10 ms",
+         _met(ok)],
         ["1 (the machine's noise floor beside it: a normal-priority process sleeping to a 20 ms tick, p99 / max)",
          f"{n['p99']:.1f} / {n['max']:.1f} ms", "", ""],
     ]
@@ -241,7 +252,7 @@ def readme_glass(r: dict[str, Any]) -> list[Row]:
     c, fr, s = r["cue_to_glass_ms"], r["cue_to_glass_frames"], r["send_to_glass_ms"]
     return [
         ["2 cue to glass p50 / p95", f"{c['p50']:.1f} / {c['p95']:.1f} ms ({fr.get('p50', float('nan')):.2f} / "
-         f"{fr.get('p95', float('nan')):.2f} frames), {r['unseen']} unseen", "p50 <= 2 frames",
+         f"{fr.get('p95', float('nan')):.2f} frames), {r['unseen']} unseen{_reconnects(r)}", "p50 <= 2 frames",
          _met(c["p50"] <= 2 * r["frame_interval_ms"])],
         ["3 send to glass p5 / p50 / p95 (same run)", f"{s['p5']:.1f} / {s['p50']:.1f} / {s['p95']:.1f} ms", "", ""],
     ]
@@ -250,7 +261,8 @@ def readme_glass(r: dict[str, Any]) -> list[Row]:
 def readme_lookahead(r: dict[str, Any]) -> list[Row]:
     land, half = r["landing_abs_ms"], r["frame_interval_ms"] / 2
     return [[f"3 landing |glass - cue| p50 / p95, `lookahead: {r['lookahead']}`",
-             f"{land['p50']:.1f} / {land['p95']:.1f} ms (glass - cue p5 / p50 / p95: {pct_row(r['cue_to_glass_ms'])})",
+             f"{land['p50']:.1f} / {land['p95']:.1f} ms (glass - cue p5 / p50 / p95: {pct_row(r['cue_to_glass_ms'])})"
+             f"{_reconnects(r)}",
              f"p95 <= {half:.1f} ms (half a frame)", _met(land["p95"] <= half)]]
 
 
@@ -258,7 +270,8 @@ def readme_throughput(r: dict[str, Any]) -> list[Row]:
     cpu = r["cpu_percent"]
     return [["4 frames delivered / sent, engine + service",
              f"{r['delivered_ratio']:.1%} ({r['frames_received']}/{r['frames_sent']}), "
-             f"client {cpu['client']}% / service {cpu['service']}% of a core", ">= 99%", _met(r["meets_target"])]]
+             f"client {cpu['client']}% / service {cpu['service']}% of a core{_reconnects(r)}", ">= 99%",
+             _met(r["meets_target"])]]
 
 
 def readme_startup(r: dict[str, Any]) -> list[Row]:
