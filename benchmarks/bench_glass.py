@@ -72,7 +72,7 @@ def _service_pid() -> int | None:
 
 async def play(seconds: float, interval: float, lookahead: float | str | None = None, *,
                realtime: bool = True, marker_buffer: bool = True, calibrate: bool = True,
-               protocol: str = "p2p") -> dict[str, Any]:
+               protocol: str = "p2p", faults: tuple[str, ...] = ()) -> dict[str, Any]:
     """One session playing one show; raw per-cue times, frame counts and CPU of both processes.
 
     As `decart-flow run` plays it: real-time priority and the cycle collector between cues
@@ -80,6 +80,7 @@ async def play(seconds: float, interval: float, lookahead: float | str | None = 
     at their marked last packet (`marker_buffer=False`: aiortc's own buffer, one frame later), and
     with `lookahead: auto` send-to-glass measured before the first cue (`calibrate=False`: not).
     `protocol`: p2p (2025) or livekit (today's; this process must be inside its namespace).
+    `faults`: the service's `--fault` specs (a drop mid-run shows as `reconnects` in the figures).
     """
     from bench_lateness import _video_track
 
@@ -98,6 +99,7 @@ async def play(seconds: float, interval: float, lookahead: float | str | None = 
     from decart_flow.show.model import Choice, Cue, EveryTrigger, Initial, PromptAction, ShowModel
 
     loop = asyncio.get_running_loop()
+    t_start = time.monotonic()
     spec = realtime(MODEL)
     count = int(seconds / interval)
     show = ShowModel(
@@ -110,7 +112,8 @@ async def play(seconds: float, interval: float, lookahead: float | str | None = 
     sent: dict[int, tuple[int, int]] = {}  # cue k -> (write perf_counter_ns, its stamp)
     window: dict[str, Any] = {}
 
-    with ServiceProcess(api_key=BENCH_KEY, host=service_host(protocol)) as service, tempfile.TemporaryDirectory() as tmp:
+    with ServiceProcess(api_key=BENCH_KEY, host=service_host(protocol), faults=faults) as service, \
+            tempfile.TemporaryDirectory() as tmp:
         assert service.url is not None
         service_pid = _service_pid()
         client = await RealtimeClient.connect(
@@ -118,11 +121,28 @@ async def play(seconds: float, interval: float, lookahead: float | str | None = 
             RealtimeConnectOptions(model=MODEL, initial_state=ModelState(prompt=Prompt(OPENING, enrich=False)),
                                    protocol=protocol))  # type: ignore[arg-type]
         stamps = StampWatcher(keep=4096)
+        # A session that drops and comes back counts its stamps from 1 again: a cue's frame is the
+        # first with its stamp in the session it was sent in, so every stamp is kept with the
+        # number of the session it came in (0, then 1 after the first reconnect, ...).
+        session = [0]
+        glass_ns: dict[tuple[int, int], int] = {}
+        states: list[tuple[float, str]] = []
+
+        def on_state(state: Any) -> None:
+            states.append((time.monotonic(), str(state)))
+            if str(state) == "reconnecting":
+                session[0] += 1
+                stamps.reset()  # so the new session's values are new again, as the runner does
+
+        def on_stamp(value: int, t_ns: int) -> None:  # on the media thread
+            glass_ns.setdefault((session[0], value), t_ns)
+
+        stamps.on_stamp(on_stamp)
 
         def on_sent(message: dict[str, Any], t_ns: int) -> None:
             text = message.get("prompt")
             if message.get("type") == "prompt" and isinstance(text, str) and text.startswith("look "):
-                sent[int(text[5:])] = (t_ns, client.expected_stamp + 1)
+                sent[int(text[5:])] = (t_ns, client.expected_stamp + 1, session[0])
 
         def count_frame(_frame: Any) -> None:
             got_frames[0] += 1
@@ -136,6 +156,7 @@ async def play(seconds: float, interval: float, lookahead: float | str | None = 
         timing = contextlib.ExitStack()
         try:
             client.on("sent", on_sent)
+            client.on("connection_change", on_state)
             client.add_frame_sink(count_frame)
             client.add_frame_sink(stamps)
             clock = Clock(loop)
@@ -167,19 +188,21 @@ async def play(seconds: float, interval: float, lookahead: float | str | None = 
     wall = t1 - t0
     cues = []
     for k in range(count):
-        t_ns, stamp = sent.get(k, (None, None))
-        glass = stamps.first_seen(stamp) if stamp is not None else None
+        t_ns, stamp, in_session = sent.get(k, (None, None, None))
+        glass = glass_ns.get((in_session, stamp)) if stamp is not None else None
         cues.append({"k": k, "intended_s": round(intended[k], 6),
-                     "sent_s": t_ns / 1e9 if t_ns is not None else None, "stamp": stamp,
+                     "sent_s": t_ns / 1e9 if t_ns is not None else None, "stamp": stamp, "session": in_session,
                      "glass_s": glass / 1e9 if glass is not None else None})
-    # Two cues with one stamp (a refused prompt) cannot be told apart: both are left out.
-    seen = [c["stamp"] for c in cues if c["stamp"] is not None]
+    # Two cues with one stamp in one session (a refused prompt) cannot be told apart: both are left out.
+    seen = [(c["session"], c["stamp"]) for c in cues if c["stamp"] is not None]
     for c in cues:
-        if c["stamp"] is not None and seen.count(c["stamp"]) > 1:
+        if c["stamp"] is not None and seen.count((c["session"], c["stamp"])) > 1:
             c["glass_s"] = None
     return {
         "model": MODEL, "protocol": client.protocol, "size": f"{spec.width}x{spec.height}", "fps": spec.fps, "end": reason,
         "cues_planned": count, "interval_s": interval, "lookahead": lookahead,
+        # a reconnect mid-run: the frames lost in it count against throughput, its cues' frames may never come
+        "reconnects": session[0], "states": [(round(t - t_start, 3), state) for t, state in states],
         "realtime": rt_state, "marker_buffer": marker_buffer,
         "calibration_ms": [round(x * 1000.0, 1) for x in calibration.result()]
         if calibration is not None and calibration.done() and not calibration.cancelled() and not calibration.exception()
@@ -215,6 +238,7 @@ def figures(raw: dict[str, Any]) -> dict[str, Any]:
         "frame_interval_ms": frame_ms,
         "cues": raw["cues_planned"],
         "unseen": raw["cues_planned"] - len(ok),
+        "reconnects": raw["reconnects"],
         "cue_to_glass_ms": c2g_sum,
         "cue_to_glass_frames": {k: round(c2g_sum[k] / frame_ms, 2) for k in ("p50", "p95", "p99", "max")} if c2g else {},
         "send_to_glass_ms": {**summary(s2g, 1), "p5": round(pct(s2g, 5), 1), "min": round(min(s2g), 1) if s2g else None},
@@ -241,6 +265,9 @@ def main() -> int:
                         help="aiortc's own jitter buffer (a frame goes on when the next one starts)")
     parser.add_argument("--no-calibrate", action="store_true",
                         help="with --lookahead auto: no measuring before the first cue (the default estimate)")
+    parser.add_argument("--fault", action="append", default=[], metavar="SPEC",
+                        help="a fault of the service, as `serve --fault` (e.g. drop-livekit-after=4s): how a drop "
+                             "shows in the figures")
     add_protocol_argument(parser)
     args = parser.parse_args()
     if (code := in_own_namespace(args.protocol)) is not None:
@@ -248,7 +275,7 @@ def main() -> int:
     lookahead = args.lookahead if args.lookahead in (None, "auto") else float(args.lookahead)
     raw = asyncio.run(play(args.seconds, args.interval, lookahead, realtime=not args.no_realtime,
                            marker_buffer=not args.aiortc_buffer, calibrate=not args.no_calibrate,
-                           protocol=args.protocol))
+                           protocol=args.protocol, faults=tuple(args.fault)))
     result = figures(raw)
     if args.json:
         print(json.dumps(result))

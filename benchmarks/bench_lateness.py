@@ -174,8 +174,14 @@ async def run_case(case: str, seconds: float, interval: float, on_connected: Cal
         client = await RealtimeClient.connect(service.url, BENCH_KEY, track,
                                               RealtimeConnectOptions(model=MODEL, protocol=protocol))  # type: ignore[arg-type]
         timing = contextlib.ExitStack()
+        reconnects = [0]
+
+        def on_state(state: Any) -> None:
+            reconnects[0] += str(state) == "reconnecting"
+
         try:
             client.on("sent", on_sent)
+            client.on("connection_change", on_state)
             client.add_frame_sink(sink)
             if on_connected is not None:
                 on_connected(client)
@@ -225,6 +231,7 @@ async def run_case(case: str, seconds: float, interval: float, on_connected: Cal
         "interval_s": interval,
         "missed": count - len(sent_ms),
         "queued_behind_ack": len(queued),
+        "reconnects": reconnects[0],  # a session that dropped mid-run: its cues waited for the new one
         "sent_ms_not_queued": summary([(sent_ns[k] / 1e9 - intended[k]) * 1000 for k in range(count)
                                        if k in sent_ns and k not in queued]),
         "sent_ms": summary(sent_ms),
@@ -284,6 +291,9 @@ def main() -> int:
     add_protocol_argument(parser)
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.case == "none" and args.protocol != "p2p":
+        parser.error("case `none` offers a sendonly peer connection, which only the 2025 path has: "
+                     "use --case recv or video with --protocol livekit")
     if args.case and (code := in_own_namespace(args.protocol)) is not None:
         return code
     if args.case:

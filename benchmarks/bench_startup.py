@@ -157,27 +157,33 @@ print(json.dumps(marks))
 """
 
 
-def run_once(tmp: Path, tree: Path | None = None, backend: str | None = None) -> dict[str, float | None]:
+def run_once(tmp: Path, tree: Path | None = None, backend: str | None = None) -> dict[str, Any]:
     """Seconds from spawn to each mark of an in-process Run (see _CHILD)."""
     t0 = time.perf_counter_ns()
     out = subprocess.run([sys.executable, "-c", _CHILD, str(SHOW), str(tmp / "run.jsonl"), backend or ""],
                          capture_output=True, text=True, cwd=tmp, timeout=TIMEOUT_S + 30, check=False,
                          env=_env(tree, backend))
-    if out.returncode != 0:
+    printed = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if out.returncode != 0 and not printed:
         raise SystemExit(f"the timed Run failed:\n{out.stderr[-3000:]}")
-    marks = json.loads(out.stdout.strip().splitlines()[-1])
+    marks = json.loads(printed[-1])
+    # The marks are printed after the Run ended: a non-zero exit after them is the process's
+    # teardown failing (counted and shown as `exit_failures`), not the start-up measured.
+    marks["exit_failure"] = None if out.returncode == 0 else f"exit {out.returncode}: {out.stderr.strip()[-300:]}"
     spoke, meant = marks.pop("protocol", None), "p2p" if backend is None else "livekit"
     if spoke not in (None, meant):
         raise SystemExit(f"the timed Run spoke {spoke}, not {meant}: its figures would be the wrong path's")
-    return {key[:-3]: (marks[key] - t0) / 1e9 if key in marks else None
-            for key in ("interpreter_ready_ns", "run_created_ns", "generating_ns", "first_frame_ns", "first_stamped_ns")}
+    times: dict[str, Any] = {key[:-3]: (marks[key] - t0) / 1e9 if key in marks else None
+                             for key in ("interpreter_ready_ns", "run_created_ns", "generating_ns", "first_frame_ns",
+                                         "first_stamped_ns")}
+    return {**times, "exit_failure": marks["exit_failure"]}
 
 
 def measure(runs: int, trees: list[Path | None], protocol: str = "p2p") -> list[dict[str, Any]]:
     """One result per tree; run i of every tree before run i + 1 of any, so load hits all alike.
     With protocol livekit, every run plays on one service started here first (inside the namespace)."""
     cli: list[list[float | None]] = [[] for _ in trees]
-    inproc: list[list[dict[str, float | None]]] = [[] for _ in trees]
+    inproc: list[list[dict[str, Any]]] = [[] for _ in trees]
     with contextlib.ExitStack() as stack:
         backend = None
         if protocol == "livekit":
@@ -205,6 +211,8 @@ def measure(runs: int, trees: list[Path | None], protocol: str = "p2p") -> list[
             "cli_to_generating_s": s(cli[i]),
             **{f"run_to_{k}_s": s([r[k] for r in inproc[i]]) for k in ("interpreter_ready", "run_created", "generating", "first_frame", "first_stamped")},
             "loadavg_1min_after": load,
+            # timed runs whose process failed after printing its marks (their figures are kept)
+            "exit_failures": [r["exit_failure"] for r in inproc[i] if r["exit_failure"]],
         }
         result["meets_target"] = result["run_to_first_stamped_s"]["p50"] <= TARGET_S
         results.append(result)
@@ -243,6 +251,9 @@ def main() -> int:
         print(f"startup of {result['show']}{where}, {PROTOCOL_LABEL[args.protocol]}, {args.runs} runs each, load {result['loadavg_1min_after']}")
         print(table(["measure (s)", "n", "p50", "p95", "max", "failed"], rows))
         print(f"target first transformed frame p50 <= {TARGET_S} s: {'yes' if result['meets_target'] else 'NO'}")
+        if result["exit_failures"]:
+            print(f"{len(result['exit_failures'])} of {args.runs} timed runs failed at exit, after their marks; "
+                  f"the first: {result['exit_failures'][0]}")
         print()
     suffix = "" if args.protocol == "p2p" else f"_{args.protocol}"
     if len(results) == 1:

@@ -44,6 +44,7 @@ def figures(raw: dict[str, Any]) -> dict[str, Any]:
         "cpu_percent": {"client": round(100 * w["cpu_client_s"] / wall, 1),
                         "service": round(100 * w["cpu_service_s"] / wall, 1) if w["service_pid_found"] else None},
         "loadavg_1min": w["loadavg_1min"],
+        "reconnects": raw["reconnects"],
         "meets_target": ratio >= TARGET_RATIO,
     }
 

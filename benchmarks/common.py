@@ -14,7 +14,7 @@ from typing import Any, Iterator, Sequence
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 REPO = Path(__file__).resolve().parents[1]
 
-# The two protocols a session can speak (docs: PROTOCOL.md), and how a table names them.
+# The two protocols a session can speak (realtime/client.py), and how a table names them.
 PROTOCOLS = ("p2p", "livekit")
 PROTOCOL_LABEL = {"p2p": "2025 p2p", "livekit": "LiveKit"}
 # Both paths play the same model of today, so the protocol is the only difference: 1280x704 at
