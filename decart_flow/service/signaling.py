@@ -21,6 +21,7 @@ import logging
 import random
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_PROMPT_CHARS = 1000
+# Images are decoded on threads of their own: eight sessions sending big pictures at once must
+# not take the default executor's threads that render every session's frames.
+_IMAGES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="service-images")
 
 
 class StreamSession:
@@ -83,6 +87,10 @@ class StreamSession:
                     break
                 else:
                     log.warning("session %s: skipped a non-text websocket frame", self.id[:8])
+                # Fairness: messages that arrived together are taken from aiohttp's buffer without
+                # a pause, so a client with hundreds queued held the event loop until all were
+                # done. One message, then every other session's turn.
+                await asyncio.sleep(0)
         finally:
             await self.close("client_disconnected")
 
@@ -123,6 +131,9 @@ class StreamSession:
             message = json.loads(text)
         except ValueError:
             log.warning("session %s: skipped a message that is not JSON", self.id[:8])
+            return
+        except RecursionError:  # a few thousand nested brackets: json gives up, the session goes on
+            log.warning("session %s: skipped a JSON message nested too deeply", self.id[:8])
             return
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             log.warning("session %s: skipped a message without a type", self.id[:8])
@@ -175,7 +186,7 @@ class StreamSession:
         if error is None and image_data is not None:
             try:
                 loop = asyncio.get_running_loop()
-                reference, portrait = await loop.run_in_executor(None, self._read_image, image_data)
+                reference, portrait = await loop.run_in_executor(_IMAGES, self._read_image, image_data)
             except PictureError as exc:
                 error = str(exc)
         if error is None:
@@ -246,6 +257,10 @@ _PEER_ONLY = ("switch_camera", "offer", "ice-candidate")  # 2025 messages: no pl
 def _prompt_problem(prompt: str) -> str | None:
     if len(prompt) > MAX_PROMPT_CHARS:
         return f"prompt is longer than {MAX_PROMPT_CHARS} characters ({len(prompt)})"
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate ("\\ud800") that JSON lets through
+        return f"prompt is not valid text: a lone surrogate at character {exc.start}"
     return None
 
 

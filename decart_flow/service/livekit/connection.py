@@ -100,6 +100,7 @@ class ParticipantConnection:
                 elif msg.type == aiohttp.WSMsgType.ERROR:
                     log.warning("livekit %s: websocket error: %s", self.tag, self.ws.exception())
                     break
+                await asyncio.sleep(0)  # one message, then other sessions' turn (as signaling.py)
         finally:
             await self._finish()
 
@@ -252,8 +253,11 @@ class ParticipantConnection:
         trickle = request.trickle
         try:
             init = json.loads(trickle.candidateInit) if trickle.candidateInit else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             log.warning("livekit %s: skipped a trickle that is not JSON", self.tag)
+            return
+        if not isinstance(init, dict):
+            log.warning("livekit %s: skipped a trickle whose candidateInit is not a JSON object", self.tag)
             return
         pc = self.subscriber if trickle.target == rtc.SignalTarget.SUBSCRIBER else self.pc
         if pc is None or pc.remoteDescription is None:
