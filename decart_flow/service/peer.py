@@ -42,6 +42,11 @@ class PeerTransport:
         }
 
     @property
+    def started(self) -> bool:
+        """Media asked for (an offer came): the connection is no longer idle."""
+        return self.pc is not None
+
+    @property
     def idle(self) -> bool:
         """Nothing negotiated yet: the connection may still turn out to be today's protocol."""
         return self.pc is None
