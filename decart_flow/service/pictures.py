@@ -102,12 +102,14 @@ def caption_band(text: str, width: int) -> np.ndarray:
     font = _caption_font()
     line = " ".join(text.split())
     room = width - 32
-    if draw.textlength(line, font=font) > room:
+    # No printable ASCII glyph of this font is narrower than 5 px: a line longer than room // 4
+    # characters cannot fit (or is mostly zero-width marks, and may as well be cut).
+    most = room // 4
+    if len(line) > most or draw.textlength(line, font=font) > room:
         # The longest prefix that fits with its ellipsis, found by bisection: cutting one
         # character at a time measured a 950-character prompt ~900 times (2 s of CPU on the
-        # event loop, every other session stalled). No glyph is narrower than a pixel here, so
-        # no prefix longer than `room` characters fits.
-        fits, over = 0, min(len(line), room) + 1
+        # event loop, every other session stalled).
+        fits, over = 0, min(len(line), most) + 1
         while over - fits > 1:
             mid = (fits + over) // 2
             if draw.textlength(line[:mid] + "...", font=font) <= room:
