@@ -55,8 +55,10 @@ class StreamSession:
     """Everything one client connection owns: socket, transport (peer connection or room), tasks, renderer."""
 
     def __init__(self, ws: web.WebSocketResponse, model: ModelDefinition, faults: Faults, pcs: set[RTCPeerConnection], host: str, port: int,
-                 today: Today | None = None, rooms: bool = False, resolution: str | None = None) -> None:
+                 today: Today | None = None, rooms: bool = False, resolution: str | None = None,
+                 idle_timeout: float | None = None) -> None:
         self.ws = ws
+        self.idle_timeout = idle_timeout
         self.model = model
         self.faults = faults
         self.id = uuid.uuid4().hex
@@ -78,6 +80,8 @@ class StreamSession:
     async def run(self) -> None:
         if self.faults.drop_ws_after is not None:
             self.spawn(self._drop_after(self.faults.drop_ws_after))
+        if self.idle_timeout is not None:
+            self.spawn(self._close_if_idle(self.idle_timeout))
         try:
             async for msg in self.ws:
                 if msg.type == aiohttp.WSMsgType.TEXT:
@@ -118,6 +122,17 @@ class StreamSession:
     async def send(self, message: dict) -> None:
         if not self.ws.closed:
             await self.ws.send_str(json.dumps(message))
+
+    async def _close_if_idle(self, seconds: float) -> None:
+        """Close a connection that has not started media in time: an open socket costs memory."""
+        await asyncio.sleep(seconds)
+        if self.transport.started or self.ws.closed:
+            return
+        asked = "livekit_join" if isinstance(self.transport, RoomTransport) else "an offer (or livekit_join)"
+        log.info("session %s: closed: no %s within %.0f s", self.id[:8], asked, seconds)
+        await self.send({"type": "error", "error": f"closed an idle connection: no {asked} within {seconds:g} s of "
+                                                   "connecting; connect again when the stream is to start"})
+        await self.ws.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION)
 
     async def _drop_after(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
