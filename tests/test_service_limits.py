@@ -226,3 +226,32 @@ async def test_malformed_livekit_signalling_is_skipped_and_the_connection_goes_o
     finally:
         await ws.close()
         await http.close()
+
+
+BAD_CANDIDATES = [
+    {"candidate": "candidate:1 1 udp notanumber 127.0.0.1 5000 typ host", "sdpMid": "0"},
+    {"candidate": "candidate:1 1 udp 5 127.0.0.1 notaport typ host", "sdpMid": "0"},
+    {"candidate": "candidate:1 1 udp 5 127.0.0.1 5000 typ host", "sdpMid": 7},
+    {"candidate": "candidate:1 1 udp 5 127.0.0.1 5000 typ host", "sdpMLineIndex": "zero"},
+    {"candidate": "candidate:1 1 udp 5 127.0.0.1 5000 typ host", "sdpMLineIndex": -1},
+]
+
+
+async def test_malformed_candidates_after_the_offer_are_one_warning_each_not_a_traceback(
+        service: LocalService, caplog: pytest.LogCaptureFixture) -> None:
+    client = RawClient(service.url)
+    await client.open()
+    try:
+        await client.negotiate()
+        await client.wait_for("session_id")
+        caplog.clear()
+        for candidate in BAD_CANDIDATES:
+            await client.send({"type": "ice-candidate", "candidate": candidate})
+        await client.send({"type": "prompt", "prompt": "after", "enhance_prompt": False})
+        assert (await client.wait_for("prompt_ack", prompt="after"))["success"] is True
+        skipped = [r for r in caplog.records if "malformed ice-candidate" in r.getMessage()]
+        assert len(skipped) == len(BAD_CANDIDATES)
+        assert not any(r.exc_info for r in caplog.records), "a malformed candidate logged a traceback"
+        await client.frame_with_stamp(1)  # media goes on, with the prompt that came after
+    finally:
+        await client.close()
