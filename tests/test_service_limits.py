@@ -11,6 +11,7 @@ import asyncio
 import base64
 import io
 import json
+import socket
 import time
 import zlib
 from collections.abc import AsyncIterator
@@ -255,3 +256,41 @@ async def test_malformed_candidates_after_the_offer_are_one_warning_each_not_a_t
         await client.frame_with_stamp(1)  # media goes on, with the prompt that came after
     finally:
         await client.close()
+
+
+def _status_line(port: int, request: bytes) -> bytes:
+    """Send raw bytes (headers aiohttp's client would not write) and read the status line."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(request)
+        data = b""
+        while b"\r\n" not in data:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    return data.split(b"\r\n", 1)[0]
+
+
+NESTED = b"[" * 100_000 + b"]" * 100_000
+UPGRADE = b"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+HTTP_CASES = [
+    (b"POST /v1/client/tokens HTTP/1.1\r\nHost: x\r\nX-API-KEY: sk-limits\r\nContent-Type: application/json\r\n"
+     b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(NESTED) + NESTED, b"400"),
+    (b"POST /v1/client/tokens HTTP/1.1\r\nHost: x\r\nX-API-KEY: sk-\xc3\xa9\xff\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}", b"401"),
+    (b"POST /watch-stream/abc HTTP/1.1\r\nHost: x\r\nx-api-key: \xff\xfe\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", b"401"),
+    (b"GET /rtc/v1?join_request=AAAA HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe\r\nConnection: close\r\n\r\n", b"401"),
+    (b"GET /rtc/v1?access_token=%ff%fe&join_request=AAAA HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"401"),
+    (b"GET /v1/stream?api_key=%ff%fe&model=mirage HTTP/1.1\r\nHost: x\r\n" + UPGRADE + b"\r\n", b"101"),
+]
+
+
+async def test_non_utf8_keys_and_nested_json_on_the_http_endpoints_get_a_status_not_a_traceback(
+        caplog: pytest.LogCaptureFixture) -> None:
+    async with LocalService(api_key="sk-limits") as service:
+        loop = asyncio.get_running_loop()
+        for request, status in HTTP_CASES:
+            line = await loop.run_in_executor(None, _status_line, service.port, request)
+            assert line.split()[1] == status, (request[:60], line)
+        await asyncio.sleep(0.2)
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR" or r.exc_info]
+    assert errors == []

@@ -174,8 +174,8 @@ class LocalService:
             return web.json_response({"error": "Invalid API key"}, status=401)
         try:
             body = await request.json() if request.can_read_body else {}
-        except ValueError:
-            return web.json_response({"error": "body must be JSON"}, status=400)
+        except (ValueError, RecursionError):  # not JSON, or nested too deeply for json
+            return web.json_response({"error": "body must be JSON (an object, not nested thousands deep)"}, status=400)
         try:
             return web.json_response(self.keys.mint(body))
         except TokenRequestError as exc:
