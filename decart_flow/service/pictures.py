@@ -10,6 +10,7 @@ import base64
 import binascii
 import functools
 import io
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -22,6 +23,8 @@ MAX_IMAGE_BYTES = 20 * 1024 * 1024
 # scaled to the model's frame, so 4096 x 4096 (~50 MB decoded) is plenty; the client's bound
 # (realtime/images.py) is the same, so a show that validated is never refused here.
 MAX_IMAGE_PIXELS = 4096 * 4096
+# catch_warnings swaps process-wide state: our image threads take turns at it.
+_WARNINGS = threading.Lock()
 CAPTION_HEIGHT = 48
 
 
@@ -52,7 +55,7 @@ def decode_image(data: str) -> Image.Image:
     except (binascii.Error, ValueError) as exc:
         raise PictureError(f"image_data is not base64: {exc}") from None
     try:
-        with warnings.catch_warnings():  # Pillow's bomb warning: our own bound below says it better
+        with _WARNINGS, warnings.catch_warnings():  # Pillow's bomb warning: our own bound below says it better
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(raw))  # reads the header only: the size, no pixels yet
     except Image.DecompressionBombError:  # over twice Pillow's limit: it will not even say the size
