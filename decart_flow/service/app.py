@@ -31,6 +31,12 @@ STREAM_PATHS = ("/v1/stream", "/v1/avatar-live/stream")
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 
 
+# Idle connections are bounded twice (500 idle WebSockets once cost 780 MB): a connection that
+# has not started media (an `offer`, or `livekit_join`) this long after it opened is closed
+# with an error, and a service takes at most this many control connections at once.
+IDLE_TIMEOUT_S = 30.0
+MAX_CONNECTIONS = 100
+
 SWITCH_INTERVAL = 0.001
 MALLOC_ARENAS = 2  # see decart_flow.realtime.memory.limit_arenas
 
@@ -39,8 +45,10 @@ class LocalService:
     """A Decart-compatible realtime service on loopback. `await start()`, then `.url`."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, api_key: str | None = None, faults: Faults | list[str] | tuple[str, ...] | None = None,
-                 capacity: int | None = None) -> None:
+                 capacity: int | None = None, idle_timeout: float = IDLE_TIMEOUT_S, max_connections: int = MAX_CONNECTIONS) -> None:
         self.host = host
+        self.idle_timeout = idle_timeout
+        self.max_connections = max_connections
         self.port = port
         self.faults = faults if isinstance(faults, Faults) else Faults.parse(faults)
         self.keys = KeyStore(api_key)
@@ -116,6 +124,12 @@ class LocalService:
     async def _stream(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, heartbeat=None)
         await ws.prepare(request)
+        if len(self.sessions) >= self.max_connections:
+            log.warning("refused a connection: %d connections open, the most this service takes", len(self.sessions))
+            await ws.send_str(json.dumps({"type": "error", "error": f"service is full: {len(self.sessions)} connections "
+                                          "open, the most it takes; close idle ones or try again later"}))
+            await ws.close()
+            return ws
         key = request.query.get("api_key")
         model_name = request.query.get("model", "")
         model = find_model(model_name)
@@ -143,7 +157,7 @@ class LocalService:
         else:
             resolution = None  # a 2025 model streams its one size
         session = StreamSession(ws, model, self.faults, self.pcs, self.host, self.port,
-                                today=self.today, rooms=rooms, resolution=resolution)
+                                today=self.today, rooms=rooms, resolution=resolution, idle_timeout=self.idle_timeout)
         self.sessions.add(session)
         log.info("session %s: %s connected", session.id[:8], model.name)
         try:
@@ -160,8 +174,8 @@ class LocalService:
             return web.json_response({"error": "Invalid API key"}, status=401)
         try:
             body = await request.json() if request.can_read_body else {}
-        except ValueError:
-            return web.json_response({"error": "body must be JSON"}, status=400)
+        except (ValueError, RecursionError):  # not JSON, or nested too deeply for json
+            return web.json_response({"error": "body must be JSON (an object, not nested thousands deep)"}, status=400)
         try:
             return web.json_response(self.keys.mint(body))
         except TokenRequestError as exc:

@@ -33,7 +33,7 @@ class KeyStore:
             return False
         if self._api_key is None:
             return True
-        return hmac.compare_digest(key.encode(), self._api_key.encode())
+        return hmac.compare_digest(_bytes(key), _bytes(self._api_key))
 
     def allows(self, key: str | None, model: str, origin: str | None = None) -> bool:
         """May a new connection with this key use this model?"""
@@ -54,7 +54,7 @@ class KeyStore:
         if not key.startswith("ek_"):
             return None
         for known, token in self._tokens.items():
-            if hmac.compare_digest(known.encode(), key.encode()):
+            if hmac.compare_digest(_bytes(known), _bytes(key)):
                 return token
         return None
 
@@ -90,3 +90,9 @@ def _string_list(body: dict, name: str) -> tuple[str, ...] | None:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise TokenRequestError(f"{name} must be a list of strings")
     return tuple(value)
+
+
+def _bytes(text: str) -> bytes:
+    """A key as bytes for a constant-time compare. A header or query value that was not UTF-8
+    arrives with surrogate escapes; plain .encode() raised on it (a 500 with a traceback)."""
+    return text.encode("utf-8", "surrogateescape")

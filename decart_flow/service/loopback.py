@@ -13,12 +13,15 @@ import contextvars
 import ipaddress
 
 from collections.abc import Iterator
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import aioice.ice
 import ifaddr
 
 from decart_flow.realtime.loopback import check_aioice
+
+if TYPE_CHECKING:
+    from aiortc import RTCIceCandidate
 
 _GATHER_ON: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar("gather_on", default=None)
 _installed = False
@@ -97,3 +100,23 @@ def keep_local_candidates(sdp: str) -> str:
 
 
 __all__ = ["keep_local_candidates", "is_local_candidate", "loopback_gathering", "gathering_on"]
+
+
+def parse_candidate(line: str, mid: object, index: object) -> RTCIceCandidate | None:
+    """An SDP candidate line with its sdpMid / sdpMLineIndex, or None when any of it is malformed
+    (a bad port, a number where a name goes): the caller logs one line and skips it."""
+    from aiortc.sdp import candidate_from_sdp
+
+    if mid is not None and not isinstance(mid, str):
+        return None
+    if index is not None and (not isinstance(index, int) or isinstance(index, bool) or index < 0):
+        return None
+    try:
+        candidate = candidate_from_sdp(line.removeprefix("candidate:"))
+    except (ValueError, IndexError, AssertionError):  # aiortc asserts on a line it cannot split
+        return None
+    candidate.sdpMid = mid
+    candidate.sdpMLineIndex = index
+    if mid is None and index is None:
+        candidate.sdpMLineIndex = 0
+    return candidate

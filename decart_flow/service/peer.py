@@ -12,10 +12,9 @@ import logging
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.sdp import candidate_from_sdp
 
 from decart_flow.realtime import jitter
-from decart_flow.service.loopback import is_local_candidate, keep_local_candidates, loopback_gathering
+from decart_flow.service.loopback import is_local_candidate, keep_local_candidates, loopback_gathering, parse_candidate
 from decart_flow.service.tracks import read_audio, read_video
 
 if TYPE_CHECKING:
@@ -40,6 +39,11 @@ class PeerTransport:
             "offer": self._on_offer,
             "ice-candidate": self._on_ice_candidate,
         }
+
+    @property
+    def started(self) -> bool:
+        """Media asked for (an offer came): the connection is no longer idle."""
+        return self.pc is not None
 
     @property
     def idle(self) -> bool:
@@ -132,11 +136,10 @@ class PeerTransport:
         if not is_local_candidate(line):
             log.debug("session %s: ignored a candidate that is not on this machine", self._tag)
             return
-        candidate = candidate_from_sdp(line.removeprefix("candidate:"))
-        candidate.sdpMid = payload.get("sdpMid")
-        candidate.sdpMLineIndex = payload.get("sdpMLineIndex")
-        if candidate.sdpMid is None and candidate.sdpMLineIndex is None:
-            candidate.sdpMLineIndex = 0
+        candidate = parse_candidate(line, payload.get("sdpMid"), payload.get("sdpMLineIndex"))
+        if candidate is None:
+            log.warning("session %s: skipped a malformed ice-candidate %r", self._tag, line[:80])
+            return
         await self.pc.addIceCandidate(candidate)
 
 

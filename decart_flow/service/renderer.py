@@ -7,6 +7,7 @@ and the stamp are never flipped or restyled.
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import av
@@ -33,7 +34,7 @@ class Renderer:
         self._portrait: Planes | None = None
         self._styler = Styler(PASSTHROUGH)
         self._caption: np.ndarray | None = None
-        self._waiting = placeholder(model.width, model.height) if model.avatar else _waiting(model)
+        self._waiting = _still(model.width, model.height, model.avatar)
 
     # -- state changes: each accepted message is one step of the counter ---------------------
 
@@ -116,9 +117,19 @@ def _views(buf: np.ndarray, width: int, height: int) -> Planes:
     return Planes(y, u, v)
 
 
-def _waiting(model: ModelDefinition) -> Planes:
+@functools.lru_cache(maxsize=8)
+def _still(width: int, height: int, avatar: bool) -> Planes:
+    """The picture before any input, one per size and shared by every session: each session
+    building its own cost 1.4 MB per connection, most of what an idle connection held."""
+    planes = placeholder(width, height) if avatar else _waiting(width, height)
+    for plane in (planes.y, planes.u, planes.v):
+        plane.setflags(write=False)  # shared: copied from, never written
+    return planes
+
+
+def _waiting(width: int, height: int) -> Planes:
     """What a video model shows until the client's first frame arrives: a dim gradient."""
-    y = np.tile(np.linspace(30, 90, model.width, dtype=np.float32).astype(np.uint8), (model.height, 1))
-    u = np.full((model.height // 2, model.width // 2), 128, np.uint8)
-    v = np.full((model.height // 2, model.width // 2), 128, np.uint8)
+    y = np.tile(np.linspace(30, 90, width, dtype=np.float32).astype(np.uint8), (height, 1))
+    u = np.full((height // 2, width // 2), 128, np.uint8)
+    v = np.full((height // 2, width // 2), 128, np.uint8)
     return Planes(y, u, v)

@@ -37,6 +37,11 @@ class RoomTransport:
         self._holds_slot = False
         self.handlers: dict[str, Handler] = {"livekit_join": self._on_livekit_join}
 
+    @property
+    def started(self) -> bool:
+        """Media asked for (`livekit_join` came): the connection is no longer idle."""
+        return self._joined
+
     async def close(self) -> None:
         if self.room is not None:
             room, self.room = self.room, None

@@ -21,6 +21,7 @@ import logging
 import random
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -45,14 +46,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_PROMPT_CHARS = 1000
+# Images are decoded on threads of their own: eight sessions sending big pictures at once must
+# not take the default executor's threads that render every session's frames.
+_IMAGES = ThreadPoolExecutor(max_workers=2, thread_name_prefix="service-images")
 
 
 class StreamSession:
     """Everything one client connection owns: socket, transport (peer connection or room), tasks, renderer."""
 
     def __init__(self, ws: web.WebSocketResponse, model: ModelDefinition, faults: Faults, pcs: set[RTCPeerConnection], host: str, port: int,
-                 today: Today | None = None, rooms: bool = False, resolution: str | None = None) -> None:
+                 today: Today | None = None, rooms: bool = False, resolution: str | None = None,
+                 idle_timeout: float | None = None) -> None:
         self.ws = ws
+        self.idle_timeout = idle_timeout
         self.model = model
         self.faults = faults
         self.id = uuid.uuid4().hex
@@ -74,6 +80,8 @@ class StreamSession:
     async def run(self) -> None:
         if self.faults.drop_ws_after is not None:
             self.spawn(self._drop_after(self.faults.drop_ws_after))
+        if self.idle_timeout is not None:
+            self.spawn(self._close_if_idle(self.idle_timeout))
         try:
             async for msg in self.ws:
                 if msg.type == aiohttp.WSMsgType.TEXT:
@@ -83,6 +91,10 @@ class StreamSession:
                     break
                 else:
                     log.warning("session %s: skipped a non-text websocket frame", self.id[:8])
+                # Fairness: messages that arrived together are taken from aiohttp's buffer without
+                # a pause, so a client with hundreds queued held the event loop until all were
+                # done. One message, then every other session's turn.
+                await asyncio.sleep(0)
         finally:
             await self.close("client_disconnected")
 
@@ -111,6 +123,17 @@ class StreamSession:
         if not self.ws.closed:
             await self.ws.send_str(json.dumps(message))
 
+    async def _close_if_idle(self, seconds: float) -> None:
+        """Close a connection that has not started media in time: an open socket costs memory."""
+        await asyncio.sleep(seconds)
+        if self.transport.started or self.ws.closed:
+            return
+        asked = "livekit_join" if isinstance(self.transport, RoomTransport) else "an offer (or livekit_join)"
+        log.info("session %s: closed: no %s within %.0f s", self.id[:8], asked, seconds)
+        await self.send({"type": "error", "error": f"closed an idle connection: no {asked} within {seconds:g} s of "
+                                                   "connecting; connect again when the stream is to start"})
+        await self.ws.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION)
+
     async def _drop_after(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
         log.info("fault: dropping websocket of session %s", self.id[:8])
@@ -123,6 +146,9 @@ class StreamSession:
             message = json.loads(text)
         except ValueError:
             log.warning("session %s: skipped a message that is not JSON", self.id[:8])
+            return
+        except RecursionError:  # a few thousand nested brackets: json gives up, the session goes on
+            log.warning("session %s: skipped a JSON message nested too deeply", self.id[:8])
             return
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             log.warning("session %s: skipped a message without a type", self.id[:8])
@@ -175,7 +201,7 @@ class StreamSession:
         if error is None and image_data is not None:
             try:
                 loop = asyncio.get_running_loop()
-                reference, portrait = await loop.run_in_executor(None, self._read_image, image_data)
+                reference, portrait = await loop.run_in_executor(_IMAGES, self._read_image, image_data)
             except PictureError as exc:
                 error = str(exc)
         if error is None:
@@ -246,6 +272,10 @@ _PEER_ONLY = ("switch_camera", "offer", "ice-candidate")  # 2025 messages: no pl
 def _prompt_problem(prompt: str) -> str | None:
     if len(prompt) > MAX_PROMPT_CHARS:
         return f"prompt is longer than {MAX_PROMPT_CHARS} characters ({len(prompt)})"
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate ("\\ud800") that JSON lets through
+        return f"prompt is not valid text: a lone surrogate at character {exc.start}"
     return None
 
 

@@ -28,7 +28,6 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
-from aiortc.sdp import candidate_from_sdp
 from google.protobuf.message import DecodeError
 from livekit.protocol import models, rtc
 
@@ -36,7 +35,7 @@ from decart_flow.realtime import jitter
 from decart_flow.service.livekit.negotiation import livekit_negotiation
 from decart_flow.service.livekit.room import Room, new_sid
 from decart_flow.service.livekit.tokens import Grant
-from decart_flow.service.loopback import gathering_on, is_local_candidate
+from decart_flow.service.loopback import gathering_on, is_local_candidate, parse_candidate
 from decart_flow.service.peer import vp8_first
 
 log = logging.getLogger(__name__)
@@ -100,6 +99,7 @@ class ParticipantConnection:
                 elif msg.type == aiohttp.WSMsgType.ERROR:
                     log.warning("livekit %s: websocket error: %s", self.tag, self.ws.exception())
                     break
+                await asyncio.sleep(0)  # one message, then other sessions' turn (as signaling.py)
         finally:
             await self._finish()
 
@@ -252,8 +252,11 @@ class ParticipantConnection:
         trickle = request.trickle
         try:
             init = json.loads(trickle.candidateInit) if trickle.candidateInit else {}
-        except ValueError:
+        except (ValueError, RecursionError):
             log.warning("livekit %s: skipped a trickle that is not JSON", self.tag)
+            return
+        if not isinstance(init, dict):
+            log.warning("livekit %s: skipped a trickle whose candidateInit is not a JSON object", self.tag)
             return
         pc = self.subscriber if trickle.target == rtc.SignalTarget.SUBSCRIBER else self.pc
         if pc is None or pc.remoteDescription is None:
@@ -266,11 +269,10 @@ class ParticipantConnection:
         if not is_local_candidate(line):
             log.debug("livekit %s: ignored a candidate that is not on this machine", self.tag)
             return
-        candidate = candidate_from_sdp(line.removeprefix("candidate:"))
-        candidate.sdpMid = init.get("sdpMid")
-        candidate.sdpMLineIndex = init.get("sdpMLineIndex")
-        if candidate.sdpMid is None and candidate.sdpMLineIndex is None:
-            candidate.sdpMLineIndex = 0
+        candidate = parse_candidate(line, init.get("sdpMid"), init.get("sdpMLineIndex"))
+        if candidate is None:
+            log.warning("livekit %s: skipped a malformed trickle candidate %r", self.tag, line[:80])
+            return
         await pc.addIceCandidate(candidate)
 
     # -- offer / answer -----------------------------------------------------------------------

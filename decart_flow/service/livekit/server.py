@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gzip
 import logging
+import zlib
 from typing import Callable
 
 from aiohttp import web
@@ -54,12 +54,23 @@ def decode_join_request(param: str) -> rtc.JoinRequest:
         wrapped.ParseFromString(raw)
         payload = wrapped.join_request
         if wrapped.compression == rtc.WrappedJoinRequest.Compression.GZIP:
-            payload = gzip.decompress(payload)
+            payload = _gunzip(payload)
         join = rtc.JoinRequest()
         join.ParseFromString(payload)
-    except (binascii.Error, DecodeError, OSError, EOFError) as exc:
+    except (binascii.Error, DecodeError, OSError, EOFError, zlib.error) as exc:
         raise JoinRequestError(f"join_request does not decode: {exc}") from None
     return join
+
+
+def _gunzip(payload: bytes) -> bytes:
+    """gzip data, inflated to at most MAX_JOIN_REQUEST: a 256 KB bomb would otherwise inflate to 250 MB."""
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    out = inflater.decompress(payload, MAX_JOIN_REQUEST)
+    if inflater.unconsumed_tail:
+        raise JoinRequestError(f"join_request inflates to more than {MAX_JOIN_REQUEST // 1024} KB")
+    if not inflater.eof:
+        raise EOFError("gzip data ends early")
+    return out
 
 
 def bearer(request: web.Request) -> str | None:

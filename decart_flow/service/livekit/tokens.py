@@ -55,6 +55,8 @@ class TokenSigner:
     def verify(self, token: str | None) -> Grant:
         if not token:
             raise TokenError("no access token")
+        if not token.isascii():  # a JWT is base64url and dots; PyJWT raised UnicodeEncodeError (a 500) on other text
+            raise TokenError("invalid access token: not ASCII")
         try:
             claims = jwt.decode(token, self._secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
         except jwt.PyJWTError as exc:
