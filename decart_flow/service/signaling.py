@@ -120,8 +120,13 @@ class StreamSession:
         task.add_done_callback(self._tasks.discard)
 
     async def send(self, message: dict) -> None:
-        if not self.ws.closed:
+        """One message to the client; a client that has gone is not an error of ours (nothing to send to)."""
+        if self.ws.closed:
+            return
+        try:
             await self.ws.send_str(json.dumps(message))
+        except ConnectionError:  # aiohttp's ClientConnectionResetError: the socket is closing
+            log.debug("session %s: the client left before a %s could be sent", self.id[:8], message.get("type"))
 
     async def _close_if_idle(self, seconds: float) -> None:
         """Close a connection that has not started media in time: an open socket costs memory."""
