@@ -11,9 +11,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import ipaddress
-
+import logging
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import aioice.ice
 import ifaddr
@@ -22,6 +22,8 @@ from decart_flow.realtime.loopback import check_aioice
 
 if TYPE_CHECKING:
     from aiortc import RTCIceCandidate
+
+log = logging.getLogger(__name__)
 
 _GATHER_ON: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar("gather_on", default=None)
 _installed = False
@@ -99,7 +101,20 @@ def keep_local_candidates(sdp: str) -> str:
     return "\r\n".join(kept) + "\r\n"
 
 
-__all__ = ["keep_local_candidates", "is_local_candidate", "loopback_gathering", "gathering_on"]
+__all__ = ["keep_local_candidates", "is_local_candidate", "loopback_gathering", "gathering_on", "add_candidate"]
+
+
+async def add_candidate(pc: Any, line: str, mid: object, index: object, tag: str) -> None:
+    """A remote candidate of either era's client into `pc`: one on another machine is ignored and a
+    malformed one is one warning line, so neither sends a packet off this machine nor ends a session."""
+    if not is_local_candidate(line):
+        log.debug("%s: ignored a candidate that is not on this machine", tag)
+        return
+    candidate = parse_candidate(line, mid, index)
+    if candidate is None:
+        log.warning("%s: skipped a malformed candidate %r", tag, line[:80])
+        return
+    await pc.addIceCandidate(candidate)
 
 
 def parse_candidate(line: str, mid: object, index: object) -> RTCIceCandidate | None:

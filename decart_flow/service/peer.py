@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from decart_flow.realtime import jitter
-from decart_flow.service.loopback import is_local_candidate, keep_local_candidates, loopback_gathering, parse_candidate
+from decart_flow.service.loopback import add_candidate, keep_local_candidates, loopback_gathering
 from decart_flow.service.tracks import read_audio, read_video
 
 if TYPE_CHECKING:
@@ -133,14 +133,7 @@ class PeerTransport:
         if not line:  # browsers send an empty candidate as end-of-candidates
             await self.pc.addIceCandidate(None)
             return
-        if not is_local_candidate(line):
-            log.debug("session %s: ignored a candidate that is not on this machine", self._tag)
-            return
-        candidate = parse_candidate(line, payload.get("sdpMid"), payload.get("sdpMLineIndex"))
-        if candidate is None:
-            log.warning("session %s: skipped a malformed ice-candidate %r", self._tag, line[:80])
-            return
-        await self.pc.addIceCandidate(candidate)
+        await add_candidate(self.pc, line, payload.get("sdpMid"), payload.get("sdpMLineIndex"), f"session {self._tag}")
 
 
 def sends_vp8(sdp: str) -> bool:

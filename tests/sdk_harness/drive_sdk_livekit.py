@@ -247,6 +247,13 @@ async def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
             await asyncio.sleep(0.1)
         result["reconnected_at"] = now()
         result["state_after_reconnect"] = client.get_connection_state()
+        # The new subscription's first frame waits for its peer connection and a keyframe (a second
+        # or more on a busy machine): the flow is counted over 2 s from that frame on.
+        waiting = main.frames
+        deadline = time.monotonic() + 15
+        while main.frames == waiting and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        result["first_frame_after_reconnect_s"] = round(now() - result["reconnected_at"], 3)
         before = main.frames
         await asyncio.sleep(2)
         result["frames_after_reconnect"] = main.frames - before

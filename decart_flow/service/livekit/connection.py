@@ -35,7 +35,7 @@ from decart_flow.realtime import jitter
 from decart_flow.service.livekit.negotiation import livekit_negotiation
 from decart_flow.service.livekit.room import Room, new_sid
 from decart_flow.service.livekit.tokens import Grant
-from decart_flow.service.loopback import gathering_on, is_local_candidate, parse_candidate
+from decart_flow.service.loopback import add_candidate, gathering_on
 from decart_flow.service.peer import vp8_first
 
 log = logging.getLogger(__name__)
@@ -266,14 +266,7 @@ class ParticipantConnection:
             if trickle.final:
                 await pc.addIceCandidate(None)
             return
-        if not is_local_candidate(line):
-            log.debug("livekit %s: ignored a candidate that is not on this machine", self.tag)
-            return
-        candidate = parse_candidate(line, init.get("sdpMid"), init.get("sdpMLineIndex"))
-        if candidate is None:
-            log.warning("livekit %s: skipped a malformed trickle candidate %r", self.tag, line[:80])
-            return
-        await pc.addIceCandidate(candidate)
+        await add_candidate(pc, line, init.get("sdpMid"), init.get("sdpMLineIndex"), f"livekit {self.tag}")
 
     # -- offer / answer -----------------------------------------------------------------------
 
