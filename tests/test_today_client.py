@@ -201,3 +201,28 @@ def test_a_python_show_takes_models_of_today_and_their_options(tmp_path: Path) -
     bad.write_text("from decart_flow import Show\nshow = Show('Bad', model='lucy-restyle-2', speed='fast')\n")
     done = _validate("validate", str(bad))
     assert done.returncode == 2 and f"{bad}:2:" in done.stdout and "has no `speed: fast`" in done.stdout
+
+
+def test_the_tui_header_shows_protocol_queue_and_billed_seconds() -> None:
+    from dataclasses import replace
+
+    from rich.console import Console
+
+    from decart_flow.tui.header import ShowHeader
+    from test_tui_fixtures import still_glance
+
+    glance = still_glance()
+    header = ShowHeader()
+
+    def text(g) -> str:
+        header.glance = g
+        console = Console(width=200, record=True)
+        console.print(header.render())
+        return console.export_text()
+
+    plain = text(glance)
+    assert "livekit" not in plain and "billed" not in plain and "queued" not in plain
+    waiting = replace(glance, state=replace(glance.state, protocol="livekit", queue=(2, 5)))
+    assert "livekit" in text(waiting) and "queued 2/5" in text(waiting)
+    billed = replace(glance, state=replace(glance.state, protocol="livekit", billed_s=3725.4))
+    assert "billed 1:02:05" in text(billed) and "queued" not in text(billed)

@@ -91,7 +91,6 @@ class LiveKitMedia:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._remote: list[RemoteVideo] = []
         self._closing = False
-        self.published = asyncio.Event()
 
     async def join(self, url: str, token: str, timeout: float) -> None:
         from livekit import rtc
@@ -117,7 +116,6 @@ class LiveKitMedia:
             publish = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA)
             await asyncio.wait_for(room.local_participant.publish_track(track, publish), timeout)
             self._spawn(self._publish(self._source))
-        self.published.set()
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)

@@ -6,6 +6,7 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from ..show.times import format_seconds
 from .format import CONNECTION_COLOURS, clock, wall
 from .glance import Glance
 from .glance_view import GlanceView
@@ -31,7 +32,7 @@ class ShowHeader(GlanceView):
             top.append(f"  queued {s.queue[0]}/{s.queue[1]}", style="bold yellow")
         if s.billed_s:
             top.append("  billed ", style="dim")
-            top.append(clock(s.billed_s))
+            top.append(format_seconds(int(s.billed_s)))  # the service bills whole seconds
         if s.session_id:
             top.append(f"  session {s.session_id}", style="dim")
         length = f" / {clock(g.duration)}" if g.duration is not None else ""
