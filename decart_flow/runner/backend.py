@@ -17,7 +17,7 @@ import os
 import secrets
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..service.process import ServiceProcess
@@ -46,13 +46,12 @@ class Backend:
         where = "embedded local service" if self.local else "Decart cloud" if self.cloud else "service"
         return f"{where} at {redact_url(self.url)}"
 
-    def protocol_for(self, era: int, override: str | None = None) -> str:
-        """The protocol a session uses: `override`, else peer-to-peer on the embedded service
-        (media stays on loopback, where LiveKit's clients gather nothing) and for 2025 models,
-        else LiveKit, as Decart's cloud speaks it today."""
-        if override is not None:
-            return override
-        return "p2p" if self.local or era < 2026 else "livekit"
+    def protocol_for(self, model: Any, override: str | None = None) -> str:
+        """The protocol a session of `model` uses here: `override`, else the client's own rule
+        (`realtime.client.default_protocol`: peer-to-peer on loopback and for 2025 models)."""
+        from ..realtime.client import default_protocol
+
+        return override or default_protocol(model, self.url)
 
     @property
     def died(self) -> str | None:

@@ -230,7 +230,7 @@ class Run:
 
             wrong = not wants_local(self.options.backend, self.options.api_key)  # a URL or key we were given
             raise (UsageError if wrong else RunError)(str(exc)) from None
-        self.protocol = self.backend.protocol_for(self.model.era, self.options.protocol)
+        self.protocol = self.backend.protocol_for(self.model, self.options.protocol)
         self.say(f"backend: {self.backend.label} ({self.protocol})")
         from ..realtime.urls import redact_url
 
