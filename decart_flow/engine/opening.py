@@ -40,6 +40,15 @@ def next_change(when: When, wall: datetime) -> datetime | None:
     return None
 
 
+def open_at(policy: SessionPolicy | None, wall: datetime, used_today: float = 0.0) -> bool:
+    """Whether `policy` has the session open at `wall` with `used_today` seconds billed today."""
+    return policy is None or (inside(policy.when, wall) and not _spent(policy.budget, used_today))
+
+
+def _spent(budget: float | None, used_today: float) -> bool:
+    return budget is not None and used_today >= budget - BUDGET_SLACK_S
+
+
 class OpeningHours:
     """Drives `apply(open, reason)` at each opening and closing; `start()` says whether it is open now."""
 
@@ -67,7 +76,7 @@ class OpeningHours:
     def start(self) -> bool:
         wall = self.clock.wall()
         self._new_day(wall)
-        self._set_open(inside(self.policy.when, wall) and not self._spent())
+        self._set_open(open_at(self.policy, wall, self.used_today()))
         self._schedule()
         return self.open
 
@@ -104,8 +113,7 @@ class OpeningHours:
             self._day, self._day_base = today, self._billed()
 
     def _spent(self) -> bool:
-        budget = self.policy.budget
-        return budget is not None and self.used_today() >= budget - BUDGET_SLACK_S
+        return _spent(self.policy.budget, self.used_today())
 
     def _schedule(self) -> None:
         self.stop()

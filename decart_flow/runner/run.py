@@ -19,7 +19,7 @@ from typing import Any, Callable
 from ..engine.clock import Clock, local_zone
 from ..engine.billing import SessionMeter
 from ..engine.engine import Engine
-from ..engine.when import inside
+from ..engine.opening import open_at
 from ..engine.journal import Journal, redact
 from ..realtime import errors as rt_errors
 from ..realtime.client import RealtimeClient
@@ -367,8 +367,7 @@ class Run:
                                          speed=self.show.speed,  # type: ignore[arg-type]
                                          on_queue_position=self.meter.queue_position)
         # Outside opening hours the session waits, checked, for the engine to open it.
-        closed = self.show.session is not None and self.show.session.when is not None and not inside(
-            self.show.session.when, self.clock.wall())
+        closed = not open_at(self.show.session, self.clock.wall())
         try:
             return await RealtimeClient.connect(self.backend.url, self.backend.api_key, self.source, options,
                                                 suspended=closed)
