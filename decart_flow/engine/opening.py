@@ -103,9 +103,12 @@ class OpeningHours:
 
     # ------------------------------------------------------------------ the schedule
 
+    def _zone(self, wall: datetime) -> Any:
+        """The zone the day is counted in: the window's, else the clock's."""
+        return when_zone(self.policy.when) if self.policy.when is not None else wall.tzinfo
+
     def _today(self, wall: datetime) -> date:
-        tz = when_zone(self.policy.when) if self.policy.when is not None else wall.tzinfo
-        return wall.astimezone(tz).date()
+        return wall.astimezone(self._zone(wall)).date()
 
     def _new_day(self, wall: datetime) -> None:
         today = self._today(wall)
@@ -160,9 +163,7 @@ class OpeningHours:
         return opens is not None and (opens - wall).total_seconds() <= self._lead() + 1.0
 
     def _midnight_after(self, wall: datetime) -> datetime:
-        tz = when_zone(self.policy.when) if self.policy.when is not None else wall.tzinfo
-        day = wall.astimezone(tz).date() + timedelta(days=1)
-        return datetime.combine(day, dtime(0, 0), tz)
+        return datetime.combine(self._today(wall) + timedelta(days=1), dtime(0, 0), self._zone(wall))
 
     def _open(self) -> None:
         self._timer = None
