@@ -316,7 +316,7 @@ class RealtimeClient:
         wire.room = LiveKitMedia(
             self._local_track if not self._model.is_avatar else None,
             width, height,
-            on_remote=lambda track: self._on_track(track),
+            on_remote=self._on_track,
             on_lost=lambda reason: wake(self._loop, self._on_room_lost, wire, reason),
             on_state=lambda state: wake(self._loop, self._on_room_state, wire, state),
         )
@@ -327,7 +327,6 @@ class RealtimeClient:
 
     async def _wait_room_info(self, wire: _Wire) -> None:
         """Until `livekit_room_info`: a queue position restarts the wait, as the queue moves."""
-        seen = -1
         while wire.room_info is None:
             seen = self._queue_seen
             try:

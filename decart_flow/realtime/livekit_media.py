@@ -77,12 +77,11 @@ class LiveKitMedia:
         height: int,
         on_remote: Callable[[MediaStreamTrack], None],
         on_lost: Callable[[str], None],
-        mirror: bool = False,
         on_state: Callable[[str], None] = lambda state: None,
     ) -> None:
         self.local_track = local_track
         self.width, self.height = width, height
-        self.mirror = mirror  # read by the publishing task for every frame
+        self.mirror = False  # set by the client; read by the publishing task for every frame
         self._on_remote = on_remote
         self._on_lost = on_lost
         self._on_state = on_state  # "reconnecting" / "reconnected": the room's own recovery
