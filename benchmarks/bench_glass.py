@@ -72,7 +72,7 @@ def _service_pid() -> int | None:
 
 async def play(seconds: float, interval: float, lookahead: float | str | None = None, *,
                realtime: bool = True, marker_buffer: bool = True, calibrate: bool = True,
-               protocol: str = "p2p", faults: tuple[str, ...] = ()) -> dict[str, Any]:
+               protocol: str = "p2p", faults: tuple[str, ...] = (), playout_delay: str = "0") -> dict[str, Any]:
     """One session playing one show; raw per-cue times, frame counts and CPU of both processes.
 
     As `decart-flow run` plays it: real-time priority and the cycle collector between cues
@@ -81,6 +81,7 @@ async def play(seconds: float, interval: float, lookahead: float | str | None = 
     with `lookahead: auto` send-to-glass measured before the first cue (`calibrate=False`: not).
     `protocol`: p2p (2025) or livekit (today's; this process must be inside its namespace).
     `faults`: the service's `--fault` specs (a drop mid-run shows as `reconnects` in the figures).
+    `playout_delay`: the service's `--playout-delay` (LiveKit: "auto" lets the receiver smooth).
     """
     from bench_lateness import _video_track
 
@@ -112,7 +113,8 @@ async def play(seconds: float, interval: float, lookahead: float | str | None = 
     sent: dict[int, tuple[int, int]] = {}  # cue k -> (write perf_counter_ns, its stamp)
     window: dict[str, Any] = {}
 
-    with ServiceProcess(api_key=BENCH_KEY, host=service_host(protocol), faults=faults) as service, \
+    with ServiceProcess(api_key=BENCH_KEY, host=service_host(protocol), faults=faults,
+                        playout_delay=playout_delay) as service, \
             tempfile.TemporaryDirectory() as tmp:
         assert service.url is not None
         service_pid = _service_pid()
@@ -199,7 +201,7 @@ async def play(seconds: float, interval: float, lookahead: float | str | None = 
         if c["stamp"] is not None and seen.count((c["session"], c["stamp"])) > 1:
             c["glass_s"] = None
     return {
-        "model": MODEL, "protocol": client.protocol, "size": f"{spec.width}x{spec.height}", "fps": spec.fps, "end": reason,
+        "model": MODEL, "protocol": client.protocol, "playout_delay": playout_delay, "size": f"{spec.width}x{spec.height}", "fps": spec.fps, "end": reason,
         "cues_planned": count, "interval_s": interval, "lookahead": lookahead,
         # a reconnect mid-run: the frames lost in it count against throughput, its cues' frames may never come
         "reconnects": session[0], "states": [(round(t - t_start, 3), state) for t, state in states],
@@ -233,7 +235,7 @@ def figures(raw: dict[str, Any]) -> dict[str, Any]:
     s2g = [(c["glass_s"] - c["sent_s"]) * 1000 for c in ok]
     c2g_sum = {**summary(c2g, 1), "p5": round(pct(c2g, 5), 1)}
     return {
-        "protocol": raw["protocol"],
+        "protocol": raw["protocol"], "playout_delay": raw.get("playout_delay", "0"),
         "model": raw["model"],
         "frame_interval_ms": frame_ms,
         "cues": raw["cues_planned"],
@@ -268,6 +270,8 @@ def main() -> int:
     parser.add_argument("--fault", action="append", default=[], metavar="SPEC",
                         help="a fault of the service, as `serve --fault` (e.g. drop-livekit-after=4s): how a drop "
                              "shows in the figures")
+    parser.add_argument("--playout-delay", default="0", choices=["0", "auto"],
+                        help="the service's --playout-delay: auto leaves LiveKit receivers their own smoothing")
     add_protocol_argument(parser)
     args = parser.parse_args()
     if (code := in_own_namespace(args.protocol)) is not None:
@@ -275,7 +279,8 @@ def main() -> int:
     lookahead = args.lookahead if args.lookahead in (None, "auto") else float(args.lookahead)
     raw = asyncio.run(play(args.seconds, args.interval, lookahead, realtime=not args.no_realtime,
                            marker_buffer=not args.aiortc_buffer, calibrate=not args.no_calibrate,
-                           protocol=args.protocol, faults=tuple(args.fault)))
+                           protocol=args.protocol, faults=tuple(args.fault),
+                           playout_delay=args.playout_delay))
     result = figures(raw)
     if args.json:
         print(json.dumps(result))
@@ -295,6 +300,7 @@ def main() -> int:
     print(f"target p50 <= {TARGET_FRAMES:.0f} frames: {'yes' if result['meets_target'] else 'NO'}; "
           f"a fixed lookahead of {est['lookahead_ms']} ms would land within {est['landing_p95_ms']} ms (p95, estimate)")
     name = "glass" if args.protocol == "p2p" else f"glass_{args.protocol}"
+    name += "" if args.playout_delay == "0" else "_smoothed"
     print(f"written to {write_json(name, {**result, 'raw': raw})}")
     return 0
 

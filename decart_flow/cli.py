@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--capacity", type=int, default=None, metavar="N",
                        help="at most N sessions of today's protocol at once; more wait in line, told their queue_position (default: no limit)")
+    serve.add_argument("--playout-delay", default="0", choices=["0", "auto"],
+                       help="LiveKit video: 0 (default) asks receivers to show each frame as soon as it is decoded, "
+                       "as a LiveKit room configured for low latency does; auto leaves it to the receiver's smoothing")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
     validate = sub.add_parser("validate", help="check a show file; exit 0 when valid, 2 when not")

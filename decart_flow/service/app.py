@@ -39,13 +39,20 @@ MAX_CONNECTIONS = 100
 
 SWITCH_INTERVAL = 0.001
 MALLOC_ARENAS = 2  # see decart_flow.realtime.memory.limit_arenas
+PLAYOUT_DELAYS = ("0", "auto")
 
 
 class LocalService:
     """A Decart-compatible realtime service on loopback. `await start()`, then `.url`."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, api_key: str | None = None, faults: Faults | list[str] | tuple[str, ...] | None = None,
-                 capacity: int | None = None, idle_timeout: float = IDLE_TIMEOUT_S, max_connections: int = MAX_CONNECTIONS) -> None:
+                 capacity: int | None = None, idle_timeout: float = IDLE_TIMEOUT_S, max_connections: int = MAX_CONNECTIONS,
+                 playout_delay: str = "0") -> None:
+        """`playout_delay`: "0" asks LiveKit receivers to show each frame as soon as it is decoded;
+        "auto" leaves the delay to the receiver's own smoothing (`serve --playout-delay`)."""
+        if playout_delay not in PLAYOUT_DELAYS:
+            raise ValueError(f"playout delay {playout_delay!r}: give one of {', '.join(PLAYOUT_DELAYS)}")
+        self.playout_delay = playout_delay
         self.host = host
         self.idle_timeout = idle_timeout
         self.max_connections = max_connections
@@ -77,7 +84,7 @@ class LocalService:
         app.router.add_post("/watch-stream/{room}", self._watch_stream)
         app.router.add_route("OPTIONS", "/watch-stream/{room}", self._watch_stream_preflight)
         LiveKitServer(self.today.signer, self.today.rooms, self.host, self.pcs,
-                      lambda: self.faults.drop_livekit_after).add_routes(app)
+                      lambda: self.faults.drop_livekit_after, zero_playout=self.playout_delay == "0").add_routes(app)
         # No access log: the key rides in the query string of every stream URL.
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()

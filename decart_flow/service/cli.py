@@ -26,15 +26,18 @@ def serve_command(args: argparse.Namespace) -> int:
     for noisy in ("aiortc", "aioice"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
     try:
-        return asyncio.run(_serve(args.host, args.port, args.api_key, faults, getattr(args, "capacity", None)))
+        return asyncio.run(_serve(args.host, args.port, args.api_key, faults, getattr(args, "capacity", None),
+                                  getattr(args, "playout_delay", "0")))
     except KeyboardInterrupt:
         return 130
 
 
-async def _serve(host: str, port: int, api_key: str | None, faults: Faults, capacity: int | None = None) -> int:
+async def _serve(host: str, port: int, api_key: str | None, faults: Faults, capacity: int | None = None,
+                 playout_delay: str = "0") -> int:
     from decart_flow.service.app import LocalService
 
-    service = LocalService(host=host, port=port, api_key=api_key, faults=faults, capacity=capacity)
+    service = LocalService(host=host, port=port, api_key=api_key, faults=faults, capacity=capacity,
+                           playout_delay=playout_delay)
     try:
         await service.start()
     except OSError as exc:

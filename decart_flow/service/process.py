@@ -21,7 +21,7 @@ START_TIMEOUT = 20.0
 
 
 def _child(conn: multiprocessing.connection.Connection, port: int, api_key: str | None, faults: tuple[str, ...], log_level: str,
-           host: str = "127.0.0.1", capacity: int | None = None) -> None:
+           host: str = "127.0.0.1", capacity: int | None = None, playout_delay: str = "0") -> None:
     """Run a LocalService until the parent says stop (or goes away)."""
     import asyncio  # here, not above: the parent imports this module to launch before its own imports
 
@@ -34,7 +34,8 @@ def _child(conn: multiprocessing.connection.Connection, port: int, api_key: str 
         from decart_flow.service.app import LocalService
 
         try:
-            service = LocalService(host=host, port=port, api_key=api_key, faults=list(faults), capacity=capacity)
+            service = LocalService(host=host, port=port, api_key=api_key, faults=list(faults), capacity=capacity,
+                                   playout_delay=playout_delay)
             await service.start()
         except Exception as exc:
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
@@ -68,9 +69,11 @@ class ServiceProcess:
     """
 
     def __init__(self, port: int = 0, api_key: str | None = None, faults: tuple[str, ...] | list[str] = (), log_level: str = "warning",
-                 host: str = "127.0.0.1", capacity: int | None = None) -> None:
+                 host: str = "127.0.0.1", capacity: int | None = None, playout_delay: str = "0") -> None:
         """`host`: the address to listen on and offer LiveKit media on (a test's veth address
-        for today's protocol; loopback is enough for the 2025 one). `capacity`: as `serve --capacity`."""
+        for today's protocol; loopback is enough for the 2025 one). `capacity` and `playout_delay`:
+        as `serve --capacity` and `--playout-delay`."""
+        self.playout_delay = playout_delay
         self.host = host
         self.capacity = capacity
         self.port = port
@@ -94,7 +97,8 @@ class ServiceProcess:
         ctx = multiprocessing.get_context("spawn")  # no inherited event loops or threads
         parent, child = ctx.Pipe()
         self._process = ctx.Process(
-            target=_child, args=(child, self.port, self.api_key, self.faults, self.log_level, self.host, self.capacity),
+            target=_child, args=(child, self.port, self.api_key, self.faults, self.log_level, self.host, self.capacity,
+                  self.playout_delay),
             name="decart-flow-service", daemon=True
         )
         self._process.start()

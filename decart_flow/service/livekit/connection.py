@@ -50,8 +50,9 @@ class ParticipantConnection:
     """A client's (or viewer's) WebSocket plus its peer connection, inside one room."""
 
     def __init__(self, ws: web.WebSocketResponse, room: Room, grant: Grant, host: str, pcs: set[RTCPeerConnection],
-                 drop_after: float | None = None, dual: bool = False) -> None:
+                 drop_after: float | None = None, dual: bool = False, zero_playout: bool = True) -> None:
         self.ws = ws
+        self.zero_playout = zero_playout  # ask receivers to show each frame once decoded (playout.py)
         self.room = room
         self.grant = grant
         self.identity = grant.identity
@@ -232,7 +233,8 @@ class ParticipantConnection:
         if self.subscriber is None:
             log.warning("livekit %s: skipped an answer to no offer of ours", self.tag)
             return
-        await self.subscriber.setRemoteDescription(RTCSessionDescription(sdp=request.answer.sdp, type="answer"))
+        with livekit_negotiation(self.zero_playout):
+            await self.subscriber.setRemoteDescription(RTCSessionDescription(sdp=request.answer.sdp, type="answer"))
 
     async def _on_add_track(self, request: rtc.SignalRequest) -> None:
         add = request.add_track
@@ -281,7 +283,7 @@ class ParticipantConnection:
                 self.pc = self._new_pc()
             pc = self.pc
             assert pc is not None
-            with livekit_negotiation():
+            with livekit_negotiation(self.zero_playout):
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=vp8_first(offer.sdp), type="offer"))
             if first and self.grant.can_subscribe and not self.dual:
                 self._attach_output(pc)
@@ -364,7 +366,8 @@ class ParticipantConnection:
         vp8 = [c for c in RTCRtpSender.getCapabilities("video").codecs if c.mimeType.lower() in ("video/vp8", "video/rtx")]
         transceiver.setCodecPreferences(vp8)  # our encoder makes VP8
         self._name_output(transceiver)
-        offer = await pc.createOffer()
+        with livekit_negotiation(self.zero_playout):
+            offer = await pc.createOffer()
         with gathering_on(self._host):
             await pc.setLocalDescription(offer)
         mids = {transceiver.mid: self.room.track_sid}

@@ -87,8 +87,9 @@ class LiveKitServer:
     """Routes `/rtc`, `/rtc/v1` and `/rtc/validate` into the rooms of the service."""
 
     def __init__(self, signer: TokenSigner, rooms: dict[str, Room], host: str, pcs: set[RTCPeerConnection],
-                 drop_after: Callable[[], float | None]) -> None:
+                 drop_after: Callable[[], float | None], zero_playout: bool = True) -> None:
         self.signer = signer
+        self.zero_playout = zero_playout
         self.rooms = rooms
         self.host = host
         self.pcs = pcs
@@ -145,7 +146,8 @@ class LiveKitServer:
             log.info("livekit: %s asked to resume; asking for a full reconnect", grant.identity[:20])
             await _leave(ws, models.DisconnectReason.STATE_MISMATCH, rtc.LeaveRequest.Action.RECONNECT)
             return ws
-        connection = ParticipantConnection(ws, room, grant, self.host, self.pcs, self._drop_after(), dual=dual)
+        connection = ParticipantConnection(ws, room, grant, self.host, self.pcs, self._drop_after(), dual=dual,
+                                           zero_playout=self.zero_playout)
         log.info("livekit %s: joined (%s, %s)", connection.tag, "publisher" if grant.can_publish else "viewer",
                  "two peer connections" if dual else "one peer connection")
         await connection.run(join)

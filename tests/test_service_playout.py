@@ -1,0 +1,85 @@
+"""Zero playout delay on the LiveKit path: negotiated in the service's answers, written on packets.
+
+A libwebrtc receiver offers the playout-delay extension; the service accepts it (and its senders
+then write min = max = 0 on every packet) unless it was started with `--playout-delay auto`. The
+effect on the glass is measured by `benchmarks/run_all.py` (figure 3, both settings side by side).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import pytest
+from aiortc import rtp
+from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
+from livekit.protocol import rtc
+
+from decart_flow.service.app import LocalService
+from decart_flow.service.livekit import playout
+from test_service_livekit_control import KEY, join_param, open_control, receive, signal
+
+EXTMAP = f"a=extmap:12 {playout.URI}"
+
+
+async def answer_to_a_libwebrtc_like_offer(service: LocalService) -> str:
+    """The service's answer to an offer that, as libwebrtc's do, lists playout-delay for video."""
+    from aiortc import RTCConfiguration, RTCPeerConnection
+
+    from decart_flow.service.loopback import loopback_gathering
+
+    client = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no STUN server: nothing leaves the host
+    client.addTransceiver("video", direction="recvonly")
+    with loopback_gathering():
+        await client.setLocalDescription(await client.createOffer())
+    head, video = client.localDescription.sdp.split("m=video", 1)
+    video = video.replace("\r\na=mid:", f"\r\n{EXTMAP}\r\na=mid:", 1)
+    offer = rtc.SessionDescription(type="offer", sdp=head + "m=video" + video, id=1)
+    session, ws = await open_control(service)
+    try:
+        await ws.send_json({"type": "livekit_join"})
+        info = await receive(ws)
+        join = join_param(rtc.JoinRequest(publisher_offer=offer))
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(f"{info['livekit_url']}/rtc/v1", params={"join_request": join, "access_token": info["token"]}) as lk:
+                await signal(lk)  # join
+                return (await signal(lk)).answer.sdp
+    finally:
+        await client.close()
+        await ws.close()
+        await session.close()
+
+
+async def test_the_service_accepts_zero_playout_delay_for_its_video() -> None:
+    async with LocalService(api_key=KEY) as service:
+        answer = await answer_to_a_libwebrtc_like_offer(service)
+    assert EXTMAP in answer
+
+
+async def test_playout_delay_auto_leaves_the_receiver_its_smoothing() -> None:
+    async with LocalService(api_key=KEY, playout_delay="auto") as service:
+        answer = await answer_to_a_libwebrtc_like_offer(service)
+    assert playout.URI not in answer
+    assert "a=sendonly" in answer  # still a whole answer with our video, only without the extension
+
+
+def test_a_bad_playout_delay_is_refused_with_the_choices() -> None:
+    with pytest.raises(ValueError, match="give one of 0, auto"):
+        LocalService(playout_delay="10ms")
+
+
+def _packed(extensions: list[RTCRtpHeaderExtensionParameters]) -> list[tuple[int, bytes]]:
+    playout.install()
+    header_map = rtp.HeaderExtensionsMap()
+    header_map.configure(RTCRtpParameters(headerExtensions=extensions))
+    values: Any = rtp.HeaderExtensions()
+    values.mid = "2"
+    profile, packed = header_map.set(values)
+    return rtp.unpack_header_extensions(profile, packed)
+
+
+def test_senders_write_zero_playout_delay_where_it_was_negotiated() -> None:
+    mid = RTCRtpHeaderExtensionParameters(id=4, uri="urn:ietf:params:rtp-hdrext:sdes:mid")
+    delay = RTCRtpHeaderExtensionParameters(id=7, uri=playout.URI)
+    assert _packed([mid, delay]) == [(4, b"2"), (7, b"\x00\x00\x00")]
+    assert _packed([mid]) == [(4, b"2")]  # the 2025 path never negotiates it: packets unchanged
