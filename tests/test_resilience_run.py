@@ -189,3 +189,25 @@ def test_a_killed_and_restarted_service_mid_show_carries_the_show_on(tmp_path: P
     assert order[-1] >= 3 and 13.8 < first_last < 15.5, (order, first_last)
     sessions = {r.get("session_id") for r in records if r["event"] == "session.state" and r.get("session_id")}
     assert len(sessions) == 2, sessions  # a new session, not a resumed one
+
+
+def test_a_full_service_at_start_is_waited_for_and_journaled(tmp_path: Path) -> None:
+    """`Server at capacity` while connecting: retried however long, each refusal an `error` record,
+    then the show plays from its start."""
+    service = Serve(free_port(), "full-for=2.5s").start()
+    jpath = tmp_path / "j.jsonl"
+    run = cli("run", str(write_show(tmp_path, duration="4s")), "--headless", "--backend", service.url,
+              "--api-key", KEY, "--journal", str(jpath), cwd=tmp_path)
+    try:
+        out, err = run.communicate(timeout=60)
+    finally:
+        run.kill()
+        service.stop()
+    assert run.returncode == 0, err
+    records = journal(jpath)
+    full = [r for r in records if r["event"] == "error" and "capacity" in r["message"]]
+    assert full, records
+    first_fire = next(i for i, r in enumerate(records) if r["event"] == "cue.fire")
+    assert records.index(full[0]) < first_fire
+    assert fired(records, "timeline 0:02") and records[-1]["event"] == "show.end"
+    assert KEY not in jpath.read_text()

@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import sys
+import time
 
 from aiohttp import web
 from aiortc import RTCPeerConnection
@@ -65,6 +66,7 @@ class LocalService:
         self._runner: web.AppRunner | None = None
         self._exit_task: asyncio.Task[None] | None = None
         self.stopped = asyncio.Event()
+        self._started = time.monotonic()
 
     @property
     def url(self) -> str:
@@ -77,6 +79,7 @@ class LocalService:
         from decart_flow.realtime.memory import limit_arenas
 
         limit_arenas(MALLOC_ARENAS)
+        self._started = time.monotonic()
         app = web.Application()
         for path in STREAM_PATHS:
             app.router.add_get(path, self._stream)
@@ -135,6 +138,11 @@ class LocalService:
             log.warning("refused a connection: %d connections open, the most this service takes", len(self.sessions))
             await ws.send_str(json.dumps({"type": "error", "error": f"service is full: {len(self.sessions)} connections "
                                           "open, the most it takes; close idle ones or try again later"}))
+            await ws.close()
+            return ws
+        if time.monotonic() - self._started < self.faults.full_for:
+            log.info("refused a connection: at capacity (fault full-for)")
+            await ws.send_str(json.dumps({"type": "error", "error": "Server at capacity, please retry later"}))
             await ws.close()
             return ws
         key = request.query.get("api_key")

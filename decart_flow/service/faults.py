@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-_SECONDS = {"drop-ws-after", "ack-delay", "stall-video-after", "exit-after", "drop-livekit-after", "queue-for"}
+_SECONDS = {"drop-ws-after", "ack-delay", "stall-video-after", "exit-after", "drop-livekit-after", "queue-for", "full-for"}
 _RATIOS = {"reject-prompts"}
 
 
@@ -21,6 +21,7 @@ class Faults:
     exit_after: float | None = None  # the whole service stops this long after start
     drop_livekit_after: float | None = None  # close each LiveKit connection (signal and media) this long after it joined
     queue_for: float = 0.0  # 2026: every session waits this long in line (a full service) before its room
+    full_for: float = 0.0  # every stream connection is refused "Server at capacity" this long after start
 
     @classmethod
     def parse(cls, specs: list[str] | tuple[str, ...] | None) -> "Faults":
