@@ -12,6 +12,7 @@ from decart_flow.runner.run import RunOptions
 from decart_flow.show import load_show
 from decart_flow.tui.app import FlowApp
 from decart_flow.tui.header import ShowHeader
+from decart_flow.tui.stats_panel import StatsPanel
 
 SHOW = """\
 name: keys
@@ -102,6 +103,22 @@ async def test_go_keys_fire_timeline(show_file, tmp_path):
         assert [(g["direction"], g["index"]) for g in gos] == [("next", 0), ("next", 1), ("back", 0)]
         await wait_for(pilot, lambda: any(r["action"].get("prompt") == "Second look"
                                           for r in live.events("action.send")))
+
+    await play(show_file, tmp_path, body)
+
+
+async def test_the_stream_panel_shows_frames_and_the_cue_to_glass_of_a_go(show_file, tmp_path):
+    """The figures come from the run (fps in and out, the glass meter on the session) down the bound glance."""
+    async def body(live, pilot):
+        panel = live.app.query_one(StatsPanel)
+        await wait_for(pilot, lambda: (live.app.glance.fps_in or 0) > 0 and (live.app.glance.fps_out or 0) > 0)
+        await pilot.press("g")
+        await wait_for(pilot, lambda: live.app.glance.glass_ms is not None)
+        glance = live.app.glance
+        assert panel.glance is glance  # bound: the panel draws the app's glance, not a copy
+        assert 0 < glance.glass_ms < 2000, glance.glass_ms  # a GO on loopback reaches the glass within 2 s
+        text = "".join(str(panel.render_line(y).text) for y in range(2))
+        assert f"{glance.glass_ms:.0f} ms" in text and "fps" in text
 
     await play(show_file, tmp_path, body)
 
