@@ -17,15 +17,14 @@ from aiortc import RTCPeerConnection
 
 from decart_flow.service.faults import Faults
 from decart_flow.service.keys import KeyStore, TokenRequestError
+from decart_flow.realtime.models import STREAM_PATHS, ModelDefinition
 from decart_flow.realtime.models import find as find_model
-from decart_flow.realtime.models import ModelDefinition
 from decart_flow.service.livekit.server import LiveKitServer
 from decart_flow.service.signaling import StreamSession
 from decart_flow.service.today import Today
 
 log = logging.getLogger(__name__)
 
-STREAM_PATHS = ("/v1/stream", "/v1/avatar-live/stream")
 # set_image carries up to 20 MB of image as base64 (4/3 larger): a bit more gets a clear
 # "too large" ack; far bigger messages close the socket (aiohttp refuses them unread).
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
@@ -205,7 +204,7 @@ _CORS = {"Access-Control-Allow-Origin": "*"}
 
 
 def _room_problem(model: ModelDefinition) -> str | None:
-    if model.avatar:
+    if model.is_avatar:
         return f"{model.name} has no LiveKit session (retired in 2026 with every audio feature); use the 2025 protocol"
     return None
 
