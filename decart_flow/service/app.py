@@ -17,6 +17,7 @@ from aiortc import RTCPeerConnection
 
 from decart_flow.service.faults import Faults
 from decart_flow.service.keys import KeyStore, TokenRequestError
+from decart_flow.realtime.memory import limit_arenas, trim
 from decart_flow.realtime.models import STREAM_PATHS, ModelDefinition
 from decart_flow.realtime.models import find as find_model
 from decart_flow.service.livekit.server import LiveKitServer
@@ -66,8 +67,6 @@ class LocalService:
         # Rendering and encoding run in worker threads that hold the GIL for stretches; with
         # Python's 5 ms switch interval a prompt waited up to that long to be read off the socket.
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
-        from decart_flow.realtime.memory import limit_arenas
-
         limit_arenas(MALLOC_ARENAS)
         app = web.Application()
         for path in STREAM_PATHS:
@@ -165,7 +164,7 @@ class LocalService:
             self.sessions.discard(session)
             log.info("session %s: ended", session.id[:8])
         if not self.sessions:  # between sessions: nothing is rendering while the heap is walked
-            await asyncio.get_running_loop().run_in_executor(None, _trim)
+            await asyncio.get_running_loop().run_in_executor(None, trim)
         return ws
 
     async def _tokens(self, request: web.Request) -> web.Response:
@@ -211,10 +210,3 @@ def _room_problem(model: ModelDefinition) -> str | None:
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
-
-
-def _trim() -> None:
-    """memory.trim, imported on first use: finding libc runs `ldconfig` (~0.1 s) that start-up skips."""
-    from decart_flow.realtime.memory import trim
-
-    trim()
