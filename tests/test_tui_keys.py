@@ -170,14 +170,27 @@ async def test_reload_checks_first(show_file, tmp_path):
         await pilot.press("r")
         await wait_for(pilot, lambda: live.app.note is not None and "refused" in live.app.note)
         assert not live.events("show.reload")
+        live.app.note = None
+        show_file.write_text(SHOW.replace("model: mirage_v2", "model: mirage"))  # valid, but needs a restart
+        await pilot.press("r")
+        await wait_for(pilot, lambda: live.app.note is not None and "refused" in live.app.note)
+        assert not live.events("show.reload") and live.app.show.model == "mirage_v2"
         show_file.write_text(SHOW.replace("Lightning storm", "Hail storm"))
         await pilot.press("r")
         await wait_for(pilot, lambda: bool(live.events("show.reload")))
+        assert live.app.show.duration == 600.0  # the run's --duration holds over the reload
         await pilot.press("1")
         await wait_for(pilot, lambda: any(r["action"].get("prompt") == "Hail storm"
                                           for r in live.events("action.send")))
 
-    await play(show_file, tmp_path, body)
+    live = Live(show_file, tmp_path)
+    live.app.options.duration = 600.0
+    try:
+        async with live.app.run_test(size=(160, 50)) as pilot:
+            await live.started(pilot)
+            await body(live, pilot)
+    finally:
+        await live.app.shutdown_run()
 
 
 async def test_help_lists_show_keys_and_quit_is_confirmed(show_file, tmp_path):

@@ -15,7 +15,6 @@ import asyncio
 import concurrent.futures
 import logging
 from collections import deque
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -29,6 +28,7 @@ from textual.reactive import var
 from textual.screen import ModalScreen
 from textual.widgets import Footer
 
+from ..control.watch import reload_problem
 from ..engine.clock import local_zone
 from ..engine.state import ShowState
 from ..runner.run import Run, RunError, RunOptions, UsageError, exit_code
@@ -318,8 +318,13 @@ class FlowApp(App[int]):
                 self._lines.append((f"reload: {problem}", "bold red"))
             self.notify(str(exc.problems[0]) if exc.problems else "reload refused", severity="error", timeout=6)
             return
-        if self.options.duration is not None:
-            show = replace(show, duration=self.options.duration)
+        problem = reload_problem(path, self.show, show)
+        if problem is not None:
+            self.note = "reload refused: the show goes on"
+            self._lines.append((f"reload: {problem}", "bold red"))
+            self.notify(problem, severity="error", timeout=6)
+            return
+        show = self.options.applied_to(show)
         if self.show_run is None or self.show_run.engine is None or self.phase in ("ended", "failed"):
             self.notify("the show is not playing", severity="warning", timeout=2)
             return
