@@ -156,6 +156,11 @@ class ServiceProcess:
     def running(self) -> bool:
         return self._process is not None and self._process.is_alive()
 
+    @property
+    def exitcode(self) -> int | None:
+        """How the child ended: its exit code, minus the signal that killed it; None while it runs."""
+        return self._process.exitcode if self._process is not None else None
+
     def __enter__(self) -> "ServiceProcess":
         self.start()
         return self
