@@ -57,9 +57,9 @@ async def wait_for(pilot, check, timeout: float = 15.0) -> None:
 class Live:
     """A FlowApp playing `show_file` on the embedded local service, started and playing."""
 
-    def __init__(self, show_file: Path, tmp_path: Path) -> None:
+    def __init__(self, show_file: Path, tmp_path: Path, **options) -> None:
         self.journal = tmp_path / "journal.jsonl"
-        self.app = FlowApp(load_show(show_file), RunOptions(journal=str(self.journal)))
+        self.app = FlowApp(load_show(show_file), RunOptions(journal=str(self.journal), **options))
 
     def events(self, name: str) -> list[dict]:
         return [r for r in records(self.journal) if r["event"] == name]
@@ -68,8 +68,8 @@ class Live:
         await wait_for(pilot, lambda: self.app._state is not None and self.app._state.started, 30.0)
 
 
-async def play(show_file: Path, tmp_path: Path, body) -> Live:
-    live = Live(show_file, tmp_path)
+async def play(show_file: Path, tmp_path: Path, body, **options) -> Live:
+    live = Live(show_file, tmp_path, **options)
     try:
         async with live.app.run_test(size=(160, 50)) as pilot:
             await live.started(pilot)
@@ -183,14 +183,7 @@ async def test_reload_checks_first(show_file, tmp_path):
         await wait_for(pilot, lambda: any(r["action"].get("prompt") == "Hail storm"
                                           for r in live.events("action.send")))
 
-    live = Live(show_file, tmp_path)
-    live.app.options.duration = 600.0
-    try:
-        async with live.app.run_test(size=(160, 50)) as pilot:
-            await live.started(pilot)
-            await body(live, pilot)
-    finally:
-        await live.app.shutdown_run()
+    await play(show_file, tmp_path, body, duration=600.0)
 
 
 async def test_help_lists_show_keys_and_quit_is_confirmed(show_file, tmp_path):
