@@ -20,9 +20,10 @@ import logging
 import selectors
 import sys
 import time
-from typing import Callable
+from typing import Any, Callable, Coroutine, TypeVar
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 WINDOW_S = 0.006  # a timer closer than this: the screen's loop waits it out
 AFTER_S = 0.0015  # and for this long after it (the cue's write takes well under a millisecond)
@@ -70,6 +71,12 @@ class _Selector(selectors.DefaultSelector):  # type: ignore[misc,valid-type]
 def guarded_loop(guard: CueGuard) -> asyncio.AbstractEventLoop:
     """An event loop for the screen's thread that steps aside for the show's timers (see the module)."""
     return asyncio.SelectorEventLoop(_Selector(guard))
+
+
+def run_guarded(main: Callable[[], Coroutine[Any, Any, T]], guard: CueGuard) -> T:
+    """`main()` to its end on a loop made by `guarded_loop(guard)`: how a screen runs beside the show."""
+    with asyncio.Runner(loop_factory=lambda: guarded_loop(guard)) as runner:
+        return runner.run(main())
 
 
 class ScreenSwitchInterval:
