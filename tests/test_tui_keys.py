@@ -12,6 +12,7 @@ from decart_flow.runner.run import RunOptions
 from decart_flow.show import load_show
 from decart_flow.tui.app import FlowApp
 from decart_flow.tui.header import ShowHeader
+from decart_flow.tui.stats_panel import StatsPanel
 
 SHOW = """\
 name: keys
@@ -56,19 +57,19 @@ async def wait_for(pilot, check, timeout: float = 15.0) -> None:
 class Live:
     """A FlowApp playing `show_file` on the embedded local service, started and playing."""
 
-    def __init__(self, show_file: Path, tmp_path: Path) -> None:
+    def __init__(self, show_file: Path, tmp_path: Path, **options) -> None:
         self.journal = tmp_path / "journal.jsonl"
-        self.app = FlowApp(load_show(show_file), RunOptions(journal=str(self.journal)))
+        self.app = FlowApp(load_show(show_file), RunOptions(journal=str(self.journal), **options))
 
     def events(self, name: str) -> list[dict]:
         return [r for r in records(self.journal) if r["event"] == name]
 
     async def started(self, pilot) -> None:
-        await wait_for(pilot, lambda: self.app._state is not None and self.app._state.started, 30.0)
+        await wait_for(pilot, lambda: self.app.glance is not None and self.app.glance.state.started, 30.0)
 
 
-async def play(show_file: Path, tmp_path: Path, body) -> Live:
-    live = Live(show_file, tmp_path)
+async def play(show_file: Path, tmp_path: Path, body, **options) -> Live:
+    live = Live(show_file, tmp_path, **options)
     try:
         async with live.app.run_test(size=(160, 50)) as pilot:
             await live.started(pilot)
@@ -106,6 +107,27 @@ async def test_go_keys_fire_timeline(show_file, tmp_path):
     await play(show_file, tmp_path, body)
 
 
+async def test_the_stream_panel_shows_frames_and_the_cue_to_glass_of_a_go(show_file, tmp_path):
+    """The figures come from the run (fps in and out, the glass meter on the session) down the bound glance."""
+    async def body(live, pilot):
+        panel = live.app.query_one(StatsPanel)
+        await wait_for(pilot, lambda: (live.app.glance.fps_in or 0) > 0 and (live.app.glance.fps_out or 0) > 0)
+        await pilot.press("g")
+        await wait_for(pilot, lambda: live.app.glance.glass_ms is not None)
+        glance = live.app.glance
+        assert panel.glance is glance  # bound: the panel draws the app's glance, not a copy
+        assert 0 < glance.glass_ms < 2000, glance.glass_ms  # a GO on loopback reaches the glass within 2 s
+        text = "".join(str(panel.render_line(y).text) for y in range(2))
+        assert f"{glance.glass_ms:.0f} ms" in text and "fps" in text
+        thread = live.app.show_thread
+        last = thread.figures()[2]
+        thread.request_stop("quit")
+        await wait_for(pilot, thread.finished.done)
+        assert last is not None and thread.figures()[2] == last  # the last figure stays once the show ended
+
+    await play(show_file, tmp_path, body)
+
+
 @pytest.mark.slow  # Pilot waits for the screen to settle after each key: ~25 s on a loaded 2-core box
 async def test_prompt_box_sends_prompt(show_file, tmp_path):
     async def body(live, pilot):
@@ -118,7 +140,7 @@ async def test_prompt_box_sends_prompt(show_file, tmp_path):
         sent = [r for r in live.events("action.send") if r["action"].get("prompt") == "Paper cutout city"][0]
         assert sent["action"]["enhance"] is False
         assert live.events("manual")[0]["source"] == "prompt box"
-        await wait_for(pilot, lambda: live.app._state.prompt == "Paper cutout city")
+        await wait_for(pilot, lambda: live.app.glance.state.prompt == "Paper cutout city")
 
     await play(show_file, tmp_path, body)
 
@@ -153,14 +175,20 @@ async def test_reload_checks_first(show_file, tmp_path):
         await pilot.press("r")
         await wait_for(pilot, lambda: live.app.note is not None and "refused" in live.app.note)
         assert not live.events("show.reload")
+        live.app.note = None
+        show_file.write_text(SHOW.replace("model: mirage_v2", "model: mirage"))  # valid, but needs a restart
+        await pilot.press("r")
+        await wait_for(pilot, lambda: live.app.note is not None and "refused" in live.app.note)
+        assert not live.events("show.reload") and live.app.show.model == "mirage_v2"
         show_file.write_text(SHOW.replace("Lightning storm", "Hail storm"))
         await pilot.press("r")
         await wait_for(pilot, lambda: bool(live.events("show.reload")))
+        assert live.app.show.duration == 600.0  # the run's --duration holds over the reload
         await pilot.press("1")
         await wait_for(pilot, lambda: any(r["action"].get("prompt") == "Hail storm"
                                           for r in live.events("action.send")))
 
-    await play(show_file, tmp_path, body)
+    await play(show_file, tmp_path, body, duration=600.0)
 
 
 async def test_help_lists_show_keys_and_quit_is_confirmed(show_file, tmp_path):
