@@ -26,11 +26,11 @@ async def answer_to_a_libwebrtc_like_offer(service: LocalService) -> str:
     """The service's answer to an offer that, as libwebrtc's do, lists playout-delay for video."""
     from aiortc import RTCConfiguration, RTCPeerConnection
 
-    from decart_flow.service.loopback import loopback_gathering
+    from decart_flow.realtime.loopback import loopback_candidates
 
     client = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no STUN server: nothing leaves the host
     client.addTransceiver("video", direction="recvonly")
-    with loopback_gathering():
+    with loopback_candidates():
         await client.setLocalDescription(await client.createOffer())
     head, video = client.localDescription.sdp.split("m=video", 1)
     video = video.replace("\r\na=mid:", f"\r\n{EXTMAP}\r\na=mid:", 1)
