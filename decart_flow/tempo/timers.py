@@ -1,0 +1,51 @@
+"""A show-clock timer for a place on the beat grid, set again whenever the grid changes.
+
+A beat's show time is known only until the tempo changes (a tap, a Link peer, `/tempo`): the timer
+listens to the grid and moves itself. With a lead (lookahead) it fires that much before the beat.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..engine.lookahead import Lead, call_ahead
+from .grid import BeatGrid
+
+
+class BeatTimer:
+    """`cb(lead_seconds)` when the grid reaches `beat` (early by `lead`); `cancel()` stops it."""
+
+    __slots__ = ("clock", "grid", "beat", "cb", "lead", "_timer", "_unsubscribe", "done")
+
+    def __init__(self, show_clock: Any, grid: BeatGrid, beat: float, cb: Callable[[float], None],
+                 lead: Lead | None = None) -> None:
+        self.clock, self.grid, self.beat, self.cb, self.lead = show_clock, grid, beat, cb, lead
+        self.done = False
+        self._timer: Any = None
+        self._unsubscribe = grid.subscribe(self._place)
+        self._place()
+
+    def when(self) -> float:
+        """The show time of the beat, as the grid has it now (not before the present)."""
+        now = self.clock.planning_t
+        return self.grid.t_at(self.beat, after=now)
+
+    def _place(self) -> None:
+        if self.done:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = call_ahead(self.clock.call_at, self.when(), self.lead, self._fire)
+
+    def _fire(self, lead: float) -> None:
+        self.done = True
+        self._unsubscribe()
+        self.cb(lead)
+
+    def cancel(self) -> None:
+        self.done = True
+        self._unsubscribe()
+        if self._timer is not None:
+            self._timer.cancel()
+
+    dispose = cancel
