@@ -1,0 +1,44 @@
+"""A real Ableton Link session: our Conductor and a peer using aalink directly, two processes in a
+network namespace of the test's own with only loopback (Link multicasts on every interface, so it
+never runs on this machine's own ones). They agree on beat times; a peer's tempo change is followed;
+our published tempo is the peer's; the show starts on the session's bar line."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.netns import Netns, unavailable
+from tests.tempo_harness.agree import lines, offsets_ms
+
+pytest.importorskip("aalink")
+HARNESS = Path(__file__).parent / "tempo_harness"
+pytestmark = pytest.mark.skipif(unavailable() is not None, reason=unavailable() or "")
+
+
+def test_our_beats_are_the_link_peers_beats() -> None:
+    with Netns(veth=False) as ns:
+        assert ns.interfaces() == ["lo"]  # nothing in here can reach another machine
+        peer = ns.popen([sys.executable, str(HARNESS / "peer.py"), "--bpm", "97", "--seconds", "11",
+                         "--change-at", "4", "--change-bpm", "140"], stdout=-1, text=True)
+        ours = ns.run([sys.executable, str(HARNESS / "ours.py"), "--bpm", "120", "--seconds", "7",
+                       "--publish-at", "5", "--publish-bpm", "100"], timeout=60, cwd=HARNESS.parent.parent)
+        assert ours.returncode == 0, ours.stderr[-2000:]
+        peer_out, _ = peer.communicate(timeout=30)
+    beats, samples = lines(ours.stdout), lines(peer_out)
+    done = beats.pop()
+    assert done["done"] and done["offset"] % 4 == 0  # bar 1 of the show is a bar of the session
+    assert done["start_bar_phase"] < 0.05 or done["start_bar_phase"] > 3.95  # started on the bar line
+    assert beats[0]["bpm"] == pytest.approx(97, abs=0.01)  # the session's tempo, not the show's 120
+    assert any(b["bpm"] == pytest.approx(140, abs=0.01) for b in beats)  # the peer's change, followed
+    assert samples[-1]["tempo"] == pytest.approx(100, abs=0.01)  # ours, published to the peer
+    assert all(b["peers"] >= 1 for b in beats)
+    late = offsets_ms(beats, samples)
+    assert len(late) >= 10
+    print("offsets ms", [round(x, 2) for x in late])
+    # the same beats on both sides: a beat fires when the peer reaches it (a busy machine may delay a few)
+    assert statistics.median(abs(x) for x in late) < 5.0, late
+    assert max(abs(x) for x in late) < 60.0, late
