@@ -90,4 +90,5 @@ def test_osc_tempo_sets_the_grid_from_now_on() -> None:
     assert conductor.grid.beat_at(3.0) == pytest.approx(5.0)
     show.now = 3.0
     state = conductor.state()
-    assert (state.bpm, state.source, state.peers, state.bar_beat) == (60.0, "internal", None, "2.2")
+    assert (state.bpm, state.source, state.peers, state.bar_beat(3.0)) == (60.0, "internal", None, "2.2")
+    assert state.bar_beat(4.0) == "2.3"  # the TUI moves it on with show time

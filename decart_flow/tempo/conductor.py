@@ -35,14 +35,25 @@ class ShowTime(Protocol):
 
 @dataclass(frozen=True)
 class TempoState:
-    """What the TUI header shows."""
+    """What the TUI shows: the tempo, its source and the beat, which it moves on to any show time."""
 
     bpm: float
     source: str
     peers: int | None  # Link only
-    bar_beat: str
-    phase: float  # 0..1 within the beat, for the indicator
-    beat_in_bar: int  # 1-based
+    beats_per_bar: int
+    t: float  # the show time the beat was read at
+    beat: float
+
+    def beat_at(self, t: float) -> float:
+        return self.beat + (t - self.t) * self.bpm / 60.0
+
+    def bar_beat(self, t: float) -> str:
+        return self.format(self.beat_at(t))
+
+    def format(self, beat: float) -> str:
+        whole = math.floor(beat + 1e-9)
+        bar, in_bar = divmod(whole, self.beats_per_bar)
+        return f"{bar + 1}.{in_bar + 1}"
 
 
 class Conductor:
@@ -179,10 +190,6 @@ class Conductor:
 
     def state(self) -> TempoState:
         t = self.show.t
-        beat = self.grid.beat_at(t)
-        whole = math.floor(beat + 1e-9)
-        return TempoState(
-            bpm=self.grid.bpm, source=self.source,
-            peers=self.link.peers if self.link is not None and self.link.running else None,
-            bar_beat=self.grid.format(beat), phase=beat - whole,
-            beat_in_bar=whole % self.grid.beats_per_bar + 1)
+        return TempoState(bpm=self.grid.bpm, source=self.source,
+                          peers=self.link.peers if self.link is not None and self.link.running else None,
+                          beats_per_bar=self.grid.beats_per_bar, t=t, beat=self.grid.beat_at(t))
