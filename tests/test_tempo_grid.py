@@ -66,7 +66,7 @@ def _run(build, until: float = 60.0):  # type: ignore[no-untyped-def]
 
 def _every_beat(sc: ShowClock, grid: BeatGrid, seen: list, count: int) -> None:  # type: ignore[type-arg]
     def place(beat: int) -> None:
-        def fire(_lead: float) -> None:
+        def fire(_t: float, _lead: float) -> None:
             seen.append((round(sc.t, 6), beat))
             if beat + 1 < count:
                 place(beat + 1)
@@ -98,7 +98,7 @@ def test_a_pause_stops_the_grid_and_go_moves_along_it() -> None:
     assert seen == [(0.0, 0), (0.5, 1), (1.0, 2), (1.5, 3), (2.0, 4), (2.5, 5), (3.0, 6), (3.5, 7)]
 
     def build_go(loop, sc, seen):  # type: ignore[no-untyped-def]
-        def fire(_lead: float) -> None:
+        def fire(_t: float, _lead: float) -> None:
             seen.append((round(sc.t, 6), round(loop.time(), 6)))
         BeatTimer(sc, grid, 16.0, fire)  # bar 5 at 8 s of show time
         loop.call_at(1.0, lambda: sc.jump(6.0))  # GO: show time 6 at loop time 1
@@ -112,6 +112,6 @@ def test_a_beat_timer_with_a_lead_fires_early_by_it() -> None:
     grid = BeatGrid(120)
 
     def build(loop, sc, seen):  # type: ignore[no-untyped-def]
-        BeatTimer(sc, grid, 4.0, lambda lead: seen.append((round(sc.t, 6), lead)), Lead(0.12))
+        BeatTimer(sc, grid, 4.0, lambda t, lead: seen.append((round(sc.t, 6), t, lead)), Lead(0.12))
 
-    assert _run(build) == [(1.88, 0.12)]
+    assert _run(build) == [(1.88, 2.0, 0.12)]

@@ -13,13 +13,15 @@ from .grid import BeatGrid
 
 
 class BeatTimer:
-    """`cb(lead_seconds)` when the grid reaches `beat` (early by `lead`); `cancel()` stops it."""
+    """`cb(t, lead_seconds)` when the grid reaches `beat` (early by `lead`), `t` the show time of the
+    beat; `cancel()` stops it."""
 
-    __slots__ = ("clock", "grid", "beat", "cb", "lead", "_timer", "_unsubscribe", "done")
+    __slots__ = ("clock", "grid", "beat", "cb", "lead", "t", "_timer", "_unsubscribe", "done")
 
-    def __init__(self, show_clock: Any, grid: BeatGrid, beat: float, cb: Callable[[float], None],
+    def __init__(self, show_clock: Any, grid: BeatGrid, beat: float, cb: Callable[[float, float], None],
                  lead: Lead | None = None) -> None:
         self.clock, self.grid, self.beat, self.cb, self.lead = show_clock, grid, beat, cb, lead
+        self.t = 0.0
         self.done = False
         self._timer: Any = None
         self._unsubscribe = grid.subscribe(self._place)
@@ -35,12 +37,13 @@ class BeatTimer:
             return
         if self._timer is not None:
             self._timer.cancel()
-        self._timer = call_ahead(self.clock.call_at, self.when(), self.lead, self._fire)
+        self.t = self.when()
+        self._timer = call_ahead(self.clock.call_at, self.t, self.lead, self._fire)
 
     def _fire(self, lead: float) -> None:
         self.done = True
         self._unsubscribe()
-        self.cb(lead)
+        self.cb(self.t, lead)
 
     def cancel(self) -> None:
         self.done = True

@@ -35,7 +35,7 @@ async def main(args: argparse.Namespace) -> None:
     done = loop.create_future()
 
     def on_beat(beat: int) -> None:
-        def fire(_lead: float) -> None:
+        def fire(_t: float, _lead: float) -> None:
             print(json.dumps({"mono": loop.time(), "beat": beat, "link_beat": beat - conductor.offset,
                               "bpm": conductor.grid.bpm, "peers": conductor.link.peers}), flush=True)  # type: ignore[union-attr, operator]
             if sc.t < args.seconds:
