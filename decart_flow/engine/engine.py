@@ -12,18 +12,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from reactivex.disposable import Disposable, SerialDisposable
+from reactivex.disposable import SerialDisposable
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 from reactivex.subject import BehaviorSubject
 
-from ..show.model import Action, Cue, MirrorAction, ShowModel, TimelineEntry
+from ..show.model import Action, Cue, ShowModel, TimelineEntry
 from . import catchup
-from .actions import REGISTRY, SEQUENTIAL, ActionContext, new_context, perform
+from .actions import ActionContext, action_kind
 from .choices import Choices
 from .clock import Clock
 from .compiled import compile_cue
@@ -35,7 +34,7 @@ from .opening import OpeningHours
 from .loop import eager
 from .showclock import EPS, ShowClock
 from .state import PastFiring, ShowState, Upcoming
-from .triggers import Fire, trigger_type
+from .triggers import Fire, trigger_kind
 from .triggers.event import EventHub
 from .when import inside
 
@@ -45,8 +44,6 @@ if TYPE_CHECKING:  # `plan` need not import the wire client's package
 log = logging.getLogger(__name__)
 
 ActionHook = Callable[[float, str, dict[str, Any]], None]  # (show t, cue, action), at the loop time it happens
-
-_PLACES = tuple(str(i) for i in range(32))  # an action's place in its cue, as the choosers key it
 
 
 def fmt_t(t: float) -> str:
@@ -217,7 +214,7 @@ class Engine:
         finally:
             self.show_clock.plan_t = None
         for cue in self.show.cues:
-            if not trigger_type(cue.trigger).show_time and _is_wall(cue):
+            if not trigger_kind(cue.trigger).show_time and _is_wall(cue):
                 self._subs.append(self._subscribe(cue))
         self._changed()
 
@@ -254,7 +251,7 @@ class Engine:
         return any(lead is not None and lead.auto for lead in map(self._lead, settings))
 
     def _subscribe(self, cue: Cue) -> Any:
-        kind = trigger_type(cue.trigger)
+        kind = trigger_kind(cue.trigger)
         observable = kind.observe(cue.trigger, self, self._lead(cue.lookahead))
         general = partial(self._fire, cue)
         on_next = compile_cue(self, cue, general) or general  # lean only for a session that acks at once
@@ -299,7 +296,7 @@ class Engine:
 
     def _subscribe_events(self) -> None:
         for cue in self.show.cues:
-            if not trigger_type(cue.trigger).show_time and not _is_wall(cue):
+            if not trigger_kind(cue.trigger).show_time and not _is_wall(cue):
                 self._subs.append(self._subscribe(cue))
 
     def _subscribe_show_time(self) -> None:
@@ -318,7 +315,7 @@ class Engine:
         if self.show.duration is not None:
             self._show_subs.append(sc.call_at(self.show.duration, self._duration_end, prio=0))
         for cue in self.show.cues:
-            if trigger_type(cue.trigger).show_time:
+            if trigger_kind(cue.trigger).show_time:
                 self._show_subs.append(self._subscribe(cue))
 
     def _replan(self) -> None:
@@ -351,13 +348,7 @@ class Engine:
             self._ahead = lead
             try:
                 seq = (cue.actions + cue.then if cue.then else cue.actions) if fire.actions is None else fire.actions
-                for action in seq:
-                    if type(action) in SEQUENTIAL:
-                        instant = self._start_run(cue, seq, fire.args, lead)
-                        break
-                else:  # an instant cue (`_start_run`'s first case, inline: it is most firings)
-                    self._perform_all(cue.name, seq, fire.args)
-                    instant = True
+                instant = self._start_run(cue, seq, fire.args, lead)
             except Exception as exc:  # noqa: BLE001 - our bug: log it, the show goes on
                 self._bug(f"cue {cue.name!r} failed", exc)
             finally:
@@ -390,10 +381,8 @@ class Engine:
 
     def _start_run(self, cue: Cue, seq: tuple[Action, ...], args: tuple[Any, ...], lead: float = 0.0) -> bool:
         """Start a firing's actions; True when they all ran already (an instant cue)."""
-        for action in seq:
-            if type(action) in SEQUENTIAL:
-                break
-        else:  # an instant cue: every action runs now, inside the timer callback
+        if not any(action_kind(action).sequential for action in seq):
+            # an instant cue: every action runs now, inside the timer callback
             self._perform_all(cue.name, seq, args)
             return True
         runs = self._runs.setdefault(cue.name, [])
@@ -424,17 +413,9 @@ class Engine:
                 self._finished(cue.name)
 
     def _perform_all(self, name: str, seq: Iterable[Action], args: tuple[Any, ...]) -> None:
-        if type(seq) is tuple and len(seq) == 1:  # most cues: one action, no loop
-            action = seq[0]
-            try:
-                REGISTRY.get(type(action), perform)(action, new_context((self, name, "0", args)))
-            except Exception as exc:  # noqa: BLE001
-                self._bug(f"action of {name!r} failed", exc)
-            return
         for i, action in enumerate(seq):
             try:
-                fn = REGISTRY.get(type(action), perform)  # perform() says what is missing
-                fn(action, new_context((self, name, _PLACES[i] if i < 32 else str(i), args)))
+                action_kind(action).perform(action, ActionContext(self, name, str(i), args))
             except Exception as exc:  # noqa: BLE001
                 self._bug(f"action of {name!r} failed", exc)
 
@@ -443,7 +424,7 @@ class Engine:
             try:
                 self._ahead = lead  # each step of a cue sent early is early by the same lead
                 try:
-                    pending = perform(action, ActionContext(self, name, str(i), args))
+                    pending = action_kind(action).perform(action, ActionContext(self, name, str(i), args))
                 finally:
                     self._ahead = 0.0
                 if pending is not None:
@@ -477,18 +458,11 @@ class Engine:
         """
         if again and i in self._resolved:
             return self._resolved[i]
-        if not any(type(a) is MirrorAction and a.value == "toggle" for a in actions):
-            return actions
-        mirror, out = self.mirror, []
-        for a in actions:
-            if type(a) is MirrorAction and a.value == "toggle":
-                mirror = not mirror
-                a = replace(a, value=mirror)
-            elif type(a) is MirrorAction:
-                mirror = bool(a.value)
-            out.append(a)
-        self._resolved[i] = tuple(out)
-        return self._resolved[i]
+        state = {"mirror": self.mirror}
+        settled = tuple(action_kind(a).settle(a, state) for a in actions)
+        if settled != actions:
+            self._resolved[i] = settled
+        return settled
 
     def _duration_end(self) -> None:
         if self.show.loop:
@@ -525,6 +499,50 @@ class Engine:
             t = self.show_clock.t + self._ahead
             for hook in self.on_action:
                 hook(t, cue, action)
+
+    @property
+    def go_index(self) -> int:
+        """The timeline entry GO fires next."""
+        return self._go
+
+    def state_now(self) -> dict[str, Any]:
+        """What the service has acknowledged: prompt, enhance, image, mirror."""
+        return dict(self._now)
+
+    # What actions may do (`actions.ActionHost`), beside `send`, `note` and `session`.
+
+    def log(self, cue: str, text: str) -> None:
+        self.journal.write("log", cue=cue, text=text)
+
+    def resolve(self, text: Any, cue: str, place: str, args: tuple[Any, ...] = ()) -> str:
+        return self.choices.resolve(text, cue, place, args)
+
+    def sent(self, key: str) -> Any:
+        if key == "mirror":
+            return self.mirror
+        return self._now[key]
+
+    def intend(self, key: str, value: Any) -> None:
+        if key == "mirror":
+            self.mirror = value
+
+    def sleep(self, seconds: float) -> asyncio.Future[None]:
+        fut: asyncio.Future[None] = self.loop.create_future()
+        timer = self.show_clock.call_later(seconds, lambda: fut.done() or fut.set_result(None))
+        fut.add_done_callback(lambda f: timer.cancel())
+        return fut
+
+    def control(self, command: str) -> None:
+        if command == "next":
+            self.go_next()
+        elif command == "back":
+            self.go_back()
+        elif command == "pause":
+            self.pause()
+        elif command == "resume":
+            self.resume()
+        else:
+            self.stop("cue")
 
     def _write(self, event: str, **fields: Any) -> None:
         if not self.journal.active:
@@ -756,7 +774,7 @@ class Engine:
             items.append((entry.t - now_t, Upcoming(entry.label or timeline_name(entry), entry.t, None)))
         for cue in self.show.cues:
             try:
-                nxt = trigger_type(cue.trigger).next_fire(cue.trigger, self)
+                nxt = trigger_kind(cue.trigger).next_fire(cue.trigger, self)
             except Exception:  # noqa: BLE001 - an odd cron line must not break the TUI
                 nxt = None
             if nxt is not None:
@@ -785,6 +803,4 @@ def _default_latency(show: ShowModel) -> LatencyEstimator:
 
 
 def _is_wall(cue: Cue) -> bool:
-    from ..show.model import CronTrigger
-
-    return isinstance(cue.trigger, CronTrigger)
+    return trigger_kind(cue.trigger).wall_clock

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from decart_flow.show import checks
-from decart_flow.show.compile import Compiler, _Ctx
-from decart_flow.show.model import Action, AudioAction, ShowModel, Where
+from decart_flow.show.compile import Compiler, Ctx
+from decart_flow.show.model import Action, ShowModel, Where
 from decart_flow.show.problems import ShowError
 
 
@@ -24,11 +23,8 @@ def check_action(action: Any, show: ShowModel, what: str = "action") -> list[Act
     compiler.vars = dict(show.vars)
     compiler.model = show.model
     node = _actions_node(action if isinstance(action, (list, tuple)) else [action], where)
-    actions = compiler.actions(node, _Ctx(args_ok=False), what)
-    if show.model != checks.AVATAR_MODEL:
-        for a in actions:
-            if isinstance(a, AudioAction):
-                compiler.error(a.where, f"audio: plays only on the live_avatar model (this show's model is {show.model})")
+    actions = compiler.actions(node, Ctx(args_ok=False), what)
+    compiler.check_model(actions)
     if compiler.problems:
         raise ShowError(compiler.problems)
     return actions
