@@ -21,6 +21,9 @@ from reactivex.scheduler.eventloop import AsyncIOScheduler
 from reactivex.subject import BehaviorSubject
 
 from ..show.model import Action, Cue, ShowModel, TimelineEntry
+from ..tempo.conductor import conductor_for
+from ..tempo.grid import EPS_BEATS
+from ..tempo.timers import BeatTimer
 from . import catchup
 from .actions import ActionContext, action_kind
 from .choices import Choices
@@ -64,7 +67,10 @@ def fmt_t(t: float) -> str:
 
 
 def timeline_name(entry: TimelineEntry) -> str:
-    """How journal and plan name a timeline entry: by its time, as the show file writes it."""
+    """How journal and plan name a timeline entry: by its time, as the show file writes it (a place
+    on the beat grid by its beat, 1-based, since its time follows the tempo)."""
+    if entry.beat is not None:
+        return f"timeline beat {entry.beat + 1:g}"
     return f"timeline {fmt_t(entry.t)}"
 
 
@@ -90,6 +96,8 @@ class Engine:
         self.clock = clock
         self.loop = clock.loop
         self.show_clock = ShowClock(clock)
+        self.tempo = conductor_for(show, self.show_clock, self.loop)  # the beat grid and its source
+        self._go_waiting: Any = None  # a GO waiting for its grid line (`go: {quantize: ...}`)
         self.events = EventHub()
         self.scheduler = AsyncIOScheduler(self.loop)
         self.choices = Choices(show.name)
@@ -138,6 +146,11 @@ class Engine:
         ticker = None
         if self._observe_state and self.clock.realtime:
             ticker = self.loop.create_task(self._tick())
+        if self.tempo is not None and self.clock.realtime:  # `plan` lays the grid out at `bpm`
+            try:
+                self.tempo.start_source()
+            except RuntimeError as exc:  # Link not installed: one line, the show goes on at `bpm`
+                self._write("error", message=f"tempo: {exc}; the show keeps {self.tempo.grid.bpm:g} bpm")
         try:
             if self.show.session is not None and not self._open_hours(self.show.session):
                 self._start_show(self._start_t())  # closed: no session will come to start it
@@ -170,6 +183,8 @@ class Engine:
         self.show_clock.clear()
         if self.opening is not None:
             self.opening.stop()
+        if self.tempo is not None:
+            self.tempo.stop_source()
         try:
             self.session.off("connection_change", self._on_connection)
         except Exception:  # noqa: BLE001 - a session that forgets us is fine
@@ -186,6 +201,10 @@ class Engine:
         return float(self._resume.t) if self._resume is not None else 0.0
 
     def _start_show(self, t: float = 0.0) -> None:
+        if self.tempo is not None and self.tempo.defer_start(lambda: self._start_show(t)):
+            return  # Link: the show starts on the session's next bar line
+        if self.show_clock.started:
+            return
         if self._resume is not None:
             # Entries before t already played in the resumed run, and so did any sent early by
             # their lookahead; what the journal says the service acknowledged keeps its show time,
@@ -205,6 +224,8 @@ class Engine:
                 if key in ("prompt", "image", "mirror"):
                     self.applied[key] = (now - max(0.0, t - at), cue)
         self.show_clock.start(t)
+        if self.tempo is not None:
+            self.tempo.started()
         self.journal.write("show.start", show=self.show.name, model=self.show.model,
                            wall=self.clock.wall().isoformat())
         self.show_clock.plan_t = t
@@ -305,7 +326,11 @@ class Engine:
         now = sc.planning_t
         for i in range(self._go, len(self.show.timeline)):
             entry = self.show.timeline[i]
-            if entry.t >= now - EPS:
+            if entry.beat is not None and self.tempo is not None:  # its time follows the tempo
+                if entry.beat >= self.tempo.grid.beat_at(now) - EPS_BEATS:
+                    self._show_subs.append(BeatTimer(sc, self.tempo.grid, entry.beat, lambda t, ahead, i=i: self._timeline_fire(
+                        i, intended=sc.mono_of(t), lead=ahead), self._lead(entry.lookahead)))
+            elif entry.t >= now - EPS:
                 lead = self._lead(getattr(entry, "lookahead", None))
                 if lead is None:
                     self._show_subs.append(sc.call_at(entry.t, lambda i=i: self._timeline_fire(i)))
@@ -370,12 +395,13 @@ class Engine:
                       deferred: list[tuple[str, dict[str, Any]]]) -> None:
         """`cue.fire`, then the records its actions made wait for it."""
         lead = fire.lead
+        bar = {"bar": self.tempo.grid.bar_beat(t)} if self.tempo is not None else {}
         if lead:
             self.journal.write("cue.fire", cue=name, intended_t=round(t, 6), lateness_ms=round(lateness_ms, 3),
-                               args=list(fire.args) if fire.args else None, lookahead_ms=round(lead * 1000.0, 3))
+                               args=list(fire.args) if fire.args else None, lookahead_ms=round(lead * 1000.0, 3), **bar)
         else:
             self.journal.write("cue.fire", cue=name, intended_t=round(t, 6),
-                               lateness_ms=round(lateness_ms, 3), args=list(fire.args) if fire.args else None)
+                               lateness_ms=round(lateness_ms, 3), args=list(fire.args) if fire.args else None, **bar)
         for event, fields in deferred:
             self._write(event, **fields)
 
@@ -610,8 +636,22 @@ class Engine:
     # ------------------------------------------------------------ intents
 
     def go_next(self) -> bool:
-        """Fire the next timeline entry now; the show clock jumps to its time."""
+        """Fire the next timeline entry now; the show clock jumps to its time. With `go: {quantize:
+        1 bar}` "now" is the next bar line (a second GO meanwhile changes nothing)."""
         if not self.show_clock.started or self._go >= len(self.show.timeline):
+            return False
+        quantize = self.show.go_quantize
+        if quantize is not None and self.tempo is not None:
+            if self._go_waiting is None:
+                grid = self.tempo.grid
+                self._go_waiting = BeatTimer(self.show_clock, grid, grid.beat_at(grid.next_line(
+                    self.show_clock.t, quantize.beats(grid.beats_per_bar))), lambda t, ahead: self._go_now())
+            return True
+        return self._go_now()
+
+    def _go_now(self) -> bool:
+        self._go_waiting = None
+        if self._go >= len(self.show.timeline):
             return False
         i = self._go
         self.journal.write("go", direction="next", index=i)
@@ -627,21 +667,30 @@ class Engine:
         self._jump_to_entry(target)
         return True
 
+    def entry_t(self, entry: TimelineEntry) -> float:
+        """A timeline entry's show time: a place on the beat grid where the grid has it now."""
+        if entry.beat is not None and self.tempo is not None:
+            return self.tempo.grid.t_at(entry.beat)
+        return entry.t
+
     def _jump_to_entry(self, i: int) -> None:
         entry = self.show.timeline[i]
-        back = entry.t < self.show_clock.t or i < self._go - 1
-        if entry.t < self.show_clock.t:  # back in time: what was sent early may fire again
-            self._fired_ahead = {k: v for k, v in self._fired_ahead.items() if v < entry.t - EPS}
+        entry_t = self.entry_t(entry)
+        back = entry_t < self.show_clock.t or i < self._go - 1
+        if entry_t < self.show_clock.t:  # back in time: what was sent early may fire again
+            self._fired_ahead = {k: v for k, v in self._fired_ahead.items() if v < entry_t - EPS}
         if back:  # the entries from i on are ahead again: listed once, as upcoming
             undone = {e.label or timeline_name(e) for e in self.show.timeline[i:]}
-            kept = [p for p in self._past if not (p[0] >= entry.t - EPS and p[1] in undone)]
+            kept = [p for p in self._past if not (p[0] >= entry_t - EPS and p[1] in undone)]
             self._past.clear()
             self._past.extend(kept)
-        self.show_clock.jump(entry.t)
+        self.show_clock.jump(entry_t)
+        if self.tempo is not None:
+            self.tempo.jumped()
         self._go = i + 1
         self._dispose(self._show_subs)
         self._timeline_fire(i, intended=self.loop.time(), again=back)
-        self.show_clock.plan_t = entry.t
+        self.show_clock.plan_t = entry_t
         try:
             self._subscribe_show_time()
         finally:
@@ -649,6 +698,8 @@ class Engine:
 
     def pause(self) -> bool:
         if self.show_clock.pause():
+            if self.tempo is not None:
+                self.tempo.paused()
             self.journal.write("show.pause")
             self._changed()
             return True
@@ -656,6 +707,8 @@ class Engine:
 
     def resume(self) -> bool:
         if self.show_clock.resume():
+            if self.tempo is not None:
+                self.tempo.resumed()
             self.journal.write("show.resume")
             self._changed()
             return True
@@ -668,6 +721,47 @@ class Engine:
     def fire_event(self, kind: str, arg: str, args: Iterable[Any] = ()) -> bool:
         """An OSC message, HTTP call, MIDI message...; True when a cue listens to it."""
         return self.events.emit(kind, arg, tuple(args))
+
+    # ------------------------------------------------------------ tempo (a show with `tempo:`)
+
+    def tap(self) -> bool:
+        """The TUI's `t` or OSC `/tap`: a beat tapped now; True when the show has a tempo."""
+        if self.tempo is None:
+            return False
+        bpm = self.tempo.tap()
+        if bpm is not None:
+            self.journal.write("tempo", bpm=round(bpm, 3), source="tap", bar=self.tempo.grid.bar_beat(self.show_clock.t))
+        self._changed()
+        return True
+
+    def set_tempo(self, bpm: float) -> bool:
+        """OSC `/tempo BPM`: the grid takes it from now on (with Link, every peer does)."""
+        if self.tempo is None:
+            return False
+        self.tempo.set_bpm(bpm)
+        self.journal.write("tempo", bpm=round(bpm, 3), source="set", bar=self.tempo.grid.bar_beat(self.show_clock.t))
+        self._changed()
+        return True
+
+    def midi_clock(self, message: Any, at: float) -> bool:
+        """A MIDI clock message (`source: midi-clock`): pulses set the tempo, start/stop start and pause."""
+        if self.tempo is None or self.tempo.source != "midi-clock":
+            return False
+        what = self.tempo.midi_clock(message, at)
+        if what == "start" and not self.show_clock.started and self._end is not None:
+            self._start_show(self._start_t())
+        elif what in ("start", "continue"):
+            self.resume()
+        elif what == "stop":
+            self.pause()
+        return True
+
+    def beat_seconds(self, span: Any) -> float:
+        """How long `span` (a tempo.BeatSpan) lasts from now on the grid (`wait: 2 beats`)."""
+        if self.tempo is None:
+            return 0.0
+        grid, now = self.tempo.grid, self.show_clock.t
+        return grid.t_at(grid.beat_at(now) + span.beats(grid.beats_per_bar), after=now) - now
 
     def manual(self, action: Action, source: str) -> None:
         """An action from the operator (prompt box, image chooser, mirror key), journaled with its source."""
@@ -763,6 +857,7 @@ class Engine:
             timeline_len=len(self.show.timeline), protocol=getattr(self.session, "protocol", None),
             billed_s=self.meter.billed_seconds if self.meter is not None else 0.0,
             queue=self.meter.queue if self.meter is not None else None,
+            tempo=self.tempo.state() if self.tempo is not None else None,
         )
 
     def _upcoming(self, limit: int = 10) -> tuple[Upcoming, ...]:
@@ -771,7 +866,8 @@ class Engine:
         now_t, now_wall = self.show_clock.t, self.clock.wall()
         items: list[tuple[float, Upcoming]] = []
         for entry in self.show.timeline[self._go:self._go + limit]:
-            items.append((entry.t - now_t, Upcoming(entry.label or timeline_name(entry), entry.t, None)))
+            t = self.entry_t(entry)
+            items.append((t - now_t, Upcoming(entry.label or timeline_name(entry), t, None, self._bar(t, entry.beat))))
         for cue in self.show.cues:
             try:
                 nxt = trigger_kind(cue.trigger).next_fire(cue.trigger, self)
@@ -780,9 +876,17 @@ class Engine:
             if nxt is not None:
                 t, wall = nxt
                 ahead = (t - now_t) if t is not None else (wall - now_wall).total_seconds()  # type: ignore[operator]
-                items.append((ahead, Upcoming(cue.name, t, wall)))
+                beats = t is not None and trigger_kind(cue.trigger).counts_beats
+                items.append((ahead, Upcoming(cue.name, t, wall, self._bar(t, 0.0 if beats else None))))
         items.sort(key=lambda x: x[0])
         return tuple(u for _, u in items[:limit])
+
+
+    def _bar(self, t: float | None, beat: float | None) -> str | None:
+        """bar.beat of a beat cue's show time, for the TUI's upcoming list (None for the others)."""
+        if beat is None or t is None or self.tempo is None:
+            return None
+        return self.tempo.grid.bar_beat(t)
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:

@@ -26,6 +26,7 @@ from decart_flow.show.model import (
     SessionPolicy,
     ShowModel,
     Text,
+    Tempo,
     TimelineEntry,
     Trigger,
     When,
@@ -36,10 +37,11 @@ from decart_flow.engine import triggers as trigger_kinds
 from decart_flow.engine.triggers.event import BUILTIN_KEYS
 from decart_flow.show.nodes import Node, Opaque
 from decart_flow.show.problems import Problem, ShowError, did_you_mean
+from decart_flow.tempo.config import read_go, read_tempo
 from decart_flow.show.times import parse_clock, parse_duration, parse_offset
 
 SHOW_KEYS = ("name", "model", "resolution", "speed", "source", "duration", "loop", "vars", "initial", "timeline", "cues",
-             "lookahead", "tz", "session")
+             "lookahead", "tz", "session", "tempo", "go")
 INITIAL_KEYS = ("prompt", "enhance", "image", "mirror")
 # The trigger and action keys come from the kinds' registries (engine/triggers, engine/actions).
 ACTION_KEYS = tuple(k for k in action_kinds.keys() if not k.startswith("<"))
@@ -348,6 +350,10 @@ class Compiler:
             self.error(found["loop"][0].where, "loop: true needs a duration: (the timeline starts over after it)")
         lookahead = self.lookahead(get("lookahead")) if get("lookahead") is not None else None
         self.tz = self.zone(get("tz")) if get("tz") is not None else None
+        tempo_problems = len(self.problems)
+        self.tempo = read_tempo(self, get("tempo")) if get("tempo") is not None else None
+        tempo_ok = self.tempo is not None or (get("tempo") is None and len(self.problems) == tempo_problems)
+        go_quantize = read_go(self, get("go")) if get("go") is not None else None
         initial = self._initial(get("initial")) if get("initial") is not None else Initial()
         if self.model == checks.AVATAR_MODEL and initial.image is None and not (
             get("initial") is not None and self._has_initial_image_problem
@@ -357,6 +363,8 @@ class Compiler:
         timeline = self._timeline(get("timeline")) if get("timeline") is not None else []
         cues = self._cues(get("cues")) if get("cues") is not None else []
         session = self._session(get("session")) if get("session") is not None else None
+        if self._beats_at is not None and self.tempo is None and tempo_ok:
+            self.error(self._beats_at, "this counts beats, and the show has no tempo: add `tempo: {bpm: 120}`")
         self.check_model(self.actions_read)
         if self.problems:
             raise ShowError(sorted(self.problems, key=lambda p: (p.where.line, p.where.col)))
@@ -378,6 +386,8 @@ class Compiler:
             speed=speed,
             model_where=model_where,
             session=session,
+            tempo=self.tempo,
+            go_quantize=go_quantize,
         )
 
     _has_initial_image_problem = False
@@ -503,11 +513,11 @@ class Compiler:
         entries: list[TimelineEntry] = []
         if node.is_map:
             for key, value in node.pairs or []:
-                t = self.timeline_time(key)
+                t, beat = self.timeline_time(key)
                 value, lookahead = self._entry_lookahead(value)
                 actions = self.actions(value, Ctx(), f"timeline {key.key}")
                 if t is not None and actions:
-                    entries.append(TimelineEntry(t, tuple(actions), self._label(value), key.where, lookahead))  # type: ignore[arg-type]
+                    entries.append(TimelineEntry(t, tuple(actions), self._label(value), key.where, lookahead, beat))  # type: ignore[arg-type]
         elif node.is_seq:
             for item in node.items or []:
                 if not item.is_map:
@@ -517,24 +527,38 @@ class Compiler:
                 if "at" not in found:
                     self.error(item.where, "this timeline entry has no at: time")
                     continue
-                t = self.timeline_time(found.pop("at")[1])
+                t, beat = self.timeline_time(found.pop("at")[1])
                 lookahead = self.lookahead(found.pop("lookahead")[1]) if "lookahead" in found else None
                 actions = self.action_pairs(found, Ctx(), item.where) if found else []
                 if not found:
                     self.error(item.where, "this timeline entry does nothing")
                 if t is not None and actions:
-                    entries.append(TimelineEntry(t, tuple(actions), self._label(item), item.where, lookahead))  # type: ignore[arg-type]
+                    entries.append(TimelineEntry(t, tuple(actions), self._label(item), item.where, lookahead, beat))  # type: ignore[arg-type]
         else:
             self.error(node.where, "timeline: maps show times to actions, e.g. `0:30: Cyberpunk city`")
         return entries
 
-    def timeline_time(self, node: Node) -> float | None:
-        """A timeline entry's show time: read by the first trigger kind that takes it (`bar 17`), else
-        as a show time (`1:30`)."""
+    def timeline_time(self, node: Node) -> tuple[float | None, float | None]:
+        """A timeline entry's (show time, place on the beat grid or None): read by the first trigger
+        kind that takes it (`bar 17`), else as a show time (`1:30`)."""
         for kind in trigger_kinds.REGISTRY:
             if kind.timeline_time is not None and (kind.accepts is None or kind.accepts(node)):
                 return kind.timeline_time(self, node)
-        return self.offset(node)
+        return self.offset(node), None
+
+    tempo: Tempo | None = None  # the show's `tempo:` (read before the timeline and cues)
+    _beats_at: Where | None = None  # the first place that counts beats
+
+    def uses_beats(self, where: Where) -> None:
+        """A kind that counts beats says so: a show with beats and no `tempo:` is a problem there."""
+        if self._beats_at is None:
+            self._beats_at = where
+
+    def beats_per_bar(self) -> int:
+        return self.tempo.beats_per_bar if self.tempo is not None else 4
+
+    def bpm(self) -> float:
+        return self.tempo.bpm if self.tempo is not None else 120.0
 
     def _entry_lookahead(self, node: Node) -> tuple[Node, float | str | None]:
         """`0:30: {prompt: X, lookahead: 200ms}`: the entry's own lookahead, and the mapping without it."""

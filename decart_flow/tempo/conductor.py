@@ -70,6 +70,7 @@ class Conductor:
         self.link = link if link is not None else (LinkSession(bpm, beats_per_bar) if source == "link" else None)
         self.offset: float | None = None  # show beat minus the source's beat
         self._follow_timer: Any = None
+        self._start_deferred: str | None = None
 
     # -- lifetime (real runs; `plan` never starts a source) -------------------------------------
 
@@ -85,6 +86,25 @@ class Conductor:
             self._follow_timer = None
         if self.link is not None:
             self.link.stop()
+
+    def defer_start(self, start: Callable[[], None]) -> bool:
+        """With Link, the show starts on the session's next bar line: True while the start waits for
+        it (`start` is called then, once; asked again meanwhile, still True)."""
+        if self._start_deferred == "done" or self.later is None:
+            return False
+        if self._start_deferred == "waiting":
+            return True
+        delay = self.start_delay()
+        if delay <= 0.0:
+            return False
+        self._start_deferred = "waiting"
+
+        def go() -> None:
+            self._start_deferred = "done"
+            start()
+
+        self.later(delay, go)
+        return True
 
     def start_delay(self) -> float:
         """Seconds the show's start waits for: to the Link session's next bar line, else 0."""
@@ -193,3 +213,11 @@ class Conductor:
         return TempoState(bpm=self.grid.bpm, source=self.source,
                           peers=self.link.peers if self.link is not None and self.link.running else None,
                           beats_per_bar=self.grid.beats_per_bar, t=t, beat=self.grid.beat_at(t))
+
+
+def conductor_for(show: Any, show_clock: ShowTime, loop: Any) -> Conductor | None:
+    """The conductor of a show with `tempo:` on the engine's loop; None for a show without."""
+    tempo = getattr(show, "tempo", None)
+    if tempo is None:
+        return None
+    return Conductor(tempo.bpm, tempo.beats_per_bar, tempo.source, show_clock, now=loop.time, later=loop.call_later)

@@ -52,3 +52,38 @@ class BeatTimer:
             self._timer.cancel()
 
     dispose = cancel
+
+
+def on_grid_line(show_clock: Any, grid: BeatGrid, span: Any, lead: Lead | None = None) -> Callable[[Any], Any]:
+    """An Rx operator for `quantize:`: each event's arguments come out as a `Fire` on the next grid
+    line (`span`, a BeatSpan) after it, early by `lead`; the line's show time follows the tempo."""
+    import reactivex
+    from reactivex.disposable import CompositeDisposable, Disposable
+
+    from ..engine.triggers import Fire
+
+    def operator(source: Any) -> Any:
+        def subscribe(observer: Any, scheduler: Any = None) -> Any:
+            timers: set[BeatTimer] = set()
+
+            def on_next(args: Any) -> None:
+                beat = grid.beat_at(grid.next_line(show_clock.t, span.beats(grid.beats_per_bar)))
+
+                def fire(t: float, ahead: float) -> None:
+                    timers.discard(timer)  # set below: a show-clock timer never fires inside call_at
+                    observer.on_next(Fire(show_clock.mono_of(t), t, args, None, ahead))
+
+                timer = BeatTimer(show_clock, grid, beat, fire, lead)
+                timers.add(timer)
+
+            def cancel_all() -> None:
+                for timer in list(timers):
+                    timer.cancel()
+                timers.clear()
+
+            sub = source.subscribe(on_next, observer.on_error, observer.on_completed, scheduler=scheduler)
+            return CompositeDisposable(sub, Disposable(cancel_all))
+
+        return reactivex.create(subscribe)
+
+    return operator

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 from fractions import Fraction
 
 from ..show.problems import did_you_mean
@@ -96,3 +97,30 @@ def parse_span(value: object, *, allow_zero: bool = False) -> BeatSpan:
     if count < 0 or (count == 0 and not allow_zero):
         raise ValueError(f"bad beat count '{shown}': it must be more than 0")
     return BeatSpan(unit, count)
+
+
+def read_place(c: Any, node: Any, what: str) -> BeatPlace | None:
+    """A beat place from a show's node, or None after one problem at the node (`c`: the compiler)."""
+    try:
+        return parse_place(_text_of(node))
+    except ValueError as exc:
+        c.error(node.where, f"{what}: {exc}")
+        return None
+
+
+def read_span(c: Any, node: Any, what: str) -> BeatSpan | None:
+    try:
+        return parse_span(_text_of(node))
+    except ValueError as exc:
+        c.error(node.where, f"{what}: {exc}")
+        return None
+
+
+def _text_of(node: Any) -> str:
+    text = node.scalar_text() if node.is_scalar else None
+    return text if text is not None else node.kind()
+
+
+def accepts(node: Any) -> bool:
+    """For a key shared with a seconds kind (`every`, `at`): is this value ours?"""
+    return bool(node.is_scalar and is_beat_text(node.scalar_text()))

@@ -41,6 +41,8 @@ class ActionHost(Protocol):
 
     def sleep(self, seconds: float) -> Awaitable[None]: ...  # show time: pauses with the show
 
+    def beat_seconds(self, span: Any) -> float: ...  # how long a tempo.BeatSpan lasts from now on the grid
+
     def control(self, command: str) -> None: ...  # go next/back, pause, resume, stop
 
     @property

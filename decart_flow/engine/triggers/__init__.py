@@ -41,6 +41,7 @@ class TriggerContext(Protocol):
 
     clock: Clock
     show_clock: ShowClock
+    tempo: Any  # a tempo.Conductor (its `grid`) for a show with `tempo:`, else None
     events: EventHub
     scheduler: Any  # a reactivex scheduler on the engine's loop
 
@@ -77,9 +78,9 @@ class TriggerKind:
     # For a key two kinds share (`every: 30s`, `every: 1 bar`): whether this kind reads the value.
     # Such a kind comes before the plain one in `REGISTRY`.
     accepts: Callable[[Node], bool] | None = None
-    # A timeline key it reads (`bar 17: ...`), as show seconds: asked before the plain show time,
-    # when `accepts` takes the key.
-    timeline_time: Callable[[Compiler, Node], float | None] | None = None
+    # A timeline key it reads (`bar 17: ...`), as (show seconds at the show's bpm, place on the beat
+    # grid): asked before the plain show time, when `accepts` takes the key.
+    timeline_time: Callable[[Compiler, Node], tuple[float | None, float | None]] | None = None
     # The Python builder's `show.NAME(...)` for this kind: `build(show, where, *args, **options)`.
     python: str | None = None
     build: Callable[..., Any] | None = None
@@ -88,6 +89,7 @@ class TriggerKind:
     args: Callable[[Any], bool] = _no_args  # its firings carry arguments for `{0}`, `{1}`
     with_when: Callable[[Any, When], Any] = _same  # the trigger once its cue's `when` is known
     show_time: bool = False  # counts in show time: re-planned when the show clock jumps
+    counts_beats: bool = False  # fires on the beat grid (the TUI shows its upcoming firing as bar.beat)
     wall_clock: bool = False  # counts on the wall clock: subscribed when the show starts, never paused
     # (show t, wall) of the next firing, or None (the TUI's "upcoming")
     next_fire: Callable[[Any, TriggerContext], tuple[float | None, datetime | None] | None] = _none
@@ -119,10 +121,12 @@ def show_time_due(next_fire: Callable[[Any, TriggerContext], tuple[float | None,
 
 
 def _registry() -> list[TriggerKind]:
-    from . import at, cron, event, every, reactive
+    from . import at, beat_at, beat_every, cron, event, every, reactive
 
     return [
+        beat_at.KIND,
         at.KIND,
+        beat_every.KIND,
         every.KIND,
         cron.KIND,
         event.KIND,

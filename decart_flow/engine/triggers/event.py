@@ -17,6 +17,8 @@ from reactivex.subject import Subject
 
 from ...show.model import CONNECTION_STATES, CallAction, EventTrigger
 from ...show.problems import Problem, did_you_mean
+from ...tempo.timers import on_grid_line
+from ...tempo.units import read_span
 from . import Fire, TriggerContext, TriggerKind
 
 if TYPE_CHECKING:
@@ -65,10 +67,14 @@ def read(c: Compiler, found: Found) -> EventTrigger | None:
             problem = f"bad midi event '{arg}': use midi note N or midi cc N with N from 0 to 127"
         else:
             arg = f"{parts[0]} {int(parts[1])}"
+    quantize = None
+    if "quantize" in found:  # the firing waits for the next line of the beat grid
+        c.uses_beats(found["quantize"][1].where)
+        quantize = read_span(c, found["quantize"][1], "quantize")
     if problem:
         c.error(node.where, problem)
         return None
-    return EventTrigger(kind, arg)  # type: ignore[arg-type]
+    return EventTrigger(kind, arg, quantize)  # type: ignore[arg-type]
 
 
 def takes_args(trigger: EventTrigger) -> bool:
@@ -120,9 +126,13 @@ class EventHub:
         return True
 
 
-def observe(trigger: EventTrigger, ctx: TriggerContext, lead: object = None) -> reactivex.Observable[Fire]:
+def observe(trigger: EventTrigger, ctx: TriggerContext, lead: Any = None) -> reactivex.Observable[Fire]:
     clock = ctx.clock
-    return ctx.events.stream(trigger.kind, trigger.arg).pipe(ops.map(lambda args: Fire(clock.now(), None, args)))
+    stream = ctx.events.stream(trigger.kind, trigger.arg)
+    if trigger.quantize is not None and ctx.tempo is not None:
+        return stream.pipe(on_grid_line(ctx.show_clock, ctx.tempo.grid, trigger.quantize, lead))
+    return stream.pipe(ops.map(lambda args: Fire(clock.now(), None, args)))
 
 
-KIND = TriggerKind(EventTrigger, "on", read, observe, python="on", build=build, args=takes_args)
+KIND = TriggerKind(EventTrigger, "on", read, observe, companions=("quantize",), python="on", build=build,
+                   args=takes_args)
