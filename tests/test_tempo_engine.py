@@ -1,0 +1,158 @@
+"""Beat cues through the whole engine in virtual time: bars in the timeline, `every: 1 bar`, `at: bar N`,
+a tempo change mid-show, pause, GO with `quantize`, quantized keys, `wait:` in beats, the journal's
+bar.beat, and the problems `validate` reports for bad tempo input."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from test_engine_support import play
+
+from decart_flow.show import load_show
+from decart_flow.show.problems import ShowError
+
+HEAD = """\
+name: beats
+model: mirage_v2
+"""
+
+
+def show(tmp_path: Path, body: str, tempo: str = "tempo: {bpm: 120}\n"):  # type: ignore[no-untyped-def]
+    path = tmp_path / "show.yaml"
+    path.write_text(HEAD + tempo + textwrap.dedent(body))
+    return load_show(path)
+
+
+def test_bars_and_beats_land_on_the_grid_at_the_shows_bpm(tmp_path: Path) -> None:
+    s = show(tmp_path, """\
+        timeline:
+          bar 2: Two
+          beat 3: Beat three
+        cues:
+          - every: 1 bar
+            from: bar 3
+            until: bar 5
+            prompt: {cycle: [A, B, C]}
+          - at: bar 6
+            prompt: Six
+        """)
+    p = play(s, until=30)
+    # 120 bpm, 4 beats a bar: a beat is 0.5 s, a bar 2 s; bar N starts at 2(N-1) s
+    assert p.session.prompts() == [(1.0, "Beat three"), (2.0, "Two"), (4.0, "A"), (6.0, "B"), (10.0, "Six")]
+    bars = [(r["cue"], r["bar"]) for r in p.events("cue.fire")]
+    assert bars == [("timeline beat 3", "1.3"), ("timeline beat 5", "2.1"), ("cue 1", "3.1"), ("cue 1", "4.1"),
+                    ("cue 2", "6.1")]
+
+
+def test_a_tempo_change_mid_show_moves_every_beat_still_to_come(tmp_path: Path) -> None:
+    s = show(tmp_path, """\
+        timeline:
+          bar 3: Three
+        cues:
+          - every: 1 beat
+            until: bar 2
+            log: beat
+        """)
+    p = play(s, until=30, script=((1.25, lambda e: e.set_tempo(60)),))
+    beats = [r["t"] for r in p.events("cue.fire") if r["cue"] == "cue 1"]
+    # 0, 0.5, 1.0 at 120 bpm; from 1.25 (beat 2.5) a beat is 1 s: beat 3 at 1.75
+    assert beats == pytest.approx([0.0, 0.5, 1.0, 1.75])
+    # bar 3 is beat 8: 5.5 beats after the change, at 1 s each
+    assert p.session.prompts() == [(6.75, "Three")]
+    tempo = p.events("tempo")
+    assert tempo[0]["bpm"] == 60 and tempo[0]["bar"] == "1.3"
+
+
+def test_pause_stops_the_grid(tmp_path: Path) -> None:
+    s = show(tmp_path, """\
+        timeline:
+          bar 2: Two
+        """)
+    p = play(s, until=30, script=((1.0, lambda e: e.pause()), (11.0, lambda e: e.resume())))
+    assert p.session.prompts() == [(12.0, "Two")]
+
+
+def test_go_waits_for_the_bar_line_and_the_grid_goes_on_from_the_entry(tmp_path: Path) -> None:
+    s = show(tmp_path, """\
+        go: {quantize: 1 bar}
+        timeline:
+          bar 9: Nine
+          bar 10: Ten
+        """)
+    p = play(s, until=30, script=((1.2, lambda e: e.go_next()), (1.5, lambda e: e.go_next())))
+    # GO at 1.2 waits for bar 2 (2.0); the show jumps to bar 9; bar 10 comes one bar (2 s) later
+    assert p.session.prompts() == [(2.0, "Nine"), (4.0, "Ten")]
+    assert len(p.events("go")) == 1  # the second press while waiting changed nothing
+
+
+def test_a_quantized_key_waits_for_the_next_bar_and_wait_counts_beats(tmp_path: Path) -> None:
+    s = show(tmp_path, """\
+        cues:
+          - on: key d
+            quantize: 1 bar
+            prompt: Drop
+            then:
+              - wait: 2 beats
+              - prompt: After
+          - on: key h
+            quantize: 1/2 beat
+            log: half
+        """, tempo="tempo: {bpm: 120, beats_per_bar: 3}\n")
+    p = play(s, until=30, script=((0.3, lambda e: e.key("d")), (4.0, lambda e: e.set_tempo(60)),
+                                   (4.6, lambda e: e.key("d")), (4.6, lambda e: e.key("h"))))
+    # a bar of 3 beats is 1.5 s at 120: the first press fires on 1.5, its wait of 2 beats ends at 2.5;
+    # after the change to 60 at 4.0 (beat 8), the bar line after 4.6 is beat 9 at 5.0, the wait 2 s
+    assert p.session.prompts() == [(1.5, "Drop"), (2.5, "After"), (5.0, "Drop"), (7.0, "After")]
+    half = [r["t"] for r in p.events("cue.fire") if r["cue"] == "cue 2"]
+    assert half == pytest.approx([5.0])  # beat 8.6 -> the half beat line 9.0
+
+
+def test_tapping_sets_the_tempo_and_is_journaled(tmp_path: Path) -> None:
+    s = show(tmp_path, """\
+        cues:
+          - every: 1 bar
+            log: bar
+        """, tempo="tempo: {bpm: 120, source: tap}\n")
+    taps = [(1.0 + 0.4 * i, lambda e: e.tap()) for i in range(4)]
+    p = play(s, until=4, script=tuple(taps))
+    assert p.engine.tempo.grid.bpm == pytest.approx(150.0)
+    assert [round(r["bpm"], 3) for r in p.events("tempo")] == [150.0, 150.0, 150.0]
+    assert p.engine.state.value.tempo.source == "tap"
+
+
+@pytest.mark.parametrize("tempo, body, message", [
+    ("tempo: {bpm: 120, source: lnk}\n", "", "3:27: bad tempo source 'lnk' (did you mean 'link'?)"),
+    ("tempo: {bpm: 2000}\n", "", "3:14: bad bpm '2000': a number from 1 to 999"),
+    ("tempo: {bmp: 120}\n", "", "3:9: unknown key 'bmp' (did you mean 'bpm'?)"),
+    ("", "timeline:\n  bar 2: Two\n", "4:3: this counts beats, and the show has no tempo: add `tempo: {bpm: 120}`"),
+    ("tempo: {bpm: 120}\n", "timeline:\n  bra 2: Two\n", "5:3: timeline: bad beat place 'bra 2': 'bra' is not a unit (did you mean 'bar'?)"),
+    ("tempo: {bpm: 120}\n", "cues:\n  - every: 2 baets\n    log: x\n", "5:12: every: bad beat count '2 baets': 'baets' is not a unit (did you mean 'beats'?)"),
+    ("tempo: {bpm: 120}\n", "cues:\n  - every: 1 bar\n    from: 10s\n    log: x\n", "6:11: from (with every: in beats, a beat place): bad beat place '10s'"),
+    ("tempo: {bpm: 120}\n", "go: {quantise: 1 bar}\n", "4:6: unknown key 'quantise' (did you mean 'quantize'?)"),
+])
+def test_bad_tempo_input_is_one_line_where_what_and_how(tmp_path: Path, tempo: str, body: str, message: str) -> None:
+    path = tmp_path / "show.yaml"
+    path.write_text(HEAD + tempo + body)
+    with pytest.raises(ShowError) as err:
+        load_show(path)
+    lines = [str(p) for p in err.value.problems]
+    assert any(line.startswith(f"{path}:{message}") for line in lines), lines
+
+
+def test_beat_cues_go_out_early_by_the_lookahead_and_keep_their_beat(tmp_path: Path) -> None:
+    s = show(tmp_path, """\
+        lookahead: 100ms
+        timeline:
+          bar 2: Two
+        cues:
+          - every: 1 beat
+            from: beat 2
+            until: beat 4
+            log: beat
+        """)
+    p = play(s, until=10)
+    assert p.session.prompts() == [(1.9, "Two")]
+    fires = [(r["cue"], r["intended_t"], r["lookahead_ms"], r["bar"]) for r in p.events("cue.fire")]
+    assert fires == [("cue 1", 0.5, 100.0, "1.2"), ("cue 1", 1.0, 100.0, "1.3"), ("timeline beat 5", 2.0, 100.0, "2.1")]
