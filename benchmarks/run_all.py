@@ -57,12 +57,15 @@ PLANS: dict[str, tuple[list[str], list[str]]] = {
     # ours on the 2025 path, one service in one namespace (bench_livekit.py; builds that SDK's venv
     # on first use).
     "sdk": ([PY, __file__, "--sdk-child", "10", "1"], [PY, __file__, "--sdk-child", "30", "2"]),
+    # `every: 1 beat` against an Ableton Link peer, lookahead 0 and `auto`, in a loopback-only
+    # namespace of its own (Link multicasts on every interface).
+    "tempo": (_bench("bench_tempo.py", "--seconds", "15"), _bench("bench_tempo.py", "--seconds", "30")),
 }
 # Measured on each protocol (`--protocol NAME` added to the argv); the others once, as they are.
 BOTH_PATHS = ("lateness", "glass", "lookahead", "throughput", "startup")
 # How the table names the path of a benchmark that runs once: the TUI plays `mirage` on the
 # embedded service (2025 peer-to-peer); the plan opens no session.
-ONE_PATH = {"plan": "-", "tui": "2025 p2p", "sdk": "both"}
+ONE_PATH = {"plan": "-", "tui": "2025 p2p", "sdk": "both", "tempo": "2025 p2p"}
 SDK_PATH = {"2025": "2025 p2p", "livekit": "LiveKit"}  # bench_livekit's names of the paths
 
 
@@ -222,9 +225,23 @@ def rows_sdk(r: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def rows_tempo(r: dict[str, Any]) -> list[Row]:
+    s, g = r["sends"], r["glass"]
+    half = g["frame_interval_ms"] / 2
+    return [
+        [f"9 beat cues vs a Link peer at {r['peer_bpm']:g} bpm: median interval / the peer's beat",
+         f"{s['median_interval_s']} / {s['peer_beat_s']} s (error {s['interval_error']:.2%})", "within 1%",
+         _met(s["meets_interval"])],
+        ["9 |send - peer beat| p50 / p95, lookahead 0", f"{s['send_abs_ms']['p50']:.2f} / {s['send_abs_ms']['p95']:.2f} ms",
+         "p95 <= 5 ms", _met(s["send_abs_ms"]["p95"] <= 5.0)],
+        ["9 |glass - peer beat| p50 / p95, lookahead: auto", f"{g['glass_abs_ms']['p50']:.1f} / {g['glass_abs_ms']['p95']:.1f} ms",
+         f"p95 <= {half:.1f} ms (half a frame)", _met(g["glass_abs_ms"]["p95"] <= half)],
+    ]
+
+
 ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "lateness": rows_lateness, "glass": rows_glass, "lookahead": rows_lookahead, "throughput": rows_throughput,
-    "startup": rows_startup, "plan": rows_plan, "tui": rows_tui, "sdk": rows_sdk,
+    "startup": rows_startup, "plan": rows_plan, "tui": rows_tui, "sdk": rows_sdk, "tempo": rows_tempo,
 }
 
 
@@ -309,10 +326,20 @@ def readme_sdk(r: dict[str, Any]) -> list[Row]:
     return out
 
 
+def readme_tempo(r: dict[str, Any]) -> list[Row]:
+    s, g = r["sends"], r["glass"]
+    half = g["frame_interval_ms"] / 2
+    return [[f"9 `every: 1 beat` against an Ableton Link peer at {r['peer_bpm']:g} bpm (the show asks 120): interval "
+             "error; |send - beat| p50 / p95, lookahead 0; |glass - beat| p50 / p95, `lookahead: auto`",
+             f"{s['interval_error']:.2%}; {s['send_abs_ms']['p50']:.2f} / {s['send_abs_ms']['p95']:.2f} ms; "
+             f"{g['glass_abs_ms']['p50']:.1f} / {g['glass_abs_ms']['p95']:.1f} ms",
+             f"1%; p95 <= 5 ms; p95 <= {half:.1f} ms", _met(r["meets_target"])]]
+
+
 README_ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "lateness": readme_lateness, "glass": readme_glass, "lookahead": readme_lookahead,
     "throughput": readme_throughput, "startup": readme_startup, "plan": readme_plan, "tui": readme_tui,
-    "sdk": readme_sdk,
+    "sdk": readme_sdk, "tempo": readme_tempo,
 }
 
 
