@@ -14,7 +14,7 @@ from typing import NoReturn
 COMMANDS = {
     "serve": "decart_flow.service.cli:serve_command",
     "validate": "decart_flow.show.commands:validate_command",
-    "plan": "decart_flow.engine.plan:plan_command",
+    "plan": "decart_flow.show.plan_print:plan_command",
     "run": "decart_flow.runner.command:run_command",
     "export": "decart_flow.control.export:export_command",
 }

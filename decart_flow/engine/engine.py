@@ -28,7 +28,6 @@ from . import catchup
 from .actions import ActionContext, action_kind
 from .choices import Choices
 from .clock import Clock
-from .compiled import compile_cue
 from .executor import Executor, Op, Superseded
 from .journal import Journal
 from .latency import LatencyEstimator
@@ -274,8 +273,7 @@ class Engine:
     def _subscribe(self, cue: Cue) -> Any:
         kind = trigger_kind(cue.trigger)
         observable = kind.observe(cue.trigger, self, self._lead(cue.lookahead))
-        general = partial(self._fire, cue)
-        on_next = compile_cue(self, cue, general) or general  # lean only for a session that acks at once
+        on_next = partial(self._fire, cue)
         if kind.show_time or _is_wall(cue):
             return observable.subscribe(
                 on_next=on_next, on_error=lambda exc, cue=cue: self._bug(f"cue {cue.name!r} stopped", exc),

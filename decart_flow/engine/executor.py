@@ -67,8 +67,7 @@ class Op:
 class Executor:
     """`on_send(op)`, `on_ack(op, latency_s, error)`, `on_superseded(op, by)` report what happened.
 
-    `_busy` (lanes with a call in flight) and `_queue` (calls waiting, all lanes, oldest first) are
-    empty exactly when the executor is idle: `compiled.py` reads them as that.
+    `_busy`: lanes with a call in flight; `_queue`: calls waiting, all lanes, oldest first.
     """
 
     def __init__(
