@@ -119,7 +119,7 @@ async def _run(url: str, model: str, seconds: float, service_pid: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--model", default="mirage", choices=[m for m in REALTIME_MODELS if not model_named(m).avatar])
+    parser.add_argument("--model", default="mirage", choices=[m for m in REALTIME_MODELS if not model_named(m).is_avatar])
     parser.add_argument("--service-log", default="warning", help="log level of the service process (debug shows its frame timing)")
     args = parser.parse_args()
     with ServiceProcess(log_level=args.service_log) as service:

@@ -167,7 +167,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.case:
         if args.case == "tui":  # the TUI's loop as run_tui makes it: stepping aside for the show's timers
-            from decart_flow.tui.yielding import CueGuard, guarded_loop
+            from decart_flow.runner.yielding import CueGuard, guarded_loop
 
             guard = CueGuard()
             with asyncio.Runner(loop_factory=lambda: guarded_loop(guard)) as runner:

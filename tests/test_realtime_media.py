@@ -152,3 +152,21 @@ async def test_a_new_clip_replaces_the_one_playing() -> None:
     assert first.is_set() and not second.is_set()  # the replaced clip's caller is released
     assert np.all((await track.recv()).to_ndarray() == 2) and second.is_set()
     track.stop()
+
+
+def test_one_patch_serves_every_gatherer_and_blocks_nest() -> None:
+    """Client, monitor and service gather through one wrapper of aioice's lookup, never a stack."""
+    import aioice.ice
+
+    from decart_flow.realtime.loopback import gathering_on
+
+    with loopback_candidates():
+        lookup = aioice.ice.get_host_addresses
+        assert lookup(use_ipv4=True, use_ipv6=True) == ["127.0.0.1"]
+        with gathering_on("10.200.0.1"):  # the LiveKit side in a test's namespace
+            assert aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=True) == ["10.200.0.1"]
+            with gathering_on("0.0.0.0"):  # a wildcard: aioice's own choice again
+                assert "10.200.0.1" not in aioice.ice.get_host_addresses(use_ipv4=True, use_ipv6=False)
+        assert lookup(use_ipv4=False, use_ipv6=True) == []  # an IPv4 address is no IPv6 candidate
+    assert aioice.ice.get_host_addresses is lookup
+    assert not getattr(lookup.__wrapped__, "_decart_flow_loopback", False)  # wraps aioice's own

@@ -19,7 +19,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from decart_flow.service import read_stamp
-from decart_flow.service.loopback import loopback_gathering
+from decart_flow.realtime.loopback import loopback_candidates
 
 
 class PatternTrack(MediaStreamTrack):
@@ -154,7 +154,7 @@ class RawClient:
             for transceiver in pc.getTransceivers():
                 if transceiver.kind == "video":
                     transceiver.setCodecPreferences(ordered)
-        with loopback_gathering():
+        with loopback_candidates():
             await pc.setLocalDescription(await pc.createOffer())
         sdp = pc.localDescription.sdp
         if trickle:

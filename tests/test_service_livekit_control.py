@@ -341,13 +341,13 @@ async def test_rtc_v1_answer_names_our_track_and_offers_candidates_on_the_servic
     inactive, and host candidates on the address the service listens on only."""
     from aiortc import RTCConfiguration, RTCPeerConnection
 
-    from decart_flow.service.loopback import loopback_gathering
+    from decart_flow.realtime.loopback import loopback_candidates
 
     client = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no STUN server: nothing leaves the host
     for kind in ("audio", "audio", "video", "video", "video"):
         client.addTransceiver(kind, direction="recvonly")
     client.createDataChannel("_reliable")
-    with loopback_gathering():
+    with loopback_candidates():
         await client.setLocalDescription(await client.createOffer())
     offer = rtc.SessionDescription(type="offer", sdp=client.localDescription.sdp, id=1)
     session, ws = await open_control(service)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -81,3 +82,14 @@ def test_service_process_exit_fault_ends_the_child() -> None:
         while service.running and time.monotonic() < deadline:
             time.sleep(0.05)
         assert not service.running
+
+
+def test_service_logging_keeps_aiortc_and_aioice_at_warning_even_in_debug() -> None:
+    """One rule for `serve` and the child process: the service's own debug lines, no SDP dumps."""
+    code = ("import logging; from decart_flow.service.process import service_logging; service_logging('debug', 'service ');"
+            "print(logging.getLogger().level, logging.getLogger('aiortc').level, logging.getLogger('aioice').level,"
+            " logging.getLogger('decart_flow.service').getEffectiveLevel());"
+            "logging.getLogger('decart_flow.service.app').debug('hello')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split() == [str(logging.DEBUG), str(logging.WARNING), str(logging.WARNING), str(logging.DEBUG)]
+    assert "service DEBUG decart_flow.service.app: hello" in out.stderr

@@ -12,6 +12,7 @@ from decart_flow.runner.run import RunOptions
 from decart_flow.show import load_show
 from decart_flow.tui.app import FlowApp
 from decart_flow.tui.header import ShowHeader
+from decart_flow.tui.stats_panel import StatsPanel
 
 SHOW = """\
 name: keys
@@ -56,9 +57,9 @@ async def wait_for(pilot, check, timeout: float = 15.0) -> None:
 class Live:
     """A FlowApp playing `show_file` on the embedded local service, started and playing."""
 
-    def __init__(self, show_file: Path, tmp_path: Path) -> None:
+    def __init__(self, show_file: Path, tmp_path: Path, **options) -> None:
         self.journal = tmp_path / "journal.jsonl"
-        self.app = FlowApp(load_show(show_file), RunOptions(journal=str(self.journal)))
+        self.app = FlowApp(load_show(show_file), RunOptions(journal=str(self.journal), **options))
 
     def events(self, name: str) -> list[dict]:
         return [r for r in records(self.journal) if r["event"] == name]
@@ -67,8 +68,8 @@ class Live:
         await wait_for(pilot, lambda: self.app._state is not None and self.app._state.started, 30.0)
 
 
-async def play(show_file: Path, tmp_path: Path, body) -> Live:
-    live = Live(show_file, tmp_path)
+async def play(show_file: Path, tmp_path: Path, body, **options) -> Live:
+    live = Live(show_file, tmp_path, **options)
     try:
         async with live.app.run_test(size=(160, 50)) as pilot:
             await live.started(pilot)
@@ -102,6 +103,22 @@ async def test_go_keys_fire_timeline(show_file, tmp_path):
         assert [(g["direction"], g["index"]) for g in gos] == [("next", 0), ("next", 1), ("back", 0)]
         await wait_for(pilot, lambda: any(r["action"].get("prompt") == "Second look"
                                           for r in live.events("action.send")))
+
+    await play(show_file, tmp_path, body)
+
+
+async def test_the_stream_panel_shows_frames_and_the_cue_to_glass_of_a_go(show_file, tmp_path):
+    """The figures come from the run (fps in and out, the glass meter on the session) down the bound glance."""
+    async def body(live, pilot):
+        panel = live.app.query_one(StatsPanel)
+        await wait_for(pilot, lambda: (live.app.glance.fps_in or 0) > 0 and (live.app.glance.fps_out or 0) > 0)
+        await pilot.press("g")
+        await wait_for(pilot, lambda: live.app.glance.glass_ms is not None)
+        glance = live.app.glance
+        assert panel.glance is glance  # bound: the panel draws the app's glance, not a copy
+        assert 0 < glance.glass_ms < 2000, glance.glass_ms  # a GO on loopback reaches the glass within 2 s
+        text = "".join(str(panel.render_line(y).text) for y in range(2))
+        assert f"{glance.glass_ms:.0f} ms" in text and "fps" in text
 
     await play(show_file, tmp_path, body)
 
@@ -153,14 +170,20 @@ async def test_reload_checks_first(show_file, tmp_path):
         await pilot.press("r")
         await wait_for(pilot, lambda: live.app.note is not None and "refused" in live.app.note)
         assert not live.events("show.reload")
+        live.app.note = None
+        show_file.write_text(SHOW.replace("model: mirage_v2", "model: mirage"))  # valid, but needs a restart
+        await pilot.press("r")
+        await wait_for(pilot, lambda: live.app.note is not None and "refused" in live.app.note)
+        assert not live.events("show.reload") and live.app.show.model == "mirage_v2"
         show_file.write_text(SHOW.replace("Lightning storm", "Hail storm"))
         await pilot.press("r")
         await wait_for(pilot, lambda: bool(live.events("show.reload")))
+        assert live.app.show.duration == 600.0  # the run's --duration holds over the reload
         await pilot.press("1")
         await wait_for(pilot, lambda: any(r["action"].get("prompt") == "Hail storm"
                                           for r in live.events("action.send")))
 
-    await play(show_file, tmp_path, body)
+    await play(show_file, tmp_path, body, duration=600.0)
 
 
 async def test_help_lists_show_keys_and_quit_is_confirmed(show_file, tmp_path):

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
+
+import av
+import pytest
 
 from decart_flow.tui.app import FlowApp
 from decart_flow.tui.header import ShowHeader
@@ -69,3 +73,18 @@ async def test_journal_pane_keeps_one_row_per_record():
     assert rows[-1].startswith("21:30:30") and rows[-1].endswith("…")
     assert rows[0].startswith("21:30:14 t=   0:14.2 cue.fire")  # the newest 8 of 16: RECORDS[3] onwards
     assert len(rows) == 8
+
+
+def test_clip_lengths_are_the_loaders_measure():
+    """The avatar row's progress bar reads each clip's length from the show (AudioAction.seconds)."""
+    from decart_flow.show import load_show
+    from decart_flow.tui.app import clip_lengths
+
+    show = load_show(Path(__file__).resolve().parent.parent / "scenes" / "avatar.yaml")
+    lengths = clip_lengths(show)
+    assert lengths and all(Path(p).suffix == ".wav" for p in lengths)
+    for path, seconds in lengths.items():
+        assert seconds is not None and seconds > 0.2, (path, seconds)
+        with av.open(path) as container:  # independent of the loader: decode every sample
+            decoded = sum(f.samples / f.sample_rate for f in container.decode(audio=0))
+        assert seconds == pytest.approx(decoded, abs=0.05)

@@ -1,4 +1,4 @@
-"""The TUI's loop steps aside while one of the show's timers comes due (tui/yielding.py)."""
+"""The TUI's loop steps aside while one of the show's timers comes due (runner/yielding.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 
-from decart_flow.tui.yielding import AFTER_S, WINDOW_S, CueGuard, guarded_loop
+from decart_flow.runner.yielding import AFTER_S, WINDOW_S, CueGuard, guarded_loop
 
 
 def test_the_guard_sleeps_through_a_timer_a_few_ms_away_and_not_otherwise() -> None:

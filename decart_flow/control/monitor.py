@@ -33,6 +33,7 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSes
 
 from ..realtime.loopback import LOOPBACK, loopback_candidates
 from ..realtime.media_loop import MediaLoop
+from ..realtime.memory import trim
 from .web import listen
 
 log = logging.getLogger(__name__)
@@ -266,16 +267,10 @@ class MonitorServer:
     @staticmethod
     async def _trim_later() -> None:
         await asyncio.sleep(TRIM_AFTER_S)  # the encoder's threads and cycles let go of it first
-        await asyncio.to_thread(_trim)
+        await asyncio.to_thread(trim)
 
     async def _close_all(self) -> None:
         for timer in list(self._timers):
             timer.cancel()
         pcs, self._pcs = list(self._pcs), set()
         await asyncio.gather(*(pc.close() for pc in pcs), return_exceptions=True)
-
-
-def _trim() -> None:
-    from ..realtime.memory import trim  # finding libc runs ldconfig once: only when a viewer leaves
-
-    trim()

@@ -35,7 +35,7 @@ class ShowWatcher:
         self.interval = interval
         self.on_reload = on_reload
         self.on_error = on_error
-        self.adjust = adjust  # the run's overrides (e.g. --duration) applied to every reload
+        self.adjust = adjust  # the run's overrides (RunOptions.applied_to) on every reload
         self._seen = self._signature()
         self._task: asyncio.Task[None] | None = None
 
@@ -81,8 +81,8 @@ class ShowWatcher:
             if self.on_error is not None:
                 self.on_error(problems)
             return False
-        if show.model != self.engine.show.model:
-            problem = f"{self.path}: model: changing the model ({self.engine.show.model} -> {show.model}) needs a restart"
+        problem = reload_problem(self.path, self.engine.show, show)
+        if problem is not None:
             self.engine.journal.write("error", message="reload refused: " + problem)
             if self.on_error is not None:
                 self.on_error([problem])
@@ -93,3 +93,10 @@ class ShowWatcher:
         if self.on_reload is not None:
             self.on_reload(show)
         return True
+
+
+def reload_problem(path: str | Path, playing: ShowModel, new: ShowModel) -> str | None:
+    """Why `new` cannot replace the `playing` show without a restart, or None."""
+    if new.model != playing.model:
+        return f"{path}: model: changing the model ({playing.model} -> {new.model}) needs a restart"
+    return None

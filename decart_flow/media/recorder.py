@@ -1,19 +1,17 @@
 """The transformed stream to an mp4 that plays even if the process dies mid-show.
 
-Fragmented MP4 (a moof per keyframe, the moov up front) means the file is valid after every
-fragment: Ctrl-C, SIGKILL or a power cut lose at most the last second or so.
+Fragmented MP4 (a moof per keyframe, the moov up front) is valid after every fragment: Ctrl-C,
+SIGKILL or a power cut lose at most the last second or so.
 
-Timestamps come from the stream's RTP clock (a received frame's pts, 90 kHz for video): the
-sender's capture times, so the recording plays at the pace the service rendered and edits cleanly
-(arrival times, 27-58 ms apart for a 25 fps stream, made ffmpeg warn about non-monotonic DTS when
-re-encoding). Where that clock cannot be followed, a frame's step is its arrival step, and the
-recording follows the RTP clock again from there: a frame without a pts, a pts that does not move
-on, and a clock that has drifted more than `RESYNC_S` from the arrival times since it was last
-taken up (a reconnect restarts it from another value; the local service's frame clock starts
-afresh after falling behind, one frame on however long the stall). So an outage stays a gap in the
-recording instead of being squeezed out. Encoding happens on a
-thread of its own behind a bounded queue: the media thread only enqueues, and when the encoder
-falls behind, frames are dropped and counted rather than stalling the stream.
+Timestamps follow the stream's RTP clock (a received frame's pts, 90 kHz): the service's capture
+times, so the recording plays at the pace it was rendered (arrival times jitter, and ffmpeg then
+warns about non-monotonic DTS when re-encoding). Where that clock cannot be followed (no pts, a pts
+that does not move on, or a drift over `RESYNC_S` from the arrival times: a reconnect, or the
+service's frame clock starting afresh after a stall) a frame's step is its arrival step until the
+RTP clock is taken up again, so an outage stays a gap instead of being squeezed out.
+
+Encoding runs on a thread of its own behind a bounded queue: the media thread only enqueues, and
+an encoder that falls behind drops and counts frames rather than stalling the stream.
 """
 
 from __future__ import annotations

@@ -59,7 +59,8 @@ class DecartClient:
     def __repr__(self) -> str:
         return f"DecartClient(base_url={self.base_url!r})"
 
-    async def _session(self) -> aiohttp.ClientSession:
+    async def http(self) -> aiohttp.ClientSession:
+        """The HTTP session of this client's requests (opened on first use, closed by `close`)."""
         if self._http is None or self._http.closed:
             self._http = aiohttp.ClientSession()
         return self._http
@@ -101,7 +102,7 @@ class Tokens:
         if allowed_origins is not None:
             body["allowedOrigins"] = list(allowed_origins)
         parent = self._parent
-        http = await parent._session()
+        http = await parent.http()
         headers = {"X-API-KEY": parent.api_key, "User-Agent": USER_AGENT}
         try:
             async with http.post(f"{parent.base_url}/v1/client/tokens", json=body, headers=headers) as response:

@@ -43,6 +43,7 @@ from decart_flow.realtime.errors import (
 from decart_flow.realtime.images import image_to_base64
 from decart_flow.realtime.livekit_media import LiveKitMedia
 from decart_flow.realtime.loopback import loopback_candidates
+from decart_flow.realtime.memory import trim
 from decart_flow.realtime.media_loop import MediaLoop, wake
 from decart_flow.realtime.models import ModelDefinition, realtime
 from decart_flow.realtime.session import AudioInput, ConnectionState, ImageInput
@@ -619,7 +620,7 @@ class RealtimeClient:
         self._set_state("reconnecting")
         try:
             await self._close_wire()
-            await asyncio.to_thread(_trim)  # the old session's codec buffers go back to the OS
+            await asyncio.to_thread(trim)  # the old session's codec buffers go back to the OS
             await self._connect_with_retry(self._options.reconnect_attempts)
         except asyncio.CancelledError:
             raise
@@ -921,10 +922,3 @@ def backoff_delay(attempt: int, base: float) -> float:
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
-
-
-def _trim() -> None:
-    """memory.trim, imported on first use: finding libc runs `ldconfig` (~0.1 s) that start-up skips."""
-    from decart_flow.realtime.memory import trim
-
-    trim()

@@ -1,12 +1,15 @@
-"""Host ICE candidates on 127.0.0.1, for one peer connection at a time.
+"""Host ICE candidates on one address (127.0.0.1, or the service's), for one peer connection at a time.
 
 aioice's `get_host_addresses` leaves 127.0.0.1 out, so two peers on this machine would pair over
-the LAN address (or find nothing in a sandbox with no LAN). We wrap that function once; the wrapper
-returns ["127.0.0.1"] only inside `loopback_candidates()`, which sets a context variable. aiortc
-gathers in `setLocalDescription`, in tasks that copy the caller's context, so the effect stays in
-the connection that asked for it: other connections, loops and threads gather as usual.
+the LAN address (or find nothing in a sandbox with no LAN), and a service in a network namespace
+must offer the one address it listens on. We wrap that function once, for the whole process; the
+wrapper answers with the chosen address only inside `gathering_on()` / `loopback_candidates()`,
+which set a context variable. aiortc gathers in `setLocalDescription`, in tasks that copy the
+caller's context, so the effect stays in the connection that asked for it: other connections,
+loops and threads gather as usual.
 
-Used by the realtime client for its offer and by the local service for its answer:
+The one owner of the patch: the realtime client (its offer), the monitor page and the local
+service (its answers, service/loopback.py) all gather through it:
 
     with loopback_candidates():
         await pc.setLocalDescription(offer)
@@ -24,14 +27,16 @@ import aioice.ice
 
 LOOPBACK = "127.0.0.1"
 
-_active: contextvars.ContextVar[bool] = contextvars.ContextVar("decart_flow_loopback", default=False)
+#: the addresses gathering offers in this context; None: aioice's own choice
+_only: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar("decart_flow_gather_on", default=None)
 _install_lock = threading.Lock()
 
 
 def _wrap(original: Callable[..., list[str]]) -> Callable[..., list[str]]:
     def get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-        if _active.get():
-            return [LOOPBACK] if use_ipv4 else []
+        only = _only.get()
+        if only is not None:
+            return [a for a in only if (use_ipv6 if ":" in a else use_ipv4)]
         return original(use_ipv4=use_ipv4, use_ipv6=use_ipv6)
 
     get_host_addresses.__wrapped__ = original  # type: ignore[attr-defined]
@@ -48,14 +53,14 @@ CHECKED = "aioice 0.13"  # what the patch was read from (pyproject pins it)
 
 def check_aioice() -> None:
     """Raise `AioiceChanged` unless `Connection.gather_candidates` still looks host addresses up
-    through the module-level `get_host_addresses(use_ipv4, use_ipv6)` that both patches wrap
-    (this one and service/loopback.py). Wrapping a function nobody calls would silently put LAN
+    through the module-level `get_host_addresses(use_ipv4, use_ipv6)` that the patch wraps.
+    Wrapping a function nobody calls would silently put LAN
     addresses back into the offer, and a sandbox without a LAN would find no candidates at all."""
     import inspect
 
     def changed(what: str) -> AioiceChanged:
         version = getattr(aioice, "__version__", "?")
-        return AioiceChanged(f"aioice {version}: {what}; the loopback patch (realtime/loopback.py, service/loopback.py) "
+        return AioiceChanged(f"aioice {version}: {what}; the loopback patch (realtime/loopback.py) "
                              f"was checked against {CHECKED} (pinned in pyproject.toml): update the patch or the pin")
 
     fn = getattr(aioice.ice, "get_host_addresses", None)
@@ -81,11 +86,20 @@ def install() -> None:
 
 
 @contextlib.contextmanager
-def loopback_candidates(enabled: bool = True) -> Iterator[None]:
-    """Within this block (and tasks started in it), ICE host candidates are 127.0.0.1 only."""
+def gathering_on(address: str | None) -> Iterator[None]:
+    """Within this block (and tasks started in it), ICE host candidates are on `address` only.
+
+    None or a wildcard address (0.0.0.0, ::) leaves aioice's own choice of interfaces, even
+    inside an outer block that chose one.
+    """
     install()
-    token = _active.set(enabled)
+    token = _only.set(None if address in (None, "", "0.0.0.0", "::") else (address,))
     try:
         yield
     finally:
-        _active.reset(token)
+        _only.reset(token)
+
+
+def loopback_candidates(enabled: bool = True) -> contextlib.AbstractContextManager[None]:
+    """Within this block (and tasks started in it), ICE host candidates are 127.0.0.1 only."""
+    return gathering_on(LOOPBACK if enabled else None)

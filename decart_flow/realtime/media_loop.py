@@ -69,9 +69,6 @@ class MediaLoop:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def in_media_thread(self) -> bool:
-        return self._thread is not None and threading.current_thread() is self._thread
-
     def start(self) -> None:
         if self._thread is not None:
             return

@@ -1,8 +1,9 @@
 """glibc's malloc, kept from looking like a leak (glibc only; elsewhere a no-op).
 
 `trim()` gives freed memory back to the OS after a session ends: used by the client after a
-reconnect and by the local service between sessions. `limit_arenas()` caps the arenas of a
-process whose worker threads come and go (the local service).
+reconnect, by the local service between sessions and by the monitor page when a viewer leaves.
+`limit_arenas()` caps the arenas of a process whose worker threads come and go (the local service).
+Importing this module costs nothing: the C library is looked up on first use.
 
 A session's VP8 encoder, renderer and frames are freed when it ends, but glibc keeps the pages
 in its arenas, so a service that sees a reconnect every few minutes for weeks would look like
@@ -12,29 +13,34 @@ it leaks. `malloc_trim(0)` returns them; measured over 25 reconnects it keeps RS
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 
 log = logging.getLogger(__name__)
 
-# The C library already loaded into this process (ctypes.util.find_library would run ldconfig,
-# ~0.1 s at every start); no malloc_trim there (musl, macOS): not glibc, nothing to do.
-_libc: ctypes.CDLL | None = None
-try:
-    _candidate = ctypes.CDLL(None)
-    if hasattr(_candidate, "malloc_trim"):
-        _libc = _candidate
-except OSError:
-    _libc = None
-
 M_ARENA_MAX = -8  # mallopt's parameter number, from glibc's malloc.h
+
+
+@functools.cache
+def _glibc() -> ctypes.CDLL | None:
+    """The C library already loaded into this process, if it is glibc (it has malloc_trim).
+
+    Not ctypes.util.find_library, which runs ldconfig (~0.1 s). musl, macOS: None, nothing to do.
+    """
+    try:
+        libc = ctypes.CDLL(None)
+    except OSError:
+        return None
+    return libc if hasattr(libc, "malloc_trim") else None
 
 
 def trim() -> bool:
     """Return free heap pages to the OS; True when it could be tried."""
-    if _libc is None:
+    libc = _glibc()
+    if libc is None:
         return False
     try:
-        _libc.malloc_trim(0)
+        libc.malloc_trim(0)
     except Exception:  # noqa: BLE001 - only ever an optimisation
         log.debug("malloc_trim failed", exc_info=True)
         return False
@@ -51,6 +57,7 @@ def limit_arenas(count: int) -> bool:
     A few shared arenas keep it flat at no measurable cost there (the threads rarely allocate at
     the same instant).
     """
-    if _libc is None:
+    libc = _glibc()
+    if libc is None:
         return False
-    return bool(_libc.mallopt(M_ARENA_MAX, count))
+    return bool(libc.mallopt(M_ARENA_MAX, count))

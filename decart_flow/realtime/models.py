@@ -7,11 +7,13 @@ from the cloud and only the local service serves them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from decart_flow.realtime.errors import ModelNotFoundError
 
 STREAM_PATH = "/v1/stream"
+#: every path a client may open a stream on: early Python SDKs used the second for the avatar
+STREAM_PATHS = (STREAM_PATH, "/v1/avatar-live/stream")
 RESOLUTIONS = ("720p", "1080p")
 
 
@@ -31,10 +33,6 @@ class ModelDefinition:
 
     @property
     def is_avatar(self) -> bool:
-        return self.kind == "avatar"
-
-    @property
-    def avatar(self) -> bool:
         return self.kind == "avatar"
 
     @property
@@ -97,12 +95,11 @@ _REALTIME: dict[str, ModelDefinition] = {
     **{name: ModelDefinition(name, STREAM_PATH, 25, 1280, 720, kind="avatar") for name in AVATAR_NAMES},
 }
 for _alias, _target in ALIASES.items():
-    _m = _REALTIME[_target]
-    _REALTIME[_alias] = ModelDefinition(_alias, _m.url_path, _m.fps, _m.width, _m.height, _m.era, _m.kind, _m.fast)
+    _REALTIME[_alias] = replace(_REALTIME[_target], name=_alias)
 
 REALTIME_MODELS: tuple[str, ...] = tuple(_REALTIME)
 TODAY_MODELS: tuple[str, ...] = tuple(m.name for m in _TODAY)
-RETIRED_MODELS: tuple[str, ...] = ("mirage", "mirage_v2", "lucy_v2v_720p_rt", "live_avatar")
+RETIRED_MODELS: tuple[str, ...] = tuple(n for n, m in _REALTIME.items() if m.retired and n not in AVATAR_NAMES[1:])
 
 
 def realtime(name: str) -> ModelDefinition:

@@ -6,6 +6,7 @@ import re
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from .. import __version__
+from .models import STREAM_PATHS
 
 # The package's own version (importlib.metadata would cost 25-50 ms of every start)
 USER_AGENT = f"decart-flow/{__version__} lang/py"
@@ -41,13 +42,12 @@ def to_http(base_url: str) -> str:
     return base
 
 
-# The stream paths of PROTOCOL.md: a base URL given with one of them (copied from a browser's
-# network tab or an SDK's source) means the service at its root.
-STREAM_PATHS = ("/v1/stream", "/v1/avatar-live/stream")
-
-
 def service_base(base_url: str) -> str:
-    """The service's base URL: a trailing stream path, query or fragment dropped."""
+    """The service's base URL: a trailing stream path, query or fragment dropped.
+
+    A base URL given with a stream path (copied from a browser's network tab or an SDK's source)
+    means the service at its root.
+    """
     parts = urlsplit(base_url)
     path = parts.path.rstrip("/")
     for known in STREAM_PATHS:

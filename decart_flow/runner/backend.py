@@ -59,8 +59,7 @@ class Backend:
         service = self._service
         if service is None or service.running:  # type: ignore[attr-defined]
             return None
-        process = getattr(service, "_process", None)
-        code = process.exitcode if process is not None else None
+        code = service.exitcode  # type: ignore[attr-defined]
         if code is None:
             return "gone"
         return f"killed by signal {-code}" if code < 0 else f"exit code {code}"

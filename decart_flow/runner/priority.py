@@ -1,26 +1,19 @@
-"""Real-time priority for the threads of a run, so that cues go out on time on a busy machine.
+"""Real-time priority for the thread that schedules cues, so they go out on time on a busy machine.
 
-Measured (benchmarks/bench_lateness.py, issue 7): with ordinary scheduling on a loaded 2-core
-machine, the message of a cue reaches the WebSocket p99 5-80 ms late. Two things hold it back. The
-OS runs other processes (the local service encoding video, whatever else the machine does) while
-the scheduling thread is due. And inside this process the scheduling thread waits for the GIL
-behind the media threads, which may themselves have been preempted while holding it.
+A due cue waits for two things: the OS running other processes (the local service encoding,
+anything else on the machine), and the GIL held by media threads that may themselves have been
+preempted. `RealtimePriority.engage()` (Linux), called on the thread whose loop schedules cues
+(the main thread headless, the show thread with the TUI):
+- gives that thread, and only it, SCHED_FIFO at `TOP`. Media, encoder, decoder and recorder
+  threads can each take a whole core: at real-time priority on 2 cores they would starve the
+  local service and the rest of the machine;
+- with SCHED_RESET_ON_FORK, so children (the local service, ffmpeg) start at normal priority;
+- drops the GIL switch interval to 200 us, so that thread gets the GIL about that soon, checked
+  again every second (a media loop that stopped restores its own).
 
-`RealtimePriority.engage()` (Linux), called on each thread whose loop schedules cues (the engine
-and the WebSocket: the main thread headless, the show thread with the TUI):
-- that thread gets SCHED_FIFO at `TOP`. Only the threads that schedule cues: the media thread, the
-  encoder and decoder threads and the recorder can each take a whole core, and at real-time
-  priority on 2 cores they would starve the local service and everything else on the machine
-  (issue 18). Every other thread stays at normal priority.
-- SCHED_RESET_ON_FORK: child processes (the local service, ffmpeg) and threads started from it
-  begin at normal priority, never inherit real-time.
-- the GIL switch interval drops to 200 us, so the scheduling thread, when it wants the GIL, gets it
-  about that soon from whichever thread holds it (checked again every second: a media loop that
-  stopped restores its own).
-
-The kernel caps real-time threads at 95% of each CPU (sched_rt_runtime_us), so a runaway cannot
-lock the machine. Without the privilege (root, CAP_SYS_NICE, or an rtprio limit: `ulimit -r`)
-the run goes on at normal priority and `engage()` returns the one line that says so.
+The kernel caps real-time threads at 95% of each CPU (sched_rt_runtime_us): a runaway cannot lock
+the machine. Without the privilege (root, CAP_SYS_NICE or an rtprio limit: `ulimit -r`),
+`engage()` returns the one line that says so and the run goes on at normal priority.
 """
 
 from __future__ import annotations

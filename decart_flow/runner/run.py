@@ -64,6 +64,10 @@ class RunOptions:
     resume: str | None = None  # a journal to continue from (show time and state)
     realtime: bool = False  # real-time priority for this process's threads (runner/priority.py)
 
+    def applied_to(self, show: ShowModel) -> ShowModel:
+        """`show` with this run's overrides (`--duration`): at start and on every reload."""
+        return replace(show, duration=self.duration) if self.duration is not None else show
+
 
 def default_journal_path(show: ShowModel, now: datetime | None = None) -> Path:
     """`journals/<show>-<YYYYmmdd-HHMMSS>.jsonl` in the working folder."""
@@ -102,8 +106,7 @@ def open_journal(path: Path, now: Callable[[], tuple[str, float]]) -> Journal:
 
 class Run:
     def __init__(self, show: ShowModel, options: RunOptions, say: Callable[[str], None] = print) -> None:
-        if options.duration is not None:
-            show = replace(show, duration=options.duration)
+        show = options.applied_to(show)
         self.show = show
         self.options = options
         self.say = say
@@ -325,13 +328,12 @@ class Run:
 
         assert self.engine is not None
         o = self.options
-        duration = o.duration
         self.controls = Controls(
             self.engine, self.session, osc_port=o.osc_port, http_port=o.http_port, monitor_port=o.monitor,
             watch=self.show.path if o.watch else None, say=self.say,
             on_reload=lambda show: self.on_reload and self.on_reload(show),
             on_reload_error=lambda problems: self.on_reload_error and self.on_reload_error(problems),
-            adjust=(lambda s: replace(s, duration=duration)) if duration is not None else None)
+            adjust=o.applied_to)
         await self.controls.start()
 
     def _open_source(self) -> Any:

@@ -5,7 +5,9 @@ The TUI's repaints hold whatever loop they run on for tens to hundreds of millis
 the `Run` in a thread with its own asyncio loop. The other side (the Textual app) only reads:
 the latest `ShowState` (immutable, swapped by reference), journal records and `say` lines (deques
 the show loop appends to and the reader drains); and it acts only through `call`, which runs a
-function on the show loop.
+function on the show loop. It also owns what a screen beside the show needs from the runner: the
+guard that steps the screen aside for the show's timers (yielding.py), the interpreter's switch
+interval while the show plays, and the stream's figures (fps in and out, cue-to-glass).
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from collections import deque
 from typing import Any, Callable
 
 from ..engine.state import ShowState
+from ..media.glass import GlassMeter
 from ..show.model import ShowModel
 from .run import Run, RunOptions
+from .yielding import CueGuard, screen_switch_interval, start_resource_tracker
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +33,8 @@ RunFactory = Callable[..., Run]  # Run(show, options, say=...) or a subclass (th
 
 class ShowThread:
     def __init__(self, show: ShowModel, options: RunOptions, *, run_factory: RunFactory = Run,
-                 records: int = 2000, lines: int = 500) -> None:
+                 records: int = 2000, lines: int = 500, guard: CueGuard | None = None) -> None:
+        start_resource_tracker()  # the run spawns the local service; a screen takes stdio next
         self.show = show
         self.options = options
         self.run_factory = run_factory
@@ -44,11 +49,17 @@ class ShowThread:
         self._stop_reason: str | None = None
         self._loop_up = threading.Event()
         self._thread = threading.Thread(target=self._main, name="show-loop", daemon=True)
+        #: the screen's loop steps aside for the show's timers through this (runner/yielding.py)
+        self.guard = guard or CueGuard()
+        self.guard.due = self.next_due
+        self._glass: GlassMeter | None = None  # made on the show loop once the session is up
+        self._switch = screen_switch_interval()
 
     # ------------------------------------------------------------ the other thread's API
 
     def start(self) -> None:
         """Start the thread; returns once its loop takes calls (or the thread already ended)."""
+        self._switch.__enter__()  # left when the thread ends (_main)
         self._thread.start()
         while not self._loop_up.wait(0.05) and self._thread.is_alive():
             pass
@@ -78,6 +89,21 @@ class ShowThread:
         """Seconds since the latest state came (to move its show time on)."""
         latest = self._latest
         return time.monotonic() - latest[1] if latest else 0.0
+
+    def next_due(self) -> float | None:
+        """When the show's next timer is due (monotonic seconds), or None; any thread may ask."""
+        run = self.run
+        return run.clock.peek_due() if run is not None else None
+
+    def figures(self) -> tuple[float | None, float | None, float | None]:
+        """The stream now: frames per second in, frames per second out, cue-to-glass ms of the last change."""
+        run = self.run
+        if run is None:
+            return None, None, None
+        fps_in = run.stats.fps() if run.stats is not None else None
+        fps_out = run.source.fps_out() if run.source is not None else None
+        glass = self._glass.tick() if self._glass is not None else None
+        return fps_in, fps_out, glass
 
     def drain_records(self) -> list[dict[str, Any]]:
         return _drain(self.records)
@@ -109,13 +135,17 @@ class ShowThread:
         try:
             reason = asyncio.run(self._play())
         except BaseException as exc:  # noqa: BLE001 - handed to the reader, whatever it is
-            self._close_calls()
+            self._ended()
             if not self.finished.done():
                 self.finished.set_exception(exc)
             return
-        self._close_calls()
+        self._ended()
         if not self.finished.done():
             self.finished.set_result(reason)
+
+    def _ended(self) -> None:
+        self._close_calls()
+        self._switch.__exit__(None, None, None)
 
     async def _play(self) -> str:
         with self._lock:
@@ -131,12 +161,20 @@ class ShowThread:
             return await run.play()
         finally:
             watch.cancel()
+            glass, self._glass = self._glass, None
+            if glass is not None:
+                glass.close()
+                self._glass_feed.dispose()
 
     async def _watch_state(self, run: Run) -> None:
         """Subscribe to the engine's state once the run made the engine (after connecting)."""
         while run.engine is None:
             await asyncio.sleep(0.05)
         run.engine.state.subscribe(self._on_state)
+        if run.session is not None:
+            glass = GlassMeter(run.session, run.stamps)
+            self._glass_feed = run.journal.events.subscribe(glass.note_record)
+            self._glass = glass
 
     def _on_state(self, state: ShowState) -> None:
         self._latest = (state, time.monotonic())

@@ -17,15 +17,15 @@ from aiortc import RTCPeerConnection
 
 from decart_flow.service.faults import Faults
 from decart_flow.service.keys import KeyStore, TokenRequestError
+from decart_flow.realtime.memory import limit_arenas, trim
+from decart_flow.realtime.models import STREAM_PATHS, ModelDefinition
 from decart_flow.realtime.models import find as find_model
-from decart_flow.realtime.models import ModelDefinition
 from decart_flow.service.livekit.server import LiveKitServer
 from decart_flow.service.signaling import StreamSession
 from decart_flow.service.today import Today
 
 log = logging.getLogger(__name__)
 
-STREAM_PATHS = ("/v1/stream", "/v1/avatar-live/stream")
 # set_image carries up to 20 MB of image as base64 (4/3 larger): a bit more gets a clear
 # "too large" ack; far bigger messages close the socket (aiohttp refuses them unread).
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
@@ -67,8 +67,6 @@ class LocalService:
         # Rendering and encoding run in worker threads that hold the GIL for stretches; with
         # Python's 5 ms switch interval a prompt waited up to that long to be read off the socket.
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
-        from decart_flow.realtime.memory import limit_arenas
-
         limit_arenas(MALLOC_ARENAS)
         app = web.Application()
         for path in STREAM_PATHS:
@@ -166,7 +164,7 @@ class LocalService:
             self.sessions.discard(session)
             log.info("session %s: ended", session.id[:8])
         if not self.sessions:  # between sessions: nothing is rendering while the heap is walked
-            await asyncio.get_running_loop().run_in_executor(None, _trim)
+            await asyncio.get_running_loop().run_in_executor(None, trim)
         return ws
 
     async def _tokens(self, request: web.Request) -> web.Response:
@@ -205,17 +203,10 @@ _CORS = {"Access-Control-Allow-Origin": "*"}
 
 
 def _room_problem(model: ModelDefinition) -> str | None:
-    if model.avatar:
+    if model.is_avatar:
         return f"{model.name} has no LiveKit session (retired in 2026 with every audio feature); use the 2025 protocol"
     return None
 
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
-
-
-def _trim() -> None:
-    """memory.trim, imported on first use: finding libc runs `ldconfig` (~0.1 s) that start-up skips."""
-    from decart_flow.realtime.memory import trim
-
-    trim()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import signal
 import sys
 
 from decart_flow.service.faults import FaultError, Faults
+from decart_flow.service.process import service_logging
 
 
 def serve_command(args: argparse.Namespace) -> int:
@@ -21,10 +21,7 @@ def serve_command(args: argparse.Namespace) -> int:
     except FaultError as exc:
         print(f"decart-flow serve: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=getattr(args, "log_level", "info").upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # aiortc and aioice are chatty at info; their details belong in debug runs.
-    for noisy in ("aiortc", "aioice"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    service_logging(getattr(args, "log_level", "info"))
     try:
         return asyncio.run(_serve(args.host, args.port, args.api_key, faults, getattr(args, "capacity", None)))
     except KeyboardInterrupt:

@@ -1,73 +1,21 @@
-"""Keep WebRTC media on this machine: gather 127.0.0.1 only, ignore remote candidates elsewhere.
+"""Keep WebRTC media on this machine: a client's remote candidates elsewhere are ignored.
 
-aioice leaves 127.0.0.1 out of its host candidates and offers every interface instead. We wrap
-`aioice.ice.get_host_addresses` once, and the wrapper answers "127.0.0.1 only" just for ICE
-gathering that runs inside `loopback_gathering()` (a context variable, so it follows our own
-tasks and nobody else's). Everything else in the process keeps aioice's behaviour.
+What the service gathers (127.0.0.1, or the address it listens on) is realtime/loopback.py's
+`gathering_on`; this side filters what a client offers, so no check goes off the machine.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import ipaddress
 import logging
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
-import aioice.ice
 import ifaddr
-
-from decart_flow.realtime.loopback import check_aioice
 
 if TYPE_CHECKING:
     from aiortc import RTCIceCandidate
 
 log = logging.getLogger(__name__)
-
-_GATHER_ON: contextvars.ContextVar[tuple[str, ...] | None] = contextvars.ContextVar("gather_on", default=None)
-_installed = False
-
-
-def _install() -> None:
-    global _installed
-    if _installed:
-        return
-    check_aioice()  # fails loudly when aioice changed shape
-    original: Callable[[bool, bool], list[str]] = aioice.ice.get_host_addresses
-
-    def get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-        only = _GATHER_ON.get()
-        if only is not None:
-            return list(only)
-        return original(use_ipv4, use_ipv6)
-
-    aioice.ice.get_host_addresses = get_host_addresses
-    _installed = True
-
-
-@contextlib.contextmanager
-def loopback_gathering() -> Iterator[None]:
-    """ICE gathering started in this block (e.g. `setLocalDescription`) binds 127.0.0.1 only."""
-    with gathering_on("127.0.0.1"):
-        yield
-
-
-@contextlib.contextmanager
-def gathering_on(address: str) -> Iterator[None]:
-    """ICE gathering started in this block offers candidates on `address` only.
-
-    The LiveKit side listens on one address (`serve --host`) and offers candidates there only: in
-    a test's network namespace that is the veth end, never an interface of the machine. A
-    wildcard address (0.0.0.0, ::) leaves aioice's own choice of interfaces.
-    """
-    _install()
-    wildcard = address in ("0.0.0.0", "::", "")
-    token = _GATHER_ON.set(None if wildcard else (address,))
-    try:
-        yield
-    finally:
-        _GATHER_ON.reset(token)
 
 
 def _local_addresses() -> set[str]:
@@ -101,7 +49,7 @@ def keep_local_candidates(sdp: str) -> str:
     return "\r\n".join(kept) + "\r\n"
 
 
-__all__ = ["keep_local_candidates", "is_local_candidate", "loopback_gathering", "gathering_on", "add_candidate"]
+__all__ = ["keep_local_candidates", "is_local_candidate", "add_candidate"]
 
 
 async def add_candidate(pc: Any, line: str, mid: object, index: object, tag: str) -> None:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from decart_flow.realtime import jitter
-from decart_flow.service.loopback import add_candidate, keep_local_candidates, loopback_gathering
+from decart_flow.realtime.loopback import loopback_candidates
+from decart_flow.service.loopback import add_candidate, keep_local_candidates
 from decart_flow.service.tracks import read_audio, read_video
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ class PeerTransport:
         track = self.session.make_track()
         pc.addTrack(track)
         answer = await pc.createAnswer()
-        with loopback_gathering():
+        with loopback_candidates():
             await pc.setLocalDescription(answer)
         if sends_vp8(pc.localDescription.sdp):
             track.encode_vp8_here()

@@ -20,14 +20,20 @@ log = logging.getLogger(__name__)
 START_TIMEOUT = 20.0
 
 
+def service_logging(level: str, label: str = "") -> None:
+    """The service's log lines at `level`; aiortc and aioice at warning at least (their info and
+    debug output is SDP dumps and STUN chatter), whatever the level."""
+    logging.basicConfig(level=level.upper(), format=f"%(asctime)s {label}%(levelname)s %(name)s: %(message)s")
+    for noisy in ("aiortc", "aioice"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
 def _child(conn: multiprocessing.connection.Connection, port: int, api_key: str | None, faults: tuple[str, ...], log_level: str,
            host: str = "127.0.0.1", capacity: int | None = None) -> None:
     """Run a LocalService until the parent says stop (or goes away)."""
     import asyncio  # here, not above: the parent imports this module to launch before its own imports
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s service %(levelname)s %(name)s: %(message)s")
-    for noisy in ("aiortc", "aioice"):  # their debug output is SDP dumps and STUN chatter
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    service_logging(log_level, "service ")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent's Ctrl-C is the parent's business
 
     async def main() -> None:
@@ -149,6 +155,11 @@ class ServiceProcess:
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.is_alive()
+
+    @property
+    def exitcode(self) -> int | None:
+        """How the child ended: its exit code, minus the signal that killed it; None while it runs."""
+        return self._process.exitcode if self._process is not None else None
 
     def __enter__(self) -> "ServiceProcess":
         self.start()

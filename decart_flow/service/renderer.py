@@ -34,7 +34,7 @@ class Renderer:
         self._portrait: Planes | None = None
         self._styler = Styler(PASSTHROUGH)
         self._caption: np.ndarray | None = None
-        self._waiting = _still(model.width, model.height, model.avatar)
+        self._waiting = _still(model.width, model.height, model.is_avatar)
 
     # -- state changes: each accepted message is one step of the counter ---------------------
 
@@ -46,7 +46,7 @@ class Renderer:
     def set_image(self, reference: ChromaStats | None, portrait: Planes | None, prompt: str | None, enhance: bool) -> None:
         """A set_image: image and prompt together; both None means passthrough."""
         with self._lock:
-            if self.model.avatar:
+            if self.model.is_avatar:
                 if portrait is not None:
                     self._portrait = portrait
                 self._reference = None
@@ -94,14 +94,14 @@ class Renderer:
     def _base(self, source: av.VideoFrame | None, portrait: Planes | None, level: float) -> tuple[np.ndarray, Planes]:
         """A fresh yuv420p buffer at the model's size holding the picture to restyle."""
         m = self.model
-        if m.avatar or source is None:
-            still = portrait if (m.avatar and portrait is not None) else self._waiting
+        if m.is_avatar or source is None:
+            still = portrait if (m.is_avatar and portrait is not None) else self._waiting
             buf = np.empty((m.height * 3 // 2, m.width), np.uint8)
             planes = _views(buf, m.width, m.height)
             planes.y[...] = still.y
             planes.u[...] = still.u
             planes.v[...] = still.v
-            if m.avatar:
+            if m.is_avatar:
                 open_mouth(planes, level)
             return buf, planes
         if source.width != m.width or source.height != m.height or source.format.name != "yuv420p":

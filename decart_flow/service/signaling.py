@@ -159,7 +159,7 @@ class StreamSession:
             log.warning("session %s: skipped a message without a type", self.id[:8])
             return
         kind = message["type"]
-        if kind == "livekit_join" and self.transport.idle and self._today is not None and not self.model.avatar:
+        if kind == "livekit_join" and self.transport.idle and self._today is not None and not self.model.is_avatar:
             self.transport = RoomTransport(self, self._today)  # a 2026 client that did not say so on the URL
         handler = {"prompt": self._on_prompt, "set_image": self._on_set_image, **self.transport.handlers}.get(kind)
         if handler is None and kind in _PEER_ONLY:
@@ -217,7 +217,7 @@ class StreamSession:
     def _read_image(self, data: str) -> tuple[ChromaStats | None, Any]:
         image = decode_image(data)
         planes = to_planes(image, self.renderer.model.width, self.renderer.model.height)
-        if self.model.avatar:
+        if self.model.is_avatar:
             return None, planes
         small = frame_planes(av.VideoFrame.from_image(image.resize((256, 256))).reformat(format="yuv420p"))
         return ChromaStats.of(small.u, small.v), None

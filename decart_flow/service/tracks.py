@@ -51,21 +51,16 @@ async def read_audio(track: MediaStreamTrack, loudness: Loudness) -> None:
 class OutputTrack(MediaStreamTrack):
     """The restyled video, one frame every 1/fps seconds of a monotonic clock.
 
-    Rendering and encoding run in a worker thread so the event loop stays free for signaling
-    and RTP. (Overlapping the two in separate threads was tried: on a busy 2-core machine it
-    delivered no more frames and was harder to follow.) When the service falls behind it
-    renders the next frame at once rather than skipping, and if it is more than half a second
-    behind it starts the clock afresh instead of bursting.
+    Rendering and encoding run in worker threads, so the loop stays free for signaling and RTP.
+    Behind by more than half a second, the clock starts afresh instead of bursting.
 
-    A state change (prompt, image, mirror) is rendered at once, not at the next tick: the frame
-    clock runs on from that frame. A change then shows after the time to render, encode and send
-    one frame, not that plus a wait of up to a frame interval, so `lookahead: auto` can land it
-    within the encode-time jitter instead of anywhere in a frame interval (measured:
-    benchmarks/bench_glass.py; the cost is at most one extra frame per change). A change that
-    comes while a frame is being drawn is drawn into it (the render runs again); one that comes
-    while a frame is being encoded (our VP8 encoder) is drawn at once in a second worker thread,
-    beside that encode, so it waits for the encoder and not for a render too. The periodic keyframe
-    is never the frame that first shows a change (see encoder.py).
+    A state change (prompt, image, mirror) is drawn at once and the frame clock runs on from that
+    frame, so it shows one render and encode after it came rather than up to a frame interval
+    later: that is what lets `lookahead: auto` land a change within the encode-time jitter
+    (benchmarks/bench_glass.py), for at most one extra frame per change. A change during a render
+    is drawn into that frame (the render runs again); one during an encode is drawn at once by a
+    second worker beside it. The periodic keyframe never falls on a change's first frame
+    (encoder.py).
     """
 
     kind = "video"

@@ -2,9 +2,10 @@
 
 The app renders state and sends intents; the engine owns every decision. The show plays on a
 loop of its own (`ShowThread`): a repaint here never delays a cue or a frame there. The app reads
-the latest `ShowState`, the journal and the media sinks at a bounded rate (state 10 Hz, preview
-5 fps), and every intent (keys, prompt box, image chooser, mirror, reload) goes to the show loop
-through `ShowThread.call`.
+the latest `ShowState`, the journal and the stream's figures at a bounded rate (state 10 Hz,
+preview 5 fps) into one `Glance`, its reactive attribute, which every widget is bound to; every
+intent (keys, prompt box, image chooser, mirror, reload) goes to the show loop through
+`ShowThread.call`. How the screen steps aside for cues is the runner's (runner/yielding.py).
 """
 
 from __future__ import annotations
@@ -13,10 +14,7 @@ import argparse
 import asyncio
 import concurrent.futures
 import logging
-import sys
-import time
 from collections import deque
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -26,18 +24,20 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.events import Key
+from textual.reactive import var
 from textual.screen import ModalScreen
 from textual.widgets import Footer
 
+from ..control.watch import reload_problem
 from ..engine.clock import local_zone
 from ..engine.state import ShowState
 from ..runner.run import Run, RunError, RunOptions, UsageError, exit_code
 from ..runner.thread import RunFactory, ShowThread
+from ..runner.yielding import CueGuard, guarded_loop
 from ..show import ShowError, load_show
-from ..show.model import EventTrigger, ImageAction, MirrorAction, PromptAction, ShowModel
+from ..show.model import AudioAction, EventTrigger, ImageAction, MirrorAction, PromptAction, ShowModel
 from .confirm_quit import ConfirmQuit
 from .glance import Glance, go_target
-from .glass import GlassMeter
 from .header import ShowHeader
 from .help_screen import HelpScreen
 from .image_chooser import ImageChooser
@@ -47,16 +47,9 @@ from .prompt_box import PromptBox, PromptChoice
 from .state_panel import StatePanel
 from .stats_panel import StatsPanel
 from .timeline import Timeline
-from .yielding import CueGuard, guarded_loop
 
 STATE_HZ = 10.0
 PREVIEW_FPS = 5.0
-#: How long a thread may hold the GIL while another waits for it (Python's default is 5 ms). A
-#: repaint here is pure Python; when the show loop wakes for a cue it waits this long at worst.
-SWITCH_INTERVAL_S = 0.0005
-#: The screen is not updated when a cue is due this soon: a repaint holds the GIL for tens of ms
-#: in bursts, and the cue goes first (the next update comes one tick later).
-QUIET_BEFORE_CUE_S = 0.06
 log = logging.getLogger(__name__)
 
 
@@ -64,6 +57,13 @@ def show_keys(show: ShowModel) -> list[tuple[str, str]]:
     """The show's `on: key K` cues as (key, cue name), in file order."""
     return [(c.trigger.arg, c.name) for c in show.cues
             if isinstance(c.trigger, EventTrigger) and c.trigger.kind == "key"]
+
+
+def clip_lengths(show: ShowModel) -> dict[str, float | None]:
+    """Each audio clip of the show and its length, as the loader measured it (`AudioAction.seconds`)."""
+    actions = [a for e in show.timeline for a in e.actions]
+    actions += [a for c in show.cues for a in (*c.actions, *c.then)]
+    return {a.path: a.seconds for a in actions if isinstance(a, AudioAction)}
 
 
 class _LogTap(logging.Handler):
@@ -82,6 +82,8 @@ class _LogTap(logging.Handler):
 
 
 class FlowApp(App[int]):
+    """The glance flows down (`glance`, bound to every widget); intents go up to the show loop."""
+
     CSS_PATH = "app.tcss"
     TITLE = "decart-flow"
     BINDINGS = [
@@ -96,6 +98,8 @@ class FlowApp(App[int]):
         Binding("q", "request_quit", "quit"),
         Binding("ctrl+q,ctrl+c", "quit", "quit now", show=False, priority=True),
     ]
+    #: what the screen draws now; every GlanceView is bound to it (compose)
+    glance: var[Glance | None] = var(None)
 
     def __init__(
         self,
@@ -119,38 +123,32 @@ class FlowApp(App[int]):
         self.exit_code = 0
         self._still = still
         self._still_frame = still_frame
-        self.show_thread = ShowThread(show, self.options, run_factory=run_factory)
-        if guard is not None:  # this app's loop steps aside for the show's timers (yielding.py)
-            guard.due = self._next_due
+        #: the show's loop; with `guard`, this app's loop steps aside for its timers (runner/yielding.py)
+        self.show_thread = ShowThread(show, self.options, run_factory=run_factory, guard=guard)
         #: the show's end reason once its run closed (RunError if it could not start)
         self.finished: concurrent.futures.Future[str] = self.show_thread.finished
         self._lines: deque[tuple[str, str]] = deque(maxlen=500)
         self._state: ShowState | None = None
         self._connection = "connecting"
         self._ended_seen = False
-        self._glass: GlassMeter | None = None
-        self._glass_made: concurrent.futures.Future[Any] | None = None
-        self._audio_lengths: dict[str, float | None] = {}
+        self._clip_lengths = clip_lengths(show)
         self._tap: _LogTap | None = None
-        if live:
-            _start_resource_tracker()
 
     # ------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
-        yield ShowHeader(id="header")
+        yield ShowHeader(id="header").data_bind(FlowApp.glance)
         with Horizontal(id="body"):
-            yield Timeline(id="timeline")
+            yield Timeline(id="timeline").data_bind(FlowApp.glance)
             with Vertical(id="side"):
                 yield PreviewView(id="preview")
-                yield StatePanel(id="state")
-                yield StatsPanel(id="stats")
+                yield StatePanel(id="state").data_bind(FlowApp.glance)
+                yield StatsPanel(id="stats").data_bind(FlowApp.glance)
         yield JournalLog(id="log")
         yield Footer()
 
     def on_mount(self) -> None:
         # Kept by reference: while a dialog is up, queries would look in the dialog's screen.
-        self._widgets = [self.query_one(w) for w in (ShowHeader, Timeline, StatePanel, StatsPanel)]
         self._log_view = self.query_one(JournalLog)
         self._preview = self.query_one(PreviewView)
         self.query_one("#timeline").border_title = "timeline"
@@ -159,14 +157,11 @@ class FlowApp(App[int]):
         self.query_one("#stats").border_title = "stream"
         self.query_one("#log").border_title = "journal"
         if not self.live:
-            if self._still is not None:
-                self._push(self._still)
+            self.glance = self._still
             self._preview.show_frame(self._still_frame)
             return
         self._tap = _LogTap(self._lines)
         logging.getLogger().addHandler(self._tap)
-        self._switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL_S))
         self.show_thread.start()
         self.set_interval(1.0 / STATE_HZ, self._tick)
         self.set_interval(1.0 / PREVIEW_FPS, self._preview_tick)
@@ -198,19 +193,10 @@ class FlowApp(App[int]):
 
     # ------------------------------------------------------------ the bounded-rate tick
 
-    def _next_due(self) -> float | None:
-        run = self.show_thread.run
-        return run.clock.peek_due() if run is not None else None
-
-    def _cue_imminent(self) -> bool:
-        """A cue (or any timed change) is due within QUIET_BEFORE_CUE_S: leave the GIL to it."""
-        due = self._next_due()
-        return due is not None and 0.0 <= due - time.monotonic() < QUIET_BEFORE_CUE_S
-
     def _tick(self) -> None:
         thread = self.show_thread
         run = thread.run
-        if run is None or self._cue_imminent():
+        if run is None or thread.guard.imminent():  # a cue is about to go out: it goes first
             return
         if not hasattr(self, "_journal_said"):
             self._journal_said = True
@@ -222,33 +208,18 @@ class FlowApp(App[int]):
             self._state = state
             if self.phase == "starting":
                 self.phase = "playing"
-            self._make_glass(run)
         self._check_end()
         records = thread.drain_records()
         for record in records:
-            event = record.get("event")
-            if event == "session.state":
+            if record.get("event") == "session.state":
                 self._connection = str(record.get("state", self._connection))
-            elif event == "cue.fire" and self._glass is not None:
-                self._glass.note_lateness(float(record.get("lateness_ms") or 0.0))
         log_view = self._log_view
         while self._lines:
             line, style = self._lines.popleft()
             log_view.add_line(line, style)
         if records:
             log_view.add_records(records)
-        self._push(self._glance())
-
-    def _make_glass(self, run: Run) -> None:
-        """The cue-to-glass meter listens on the session: it is made on the show loop."""
-        if self._glass is not None or run.session is None:
-            return
-        if self._glass_made is None:
-            self._glass_made = self.show_thread.call(GlassMeter, run.session, run.stamps)
-        elif self._glass_made.done():
-            self._glass = None if self._glass_made.exception() else self._glass_made.result()
-            if self._glass is None:
-                self._glass_made = None
+        self.glance = self._glance()
 
     def _glance(self) -> Glance:
         state = self._state or ShowState(show=self.show.name, model=self.show.model, connection=self._connection)
@@ -256,22 +227,17 @@ class FlowApp(App[int]):
         if self._state is not None and state.started and not state.paused and state.ended is None:
             t += self.show_thread.snapshot_age()
         go_t, go_label = go_target(self.show, state)
-        run = self.show_run
-        glass = self._glass.tick() if self._glass is not None else None
+        fps_in, fps_out, glass = self.show_thread.figures()
+        audio_length = self._clip_lengths.get(state.audio) if state.audio is not None else None
         return Glance(
             state=state, t=t, wall=self.now(), duration=self.show.duration, go_t=go_t, go_label=go_label,
-            fps_in=_number(run.stats if run else None, ("fps_in", "fps")),
-            fps_out=_number(run.source if run else None, ("fps_out",)),
-            glass_ms=glass, audio_length=self._audio_length(state.audio), phase=self.phase, note=self.note,
+            fps_in=fps_in, fps_out=fps_out, glass_ms=glass, audio_length=audio_length, phase=self.phase,
+            note=self.note,
         )
-
-    def _push(self, glance: Glance) -> None:
-        for widget in self._widgets:
-            widget.glance = glance  # type: ignore[attr-defined]
 
     def _preview_tick(self) -> None:
         run = self.show_run
-        if self._cue_imminent():
+        if self.show_thread.guard.imminent():
             return
         preview = run.preview if run is not None else None
         latest = getattr(preview, "latest", None)
@@ -280,17 +246,6 @@ class FlowApp(App[int]):
                 self._preview.show_frame(latest())
             except Exception as exc:  # noqa: BLE001 - a preview hiccup must not stop the screen
                 log.debug("preview: %s", exc)
-
-    def _audio_length(self, path: str | None) -> float | None:
-        if path is None:
-            return None
-        if path not in self._audio_lengths:
-            self._audio_lengths[path] = None
-            self.run_worker(self._probe_audio(path), exclusive=False)
-        return self._audio_lengths[path]
-
-    async def _probe_audio(self, path: str) -> None:
-        self._audio_lengths[path] = await asyncio.to_thread(_clip_seconds, path)
 
     # ------------------------------------------------------------ intents (run on the show loop)
 
@@ -363,13 +318,19 @@ class FlowApp(App[int]):
                 self._lines.append((f"reload: {problem}", "bold red"))
             self.notify(str(exc.problems[0]) if exc.problems else "reload refused", severity="error", timeout=6)
             return
-        if self.options.duration is not None:
-            show = replace(show, duration=self.options.duration)
+        problem = reload_problem(path, self.show, show)
+        if problem is not None:
+            self.note = "reload refused: the show goes on"
+            self._lines.append((f"reload: {problem}", "bold red"))
+            self.notify(problem, severity="error", timeout=6)
+            return
+        show = self.options.applied_to(show)
         if self.show_run is None or self.show_run.engine is None or self.phase in ("ended", "failed"):
             self.notify("the show is not playing", severity="warning", timeout=2)
             return
         self._intent("reload", show)  # checked above, off the show loop; swapped in on it
         self.show = show
+        self._clip_lengths = clip_lengths(show)
         self.note = f"reloaded {path.name}"
 
     def on_key(self, event: Key) -> None:
@@ -402,7 +363,8 @@ class FlowApp(App[int]):
     async def _quit(self) -> None:
         if self.phase not in ("ended", "failed"):
             self.phase, self.note = "stopping", "stopping: disconnecting and closing the recording…"
-            self._push(self._glance()) if self.show_run is not None else None
+            if self.show_run is not None:
+                self.glance = self._glance()
         await self.shutdown_run()
         self.exit(self.exit_code, return_code=self.exit_code)
 
@@ -433,13 +395,9 @@ class FlowApp(App[int]):
         if self.finished.done():
             self._check_end()
         await asyncio.to_thread(thread.join, 2.0)
-        if self._glass is not None:
-            self._glass.close()  # the show loop is gone (or stopping): no one else touches it
-            self._glass = None
         if self._tap is not None:
             logging.getLogger().removeHandler(self._tap)
             self._tap = None
-            sys.setswitchinterval(self._switch_interval)
 
 
 def _engine_call(engine: Any, name: str, args: tuple[Any, ...]) -> Any:
@@ -447,46 +405,6 @@ def _engine_call(engine: Any, name: str, args: tuple[Any, ...]) -> Any:
     if name == "pause_or_resume":
         return engine.pause() or engine.resume()
     return getattr(engine, name)(*args)
-
-
-def _start_resource_tracker() -> None:
-    """Start multiprocessing's resource tracker while stdio are still real files.
-
-    The local service runs in a spawned child; spawning starts the tracker on first use and
-    hands it stderr's descriptor, which Textual has replaced by then: the spawn then fails.
-    """
-    from multiprocessing import resource_tracker
-
-    try:
-        resource_tracker.ensure_running()
-    except Exception as exc:  # noqa: BLE001 - the spawn will say what is wrong
-        log.debug("resource tracker: %s", exc)
-
-
-def _number(obj: Any, names: tuple[str, ...]) -> float | None:
-    """A figure a media sink offers under one of `names` (an attribute or a method), if any."""
-    for name in names:
-        value = getattr(obj, name, None) if obj is not None else None
-        if callable(value):
-            try:
-                value = value()
-            except Exception:  # noqa: BLE001
-                value = None
-        if isinstance(value, (int, float)):
-            return float(value)
-    return None
-
-
-def _clip_seconds(path: str) -> float | None:
-    try:
-        import av
-
-        with av.open(path) as container:
-            if container.duration is not None:
-                return container.duration / 1_000_000
-    except Exception:  # noqa: BLE001 - no length: the TUI shows elapsed time only
-        return None
-    return None
 
 
 def run_tui(show: ShowModel, options: RunOptions, args: argparse.Namespace | None = None) -> int:

@@ -1,8 +1,9 @@
 """`Glance`: everything the main screen draws, in one immutable value.
 
-The app builds one at a bounded rate (10 Hz) from the engine's latest `ShowState` and the media
-sinks, and hands it down to every widget through a reactive attribute; a widget only redraws
-when its glance changed. Tests build one by hand: a fixed state and a fixed clock.
+The app builds one at a bounded rate (10 Hz) from the engine's latest `ShowState` and the stream's
+figures, and sets its reactive attribute `FlowApp.glance`, to which every widget's own `glance` is
+bound; a widget redraws only when its part of the glance changed (glance_view.py). Tests build one
+by hand: a fixed state and a fixed clock.
 """
 
 from __future__ import annotations

@@ -34,10 +34,6 @@ class PreviewView(Widget):
         self._built_for = None
         self.refresh()
 
-    @property
-    def has_frame(self) -> bool:
-        return self._frame is not None
-
     def _build(self, size: Size) -> None:
         self._built_for = (size.width, size.height)
         self._strips = []

@@ -32,10 +32,11 @@ from google.protobuf.message import DecodeError
 from livekit.protocol import models, rtc
 
 from decart_flow.realtime import jitter
+from decart_flow.realtime.loopback import gathering_on
 from decart_flow.service.livekit.negotiation import livekit_negotiation
 from decart_flow.service.livekit.room import Room, new_sid
 from decart_flow.service.livekit.tokens import Grant
-from decart_flow.service.loopback import add_candidate, gathering_on
+from decart_flow.service.loopback import add_candidate
 from decart_flow.service.peer import vp8_first
 
 log = logging.getLogger(__name__)

@@ -32,9 +32,10 @@ class GlassMeter:
         except Exception:  # noqa: BLE001 - a session already gone forgets us anyway
             pass
 
-    def note_lateness(self, lateness_ms: float) -> None:
-        """The lateness of the cue that fired last (from its `cue.fire` journal record)."""
-        self._lateness_s = max(0.0, lateness_ms / 1000.0)
+    def note_record(self, record: dict[str, Any]) -> None:
+        """A journal record: a `cue.fire` gives the lateness of the cue that fired last."""
+        if record.get("event") == "cue.fire":
+            self._lateness_s = max(0.0, float(record.get("lateness_ms") or 0.0) / 1000.0)
 
     def _on_sent(self, message: dict[str, Any], t_ns: int) -> None:
         if isinstance(message, dict) and message.get("type") in _CHANGES:
@@ -45,7 +46,7 @@ class GlassMeter:
         return value if isinstance(value, int) else None
 
     def tick(self) -> float | None:
-        """Called at the app's tick: pair new stamps with their send, read what the watcher saw."""
+        """Called at a reader's tick (any thread): pair new stamps with their send, read what the watcher saw."""
         expected = self._expected()
         if expected is not None and expected != self._known:
             self._known = expected
