@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import statistics
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -22,8 +23,9 @@ pytestmark = pytest.mark.skipif(unavailable() is not None, reason=unavailable() 
 def test_our_beats_are_the_link_peers_beats() -> None:
     with Netns(veth=False) as ns:
         assert ns.interfaces() == ["lo"]  # nothing in here can reach another machine
-        peer = ns.popen([sys.executable, str(HARNESS / "peer.py"), "--bpm", "97", "--seconds", "11",
-                         "--change-at", "4", "--change-bpm", "140"], stdout=-1, text=True)
+        peer = ns.popen([sys.executable, str(HARNESS / "peer.py"), "--bpm", "97", "--seconds", "15",
+                         "--change-at", "7", "--change-bpm", "140"], stdout=-1, text=True)
+        time.sleep(1.5)  # the peer's session is the older one: ours joins it and takes its tempo
         ours = ns.run([sys.executable, str(HARNESS / "ours.py"), "--bpm", "120", "--seconds", "7",
                        "--publish-at", "5", "--publish-bpm", "100"], timeout=60, cwd=HARNESS.parent.parent)
         assert ours.returncode == 0, ours.stderr[-2000:]

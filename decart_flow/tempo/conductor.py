@@ -22,6 +22,7 @@ from .tap import TapTempo
 
 SOURCES = ("internal", "tap", "link", "midi-clock")
 FOLLOW_EVERY = 0.05  # seconds between readings of the Link session
+START_SLACK = 0.003  # seconds: a start this close to the bar line is on it
 TOLERANCE = 0.0003  # seconds: a grid off by less than this is left alone (no re-planning)
 
 
@@ -89,7 +90,8 @@ class Conductor:
 
     def defer_start(self, start: Callable[[], None]) -> bool:
         """With Link, the show starts on the session's next bar line: True while the start waits for
-        it (`start` is called then, once; asked again meanwhile, still True)."""
+        it (`start` is called then, once; asked again meanwhile, still True). A peer that changes
+        the tempo during the wait moves the bar line: the wait is set again for the new one."""
         if self._start_deferred == "done" or self.later is None:
             return False
         if self._start_deferred == "waiting":
@@ -100,6 +102,11 @@ class Conductor:
         self._start_deferred = "waiting"
 
         def go() -> None:
+            delay = self.start_delay()
+            bar = self.grid.beats_per_bar * 60.0 / max(self.link.tempo, 1.0) if self.link is not None else 0.0
+            if START_SLACK < delay < bar - START_SLACK:  # not on a bar line: the tempo moved it
+                self.later(delay, go)  # type: ignore[misc]
+                return
             self._start_deferred = "done"
             start()
 

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 from fractions import Fraction
 
-from ..show.problems import did_you_mean
 
 UNITS = ("bar", "bars", "beat", "beats")
 PLACE_FORMS = "use 'bar N' or 'beat N' (1-based), e.g. 'bar 17'"
@@ -21,6 +20,12 @@ _NUMBER = r"(\d+(?:\.\d+)?|\d+/\d+|\.\d+)"
 _PLACE = re.compile(rf"([a-z]+)\s+{_NUMBER}")
 _SPAN = re.compile(rf"{_NUMBER}\s*([a-z]+)")
 _WORD = re.compile(r"[a-z]+")
+
+
+def did_you_mean(word: str, choices: tuple[str, ...]) -> str:
+    from ..show.problems import did_you_mean  # here: the show package imports the kinds that import us
+
+    return did_you_mean(word, choices)
 
 
 def _number(text: str) -> Fraction:

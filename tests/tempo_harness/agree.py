@@ -1,4 +1,7 @@
-"""How far our beats are from a Link peer's: read the peer's beat at each of our beat times."""
+"""How far our beats are from a Link peer's: read the peer's beat at each of our beat times.
+
+Link keeps the peers' phase within the quantum (a bar here), not their beat count: one peer's beat
+12 may be another's beat 8. Beats are compared modulo the quantum."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ def peer_beat_at(samples: list[dict[str, Any]], mono: float) -> float:
     return s["beat"] + (mono - s["mono"]) * s["tempo"] / 60.0
 
 
-def offsets_ms(ours: list[dict[str, Any]], samples: list[dict[str, Any]]) -> list[float]:
+def offsets_ms(ours: list[dict[str, Any]], samples: list[dict[str, Any]], quantum: float = 4.0) -> list[float]:
     """Per beat of ours: (when we fired - when the peer reached that beat), in ms."""
     out = []
     for beat in ours:
@@ -27,5 +30,6 @@ def offsets_ms(ours: list[dict[str, Any]], samples: list[dict[str, Any]]) -> lis
             continue
         have = peer_beat_at(samples, beat["mono"])
         tempo = samples[max(bisect.bisect_right([s["mono"] for s in samples], beat["mono"]) - 1, 0)]["tempo"]
-        out.append((have - beat["link_beat"]) * 60.0 / tempo * 1000.0)
+        off = (have - beat["link_beat"] + quantum / 2) % quantum - quantum / 2
+        out.append(off * 60.0 / tempo * 1000.0)
     return out

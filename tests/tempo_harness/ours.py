@@ -28,9 +28,17 @@ async def main(args: argparse.Namespace) -> None:
         if conductor.link.peers:  # type: ignore[union-attr]
             break
         await asyncio.sleep(0.05)
-    await asyncio.sleep(conductor.start_delay())  # the show starts on the session's bar line
-    sc.start(0.0)
-    conductor.started()
+    await asyncio.sleep(1.0)  # a peer is counted before its session's timeline is taken on
+    started = loop.create_future()
+
+    def start() -> None:  # as the engine does: the show starts on the session's next bar line
+        sc.start(0.0)
+        conductor.started()
+        started.set_result(None)
+
+    if not conductor.defer_start(start):
+        start()
+    await started
     start_bar_phase = conductor.link.beat_at(loop.time()) % 4  # type: ignore[union-attr]
     done = loop.create_future()
 
