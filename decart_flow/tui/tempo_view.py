@@ -31,8 +31,6 @@ def beat_lights(beat: float, beats_per_bar: int) -> Text:
 
 
 class TempoView(GlanceView):
-    DEFAULT_CSS = "TempoView { height: 1; }"
-
     def view_key(self, g: Glance) -> object:
         tempo = g.state.tempo
         if tempo is None:
@@ -42,7 +40,9 @@ class TempoView(GlanceView):
                 beat - math.floor(beat + 1e-9) < 0.25, g.state.paused)
 
     def changed(self, glance: Glance | None) -> None:
-        self.display = glance is not None and glance.state.tempo is not None
+        shown = glance is not None and glance.state.tempo is not None
+        if self.display != shown:
+            self.display = shown  # once: a show has a tempo or not
         self.refresh()
 
     def render(self) -> RenderableType:
