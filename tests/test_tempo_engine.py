@@ -156,3 +156,58 @@ def test_beat_cues_go_out_early_by_the_lookahead_and_keep_their_beat(tmp_path: P
     assert p.session.prompts() == [(1.9, "Two")]
     fires = [(r["cue"], r["intended_t"], r["lookahead_ms"], r["bar"]) for r in p.events("cue.fire")]
     assert fires == [("cue 1", 0.5, 100.0, "1.2"), ("cue 1", 1.0, 100.0, "1.3"), ("timeline beat 5", 2.0, 100.0, "2.1")]
+
+
+def test_midi_clock_through_the_midi_input_sets_the_tempo_and_start_stop_pause_the_show(tmp_path: Path) -> None:
+    import mido
+
+    from decart_flow.control.midi import MidiInput
+
+    s = show(tmp_path, """\
+        cues:
+          - every: 1 beat
+            log: beat
+        """, tempo="tempo: {bpm: 120, source: midi-clock}\n")
+    step = 60.0 / 90 / 24  # 90 bpm on the wire
+    script: list = []
+
+    def feed(message, at):  # type: ignore[no-untyped-def]
+        script.append((at, lambda e, m=message, a=at: MidiInput(e).handle(m, a)))
+
+    feed(mido.Message("start"), 0.99)
+    for i in range(24 * 4):  # four beats of clock, from 1.0
+        feed(mido.Message("clock"), 1.0 + i * step)
+    feed(mido.Message("stop"), 1.0 + 24 * 4 * step)  # at beat 4 of the clock
+    feed(mido.Message("continue"), 10.0)
+    p = play(s, until=11.5, script=tuple(script))
+    assert p.engine.tempo.grid.bpm == pytest.approx(90.0)
+    assert [r["event"] for r in p.records if r["event"] in ("show.pause", "show.resume")] == ["show.pause", "show.resume"]
+    fired = [(r["ts"], r["t"], r["bar"]) for r in p.events("cue.fire")]
+    # 120 bpm until the clock's first beat at 1.0, which the grid puts on the next bar line (bar 2);
+    # from there a beat every 2/3 s, on the clock's pulses, until the clock stops at 1.0 + 4 beats
+    bars = [bar for _, t, bar in fired if t >= 1.0]
+    assert bars[:4] == ["2.1", "2.2", "2.3", "2.4"]
+    beats = [t for _, t, _ in fired if t >= 1.0]
+    assert [round(b - a, 3) for a, b in zip(beats[:4], beats[1:4])] == [pytest.approx(60 / 90, abs=0.001)] * 3
+
+
+def test_osc_tap_and_tempo_commands(tmp_path: Path) -> None:
+    from decart_flow.control.intents import CommandError, command
+
+    s = show(tmp_path, """\
+        cues:
+          - every: 1 bar
+            log: bar
+        """)
+    errors: list[str] = []
+
+    def bad(e):  # type: ignore[no-untyped-def]
+        for args in ((), ("fast",), (0,)):
+            try:
+                command(e, "tempo", args, source="osc")
+            except CommandError as exc:
+                errors.append(str(exc))
+
+    p = play(s, until=3, script=((1.0, lambda e: command(e, "tempo", ("128",), source="osc")), (1.5, bad)))
+    assert p.engine.tempo.grid.bpm == 128.0
+    assert errors == ["tempo needs a BPM between 1 and 999, e.g. /tempo 128"] * 3

@@ -61,7 +61,7 @@ def test_midi_clock_reads_the_tempo_over_a_beat_of_pulses() -> None:
     clock = MidiClock()
     clock.feed(mido.Message("start"), 0.0)
     beats = [e for m in _clock_at(128, 0.0, 24 * 4 + 1, jitter=0.0004) if (e := clock.feed(m, m.time))]
-    assert [e.beat for e in beats] == [0, 1, 2, 3, 4]
+    assert [e.beat for e in beats if e.kind == "beat"] == [0, 1, 2, 3, 4]
     assert beats[-1].bpm == pytest.approx(128, rel=0.002)
 
 

@@ -197,7 +197,11 @@ class Conductor:
         event = self.midi.feed(message, at)
         if event is None:
             return None
-        if event.kind == "beat":
+        if event.kind == "tempo":
+            if self.show.started and not self.show.paused:
+                self.grid.set_tempo(self.show.t + (at - self.now()), event.bpm)  # type: ignore[arg-type]
+            return None
+        if event.kind in ("beat", "pulse"):
             show = self.show
             if show.started and not show.paused:
                 t = show.t + (at - self.now())

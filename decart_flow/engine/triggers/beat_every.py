@@ -96,6 +96,10 @@ def observe(trigger: BeatEveryTrigger, ctx: TriggerContext, lead: Lead | None = 
 
         def fire(t: float, ahead: float) -> None:
             nonlocal n
+            if slots.grid.beat_at(t) > slots.beat(n) + EPS_BEATS:  # a source put the grid past it: no burst
+                n = max(n + 1, slots.index_at(t))
+                plan()
+                return
             n += 1
             observer.on_next(Fire(sc.mono_of(t), t, (), None, ahead))
             plan()
