@@ -211,3 +211,21 @@ def test_osc_tap_and_tempo_commands(tmp_path: Path) -> None:
     p = play(s, until=3, script=((1.0, lambda e: command(e, "tempo", ("128",), source="osc")), (1.5, bad)))
     assert p.engine.tempo.grid.bpm == 128.0
     assert errors == ["tempo needs a BPM between 1 and 999, e.g. /tempo 128"] * 3
+
+
+def test_a_python_show_writes_the_same_beats_and_plan_lays_the_grid_out_at_bpm(tmp_path: Path) -> None:
+    from decart_flow.engine.plan import plan
+
+    path = tmp_path / "beats.py"
+    path.write_text(textwrap.dedent("""\
+        from decart_flow import Show, prompt
+
+        show = Show("Py beats", model="lucy-restyle-2", tempo={"bpm": 90, "beats_per_bar": 3})
+        show.timeline("bar 2", prompt("Two"))
+        show.every("1 bar", prompt.cycle("A", "B"), start="bar 3", until="bar 5")
+        show.at("bar 6", prompt("Six"))
+        """))
+    rows = [(f.t, f.bar, f.action.get("prompt")) for f in plan(load_show(path), 15)]
+    # 90 bpm, 3 beats a bar: a bar is 2 s
+    assert rows == [(2.0, "2.1", "Two"), (4.0, "3.1", "A"), (6.0, "4.1", "B"), (10.0, "6.1", "Six")]
+    assert plan(load_show(path), 15)[0].to_json()["bar"] == "2.1"

@@ -30,10 +30,14 @@ class Firing:
     wall: datetime
     cue: str
     action: dict[str, Any]
+    bar: str | None = None  # bar.beat on the grid at the show's bpm, for a show with `tempo:`
 
     def to_json(self) -> dict[str, Any]:
         """The firing as `plan --json` lists it."""
-        return {"t": round(self.t, 6), "wall": self.wall.isoformat(), "cue": self.cue, "action": self.action}
+        row = {"t": round(self.t, 6), "wall": self.wall.isoformat(), "cue": self.cue, "action": self.action}
+        if self.bar is not None:
+            row["bar"] = self.bar
+        return row
 
 
 class VirtualSession:
@@ -119,6 +123,7 @@ def stream(show: ShowModel, emit: Callable[[Firing], None], for_seconds: float |
     try:
         clock = VirtualClock(loop, start_wall)
         engine = Engine(show, VirtualSession(show), clock, journal=None, observe_state=False)
+        grid = engine.tempo.grid if engine.tempo is not None else None
         end_at = loop.time() + for_seconds
         cutoff = end_at - 1e-6  # a firing at the end itself is not listed
 
@@ -126,7 +131,7 @@ def stream(show: ShowModel, emit: Callable[[Firing], None], for_seconds: float |
             nonlocal count, failure
             if loop.time() < cutoff and failure is None:
                 try:
-                    emit(Firing(t, clock.wall(), cue, action))
+                    emit(Firing(t, clock.wall(), cue, action, grid.bar_beat(t) if grid is not None else None))
                 except BaseException as exc:  # the reader's problem: stop, then raise it
                     failure = exc
                     engine.stop("error")

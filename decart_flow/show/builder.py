@@ -96,6 +96,8 @@ class Show:
         resolution: str | None = None,
         speed: str | None = None,
         tz: str | None = None,
+        tempo: dict[str, Any] | None = None,
+        go: dict[str, Any] | None = None,
     ):
         self.where = caller()
         w = self.where
@@ -105,7 +107,7 @@ class Show:
         if initial is not None:
             self._top.append(("initial", self._initial(initial, w)))
         for key, value in (("resolution", resolution), ("speed", speed), ("source", source), ("duration", duration),
-                           ("lookahead", lookahead), ("tz", tz)):
+                           ("lookahead", lookahead), ("tz", tz), ("tempo", tempo), ("go", go)):
             if value is not None:
                 self._top.append((key, value_node(value, w)))
         if loop:

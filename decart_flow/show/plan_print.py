@@ -78,10 +78,15 @@ def print_plan(show: ShowModel, for_seconds: float | None, start: datetime, as_j
         write("\n]\n" if count else "[]\n")
         return 0
     width = max([len("cue")] + [len(c.name) for c in show.cues] + [len("timeline 0:00:00.000")]) + len(" (catch-up)")
+    bar = show.tempo is not None  # a show on a beat grid: its bar.beat beside the show time
+    if bar:
+        write(f"{'bar':>7}  ")
     write(f"{'show time':>10}  {'wall clock':<19}  {'cue':<{width}}  action\n")
 
     def row(firing: Firing) -> None:
         wall = firing.wall.strftime("%Y-%m-%d %H:%M:%S")
+        if bar:
+            write(f"{firing.bar or '':>7}  ")
         write(f"{fmt_t(firing.t):>10}  {wall}  {firing.cue:<{width}}  {describe(firing.action)}\n")
 
     count = stream(show, row, for_seconds, start)
