@@ -92,3 +92,13 @@ def test_osc_tempo_sets_the_grid_from_now_on() -> None:
     state = conductor.state()
     assert (state.bpm, state.source, state.peers, state.bar_beat(3.0)) == (60.0, "internal", None, "2.2")
     assert state.bar_beat(4.0) == "2.3"  # the TUI moves it on with show time
+
+
+def test_link_without_aalink_is_one_line_saying_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from decart_flow.tempo.link import LinkSession, LinkUnavailable
+
+    monkeypatch.setitem(sys.modules, "aalink", None)  # as if not installed
+    with pytest.raises(LinkUnavailable, match=r"pip install 'decart-flow\[link\]'"):
+        LinkSession(120).start()
