@@ -106,16 +106,16 @@ def parse_span(value: object, *, allow_zero: bool = False) -> BeatSpan:
 
 def read_place(c: Any, node: Any, what: str) -> BeatPlace | None:
     """A beat place from a show's node, or None after one problem at the node (`c`: the compiler)."""
-    try:
-        return parse_place(_text_of(node))
-    except ValueError as exc:
-        c.error(node.where, f"{what}: {exc}")
-        return None
+    return _read(c, node, what, parse_place)
 
 
 def read_span(c: Any, node: Any, what: str) -> BeatSpan | None:
+    return _read(c, node, what, parse_span)
+
+
+def _read(c: Any, node: Any, what: str, parse: Any) -> Any:
     try:
-        return parse_span(_text_of(node))
+        return parse(_text_of(node))
     except ValueError as exc:
         c.error(node.where, f"{what}: {exc}")
         return None

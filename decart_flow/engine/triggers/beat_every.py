@@ -20,6 +20,7 @@ from ...tempo.timers import BeatTimer
 from ...tempo.units import BeatPlace, BeatSpan, accepts, read_place, read_span
 from ..lookahead import Lead
 from . import Fire, TriggerContext, TriggerKind, show_time_due, show_time_walls
+from .every import read_times
 
 if TYPE_CHECKING:
     from ...show.compile import Compiler, Found
@@ -37,13 +38,7 @@ def read(c: Compiler, found: Found) -> BeatEveryTrigger | None:
     step = read_span(c, found["every"][1], "every")
     start = read_place(c, found["from"][1], "from (with every: in beats, a beat place)") if "from" in found else None
     until = read_place(c, found["until"][1], "until (with every: in beats, a beat place)") if "until" in found else None
-    times = None
-    if "times" in found:
-        node = found["times"][1]
-        if node.is_scalar and isinstance(node.value, int) and not isinstance(node.value, bool) and node.value > 0:
-            times = node.value
-        else:
-            c.error(node.where, "times: a whole number above 0")
+    times = read_times(c, found)
     if start is not None and until is not None and until.unit == start.unit and until.n <= start.n:
         c.error(found["until"][1].where, f"until ({until}) must come after from ({start})")
     c.uses_beats(found["every"][1].where)

@@ -32,18 +32,23 @@ def read(c: Compiler, found: Found) -> EveryTrigger | None:
     interval = c.duration(found["every"][1])
     start = c.offset(found["from"][1]) if "from" in found else 0.0
     until = c.offset(found["until"][1]) if "until" in found else None
-    times = None
-    if "times" in found:
-        node = found["times"][1]
-        if node.is_scalar and isinstance(node.value, int) and not isinstance(node.value, bool) and node.value > 0:
-            times = node.value
-        else:
-            c.error(node.where, "times: a whole number above 0")
+    times = read_times(c, found)
     if start is not None and until is not None and until <= start:
         c.error(found["until"][1].where, f"until ({format_seconds(until)}) must come after from ({format_seconds(start)})")
     if interval is None or start is None:
         return None
     return EveryTrigger(interval, start, until, times)
+
+
+def read_times(c: Compiler, found: Found) -> int | None:
+    """`times: N` (a whole number above 0), or None; beat_every.py reads it the same way."""
+    if "times" not in found:
+        return None
+    node = found["times"][1]
+    if node.is_scalar and isinstance(node.value, int) and not isinstance(node.value, bool) and node.value > 0:
+        return node.value
+    c.error(node.where, "times: a whole number above 0")
+    return None
 
 
 def with_when(trigger: EveryTrigger, when: When) -> EveryTrigger:
