@@ -22,7 +22,7 @@ from reactivex.subject import BehaviorSubject
 
 from ..show.model import Action, Cue, ShowModel, TimelineEntry
 from . import catchup
-from .actions import ActionContext, action_kind
+from .actions import ActionContext, action_kind, sequential
 from .choices import Choices
 from .clock import Clock
 from .executor import Executor, Op, Superseded
@@ -379,7 +379,7 @@ class Engine:
 
     def _start_run(self, cue: Cue, seq: tuple[Action, ...], args: tuple[Any, ...], lead: float = 0.0) -> bool:
         """Start a firing's actions; True when they all ran already (an instant cue)."""
-        if not any(action_kind(action).sequential for action in seq):
+        if not sequential(seq):
             # an instant cue: every action runs now, inside the timer callback
             self._perform_all(cue.name, seq, args)
             return True

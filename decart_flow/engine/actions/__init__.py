@@ -112,6 +112,7 @@ def _registry() -> list[ActionKind]:
 REGISTRY: list[ActionKind] = _registry()
 _BY_MODEL = {kind.model: kind for kind in REGISTRY}
 _BY_KEY = {key: kind for kind in REGISTRY for key in kind.keys}
+_SEQUENTIAL = frozenset(kind.model for kind in REGISTRY if kind.sequential)
 # Catch-up sends the state keys in this order, any other after them: an image's prompt must not
 # cover a newer prompt, so the image goes first.
 CATCH_UP_ORDER = ("image", "prompt", "mirror")
@@ -122,6 +123,11 @@ def action_kind(action: Any) -> ActionKind:
         return _BY_MODEL[type(action)]
     except KeyError:
         raise TypeError(f"no action kind for {type(action).__name__}") from None
+
+
+def sequential(actions: tuple[Any, ...]) -> bool:
+    """Whether a firing of these actions runs as a sequence (one of them makes the rest wait)."""
+    return any(type(a) in _SEQUENTIAL for a in actions)
 
 
 def kind_for_key(key: str) -> ActionKind | None:
