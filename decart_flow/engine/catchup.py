@@ -75,12 +75,12 @@ def catch_up(engine: Engine, reapply: bool) -> list[dict[str, Any]]:
             winners[key] = cand
     keys = catch_up_keys()
     # The engine's own sends win when newer (operator, events); after a reconnect they are re-sent.
-    for attr, (mono, cue) in engine.applied.items():
+    for attr, (mono, cue) in engine.store.applied():
         wall = engine.clock.wall_at(mono)
         if attr in keys and (attr not in winners or winners[attr][0] <= wall):
             winners.pop(attr, None)
             if reapply:
-                winners[attr] = (wall, cue, -1, restore(attr, engine.state_now()))
+                winners[attr] = (wall, cue, -1, restore(attr, engine.store.snapshot()))
     applied: list[dict[str, Any]] = []
     seen: set[int] = set()
     for attr in keys:
@@ -90,10 +90,11 @@ def catch_up(engine: Engine, reapply: bool) -> list[dict[str, Any]]:
         seen.add(id(cand))
         wall, cue, place, action = cand
         applied.append({"cue": cue, "fired": wall.isoformat(), "kind": attr})
-        engine.catching_up = True
+        engine.actions.catching_up = True
         try:
-            action_kind(action).perform(action, ActionContext(engine, cue, str(place) if place >= 0 else "catch-up", ()))
+            place_text = str(place) if place >= 0 else "catch-up"
+            action_kind(action).perform(action, ActionContext(engine.actions, cue, place_text, ()))
         finally:
-            engine.catching_up = False
+            engine.actions.catching_up = False
     engine.journal.write("catch_up", reason="reconnect" if reapply else "start", applied=applied)
     return applied

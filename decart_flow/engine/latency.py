@@ -103,6 +103,10 @@ class LatencyFeed:
         session.on("connection_change", self._on_connection)
         stamps.on_stamp(self._on_stamp)
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
         self._closed = True
         for event, cb in (("sent", self._on_sent), ("ack", self._on_ack), ("connection_change", self._on_connection)):
@@ -183,13 +187,13 @@ async def calibrate(feed: LatencyFeed, idle: Callable[[], bool], rounds: int = C
     session, stamps, estimator = feed.session, feed.stamps, feed.estimator
     deadline = time.monotonic() + STREAM_WAIT_S
     while stamps.first_seen(session.expected_stamp) is None:  # the stream is not on screen yet
-        if time.monotonic() > deadline or feed._closed:
+        if time.monotonic() > deadline or feed.closed:
             return []
         await asyncio.sleep(0.02)
     measured: list[float] = []
     for _ in range(rounds):
         state = session.current_state
-        if feed._closed or not idle() or state.prompt is None or state.image is not None:
+        if feed.closed or not idle() or state.prompt is None or state.image is not None:
             break
         count = estimator.accepted
         try:
@@ -199,7 +203,7 @@ async def calibrate(feed: LatencyFeed, idle: Callable[[], bool], rounds: int = C
             break
         deadline = time.monotonic() + MEASURE_WAIT_S
         while estimator.accepted == count:
-            if time.monotonic() > deadline or feed._closed:
+            if time.monotonic() > deadline or feed.closed:
                 break
             await asyncio.sleep(0.005)
         else:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 class ActionHost(Protocol):
-    """What an action may do to the show it runs in (the engine implements it)."""
+    """What an action may do to the show it runs in (`engine/port.py`'s `ActionPort`)."""
 
     def send(self, kind: str, call: Callable[[], Any], action: dict[str, Any], cue: str,
              wait: bool = False) -> Any: ...  # a wire call, through the executor
