@@ -13,16 +13,38 @@ does not send its earlier firing first, or the start would send its prompt twice
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .actions import ActionContext, action_kind, catch_up_keys, restore
 from .clock import shift
+from .names import timeline_name
 from .showclock import EPS
 from .triggers import trigger_kind
 from .when import inside
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from ..show.model import ShowModel
+    from .clock import Clock
+    from .journal import Journal
+    from .port import ActionPort
+    from .showclock import ShowClock
+    from .store import StateStore
+
+
+class Engine(Protocol):
+    """What catch-up reads of the engine (and the triggers' context)."""
+
+    show: ShowModel
+    clock: Clock
+    show_clock: ShowClock
+    store: StateStore
+    actions: ActionPort
+    journal: Journal
+    events: Any
+    scheduler: Any
+
+    @property
+    def go_index(self) -> int: ...
 
 
 def candidates(engine: Engine, due_now: set[str] | None = None) -> list[tuple[datetime, str, int, Any]]:
@@ -30,8 +52,6 @@ def candidates(engine: Engine, due_now: set[str] | None = None) -> list[tuple[da
 
     The names of the cues and timeline entries due at this very moment go into `due_now`.
     """
-    from .engine import timeline_name
-
     now_wall, show_t = engine.clock.wall(), engine.show_clock.planning_t
     now_stamp = now_wall.timestamp()
     out: list[tuple[datetime, str, int, Any]] = []

@@ -20,7 +20,7 @@ from reactivex.disposable import SerialDisposable
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 from reactivex.subject import BehaviorSubject
 
-from ..show.model import Action, Cue, ShowModel, TimelineEntry
+from ..show.model import Action, Cue, ShowModel
 from . import catchup
 from .actions import ActionContext, action_kind, sequential
 from .choices import Choices
@@ -29,6 +29,7 @@ from .executor import Executor, Op, Superseded
 from .journal import Journal
 from .latency import LatencyEstimator
 from .lookahead import Lead, call_ahead, lead_for
+from .names import fmt_t, timeline_name
 from .opening import OpeningHours
 from .loop import eager
 from .showclock import EPS, ShowClock
@@ -42,29 +43,9 @@ from .when import inside
 if TYPE_CHECKING:  # `plan` need not import the wire client's package
     from ..realtime.session import Session
 
+__all__ = ["Engine", "fmt_t", "timeline_name"]  # fmt_t, timeline_name: other rooms import them from here
+
 log = logging.getLogger(__name__)
-
-
-def fmt_t(t: float) -> str:
-    """Show time as the show file writes it, to the millisecond: 90 -> 1:30, 3723.25 -> 1:02:03.25.
-
-    Before zero (a change sent early by its lookahead, catch-up at start) it counts back: -70 -> -1:10.
-    """
-    if t < 0:
-        text = fmt_t(-t)
-        return text if text == "0:00" else "-" + text
-    whole = int(t)
-    frac = f"{t - whole:.3f}" if t != whole else ""
-    if frac == "1.000":  # 59.9996 rounds up to the next second: 1:00, not 0:59 and a stray 1
-        whole, frac = whole + 1, ""
-    h, rem = divmod(whole, 3600)
-    m, s = divmod(rem, 60)
-    return (f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}") + frac.lstrip("0").rstrip("0").rstrip(".")
-
-
-def timeline_name(entry: TimelineEntry) -> str:
-    """How journal and plan name a timeline entry: by its time, as the show file writes it."""
-    return f"timeline {fmt_t(entry.t)}"
 
 
 class Engine:

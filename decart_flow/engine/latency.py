@@ -17,12 +17,12 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 if TYPE_CHECKING:
     from ..media.stats import StampWatcher
     from .clock import Clock
-    from .engine import Engine
+    from .executor import Executor
     from ..realtime.client import RealtimeClient
 
 log = logging.getLogger(__name__)
@@ -154,7 +154,11 @@ MEASURE_WAIT_S = 1.0  # how long one round waits for its frame
 QUIET_S = 0.3  # a round is sent only when no timer of the show is due sooner than this
 
 
-def show_idle(engine: Engine, clock: Clock, quiet: float = QUIET_S) -> Callable[[], bool]:
+class _Engine(Protocol):
+    executor: Executor
+
+
+def show_idle(engine: _Engine, clock: Clock, quiet: float = QUIET_S) -> Callable[[], bool]:
     """`idle()` for `calibrate`: no call of the show in flight, and no timer of it due within `quiet`."""
 
     def idle() -> bool:

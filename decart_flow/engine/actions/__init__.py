@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, NamedTuple, Protocol
 
 if TYPE_CHECKING:
-    from ...show.compile import Compiler, Ctx, Found
+    from ...show.reading import Ctx, Found, Reader
     from ...show.model import Text, Where
     from ...show.nodes import Node
 
@@ -76,7 +76,7 @@ class ActionKind:
     keys: tuple[str, ...]  # the keys that write one (`prompt`; `go`, `pause`, `resume`, `stop`)
     # (compiler, the mapping's keys, the key, where it is written) -> the action, or None after
     # reporting what is wrong
-    read: Callable[[Compiler, Found, str, Ctx], Any]
+    read: Callable[[Reader, Found, str, Ctx], Any]
     perform: Callable[[Any, ActionContext], Awaitable[Any] | None]
     pairs: Callable[[Any, Where], list[tuple[str, Node]]]  # the action as the keys a show file writes
     label: Callable[[Any], str]  # how a timeline entry of it is labelled when written in Python

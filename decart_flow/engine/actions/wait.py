@@ -11,13 +11,13 @@ from ...show.times import parse_duration
 from . import ActionKind
 
 if TYPE_CHECKING:
-    from ...show.compile import Compiler, Ctx, Found
+    from ...show.reading import Ctx, Found, Reader
     from ...show.model import Where
     from ...show.nodes import Node
     from . import ActionContext
 
 
-def read(c: Compiler, found: Found, key: str, ctx: Ctx) -> WaitAction | None:
+def read(c: Reader, found: Found, key: str, ctx: Ctx) -> WaitAction | None:
     node, value = found[key]
     if not ctx.in_then:
         c.error(node.where, "wait: only inside a cue's then: list (it pauses between its steps)")

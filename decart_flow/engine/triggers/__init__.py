@@ -19,7 +19,7 @@ from reactivex import Observable
 from ..clock import shift
 
 if TYPE_CHECKING:
-    from ...show.compile import Compiler, Found
+    from ...show.reading import Found, Reader
     from ...show.model import When
     from ...show.nodes import Node
     from ..clock import Clock
@@ -70,7 +70,7 @@ class TriggerKind:
     model: type  # the show model's dataclass of this kind (`EveryTrigger`)
     key: str  # the cue key that writes it (`every`); `<...>` for one only Python can write
     # (compiler, the cue's keys) -> the trigger, or None after reporting what is wrong
-    read: Callable[[Compiler, Found], Any]
+    read: Callable[[Reader, Found], Any]
     # (trigger, ctx, lead): an Observable of `Fire`s; timed kinds fire `lead` ahead, others ignore it
     observe: Callable[[Any, TriggerContext, Lead | None], Observable[Fire]]
     companions: tuple[str, ...] = ()  # cue keys that go only with this kind (`from`, `until`, `times`)
@@ -79,7 +79,7 @@ class TriggerKind:
     accepts: Callable[[Node], bool] | None = None
     # A timeline key it reads (`bar 17: ...`), as show seconds: asked before the plain show time,
     # when `accepts` takes the key.
-    timeline_time: Callable[[Compiler, Node], float | None] | None = None
+    timeline_time: Callable[[Reader, Node], float | None] | None = None
     # The Python builder's `show.NAME(...)` for this kind: `build(show, where, *args, **options)`.
     python: str | None = None
     build: Callable[..., Any] | None = None
