@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, NamedTuple, Protocol
 
+from ..registry import Kinds
+
 if TYPE_CHECKING:
     from ...show.reading import Ctx, Found, Reader
     from ...show.model import Text, Where
@@ -109,20 +111,13 @@ def _registry() -> list[ActionKind]:
     ]
 
 
-REGISTRY: list[ActionKind] = _registry()
-_BY_MODEL = {kind.model: kind for kind in REGISTRY}
+REGISTRY: Kinds[ActionKind] = Kinds("action", _registry())
+action_kind = REGISTRY.of
 _BY_KEY = {key: kind for kind in REGISTRY for key in kind.keys}
 _SEQUENTIAL = frozenset(kind.model for kind in REGISTRY if kind.sequential)
 # Catch-up sends the state keys in this order, any other after them: an image's prompt must not
 # cover a newer prompt, so the image goes first.
 CATCH_UP_ORDER = ("image", "prompt", "mirror")
-
-
-def action_kind(action: Any) -> ActionKind:
-    try:
-        return _BY_MODEL[type(action)]
-    except KeyError:
-        raise TypeError(f"no action kind for {type(action).__name__}") from None
 
 
 def sequential(actions: tuple[Any, ...]) -> bool:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Protocol
 from reactivex import Observable
 
 from ..clock import shift
+from ..registry import Kinds
 
 if TYPE_CHECKING:
     from ...show.reading import Found, Reader
@@ -130,15 +131,8 @@ def _registry() -> list[TriggerKind]:
     ]
 
 
-REGISTRY: list[TriggerKind] = _registry()
-_BY_MODEL = {kind.model: kind for kind in REGISTRY}
-
-
-def trigger_kind(trigger: Any) -> TriggerKind:
-    try:
-        return _BY_MODEL[type(trigger)]
-    except KeyError:
-        raise TypeError(f"no trigger kind for {type(trigger).__name__}") from None
+REGISTRY: Kinds[TriggerKind] = Kinds("trigger", _registry())
+trigger_kind = REGISTRY.of
 
 
 def kind_for_key(key: str, value: Node) -> TriggerKind:
