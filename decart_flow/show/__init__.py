@@ -11,7 +11,7 @@ Inside: `yamlsrc` (YAML -> nodes with line/col), `builder` (Python -> the same n
 
 from __future__ import annotations
 
-from decart_flow.show.compile import BUILTIN_KEYS
+from decart_flow.engine.triggers.event import BUILTIN_KEYS
 from decart_flow.show.loader import load_show
 from decart_flow.show.problems import Problem, ShowError
 

@@ -1,7 +1,9 @@
 """Turn a document tree (from YAML or the Python builder) into a validated `ShowModel`.
 
-Every rule of SHOW_FORMAT.md lives here, once. Problems are collected, not raised one by one, so
-a user sees every mistake in one `validate` run; nothing is returned unless there are none.
+Every rule of SHOW_FORMAT.md lives once: the show's and the cue's here, each trigger and action
+kind's in its own module (engine/triggers, engine/actions), which this asks through their
+registries. Problems are collected, not raised one by one, so a user sees every mistake in one
+`validate` run; nothing is returned unless there are none.
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ from decart_flow.show.model import (
 )
 from decart_flow.engine import actions as action_kinds
 from decart_flow.engine import triggers as trigger_kinds
-from decart_flow.engine.triggers.event import BUILTIN_KEYS
 from decart_flow.show.nodes import Node, Opaque
 from decart_flow.show.problems import Problem, ShowError, did_you_mean
 from decart_flow.show.reading import Ctx, Found
@@ -51,7 +52,6 @@ CUE_KEYS = CUE_ONLY_KEYS + ACTION_KEYS
 _INTERNAL_KEYS = tuple(k for k in trigger_kinds.keys() + action_kinds.keys() if k.startswith("<"))  # Python only
 CHOICE_KINDS = ("cycle", "shuffle", "random")
 SOURCE_FORMS = "testsrc, camera, camera:/dev/videoN, file:PATH or image:PATH"
-BUILTIN_KEYS = BUILTIN_KEYS  # keys the TUI keeps for itself; `on: key K` may not use them
 _DAY_NAMES = {d: d for d in DAYS} | {
     "monday": "mon", "tuesday": "tue", "wednesday": "wed", "thursday": "thu", "friday": "fri",
     "saturday": "sat", "sunday": "sun", "tues": "tue", "thur": "thu", "thurs": "thu",
