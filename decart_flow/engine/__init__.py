@@ -1,4 +1,4 @@
-"""The engine: compiles a show into timed and event-driven calls on a session.
+"""The engine: plays a show as timed and event-driven calls on a session.
 
 `Engine` plays a show (real time for `run`, virtual time for tests); `plan` runs the same engine
 in virtual time and lists what it would send.

@@ -13,16 +13,38 @@ does not send its earlier firing first, or the start would send its prompt twice
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .actions import ActionContext, action_kind, catch_up_keys, restore
 from .clock import shift
+from .names import timeline_name
 from .showclock import EPS
 from .triggers import trigger_kind
 from .when import inside
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from ..show.model import ShowModel
+    from .clock import Clock
+    from .journal import Journal
+    from .port import ActionPort
+    from .showclock import ShowClock
+    from .store import StateStore
+
+
+class Engine(Protocol):
+    """What catch-up reads of the engine (and the triggers' context)."""
+
+    show: ShowModel
+    clock: Clock
+    show_clock: ShowClock
+    store: StateStore
+    actions: ActionPort
+    journal: Journal
+    events: Any
+    scheduler: Any
+
+    @property
+    def go_index(self) -> int: ...
 
 
 def candidates(engine: Engine, due_now: set[str] | None = None) -> list[tuple[datetime, str, int, Any]]:
@@ -30,8 +52,6 @@ def candidates(engine: Engine, due_now: set[str] | None = None) -> list[tuple[da
 
     The names of the cues and timeline entries due at this very moment go into `due_now`.
     """
-    from .engine import timeline_name
-
     now_wall, show_t = engine.clock.wall(), engine.show_clock.planning_t
     now_stamp = now_wall.timestamp()
     out: list[tuple[datetime, str, int, Any]] = []
@@ -75,12 +95,12 @@ def catch_up(engine: Engine, reapply: bool) -> list[dict[str, Any]]:
             winners[key] = cand
     keys = catch_up_keys()
     # The engine's own sends win when newer (operator, events); after a reconnect they are re-sent.
-    for attr, (mono, cue) in engine.applied.items():
+    for attr, (mono, cue) in engine.store.applied():
         wall = engine.clock.wall_at(mono)
         if attr in keys and (attr not in winners or winners[attr][0] <= wall):
             winners.pop(attr, None)
             if reapply:
-                winners[attr] = (wall, cue, -1, restore(attr, engine.state_now()))
+                winners[attr] = (wall, cue, -1, restore(attr, engine.store.snapshot()))
     applied: list[dict[str, Any]] = []
     seen: set[int] = set()
     for attr in keys:
@@ -90,10 +110,11 @@ def catch_up(engine: Engine, reapply: bool) -> list[dict[str, Any]]:
         seen.add(id(cand))
         wall, cue, place, action = cand
         applied.append({"cue": cue, "fired": wall.isoformat(), "kind": attr})
-        engine.catching_up = True
+        engine.actions.catching_up = True
         try:
-            action_kind(action).perform(action, ActionContext(engine, cue, str(place) if place >= 0 else "catch-up", ()))
+            place_text = str(place) if place >= 0 else "catch-up"
+            action_kind(action).perform(action, ActionContext(engine.actions, cue, place_text, ()))
         finally:
-            engine.catching_up = False
+            engine.actions.catching_up = False
     engine.journal.write("catch_up", reason="reconnect" if reapply else "start", applied=applied)
     return applied

@@ -25,17 +25,20 @@ from ..tempo.conductor import conductor_for
 from ..tempo.grid import EPS_BEATS
 from ..tempo.timers import BeatTimer
 from . import catchup
-from .actions import ActionContext, action_kind
+from .actions import ActionContext, action_kind, sequential
 from .choices import Choices
 from .clock import Clock
 from .executor import Executor, Op, Superseded
 from .journal import Journal
 from .latency import LatencyEstimator
 from .lookahead import Lead, call_ahead, lead_for
+from .names import fmt_t, timeline_name
 from .opening import OpeningHours
 from .loop import eager
 from .showclock import EPS, ShowClock
 from .state import PastFiring, ShowState, Upcoming
+from .port import ActionPort
+from .store import StateStore
 from .triggers import Fire, trigger_kind
 from .triggers.event import EventHub
 from .when import inside
@@ -43,34 +46,9 @@ from .when import inside
 if TYPE_CHECKING:  # `plan` need not import the wire client's package
     from ..realtime.session import Session
 
+__all__ = ["Engine", "fmt_t", "timeline_name"]  # fmt_t, timeline_name: other rooms import them from here
+
 log = logging.getLogger(__name__)
-
-ActionHook = Callable[[float, str, dict[str, Any]], None]  # (show t, cue, action), at the loop time it happens
-
-
-def fmt_t(t: float) -> str:
-    """Show time as the show file writes it, to the millisecond: 90 -> 1:30, 3723.25 -> 1:02:03.25.
-
-    Before zero (a change sent early by its lookahead, catch-up at start) it counts back: -70 -> -1:10.
-    """
-    if t < 0:
-        text = fmt_t(-t)
-        return text if text == "0:00" else "-" + text
-    whole = int(t)
-    frac = f"{t - whole:.3f}" if t != whole else ""
-    if frac == "1.000":  # 59.9996 rounds up to the next second: 1:00, not 0:59 and a stray 1
-        whole, frac = whole + 1, ""
-    h, rem = divmod(whole, 3600)
-    m, s = divmod(rem, 60)
-    return (f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}") + frac.lstrip("0").rstrip("0").rstrip(".")
-
-
-def timeline_name(entry: TimelineEntry) -> str:
-    """How journal and plan name a timeline entry: by its time, as the show file writes it (a place
-    on the beat grid by its beat, 1-based, since its time follows the tempo)."""
-    if entry.beat is not None:
-        return f"timeline beat {entry.beat + 1:g}"
-    return f"timeline {fmt_t(entry.t)}"
 
 
 class Engine:
@@ -104,23 +82,21 @@ class Engine:
         self._own_journal = not isinstance(journal, Journal)
         self.journal_events = self.journal.events
         self.executor = Executor(self.loop, self._on_send, self._on_ack, self._on_superseded)
-        self.on_action: list[ActionHook] = []  # `plan` listens here
-        self.catching_up = False  # set while catch-up sends: `plan` marks those firings
         self.latency = latency or _default_latency(show)  # what `lookahead: auto` sends ahead by
-        self._ahead = 0.0  # while a cue sent early performs: its lead, so hooks see the cued time
         self._fired_ahead: dict[str, float] = {}  # cue -> cued show time of its last early firing
-        self.mirror = show.initial.mirror
-        self._now: dict[str, Any] = {"prompt": show.initial.prompt, "enhance": show.initial.enhance,
-                                     "image": show.initial.image, "mirror": show.initial.mirror}
-        self.applied: dict[str, tuple[float, str]] = {}  # attribute -> (loop time, cue) it was last set
+        self.store = StateStore({"prompt": show.initial.prompt, "enhance": show.initial.enhance,
+                                 "image": show.initial.image, "mirror": show.initial.mirror})
+        self.actions = ActionPort(session, self.executor, self.store, self.choices, self.journal, self.show_clock,
+                                  self.loop, self._control, self.tempo.grid if self.tempo is not None else None)
+        self.on_action = self.actions.hooks  # (show t, cue, action) of everything the actions do: `plan` listens
         self._audio: tuple[str, float] | None = None
         self._last_ack_ms: float | None = None
         self._connection: str = self._safe_state()
         self._go = 0
         self._resume = resume
         if resume is not None:
-            self._now.update({k: v for k, v in resume.state.items() if k in self._now})
-            self.mirror = bool(self._now["mirror"])
+            self.store.restore(resume.state)
+            self.store.intend("mirror", bool(self.store.get("mirror")))
         self._runs: dict[str, list[asyncio.Future[Any]]] = {}
         self._resolved: dict[int, tuple[Action, ...]] = {}  # timeline index -> its actions, toggles resolved
         self._queued: dict[str, deque[tuple[tuple[Action, ...], tuple[Any, ...]]]] = {}
@@ -221,7 +197,7 @@ class Engine:
             now = self.loop.time()
             for key, (at, cue) in self._resume.applied.items():
                 if key in ("prompt", "image", "mirror"):
-                    self.applied[key] = (now - max(0.0, t - at), cue)
+                    self.store.set_at(key, now - max(0.0, t - at), cue)
         self.show_clock.start(t)
         if self.tempo is not None:
             self.tempo.started()
@@ -368,14 +344,16 @@ class Engine:
             # Records the actions make wait for `cue.fire` (a list only when someone reads them).
             outer, self._deferred = self._deferred, ([] if journal_on else None)
             instant = False
-            self._ahead = lead
+            self.actions.ahead = lead
             try:
-                seq = (cue.actions + cue.then if cue.then else cue.actions) if fire.actions is None else fire.actions
-                instant = self._start_run(cue, seq, fire.args, lead)
+                seq = (cue.actions + cue.then if cue.then else cue.actions) if fire.actions is None \
+                    else self._checked(cue.name, fire.actions)
+                if seq:
+                    instant = self._start_run(cue, seq, fire.args, lead)
             except Exception as exc:  # noqa: BLE001 - our bug: log it, the show goes on
                 self._bug(f"cue {cue.name!r} failed", exc)
             finally:
-                self._ahead = 0.0
+                self.actions.ahead = 0.0
                 deferred, self._deferred = self._deferred, outer
         except Exception as exc:  # noqa: BLE001
             self._bug(f"cue {cue.name!r} failed", exc)
@@ -388,6 +366,19 @@ class Engine:
             self._changed()
         if instant:
             self.events.emit("after", cue.name)  # `_finished`, one call less
+
+    def _checked(self, name: str, actions: tuple[Any, ...]) -> tuple[Action, ...]:
+        """A reactive cue's actions, checked as a show file's are (vars, paths, the model); none if bad."""
+        from ..show.problems import ShowError
+        from ..show.runtime import check_action
+
+        try:
+            return tuple(check_action(list(actions), self.show, f"cue {name!r}"))
+        except ShowError as exc:
+            for problem in exc.problems:
+                log.warning("cue %r: %s", name, problem)
+                self._write("error", cue=name, message=f"cue {name!r}: {problem}")
+            return ()
 
     def _journal_fire(self, name: str, fire: Fire, t: float, lateness_ms: float,
                       deferred: list[tuple[str, dict[str, Any]]]) -> None:
@@ -405,7 +396,7 @@ class Engine:
 
     def _start_run(self, cue: Cue, seq: tuple[Action, ...], args: tuple[Any, ...], lead: float = 0.0) -> bool:
         """Start a firing's actions; True when they all ran already (an instant cue)."""
-        if not any(action_kind(action).sequential for action in seq):
+        if not sequential(seq):
             # an instant cue: every action runs now, inside the timer callback
             self._perform_all(cue.name, seq, args)
             return True
@@ -439,18 +430,18 @@ class Engine:
     def _perform_all(self, name: str, seq: Iterable[Action], args: tuple[Any, ...]) -> None:
         for i, action in enumerate(seq):
             try:
-                action_kind(action).perform(action, ActionContext(self, name, str(i), args))
+                action_kind(action).perform(action, ActionContext(self.actions, name, str(i), args))
             except Exception as exc:  # noqa: BLE001
                 self._bug(f"action of {name!r} failed", exc)
 
     async def _sequence(self, name: str, seq: tuple[Action, ...], args: tuple[Any, ...], lead: float = 0.0) -> None:
         for i, action in enumerate(seq):
             try:
-                self._ahead = lead  # each step of a cue sent early is early by the same lead
+                self.actions.ahead = lead  # each step of a cue sent early is early by the same lead
                 try:
-                    pending = action_kind(action).perform(action, ActionContext(self, name, str(i), args))
+                    pending = action_kind(action).perform(action, ActionContext(self.actions, name, str(i), args))
                 finally:
-                    self._ahead = 0.0
+                    self.actions.ahead = 0.0
                 if pending is not None:
                     await pending
             except asyncio.CancelledError:
@@ -458,7 +449,7 @@ class Engine:
             except Superseded:
                 pass
             except Exception as exc:  # noqa: BLE001 - wire failures are journaled by the executor
-                if not getattr(exc, "_journaled", False):
+                if not getattr(exc, "journaled", False):
                     self._write("error", cue=name, message=f"{type(exc).__name__}: {exc}")
         self._finished(name)
 
@@ -482,7 +473,7 @@ class Engine:
         """
         if again and i in self._resolved:
             return self._resolved[i]
-        state = {"mirror": self.mirror}
+        state = {"mirror": self.store.sent("mirror")}
         settled = tuple(action_kind(a).settle(a, state) for a in actions)
         if settled != actions:
             self._resolved[i] = settled
@@ -504,59 +495,13 @@ class Engine:
 
     # ------------------------------------------------------------ the executor's reports
 
-    def send(self, kind: str, call: Callable[[], Any], action: dict[str, Any], cue: str,
-             wait: bool = False) -> asyncio.Future[Any] | None:
-        """Hand a wire call to the executor (actions call this); `wait`: a Future for its ack."""
-        hooks = self.on_action
-        if hooks:
-            if self.catching_up:
-                cue = f"{cue} (catch-up)"
-            t = self.show_clock.t + self._ahead
-            for hook in hooks:
-                hook(t, cue, action)
-        return self.executor.submit(kind, call, action, cue, wait)
-
-    def note(self, cue: str, action: dict[str, Any]) -> None:
-        if self.on_action:
-            if self.catching_up:
-                cue = f"{cue} (catch-up)"
-            t = self.show_clock.t + self._ahead
-            for hook in self.on_action:
-                hook(t, cue, action)
-
     @property
     def go_index(self) -> int:
         """The timeline entry GO fires next."""
         return self._go
 
-    def state_now(self) -> dict[str, Any]:
-        """What the service has acknowledged: prompt, enhance, image, mirror."""
-        return dict(self._now)
-
-    # What actions may do (`actions.ActionHost`), beside `send`, `note` and `session`.
-
-    def log(self, cue: str, text: str) -> None:
-        self.journal.write("log", cue=cue, text=text)
-
-    def resolve(self, text: Any, cue: str, place: str, args: tuple[Any, ...] = ()) -> str:
-        return self.choices.resolve(text, cue, place, args)
-
-    def sent(self, key: str) -> Any:
-        if key == "mirror":
-            return self.mirror
-        return self._now[key]
-
-    def intend(self, key: str, value: Any) -> None:
-        if key == "mirror":
-            self.mirror = value
-
-    def sleep(self, seconds: float) -> asyncio.Future[None]:
-        fut: asyncio.Future[None] = self.loop.create_future()
-        timer = self.show_clock.call_later(seconds, lambda: fut.done() or fut.set_result(None))
-        fut.add_done_callback(lambda f: timer.cancel())
-        return fut
-
-    def control(self, command: str) -> None:
+    def _control(self, command: str) -> None:
+        """A `go:` / `pause:` / `resume:` / `stop:` action: the same intents as the operator's."""
         if command == "next":
             self.go_next()
         elif command == "back":
@@ -608,7 +553,7 @@ class Engine:
             self._write("action.ack", cue=op.cue, kind=op.kind, latency_ms=round(latency * 1000.0, 3),
                         success=error is None, error=message, deferred=deferred or None)
         if error is not None:
-            error._journaled = True  # type: ignore[attr-defined]
+            error.journaled = True  # type: ignore[attr-defined]  # the sequence need not journal it again
             if not deferred:  # kept for the next session (an outage, closed hours): not an error
                 self._write("error", cue=op.cue, message=message)
         if op.kind != "audio" and (error is None or deferred):
@@ -617,16 +562,8 @@ class Engine:
             self._changed()
 
     def _apply(self, op: Op) -> None:
-        self._apply_action(op.action, op.cue)
-
-    def _apply_action(self, action: dict[str, Any], cue: str) -> None:
         """An acknowledged change is what shows now: the state, and when and by which cue it came."""
-        now = self.loop.time()
-        state, applied = self._now, self.applied
-        for key, value in action.items():
-            if key in state:
-                state[key] = value
-                applied[key] = (now, cue)
+        self.store.apply(op.action, op.cue, self.loop.time())
 
     def _on_superseded(self, old: Op, new: Op) -> None:
         self._write("action.superseded", cue=old.cue, action=old.action, by=new.cue)
@@ -754,13 +691,6 @@ class Engine:
             self.pause()
         return True
 
-    def beat_seconds(self, span: Any) -> float:
-        """How long `span` (a tempo.BeatSpan) lasts from now on the grid (`wait: 2 beats`)."""
-        if self.tempo is None:
-            return 0.0
-        grid, now = self.tempo.grid, self.show_clock.t
-        return grid.t_at(grid.beat_at(now) + span.beats(grid.beats_per_bar), after=now) - now
-
     def manual(self, action: Action, source: str) -> None:
         """An action from the operator (prompt box, image chooser, mirror key), journaled with its source."""
         self.journal.write("manual", source=source)
@@ -844,11 +774,12 @@ class Engine:
     def _snapshot(self) -> ShowState:
         sc = self.show_clock
         audio = self._audio
+        now = self.store.snapshot()
         return ShowState(
             show=self.show.name, model=self.show.model, connection=self._connection,
             session_id=getattr(self.session, "session_id", None), t=sc.t, started=sc.started, paused=sc.paused,
-            ended=self._ended, prompt=self._now["prompt"], enhance=self._now["enhance"], image=self._now["image"],
-            mirror=self._now["mirror"], audio=audio[0] if audio else None,
+            ended=self._ended, prompt=now["prompt"], enhance=now["enhance"], image=now["image"],
+            mirror=now["mirror"], audio=audio[0] if audio else None,
             audio_elapsed=(self.loop.time() - audio[1]) if audio else None, last_ack_ms=self._last_ack_ms,
             past=tuple(PastFiring(*p) for p in self._past), upcoming=self._upcoming(),
             go_index=self._go if self._go < len(self.show.timeline) else None,

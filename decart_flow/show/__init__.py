@@ -3,7 +3,7 @@
 - `load_show(path)`: a .yaml/.yml or .py show -> `ShowModel`, or `ShowError` with every problem.
 - `BUILTIN_KEYS`: keys the TUI keeps; `on: key K` may not use them.
 - `decart_flow.show.runtime.check_action(action, show)`: the load-time checks for an action made
-  while the show runs (a reactive cue's output, the TUI's prompt box).
+  while the show runs (the engine checks each action a reactive cue puts out).
 
 Inside: `yamlsrc` (YAML -> nodes with line/col), `builder` (Python -> the same nodes), `compile`
 (nodes -> model, every rule once), `checks` (files, cron, zones, models), `times`.
@@ -11,7 +11,7 @@ Inside: `yamlsrc` (YAML -> nodes with line/col), `builder` (Python -> the same n
 
 from __future__ import annotations
 
-from decart_flow.show.compile import BUILTIN_KEYS
+from decart_flow.engine.triggers.event import BUILTIN_KEYS
 from decart_flow.show.loader import load_show
 from decart_flow.show.problems import Problem, ShowError
 

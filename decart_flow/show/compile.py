@@ -1,14 +1,16 @@
 """Turn a document tree (from YAML or the Python builder) into a validated `ShowModel`.
 
-Every rule of SHOW_FORMAT.md lives here, once. Problems are collected, not raised one by one, so
-a user sees every mistake in one `validate` run; nothing is returned unless there are none.
+Every rule of SHOW_FORMAT.md lives once: the show's and the cue's here, each trigger and action
+kind's in its own module (engine/triggers, engine/actions), which this asks through their
+registries. Problems are collected, not raised one by one, so a user sees every mistake in one
+`validate` run; nothing is returned unless there are none.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import time as dtime
 from pathlib import Path
 from typing import Any, Callable
@@ -34,9 +36,9 @@ from decart_flow.show.model import (
 )
 from decart_flow.engine import actions as action_kinds
 from decart_flow.engine import triggers as trigger_kinds
-from decart_flow.engine.triggers.event import BUILTIN_KEYS
 from decart_flow.show.nodes import Node, Opaque
 from decart_flow.show.problems import Problem, ShowError, did_you_mean
+from decart_flow.show.reading import Ctx, Found
 from decart_flow.tempo.config import read_go, read_tempo
 from decart_flow.show.times import parse_clock, parse_duration, parse_offset
 
@@ -52,8 +54,6 @@ CUE_KEYS = CUE_ONLY_KEYS + ACTION_KEYS
 _INTERNAL_KEYS = tuple(k for k in trigger_kinds.keys() + action_kinds.keys() if k.startswith("<"))  # Python only
 CHOICE_KINDS = ("cycle", "shuffle", "random")
 SOURCE_FORMS = "testsrc, camera, camera:/dev/videoN, file:PATH or image:PATH"
-BUILTIN_KEYS = BUILTIN_KEYS  # keys the TUI keeps for itself; `on: key K` may not use them
-Found = dict[str, tuple[Node, Node]]  # a mapping's (key node, value node) by key
 _DAY_NAMES = {d: d for d in DAYS} | {
     "monday": "mon", "tuesday": "tue", "wednesday": "wed", "thursday": "thu", "friday": "fri",
     "saturday": "sat", "sunday": "sun", "tues": "tue", "thur": "thu", "thurs": "thu",
@@ -62,16 +62,10 @@ _DAY_GROUPS = {"weekdays": DAYS[:5], "weekend": DAYS[5:], "weekends": DAYS[5:], 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")  # an escaped brace, or a placeholder
 
 
-@dataclass(frozen=True)
-class Ctx:
-    """What an action may contain where it is written."""
-
-    args_ok: bool = False  # `{0}` allowed: the cue fires on osc/http/midi
-    in_then: bool = False  # `wait:` allowed
-
-
 class Compiler:
-    """One compile of one show file; `problems` collects everything wrong with it."""
+    """One compile of one show file; `problems` collects everything wrong with it.
+
+    It is the `Reader` (show/reading.py) the kinds read their keys with."""
 
     def __init__(self, path: str | Path, base_dir: str | Path | None = None):
         self.label = str(path)

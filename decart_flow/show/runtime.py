@@ -1,8 +1,10 @@
-"""Check an action made while the show runs (a reactive cue's output, the TUI's prompt box).
+"""Check an action made while the show runs: the engine runs each action a reactive cue puts out
+through `check_action` before it is performed.
 
-Such actions come straight from Python or the keyboard, so they get the checks a show file's
-actions got at load time: vars filled in, paths made absolute against the show's folder, files
-decoded, `audio` only on live_avatar.
+Such actions come straight from Python, so they get the checks a show file's actions got at load
+time: vars filled in, paths made absolute against the show's folder, files decoded, each kind's
+rule for the model (`audio` only on live_avatar). The operator's prompt box is not checked this
+way: its text is sent as typed, braces and all.
 """
 
 from __future__ import annotations

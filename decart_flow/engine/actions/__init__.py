@@ -17,14 +17,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Mapping, NamedTuple, Protocol
 
+from ..registry import Kinds
+
 if TYPE_CHECKING:
-    from ...show.compile import Compiler, Ctx, Found
+    from ...show.reading import Ctx, Found, Reader
     from ...show.model import Text, Where
     from ...show.nodes import Node
 
 
 class ActionHost(Protocol):
-    """What an action may do to the show it runs in (the engine implements it)."""
+    """What an action may do to the show it runs in (`engine/port.py`'s `ActionPort`)."""
 
     def send(self, kind: str, call: Callable[[], Any], action: dict[str, Any], cue: str,
              wait: bool = False) -> Any: ...  # a wire call, through the executor
@@ -78,7 +80,7 @@ class ActionKind:
     keys: tuple[str, ...]  # the keys that write one (`prompt`; `go`, `pause`, `resume`, `stop`)
     # (compiler, the mapping's keys, the key, where it is written) -> the action, or None after
     # reporting what is wrong
-    read: Callable[[Compiler, Found, str, Ctx], Any]
+    read: Callable[[Reader, Found, str, Ctx], Any]
     perform: Callable[[Any, ActionContext], Awaitable[Any] | None]
     pairs: Callable[[Any, Where], list[tuple[str, Node]]]  # the action as the keys a show file writes
     label: Callable[[Any], str]  # how a timeline entry of it is labelled when written in Python
@@ -111,19 +113,18 @@ def _registry() -> list[ActionKind]:
     ]
 
 
-REGISTRY: list[ActionKind] = _registry()
-_BY_MODEL = {kind.model: kind for kind in REGISTRY}
+REGISTRY: Kinds[ActionKind] = Kinds("action", _registry())
+action_kind = REGISTRY.of
 _BY_KEY = {key: kind for kind in REGISTRY for key in kind.keys}
+_SEQUENTIAL = frozenset(kind.model for kind in REGISTRY if kind.sequential)
 # Catch-up sends the state keys in this order, any other after them: an image's prompt must not
 # cover a newer prompt, so the image goes first.
 CATCH_UP_ORDER = ("image", "prompt", "mirror")
 
 
-def action_kind(action: Any) -> ActionKind:
-    try:
-        return _BY_MODEL[type(action)]
-    except KeyError:
-        raise TypeError(f"no action kind for {type(action).__name__}") from None
+def sequential(actions: tuple[Any, ...]) -> bool:
+    """Whether a firing of these actions runs as a sequence (one of them makes the rest wait)."""
+    return any(type(a) in _SEQUENTIAL for a in actions)
 
 
 def kind_for_key(key: str) -> ActionKind | None:

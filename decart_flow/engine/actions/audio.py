@@ -11,13 +11,13 @@ from ...show.nodes import caller, value_node
 from . import ActionKind
 
 if TYPE_CHECKING:
-    from ...show.compile import Compiler, Ctx, Found
+    from ...show.reading import Ctx, Found, Reader
     from ...show.model import Where
     from ...show.nodes import Node
     from . import ActionContext
 
 
-def read(c: Compiler, found: Found, key: str, ctx: Ctx) -> AudioAction | None:
+def read(c: Reader, found: Found, key: str, ctx: Ctx) -> AudioAction | None:
     node, value = found[key]
     path = c.file(value, "audio", checks.audio_problem)
     return AudioAction(path, node.where, checks.audio_seconds(path)) if path is not None else None

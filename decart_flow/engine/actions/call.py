@@ -16,7 +16,7 @@ from ..executor import Superseded
 from . import ActionKind
 
 if TYPE_CHECKING:
-    from ...show.compile import Compiler, Ctx, Found
+    from ...show.reading import Ctx, Found, Reader
     from ...show.model import Where
     from ...show.nodes import Node
     from . import ActionContext, ActionHost
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 KEY = "<call>"  # only the Python builder writes it: not a key of a YAML show
 
 
-def read(c: Compiler, found: Found, key: str, ctx: Ctx) -> CallAction | None:
+def read(c: Reader, found: Found, key: str, ctx: Ctx) -> CallAction | None:
     value = found[key][1]
     obj = value.value.obj
     if isinstance(obj, CallAction):

@@ -10,7 +10,7 @@ from ...show.problems import did_you_mean
 from . import ActionKind
 
 if TYPE_CHECKING:
-    from ...show.compile import Compiler, Ctx, Found
+    from ...show.reading import Ctx, Found, Reader
     from ...show.model import Where
     from ...show.nodes import Node
     from . import ActionContext
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 COMMANDS = ("next", "back", "pause", "resume", "stop")
 
 
-def read(c: Compiler, found: Found, key: str, ctx: Ctx) -> ControlAction | None:
+def read(c: Reader, found: Found, key: str, ctx: Ctx) -> ControlAction | None:
     node, value = found[key]
     if key == "go":
         command = value.scalar_text() if value.is_scalar else None

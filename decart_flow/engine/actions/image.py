@@ -10,13 +10,13 @@ from ...show.nodes import caller, scalar, text_node, value_node
 from . import ActionKind
 
 if TYPE_CHECKING:
-    from ...show.compile import Compiler, Ctx, Found
+    from ...show.reading import Ctx, Found, Reader
     from ...show.model import Where
     from ...show.nodes import Node
     from . import ActionContext
 
 
-def read(c: Compiler, found: Found, key: str, ctx: Ctx) -> ImageAction | None:
+def read(c: Reader, found: Found, key: str, ctx: Ctx) -> ImageAction | None:
     node, value = found[key]
     enhance = c.enhance(found)
     clear = value.is_scalar and value.value is None

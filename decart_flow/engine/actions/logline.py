@@ -10,13 +10,13 @@ from ..choices import fill
 from . import ActionKind
 
 if TYPE_CHECKING:
-    from ...show.compile import Compiler, Ctx, Found
+    from ...show.reading import Ctx, Found, Reader
     from ...show.model import Where
     from ...show.nodes import Node
     from . import ActionContext
 
 
-def read(c: Compiler, found: Found, key: str, ctx: Ctx) -> LogAction | None:
+def read(c: Reader, found: Found, key: str, ctx: Ctx) -> LogAction | None:
     node, value = found[key]
     text = c.prompt_text(value, ctx, "log")
     return LogAction(text, node.where) if text is not None else None

@@ -10,13 +10,13 @@ from ...show.nodes import caller, value_node
 from . import ActionKind
 
 if TYPE_CHECKING:
-    from ...show.compile import Compiler, Ctx, Found
+    from ...show.reading import Ctx, Found, Reader
     from ...show.model import Where
     from ...show.nodes import Node
     from . import ActionContext
 
 
-def read(c: Compiler, found: Found, key: str, ctx: Ctx) -> MirrorAction | None:
+def read(c: Reader, found: Found, key: str, ctx: Ctx) -> MirrorAction | None:
     node, value = found[key]
     if value.is_scalar and (isinstance(value.value, bool) or value.scalar_text() == "toggle"):
         return MirrorAction(value.value if isinstance(value.value, bool) else "toggle", node.where)

@@ -9,13 +9,13 @@ from ...show.nodes import caller, scalar, text_node
 from . import ActionKind
 
 if TYPE_CHECKING:
-    from ...show.compile import Compiler, Ctx, Found
+    from ...show.reading import Ctx, Found, Reader
     from ...show.model import Where
     from ...show.nodes import Node
     from . import ActionContext
 
 
-def read(c: Compiler, found: Found, key: str, ctx: Ctx) -> PromptAction | None:
+def read(c: Reader, found: Found, key: str, ctx: Ctx) -> PromptAction | None:
     enhance = c.enhance(found)
     text = c.prompt(found[key][1], ctx)
     return PromptAction(text, enhance, found[key][0].where) if text is not None else None

@@ -14,13 +14,13 @@ from ...tempo.units import accepts, is_beat_text, parse_span, read_span
 from . import ActionKind
 
 if TYPE_CHECKING:
-    from ...show.compile import Compiler, Ctx, Found
+    from ...show.reading import Ctx, Found, Reader
     from ...show.model import Where
     from ...show.nodes import Node
     from . import ActionContext
 
 
-def read(c: Compiler, found: Found, key: str, ctx: Ctx) -> WaitAction | None:
+def read(c: Reader, found: Found, key: str, ctx: Ctx) -> WaitAction | None:
     node, value = found[key]
     if not ctx.in_then:
         c.error(node.where, "wait: only inside a cue's then: list (it pauses between its steps)")

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, NamedTuple, Protocol
 from reactivex import Observable
 
 from ..clock import shift
+from ..registry import Kinds
 
 if TYPE_CHECKING:
-    from ...show.compile import Compiler, Found
+    from ...show.reading import Found, Reader
     from ...show.model import When
     from ...show.nodes import Node
     from ..clock import Clock
@@ -71,7 +72,7 @@ class TriggerKind:
     model: type  # the show model's dataclass of this kind (`EveryTrigger`)
     key: str  # the cue key that writes it (`every`); `<...>` for one only Python can write
     # (compiler, the cue's keys) -> the trigger, or None after reporting what is wrong
-    read: Callable[[Compiler, Found], Any]
+    read: Callable[[Reader, Found], Any]
     # (trigger, ctx, lead): an Observable of `Fire`s; timed kinds fire `lead` ahead, others ignore it
     observe: Callable[[Any, TriggerContext, Lead | None], Observable[Fire]]
     companions: tuple[str, ...] = ()  # cue keys that go only with this kind (`from`, `until`, `times`)
@@ -80,7 +81,7 @@ class TriggerKind:
     accepts: Callable[[Node], bool] | None = None
     # A timeline key it reads (`bar 17: ...`), as (show seconds at the show's bpm, place on the beat
     # grid): asked before the plain show time, when `accepts` takes the key.
-    timeline_time: Callable[[Compiler, Node], tuple[float | None, float | None]] | None = None
+    timeline_time: Callable[[Reader, Node], tuple[float | None, float | None]] | None = None
     # The Python builder's `show.NAME(...)` for this kind: `build(show, where, *args, **options)`.
     python: str | None = None
     build: Callable[..., Any] | None = None
@@ -134,15 +135,8 @@ def _registry() -> list[TriggerKind]:
     ]
 
 
-REGISTRY: list[TriggerKind] = _registry()
-_BY_MODEL = {kind.model: kind for kind in REGISTRY}
-
-
-def trigger_kind(trigger: Any) -> TriggerKind:
-    try:
-        return _BY_MODEL[type(trigger)]
-    except KeyError:
-        raise TypeError(f"no trigger kind for {type(trigger).__name__}") from None
+REGISTRY: Kinds[TriggerKind] = Kinds("trigger", _registry())
+trigger_kind = REGISTRY.of
 
 
 def kind_for_key(key: str, value: Node) -> TriggerKind:

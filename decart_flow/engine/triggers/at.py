@@ -13,11 +13,11 @@ from ..showclock import EPS
 from . import Fire, TriggerContext, TriggerKind, show_time_due, show_time_walls
 
 if TYPE_CHECKING:
-    from ...show.compile import Compiler, Found
+    from ...show.reading import Found, Reader
     from ...show.model import Where
 
 
-def read(c: Compiler, found: Found) -> AtTrigger | None:
+def read(c: Reader, found: Found) -> AtTrigger | None:
     t = c.offset(found["at"][1])
     return AtTrigger(t) if t is not None else None
 

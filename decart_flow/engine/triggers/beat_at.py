@@ -19,7 +19,7 @@ from ..lookahead import Lead
 from . import Fire, TriggerContext, TriggerKind, show_time_due, show_time_walls
 
 if TYPE_CHECKING:
-    from ...show.compile import Compiler, Found
+    from ...show.reading import Found, Reader
     from ...show.nodes import Node
 
 
@@ -28,14 +28,14 @@ class BeatAtTrigger:
     place: BeatPlace
 
 
-def read(c: Compiler, found: Found) -> BeatAtTrigger | None:
+def read(c: Reader, found: Found) -> BeatAtTrigger | None:
     node = found["at"][1]
     c.uses_beats(node.where)
     place = read_place(c, node, "at")
     return BeatAtTrigger(place) if place is not None else None
 
 
-def timeline_time(c: Compiler, node: Node) -> tuple[float | None, float | None]:
+def timeline_time(c: Reader, node: Node) -> tuple[float | None, float | None]:
     """`bar 9: ...` in the timeline: its show time at the show's bpm, and its place on the grid."""
     c.uses_beats(node.where)
     place = read_place(c, node, "timeline")

@@ -23,7 +23,7 @@ from . import Fire, TriggerContext, TriggerKind, show_time_due, show_time_walls
 from .every import read_times
 
 if TYPE_CHECKING:
-    from ...show.compile import Compiler, Found
+    from ...show.reading import Found, Reader
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class BeatEveryTrigger:
     times: int | None = None
 
 
-def read(c: Compiler, found: Found) -> BeatEveryTrigger | None:
+def read(c: Reader, found: Found) -> BeatEveryTrigger | None:
     step = read_span(c, found["every"][1], "every")
     start = read_place(c, found["from"][1], "from (with every: in beats, a beat place)") if "from" in found else None
     until = read_place(c, found["until"][1], "until (with every: in beats, a beat place)") if "until" in found else None

@@ -19,13 +19,13 @@ from ..lookahead import Lead, call_ahead
 from . import Fire, TriggerContext, TriggerKind
 
 if TYPE_CHECKING:
-    from ...show.compile import Compiler, Found
+    from ...show.reading import Found, Reader
     from ...show.model import Where
 
 _LOOKBACK = 50  # firings catch-up looks back through for one inside the cue's `when`
 
 
-def read(c: Compiler, found: Found) -> CronTrigger | None:
+def read(c: Reader, found: Found) -> CronTrigger | None:
     """`cron: EXPR`, read in the cue's `tz:`, else the show's."""
     value = found["cron"][1]
     expr = c.text(value, "cron")

@@ -22,7 +22,7 @@ from ...tempo.units import read_span
 from . import Fire, TriggerContext, TriggerKind
 
 if TYPE_CHECKING:
-    from ...show.compile import Compiler, Found
+    from ...show.reading import Found, Reader
     from ...show.model import Where
 
 EVENT_FORMS = "key K, osc /address, http /path, state S, after NAME, midi note N or midi cc N"
@@ -35,7 +35,7 @@ _BUILTIN_SHOWN = "space, enter, g, b, p, i, m, r, q, ?"
 _KEY_NAME = re.compile(r"[A-Za-z0-9_+\-]+|\S")
 
 
-def read(c: Compiler, found: Found) -> EventTrigger | None:
+def read(c: Reader, found: Found) -> EventTrigger | None:
     node = found["on"][1]
     text = (c.text(node, "on") or "").strip()
     kind, _, arg = text.partition(" ")

@@ -23,11 +23,11 @@ from ..when import inside
 from . import Fire, TriggerContext, TriggerKind, show_time_due, show_time_walls
 
 if TYPE_CHECKING:
-    from ...show.compile import Compiler, Found
+    from ...show.reading import Found, Reader
     from ...show.model import Where
 
 
-def read(c: Compiler, found: Found) -> EveryTrigger | None:
+def read(c: Reader, found: Found) -> EveryTrigger | None:
     """`every: D` with `from:`, `until:` and `times:` beside it."""
     interval = c.duration(found["every"][1])
     start = c.offset(found["from"][1]) if "from" in found else 0.0
@@ -40,7 +40,7 @@ def read(c: Compiler, found: Found) -> EveryTrigger | None:
     return EveryTrigger(interval, start, until, times)
 
 
-def read_times(c: Compiler, found: Found) -> int | None:
+def read_times(c: Reader, found: Found) -> int | None:
     """`times: N` (a whole number above 0), or None; beat_every.py reads it the same way."""
     if "times" not in found:
         return None

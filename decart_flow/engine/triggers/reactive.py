@@ -13,13 +13,13 @@ from ...show.problems import Problem
 from . import Fire, TriggerContext, TriggerKind
 
 if TYPE_CHECKING:
-    from ...show.compile import Compiler, Found
+    from ...show.reading import Found, Reader
     from ...show.model import Where
 
 KEY = "<reactive>"  # only the Python builder writes it: not a key of a YAML show
 
 
-def read(c: Compiler, found: Found) -> ReactiveTrigger | None:
+def read(c: Reader, found: Found) -> ReactiveTrigger | None:
     obj = found[KEY][1].value.obj
     return obj if isinstance(obj, ReactiveTrigger) else None
 
