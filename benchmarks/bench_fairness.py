@@ -30,18 +30,20 @@ sys.path.insert(0, str(HERE))
 import aiohttp  # noqa: E402
 
 from common import summary, table, write_json  # noqa: E402
+from decart_flow.realtime.models import realtime  # noqa: E402
 from decart_flow.service import ServiceProcess  # noqa: E402
 from test_service_helpers import RawClient  # noqa: E402
 
 LONG = ("a slow pan across a watercolor harbour at dusk, boats and gulls, warm light on the water, " * 11)[:950]
 PHASES = ("flood off", "flood, never reads", "flood, reads acks")
-FRAME_MS = 40.0  # one frame at 25 fps: the bound one session's backlog may cost another
+MODEL = "mirage"  # what the well-behaved client streams to (RawClient's 25 fps test pattern)
+FRAME_MS = 1000.0 / realtime(MODEL).fps  # one frame: the bound one session's backlog may cost another
 
 
 async def _flood(url: str, reads: bool, stop: asyncio.Event, counts: dict[str, int]) -> None:
     """Writes long prompts as fast as the socket takes them until `stop`; reads its acks or not."""
     async with aiohttp.ClientSession() as http:
-        ws = await http.ws_connect(url.replace("http://", "ws://") + "/v1/stream?api_key=k&model=mirage")
+        ws = await http.ws_connect(url.replace("http://", "ws://") + f"/v1/stream?api_key=k&model={MODEL}")
 
         async def drain() -> None:
             async for msg in ws:

@@ -33,7 +33,8 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "tests" / "sdk_harness"))
 
-from common import cpu_ticks, machine, pct, steal_share, table, write_json  # noqa: E402
+from common import MODEL, cpu_ticks, machine, pct, steal_share, table, write_json  # noqa: E402
+from decart_flow.realtime.models import realtime  # noqa: E402
 from netns import Netns, unavailable  # noqa: E402
 from sdk_venv import ensure_sdk_venv  # noqa: E402
 
@@ -42,7 +43,9 @@ TARGET_DELIVERED = 99.0
 
 def probe(ns: Netns, python: str, path: str, url: str, seconds: float) -> dict[str, Any]:
     before = cpu_ticks()
-    done = ns.run([python, str(HERE / "livekit_probe.py"), "--path", path, "--url", url, "--seconds", str(seconds)],
+    model = realtime(MODEL)
+    done = ns.run([python, str(HERE / "livekit_probe.py"), "--path", path, "--url", url, "--seconds", str(seconds),
+                   "--model", model.name, "--geometry", f"{model.width}x{model.height}@{model.fps}"],
                   timeout=seconds + 120, cwd=REPO)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if not lines:

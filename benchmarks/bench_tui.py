@@ -167,11 +167,10 @@ def main() -> int:
     args = parser.parse_args()
     if args.case:
         if args.case == "tui":  # the TUI's loop as run_tui makes it: stepping aside for the show's timers
-            from decart_flow.runner.yielding import CueGuard, guarded_loop
+            from decart_flow.runner.yielding import CueGuard, run_guarded
 
             guard = CueGuard()
-            with asyncio.Runner(loop_factory=lambda: guarded_loop(guard)) as runner:
-                result = runner.run(run_case(args.case, args.seconds, not args.no_realtime, guard))
+            result = run_guarded(lambda: run_case(args.case, args.seconds, not args.no_realtime, guard), guard)
             result["guard_yielded"] = guard.yielded
         else:
             result = asyncio.run(run_case(args.case, args.seconds, not args.no_realtime))

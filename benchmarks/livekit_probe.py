@@ -29,8 +29,9 @@ assert _spec is not None and _spec.loader is not None
 stamp = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(stamp)
 
-WIDTH, HEIGHT, FPS = 1280, 704, 30
-MODEL = "lucy-restyle-2"
+# The model and its output size and rate, from decart-flow's model table: bench_livekit.py passes
+# them (`--model`, `--geometry`), since the SDK's python that runs this cannot import decart_flow.
+MODEL, WIDTH, HEIGHT, FPS = "", 0, 0, 0
 
 
 class Meter:
@@ -190,7 +191,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--interval", type=float, default=0.5)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--geometry", required=True, metavar="WxH@FPS", help="the model's output, e.g. 1280x704@30")
     args = parser.parse_args()
+    global MODEL, WIDTH, HEIGHT, FPS
+    size, fps = args.geometry.split("@")
+    MODEL, FPS = args.model, int(fps)
+    WIDTH, HEIGHT = (int(x) for x in size.split("x"))
     run = livekit_path if args.path == "livekit" else path_2025
     print(json.dumps(asyncio.run(run(args))), flush=True)
     return 0

@@ -30,6 +30,7 @@ import numpy as np
 import pytest
 from needs import missing
 
+from decart_flow.realtime.models import realtime
 from decart_flow.service import read_stamp
 
 HARNESS = Path(__file__).parent / "sdk_harness"
@@ -129,7 +130,9 @@ def service_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def drive(sdk: Any, url: str, out: Path, *args: str) -> dict[str, Any]:
     """One SDK session in the SDK's venv; its JSON result, with the frames' stamps decoded here."""
-    cmd = [str(sdk.python), str(DRIVER), "--url", url, "--out", str(out), *args]
+    model = realtime(args[args.index("--model") + 1])  # the size and rate from our table, in case the SDK lacks it
+    geometry = f"{model.width}x{model.height}@{model.fps}"
+    cmd = [str(sdk.python), str(DRIVER), "--url", url, "--out", str(out), "--geometry", geometry, *args]
     started = time.monotonic()
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=DRIVER_TIMEOUT_S)

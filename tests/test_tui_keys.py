@@ -65,7 +65,7 @@ class Live:
         return [r for r in records(self.journal) if r["event"] == name]
 
     async def started(self, pilot) -> None:
-        await wait_for(pilot, lambda: self.app._state is not None and self.app._state.started, 30.0)
+        await wait_for(pilot, lambda: self.app.glance is not None and self.app.glance.state.started, 30.0)
 
 
 async def play(show_file: Path, tmp_path: Path, body, **options) -> Live:
@@ -135,7 +135,7 @@ async def test_prompt_box_sends_prompt(show_file, tmp_path):
         sent = [r for r in live.events("action.send") if r["action"].get("prompt") == "Paper cutout city"][0]
         assert sent["action"]["enhance"] is False
         assert live.events("manual")[0]["source"] == "prompt box"
-        await wait_for(pilot, lambda: live.app._state.prompt == "Paper cutout city")
+        await wait_for(pilot, lambda: live.app.glance.state.prompt == "Paper cutout city")
 
     await play(show_file, tmp_path, body)
 

@@ -64,3 +64,21 @@ def test_stop_before_the_run_exists():
     thread.start()
     assert thread.finished.result(5) == "signal"
     assert thread.join(5)
+
+
+def test_the_switch_interval_is_short_while_the_show_plays_beside_a_screen():
+    """A repaint lets go of the interpreter within 0.5 ms while the show thread runs; restored after."""
+    import sys
+
+    from decart_flow.runner.yielding import SWITCH_INTERVAL_S
+
+    before = sys.getswitchinterval()
+    assert before > SWITCH_INTERVAL_S  # Python's default, 5 ms
+    thread = ShowThread(ShowModel("t", "mirage"), RunOptions(), run_factory=WaitingRun)
+    thread.start()
+    try:
+        assert sys.getswitchinterval() == SWITCH_INTERVAL_S
+    finally:
+        thread.request_stop()
+        assert thread.join(5)
+    assert sys.getswitchinterval() == before

@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 
-from decart_flow.runner.yielding import AFTER_S, WINDOW_S, CueGuard, guarded_loop
+from decart_flow.runner.yielding import AFTER_S, WINDOW_S, CueGuard, run_guarded
 
 
 def test_the_guard_sleeps_through_a_timer_a_few_ms_away_and_not_otherwise() -> None:
@@ -49,8 +49,7 @@ def test_the_loop_runs_nothing_of_its_own_while_a_timer_of_the_show_fires() -> N
     worker = threading.Thread(target=show_thread)
     worker.start()
     try:
-        with asyncio.Runner(loop_factory=lambda: guarded_loop(guard)) as runner:
-            runner.run(busy_tui())
+        run_guarded(busy_tui, guard)  # the loop run_tui runs the app on
     finally:
         stop.set()
         worker.join()

@@ -10,19 +10,25 @@ change is measured; against the cloud there are no stamps and this stays empty.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..realtime.client import RealtimeClient
+    from .stats import StampWatcher
 
 _CHANGES = ("prompt", "set_image", "switch_camera")
 
 
 class GlassMeter:
-    def __init__(self, session: Any, stamps: Any) -> None:
+    """Listens on the session for changes sent; `tick()` pairs them with the stamps seen."""
+
+    def __init__(self, session: RealtimeClient, stamps: StampWatcher | None) -> None:
         self.session = session
         self.stamps = stamps
         self.last_ms: float | None = None
         self._sent_s: float | None = None  # perf_counter seconds of the last change sent
         self._lateness_s = 0.0
-        self._known = self._expected()
+        self._known = self.session.expected_stamp
         self._waiting: tuple[int, float] | None = None  # (stamp, intended perf_counter seconds)
         session.on("sent", self._on_sent)
 
@@ -41,30 +47,20 @@ class GlassMeter:
         if isinstance(message, dict) and message.get("type") in _CHANGES:
             self._sent_s = t_ns / 1e9
 
-    def _expected(self) -> int | None:
-        value = getattr(self.session, "expected_stamp", None)
-        return value if isinstance(value, int) else None
-
     def tick(self) -> float | None:
         """Called at a reader's tick (any thread): pair new stamps with their send, read what the watcher saw."""
-        expected = self._expected()
-        if expected is not None and expected != self._known:
+        expected = self.session.expected_stamp
+        if expected != self._known:
             self._known = expected
             if self._sent_s is not None and expected > 0:
                 self._waiting = (expected, self._sent_s - self._lateness_s)
         if self._waiting is not None and self.stamps is not None:
             stamp, intended = self._waiting
-            seen = _first_seen(self.stamps, stamp)
-            if seen is not None:
-                self.last_ms = (seen - intended) * 1000.0
+            seen_ns = self.stamps.first_seen(stamp)
+            if seen_ns is not None:
+                self.last_ms = (seen_ns / 1e9 - intended) * 1000.0
                 self._waiting = None
             elif time.perf_counter() - intended > 30.0:
                 self._waiting = None  # never shown (superseded before a frame carried it)
         return self.last_ms
 
-
-def _first_seen(stamps: Any, stamp: int) -> float | None:
-    """perf_counter seconds when the watcher first saw `stamp` (it keeps `perf_counter_ns`)."""
-    fn = getattr(stamps, "first_seen", None)
-    value = fn(stamp) if callable(fn) else None
-    return value / 1e9 if value is not None else None

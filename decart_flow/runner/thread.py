@@ -24,7 +24,7 @@ from ..engine.state import ShowState
 from ..media.glass import GlassMeter
 from ..show.model import ShowModel
 from .run import Run, RunOptions
-from .yielding import CueGuard, screen_switch_interval, start_resource_tracker
+from .yielding import CueGuard, ScreenSwitchInterval, start_resource_tracker
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +53,14 @@ class ShowThread:
         self.guard = guard or CueGuard()
         self.guard.due = self.next_due
         self._glass: GlassMeter | None = None  # made on the show loop once the session is up
-        self._switch = screen_switch_interval()
+        self._glass_feed: Any = None  # its subscription to the journal (for cue lateness)
+        self._switch = ScreenSwitchInterval()
 
     # ------------------------------------------------------------ the other thread's API
 
     def start(self) -> None:
         """Start the thread; returns once its loop takes calls (or the thread already ended)."""
-        self._switch.__enter__()  # left when the thread ends (_main)
+        self._switch.engage()  # released when the thread ends (_main)
         self._thread.start()
         while not self._loop_up.wait(0.05) and self._thread.is_alive():
             pass
@@ -145,7 +146,7 @@ class ShowThread:
 
     def _ended(self) -> None:
         self._close_calls()
-        self._switch.__exit__(None, None, None)
+        self._switch.release()
 
     async def _play(self) -> str:
         with self._lock:

@@ -9,21 +9,21 @@ rest of the run's timing policy:
 - after each wait for events the screen's loop sleeps through a timer under `WINDOW_S` away
   (`guarded_loop`), which covers the rest of its work (keys, timers, messages) at the cost of a
   pause no one can see;
-- a switch interval of `SWITCH_INTERVAL_S` while the screen runs (`screen_switch_interval`), so the
+- a switch interval of `SWITCH_INTERVAL_S` while the screen runs (`ScreenSwitchInterval`), so the
   show's thread waits at most that long for a repaint to let go.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import selectors
 import sys
 import time
-from typing import Callable, Iterator
+from typing import Any, Callable, Coroutine, TypeVar
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 WINDOW_S = 0.006  # a timer closer than this: the screen's loop waits it out
 AFTER_S = 0.0015  # and for this long after it (the cue's write takes well under a millisecond)
@@ -73,15 +73,27 @@ def guarded_loop(guard: CueGuard) -> asyncio.AbstractEventLoop:
     return asyncio.SelectorEventLoop(_Selector(guard))
 
 
-@contextlib.contextmanager
-def screen_switch_interval() -> Iterator[None]:
-    """The interpreter's switch interval at most SWITCH_INTERVAL_S while the screen runs."""
-    saved = sys.getswitchinterval()
-    sys.setswitchinterval(min(saved, SWITCH_INTERVAL_S))
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(saved)
+def run_guarded(main: Callable[[], Coroutine[Any, Any, T]], guard: CueGuard) -> T:
+    """`main()` to its end on a loop made by `guarded_loop(guard)`: how a screen runs beside the show."""
+    with asyncio.Runner(loop_factory=lambda: guarded_loop(guard)) as runner:
+        return runner.run(main())
+
+
+class ScreenSwitchInterval:
+    """The interpreter's switch interval at most SWITCH_INTERVAL_S from `engage()` to `release()`."""
+
+    def __init__(self) -> None:
+        self._saved: float | None = None
+
+    def engage(self) -> None:
+        if self._saved is None:
+            self._saved = sys.getswitchinterval()
+            sys.setswitchinterval(min(self._saved, SWITCH_INTERVAL_S))
+
+    def release(self) -> None:
+        if self._saved is not None:
+            sys.setswitchinterval(self._saved)
+            self._saved = None
 
 
 def start_resource_tracker() -> None:

@@ -33,7 +33,7 @@ from ..engine.clock import local_zone
 from ..engine.state import ShowState
 from ..runner.run import Run, RunError, RunOptions, UsageError, exit_code
 from ..runner.thread import RunFactory, ShowThread
-from ..runner.yielding import CueGuard, guarded_loop
+from ..runner.yielding import CueGuard, run_guarded
 from ..show import ShowError, load_show
 from ..show.model import AudioAction, EventTrigger, ImageAction, MirrorAction, PromptAction, ShowModel
 from .confirm_quit import ConfirmQuit
@@ -433,8 +433,7 @@ def run_tui(show: ShowModel, options: RunOptions, args: argparse.Namespace | Non
         return app.exit_code if app.return_code is None else app.return_code
 
     try:
-        with asyncio.Runner(loop_factory=lambda: guarded_loop(guard)) as runner:
-            return runner.run(main())
+        return run_guarded(main, guard)
     finally:
         for line in app.leaving_lines():  # the screen is gone: where to find what the show left
             print(line, flush=True)

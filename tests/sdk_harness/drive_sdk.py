@@ -402,17 +402,20 @@ class Run:
         client.on("generation_tick", lambda m: self.ticks.append(getattr(m, "seconds", -1)))
 
 
-def model_definition(models_module: Any, name: str, fps: int, width: int, height: int) -> tuple[Any, str]:
-    """The SDK's own definition when its registry has the name, else a custom one (as users do)."""
+def model_definition(models_module: Any, name: str, geometry: str) -> tuple[Any, str]:
+    """The SDK's own definition when its registry has the name, else a custom one (as users do),
+    of `geometry` (WxH@FPS, from decart-flow's model table: this python cannot import decart_flow)."""
     try:
         return models_module.models.realtime(name), "registry"
     except Exception:
-        return models_module.ModelDefinition(name=name, url_path="/v1/stream", fps=fps, width=width, height=height), "custom"
+        size, fps = geometry.split("@")
+        width, height = (int(x) for x in size.split("x"))
+        return models_module.ModelDefinition(name=name, url_path="/v1/stream", fps=int(fps), width=width, height=height), "custom"
 
 
 async def video_scenario(run: Run, sdk: Any) -> None:
     args = run.args
-    model, origin = model_definition(sdk.models, args.model, 25, 1280, 704)
+    model, origin = model_definition(sdk.models, args.model, args.geometry)
     run.result["model_definition"] = {"origin": origin, "fps": model.fps, "width": model.width, "height": model.height}
     track = make_pattern_track(model.width, model.height, model.fps)
     extra = {"resolution": args.resolution} if args.resolution else {}
@@ -448,7 +451,7 @@ async def video_scenario(run: Run, sdk: Any) -> None:
 
 async def avatar_scenario(run: Run, sdk: Any) -> None:
     args = run.args
-    model, origin = model_definition(sdk.models, args.model, 25, 1280, 720)
+    model, origin = model_definition(sdk.models, args.model, args.geometry)
     run.result["model_definition"] = {"origin": origin, "fps": model.fps, "width": model.width, "height": model.height}
     options = sdk.RealtimeConnectOptions(
         model=model,
@@ -531,6 +534,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--url", required=True, help="service base, http://127.0.0.1:PORT")
     p.add_argument("--model", required=True)
+    p.add_argument("--geometry", required=True, metavar="WxH@FPS", help="the model's output (if the SDK lacks it)")
     p.add_argument("--scenario", choices=["video", "avatar"], required=True)
     p.add_argument("--out", required=True, help="directory for frames.npz")
     p.add_argument("--api-key", default="sdk-compat-test-key")
