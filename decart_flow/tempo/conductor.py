@@ -186,6 +186,9 @@ class Conductor:
         bpm = self.taps.tap(at)
         if bpm is None or not self.show.started or self.show.paused:
             return bpm
+        if self.link is not None and self.link.running:  # the session's tempo: every peer takes it
+            self.set_bpm(bpm)
+            return bpm
         t = self.show.t + (at - self.now())
         # the tap is a beat: the grid's nearest beat is put on it
         self.grid.align(t, float(round(self.grid.beat_at(t))), bpm)
