@@ -229,3 +229,21 @@ def test_a_python_show_writes_the_same_beats_and_plan_lays_the_grid_out_at_bpm(t
     # 90 bpm, 3 beats a bar: a bar is 2 s
     assert rows == [(2.0, "2.1", "Two"), (4.0, "3.1", "A"), (6.0, "4.1", "B"), (10.0, "6.1", "Six")]
     assert plan(load_show(path), 15)[0].to_json()["bar"] == "2.1"
+
+
+def test_a_tempo_action_sets_the_tempo_from_its_place_on(tmp_path: Path) -> None:
+    s = show(tmp_path, """\
+        timeline:
+          bar 3: {tempo: 60}
+        cues:
+          - every: 1 bar
+            until: bar 6
+            log: bar
+        """)
+    p = play(s, until=20)
+    assert [r["t"] for r in p.events("cue.fire") if r["cue"] == "cue 1"] == [0.0, 2.0, 4.0, 8.0, 12.0]
+    assert [(r["bpm"], r["source"], r["bar"]) for r in p.events("tempo")] == [(60.0, "timeline beat 9", "3.1")]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(HEAD + "tempo: {bpm: 120}\ntimeline:\n  bar 2: {tempo: fast}\n")
+    with pytest.raises(ShowError, match=r"bad.yaml:5:18: bad tempo 'fast': a bpm from 1 to 999"):
+        load_show(bad)

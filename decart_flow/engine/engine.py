@@ -87,7 +87,7 @@ class Engine:
         self.store = StateStore({"prompt": show.initial.prompt, "enhance": show.initial.enhance,
                                  "image": show.initial.image, "mirror": show.initial.mirror})
         self.actions = ActionPort(session, self.executor, self.store, self.choices, self.journal, self.show_clock,
-                                  self.loop, self._control, self.tempo.grid if self.tempo is not None else None)
+                                  self.loop, self._control, self.tempo)
         self.on_action = self.actions.hooks  # (show t, cue, action) of everything the actions do: `plan` listens
         self._audio: tuple[str, float] | None = None
         self._last_ack_ms: float | None = None
@@ -671,10 +671,8 @@ class Engine:
 
     def set_tempo(self, bpm: float) -> bool:
         """OSC `/tempo BPM`: the grid takes it from now on (with Link, every peer does)."""
-        if self.tempo is None:
+        if not self.actions.set_tempo(bpm, "set"):
             return False
-        self.tempo.set_bpm(bpm)
-        self.journal.write("tempo", bpm=round(bpm, 3), source="set", bar=self.tempo.grid.bar_beat(self.show_clock.t))
         self._changed()
         return True
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from ..realtime.session import Session
-    from ..tempo.grid import BeatGrid
+    from ..tempo.conductor import Conductor
     from .choices import Choices
     from .executor import Executor
     from .journal import Journal
@@ -28,11 +28,11 @@ class ActionPort:
 
     def __init__(self, session: Session, executor: Executor, store: StateStore, choices: Choices, journal: Journal,
                  show_clock: ShowClock, loop: asyncio.AbstractEventLoop, control: Callable[[str], None],
-                 grid: BeatGrid | None = None) -> None:
+                 tempo: Conductor | None = None) -> None:
         self.session = session
         self._executor, self._store, self._choices, self._journal = executor, store, choices, journal
         self._show_clock, self._loop, self._control = show_clock, loop, control
-        self._grid = grid  # the show's beat grid (`tempo:`), for `wait: 2 beats`
+        self._tempo = tempo  # the show's beat grid and its source (`tempo:`): `wait: 2 beats`, `tempo: BPM`
         self.hooks: list[ActionHook] = []  # `plan` listens here
         self.catching_up = False  # set while catch-up sends: `plan` marks those firings
         self.ahead = 0.0  # while a cue sent early performs: its lead
@@ -71,10 +71,18 @@ class ActionPort:
 
     def beat_seconds(self, span: Any) -> float:
         """How long `span` (a tempo.BeatSpan) lasts from now on the grid (`wait: 2 beats`)."""
-        grid, now = self._grid, self._show_clock.t
-        if grid is None:
+        if self._tempo is None:
             return 0.0
+        grid, now = self._tempo.grid, self._show_clock.t
         return grid.t_at(grid.beat_at(now) + span.beats(grid.beats_per_bar), after=now) - now
+
+    def set_tempo(self, bpm: float, source: str) -> bool:
+        """The show's tempo from now on (with Link, the session's), journaled; False without `tempo:`."""
+        if self._tempo is None:
+            return False
+        self._tempo.set_bpm(bpm)
+        self._journal.write("tempo", bpm=round(bpm, 3), source=source, bar=self._tempo.grid.bar_beat(self._show_clock.t))
+        return True
 
     def sleep(self, seconds: float) -> asyncio.Future[None]:
         """A Future done after `seconds` of show time (a paused show pauses it too)."""

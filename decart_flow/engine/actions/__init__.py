@@ -45,6 +45,8 @@ class ActionHost(Protocol):
 
     def beat_seconds(self, span: Any) -> float: ...  # how long a tempo.BeatSpan lasts from now on the grid
 
+    def set_tempo(self, bpm: float, source: str) -> bool: ...  # the show's tempo from now on (`tempo:` shows)
+
     def control(self, command: str) -> None: ...  # go next/back, pause, resume, stop
 
     @property
@@ -99,7 +101,7 @@ class ActionKind:
 
 
 def _registry() -> list[ActionKind]:
-    from . import audio, call, control, image, logline, mirror, prompt, wait
+    from . import audio, call, control, image, logline, mirror, prompt, tempo, wait
 
     return [
         prompt.KIND,
@@ -108,6 +110,7 @@ def _registry() -> list[ActionKind]:
         audio.KIND,
         wait.KIND,
         logline.KIND,
+        tempo.KIND,
         control.KIND,
         call.KIND,
     ]
