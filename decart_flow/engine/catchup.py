@@ -78,9 +78,10 @@ def candidates(engine: Engine, due_now: set[str] | None = None) -> list[tuple[da
         if wall is not None:
             add(wall, cue.name, cue.actions + cue.then)
     for i, entry in enumerate(engine.show.timeline):
-        if entry.t < show_t - EPS:
-            add(shift(now_wall, entry.t - show_t), timeline_name(entry), entry.actions)
-        elif entry.t <= show_t + EPS and i >= engine.go_index:  # fires now (see `_subscribe_show_time`)
+        t = engine.entry_t(entry)  # a place on the beat grid: where the grid has it now
+        if t < show_t - EPS:
+            add(shift(now_wall, t - show_t), timeline_name(entry), entry.actions)
+        elif t <= show_t + EPS and i >= engine.go_index:  # fires now (see `_subscribe_show_time`)
             due_now.add(timeline_name(entry))
     return out
 

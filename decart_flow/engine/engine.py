@@ -228,7 +228,7 @@ class Engine:
         self._subscribe_events()
         if self.show_clock.started:
             now = self.show_clock.t
-            self._go = next((i for i, e in enumerate(show.timeline) if e.t >= now - EPS), len(show.timeline))
+            self._go = next((i for i, e in enumerate(show.timeline) if self.entry_t(e) >= now - EPS), len(show.timeline))
             self._subscribe_show_time()
             for cue in show.cues:
                 if _is_wall(cue):
