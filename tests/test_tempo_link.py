@@ -44,3 +44,36 @@ def test_our_beats_are_the_link_peers_beats() -> None:
     # the same beats on both sides: a beat fires when the peer reaches it (a busy machine may delay a few)
     assert statistics.median(abs(x) for x in late) < 5.0, late
     assert max(abs(x) for x in late) < 60.0, late
+
+
+SHOW = """\
+name: link run
+model: mirage_v2
+initial: {prompt: Start, enhance: false}
+tempo: {bpm: 120, source: link}
+cues:
+  - every: 1 beat
+    prompt: {cycle: [A, B, C, D]}
+    enhance: false
+"""
+
+
+def test_decart_flow_run_follows_a_link_peer_on_the_embedded_service(tmp_path: Path) -> None:
+    show, journal = tmp_path / "show.yaml", tmp_path / "journal.jsonl"
+    show.write_text(SHOW)
+    with Netns(veth=False) as ns:
+        peer = ns.popen([sys.executable, str(HARNESS / "peer.py"), "--bpm", "97", "--seconds", "40"],
+                        stdout=-1, text=True)
+        time.sleep(1.5)  # the peer's session is the older one
+        run = ns.run([sys.executable, "-m", "decart_flow.cli", "run", str(show), "--headless", "--duration", "5s",
+                      "--journal", str(journal)], timeout=90, cwd=HARNESS.parent.parent)
+        peer.kill()
+        peer_out, _ = peer.communicate(timeout=30)
+    assert run.returncode == 0, run.stderr[-2000:]
+    records = lines(journal.read_text())
+    fires = [r for r in records if r["event"] == "cue.fire"]
+    assert [r["bar"] for r in fires[:5]] == ["1.1", "1.2", "1.3", "1.4", "2.1"]
+    gaps = [b["intended_t"] - a["intended_t"] for a, b in zip(fires[1:], fires[2:])]
+    assert statistics.median(gaps) == pytest.approx(60 / 97, rel=0.001)  # the peer's tempo, not the show's
+    assert not [r for r in records if r["event"] == "error"]
+    assert any(s["peers"] == 1 for s in lines(peer_out))  # it saw us

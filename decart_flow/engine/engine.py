@@ -176,8 +176,8 @@ class Engine:
         return float(self._resume.t) if self._resume is not None else 0.0
 
     def _start_show(self, t: float = 0.0) -> None:
-        if self.tempo is not None and self.tempo.defer_start(lambda: self._start_show(t)):
-            return  # Link: the show starts on the session's next bar line
+        if self.tempo is not None and self.tempo.defer_start(lambda: self._ended is None and self._start_show(t)):
+            return  # Link: the show starts on the session's next bar line (unless it ended meanwhile)
         if self.show_clock.started:
             return
         if self._resume is not None:
