@@ -22,14 +22,16 @@ def peer_beat_at(samples: list[dict[str, Any]], mono: float) -> float:
     return s["beat"] + (mono - s["mono"]) * s["tempo"] / 60.0
 
 
-def offsets_ms(ours: list[dict[str, Any]], samples: list[dict[str, Any]], quantum: float = 4.0) -> list[float]:
-    """Per beat of ours: (when we fired - when the peer reached that beat), in ms."""
+def offsets_ms(ours: list[dict[str, Any]], samples: list[dict[str, Any]], quantum: float = 4.0,
+               when: str = "mono") -> list[float]:
+    """Per beat of ours: (our time of it - when the peer reached that beat), in ms; `when` is "mono"
+    (when we fired) or "intended" (where our grid put the beat)."""
     out = []
     for beat in ours:
         if "link_beat" not in beat:
             continue
-        have = peer_beat_at(samples, beat["mono"])
-        tempo = samples[max(bisect.bisect_right([s["mono"] for s in samples], beat["mono"]) - 1, 0)]["tempo"]
+        have = peer_beat_at(samples, beat[when])
+        tempo = samples[max(bisect.bisect_right([s["mono"] for s in samples], beat[when]) - 1, 0)]["tempo"]
         off = (have - beat["link_beat"] + quantum / 2) % quantum - quantum / 2
         out.append(off * 60.0 / tempo * 1000.0)
     return out
