@@ -247,3 +247,16 @@ def test_a_tempo_action_sets_the_tempo_from_its_place_on(tmp_path: Path) -> None
     bad.write_text(HEAD + "tempo: {bpm: 120}\ntimeline:\n  bar 2: {tempo: fast}\n")
     with pytest.raises(ShowError, match=r"bad.yaml:5:18: bad tempo 'fast': a bpm from 1 to 999"):
         load_show(bad)
+
+
+def test_a_reload_with_a_new_bpm_sets_it_and_the_grid_goes_on(tmp_path: Path) -> None:
+    body = """\
+        cues:
+          - every: 1 bar
+            log: bar
+        """
+    first, second = show(tmp_path, body), show(tmp_path, body, tempo="tempo: {bpm: 60}\n")
+    p = play(first, until=12, script=((3.0, lambda e: e.reload(second)),))
+    # bars at 0, 2 at 120; at 3 (beat 6) 60 bpm: bar 3 (beat 8) at 5, then every 4 s
+    assert [r["t"] for r in p.events("cue.fire")] == [0.0, 2.0, 5.0, 9.0]
+    assert [(r["bpm"], r["source"]) for r in p.events("tempo")] == [(60.0, "reload")]

@@ -223,8 +223,16 @@ class Engine:
         """Swap the cues, keep the show clock where it is."""
         self._dispose(self._show_subs)
         self._dispose(self._subs)
-        self.show = show
+        old_tempo, self.show = self.show.tempo, show
         self.journal.write("show.reload", show=show.name)
+        if show.tempo != old_tempo:  # the grid goes on; a new bpm is set as `/tempo` would set it
+            if self.tempo is not None and show.tempo is not None and old_tempo is not None \
+                    and (show.tempo.beats_per_bar, show.tempo.source) == (old_tempo.beats_per_bar, old_tempo.source):
+                if show.tempo.bpm != old_tempo.bpm:
+                    self.actions.set_tempo(show.tempo.bpm, "reload")
+            else:
+                self._write("error", message="tempo: a new beats_per_bar, source or tempo: block takes a restart "
+                                             "of the run; the show goes on with the tempo it had")
         self._subscribe_events()
         if self.show_clock.started:
             now = self.show_clock.t
