@@ -119,6 +119,11 @@ async def test_the_stream_panel_shows_frames_and_the_cue_to_glass_of_a_go(show_f
         assert 0 < glance.glass_ms < 2000, glance.glass_ms  # a GO on loopback reaches the glass within 2 s
         text = "".join(str(panel.render_line(y).text) for y in range(2))
         assert f"{glance.glass_ms:.0f} ms" in text and "fps" in text
+        thread = live.app.show_thread
+        last = thread.figures()[2]
+        thread.request_stop("quit")
+        await wait_for(pilot, thread.finished.done)
+        assert last is not None and thread.figures()[2] == last  # the last figure stays once the show ended
 
     await play(show_file, tmp_path, body)
 

@@ -54,6 +54,7 @@ class ShowThread:
         self.guard.due = self.next_due
         self._glass: GlassMeter | None = None  # made on the show loop once the session is up
         self._glass_feed: Any = None  # its subscription to the journal (for cue lateness)
+        self._glass_last: float | None = None  # its last figure, still shown once the show ended
         self._switch = ScreenSwitchInterval()
 
     # ------------------------------------------------------------ the other thread's API
@@ -103,7 +104,8 @@ class ShowThread:
             return None, None, None
         fps_in = run.stats.fps() if run.stats is not None else None
         fps_out = run.source.fps_out() if run.source is not None else None
-        glass = self._glass.tick() if self._glass is not None else None
+        meter = self._glass
+        glass = meter.tick() if meter is not None else self._glass_last
         return fps_in, fps_out, glass
 
     def drain_records(self) -> list[dict[str, Any]]:
@@ -162,8 +164,10 @@ class ShowThread:
             return await run.play()
         finally:
             watch.cancel()
-            glass, self._glass = self._glass, None
+            glass = self._glass
             if glass is not None:
+                self._glass_last = glass.last_ms  # before the meter goes: a reader sees one or the other
+                self._glass = None
                 glass.close()
                 self._glass_feed.dispose()
 
