@@ -6,6 +6,7 @@ our published tempo is the peer's; the show starts on the session's bar line."""
 from __future__ import annotations
 
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,6 +27,10 @@ def test_our_beats_are_the_link_peers_beats() -> None:
         peer = ns.popen([sys.executable, str(HARNESS / "peer.py"), "--bpm", "97", "--seconds", "30",
                          "--change-at", "9", "--change-bpm", "140"], stdout=-1, text=True)
         time.sleep(1.5)  # the peer's session is the older one: ours joins it and takes its tempo
+        # Link's discovery socket (UDP 20808) is inside the namespace, and not among this machine's
+        inside = ns.run(["ss", "-uan"], timeout=10).stdout
+        outside = subprocess.run(["ss", "-uan"], capture_output=True, text=True, timeout=10).stdout
+        assert ":20808" in inside and ":20808" not in outside
         ours = ns.run([sys.executable, str(HARNESS / "ours.py"), "--bpm", "120", "--seconds", "12",
                        "--publish-after", "140", "--publish-bpm", "100"], timeout=90, cwd=HARNESS.parent.parent)
         peer.kill()
