@@ -224,11 +224,14 @@ def test_a_python_show_writes_the_same_beats_and_plan_lays_the_grid_out_at_bpm(t
         show.timeline("bar 2", prompt("Two"))
         show.every("1 bar", prompt.cycle("A", "B"), start="bar 3", until="bar 5")
         show.at("bar 6", prompt("Six"))
+        show.on("key d", prompt("Drop"), quantize="1 bar")
         """))
     rows = [(f.t, f.bar, f.action.get("prompt")) for f in plan(load_show(path), 15)]
     # 90 bpm, 3 beats a bar: a bar is 2 s
     assert rows == [(2.0, "2.1", "Two"), (4.0, "3.1", "A"), (6.0, "4.1", "B"), (10.0, "6.1", "Six")]
     assert plan(load_show(path), 15)[0].to_json()["bar"] == "2.1"
+    pressed = play(load_show(path), until=12, script=((0.3, lambda e: e.key("d")),))
+    assert (2.0, "Drop") in pressed.session.prompts()  # quantize= waits for bar 2
 
 
 def test_a_tempo_action_sets_the_tempo_from_its_place_on(tmp_path: Path) -> None:

@@ -83,9 +83,12 @@ def takes_args(trigger: EventTrigger) -> bool:
 
 def build(show: Any, where: Where, event: str, *actions: Any,
           **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]] | None:
-    """`show.on("key 1", prompt(...))`, or `@show.on("key 1")` over `async def f(session)`."""
+    """`show.on("key 1", prompt(...))`, or `@show.on("key 1")` over `async def f(session)`;
+    `quantize="1 bar"` waits for the grid line."""
+    quantize = options.pop("quantize", None)
+    trigger = [("on", event)] + ([("quantize", quantize)] if quantize is not None else [])
     if actions:
-        show.add_cue(where, [("on", event)], actions, options)
+        show.add_cue(where, trigger, actions, options)
         return None
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -93,7 +96,7 @@ def build(show: Any, where: Where, event: str, *actions: Any,
             show.add_problem(Problem(where, f"@show.on handler '{getattr(fn, '__name__', fn)}' must be `async def f(session)`"))
         opts = dict(options)
         opts.setdefault("name", getattr(fn, "__name__", None))
-        show.add_cue(where, [("on", event)], [CallAction(fn, where)], opts)
+        show.add_cue(where, trigger, [CallAction(fn, where)], opts)
         return fn
 
     return decorate
