@@ -42,7 +42,7 @@ def test_bars_and_beats_land_on_the_grid_at_the_shows_bpm(tmp_path: Path) -> Non
     # 120 bpm, 4 beats a bar: a beat is 0.5 s, a bar 2 s; bar N starts at 2(N-1) s
     assert p.session.prompts() == [(1.0, "Beat three"), (2.0, "Two"), (4.0, "A"), (6.0, "B"), (10.0, "Six")]
     bars = [(r["cue"], r["bar"]) for r in p.events("cue.fire")]
-    assert bars == [("timeline beat 3", "1.3"), ("timeline beat 5", "2.1"), ("cue 1", "3.1"), ("cue 1", "4.1"),
+    assert bars == [("timeline beat 3", "1.3"), ("timeline bar 2", "2.1"), ("cue 1", "3.1"), ("cue 1", "4.1"),
                     ("cue 2", "6.1")]
 
 
@@ -155,7 +155,7 @@ def test_beat_cues_go_out_early_by_the_lookahead_and_keep_their_beat(tmp_path: P
     p = play(s, until=10)
     assert p.session.prompts() == [(1.9, "Two")]
     fires = [(r["cue"], r["intended_t"], r["lookahead_ms"], r["bar"]) for r in p.events("cue.fire")]
-    assert fires == [("cue 1", 0.5, 100.0, "1.2"), ("cue 1", 1.0, 100.0, "1.3"), ("timeline beat 5", 2.0, 100.0, "2.1")]
+    assert fires == [("cue 1", 0.5, 100.0, "1.2"), ("cue 1", 1.0, 100.0, "1.3"), ("timeline bar 2", 2.0, 100.0, "2.1")]
 
 
 def test_midi_clock_through_the_midi_input_sets_the_tempo_and_start_stop_pause_the_show(tmp_path: Path) -> None:
@@ -245,7 +245,7 @@ def test_a_tempo_action_sets_the_tempo_from_its_place_on(tmp_path: Path) -> None
         """)
     p = play(s, until=20)
     assert [r["t"] for r in p.events("cue.fire") if r["cue"] == "cue 1"] == [0.0, 2.0, 4.0, 8.0, 12.0]
-    assert [(r["bpm"], r["source"], r["bar"]) for r in p.events("tempo")] == [(60.0, "timeline beat 9", "3.1")]
+    assert [(r["bpm"], r["source"], r["bar"]) for r in p.events("tempo")] == [(60.0, "timeline bar 3", "3.1")]
     bad = tmp_path / "bad.yaml"
     bad.write_text(HEAD + "tempo: {bpm: 120}\ntimeline:\n  bar 2: {tempo: fast}\n")
     with pytest.raises(ShowError, match=r"bad.yaml:5:18: bad tempo 'fast': a bpm from 1 to 999"):

@@ -24,7 +24,9 @@ def fmt_t(t: float) -> str:
 
 def timeline_name(entry: TimelineEntry) -> str:
     """How journal and plan name a timeline entry: by its time, as the show file writes it (a place
-    on the beat grid by its beat, 1-based, since its time follows the tempo)."""
+    on the beat grid by that place, `bar 9`, since its time follows the tempo)."""
+    if entry.place is not None:
+        return f"timeline {entry.place}"
     if entry.beat is not None:
         return f"timeline beat {entry.beat + 1:g}"
     return f"timeline {fmt_t(entry.t)}"

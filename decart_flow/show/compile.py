@@ -511,7 +511,8 @@ class Compiler:
                 value, lookahead = self._entry_lookahead(value)
                 actions = self.actions(value, Ctx(), f"timeline {key.key}")
                 if t is not None and actions:
-                    entries.append(TimelineEntry(t, tuple(actions), self._label(value), key.where, lookahead, beat))  # type: ignore[arg-type]
+                    place = " ".join(key.key.split()) if beat is not None else None
+                    entries.append(TimelineEntry(t, tuple(actions), self._label(value), key.where, lookahead, beat, place))  # type: ignore[arg-type]
         elif node.is_seq:
             for item in node.items or []:
                 if not item.is_map:
@@ -521,13 +522,15 @@ class Compiler:
                 if "at" not in found:
                     self.error(item.where, "this timeline entry has no at: time")
                     continue
-                t, beat = self.timeline_time(found.pop("at")[1])
+                at = found.pop("at")[1]
+                t, beat = self.timeline_time(at)
                 lookahead = self.lookahead(found.pop("lookahead")[1]) if "lookahead" in found else None
                 actions = self.action_pairs(found, Ctx(), item.where) if found else []
                 if not found:
                     self.error(item.where, "this timeline entry does nothing")
                 if t is not None and actions:
-                    entries.append(TimelineEntry(t, tuple(actions), self._label(item), item.where, lookahead, beat))  # type: ignore[arg-type]
+                    place = " ".join(str(at.scalar_text()).split()) if beat is not None else None
+                    entries.append(TimelineEntry(t, tuple(actions), self._label(item), item.where, lookahead, beat, place))  # type: ignore[arg-type]
         else:
             self.error(node.where, "timeline: maps show times to actions, e.g. `0:30: Cyberpunk city`")
         return entries

@@ -202,6 +202,7 @@ class TimelineEntry:
     where: Where = NOWHERE
     lookahead: float | Literal["auto"] | None = None  # None = the show's setting
     beat: float | None = None  # `bar 9:`: its place on the beat grid (0 = bar 1), followed at run time
+    place: str | None = None  # ...as the show writes it (`bar 9`): how the journal and plan name it
 
 
 @dataclass(frozen=True)
