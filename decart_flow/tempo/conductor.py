@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
-from .grid import BeatGrid
+from .grid import BeatGrid, bar_beat
 from .link import LinkSession
 from .midiclock import MidiClock
 from .tap import TapTempo
@@ -52,9 +52,7 @@ class TempoState:
         return self.format(self.beat_at(t))
 
     def format(self, beat: float) -> str:
-        whole = math.floor(beat + 1e-9)
-        bar, in_bar = divmod(whole, self.beats_per_bar)
-        return f"{bar + 1}.{in_bar + 1}"
+        return bar_beat(beat, self.beats_per_bar)
 
 
 class Conductor:
@@ -64,7 +62,6 @@ class Conductor:
         if source not in SOURCES:
             raise ValueError(f"unknown tempo source {source!r}")
         self.source, self.show, self.now, self.later = source, show, now, later
-        self.bpm_asked = float(bpm)  # the show's bpm: what `plan` lays out
         self.grid = BeatGrid(bpm, beats_per_bar)
         self.taps = TapTempo()
         self.midi = MidiClock()

@@ -34,6 +34,13 @@ class Segment:
         return self.t + (beat - self.beat) * 60.0 / self.bpm
 
 
+def bar_beat(beat: float, beats_per_bar: int) -> str:
+    """`bar.beat`, both 1-based, of a place (a place between beats reads as its beat)."""
+    whole = math.floor(beat + EPS_BEATS)
+    bar, in_bar = divmod(whole, beats_per_bar)
+    return f"{bar + 1}.{in_bar + 1}"
+
+
 def check_bpm(bpm: float) -> float:
     bpm = float(bpm)
     if not (math.isfinite(bpm) and 1.0 <= bpm <= 999.0):
@@ -93,10 +100,7 @@ class BeatGrid:
         return self.format(self.beat_at(t))
 
     def format(self, beat: float) -> str:
-        """`bar.beat`, both 1-based, of a place (a place between beats reads as its beat)."""
-        whole = math.floor(beat + EPS_BEATS)
-        bar, in_bar = divmod(whole, self.beats_per_bar)
-        return f"{bar + 1}.{in_bar + 1}"
+        return bar_beat(beat, self.beats_per_bar)
 
     def next_line(self, t: float, step: float) -> float:
         """Quantize: the show time of the first grid line (a multiple of `step` beats) at or after
