@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..show.problems import did_you_mean
 from .conductor import SOURCES
 from .units import BeatSpan, read_span
 
@@ -41,8 +42,6 @@ def read_tempo(c: Any, node: Any) -> Any:
     if "source" in found:
         value = found["source"][1]
         text = value.scalar_text() if value.is_scalar else None
-        from ..show.problems import did_you_mean  # here: the show package imports this module
-
         if text in SOURCES:
             source = text
         else:

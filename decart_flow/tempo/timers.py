@@ -6,12 +6,10 @@ listens to the grid and moves itself. With a lead (lookahead) it fires that much
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
+from ..engine.lookahead import Lead, call_ahead
 from .grid import BeatGrid
-
-if TYPE_CHECKING:
-    from ..engine.lookahead import Lead
 
 
 class BeatTimer:
@@ -39,8 +37,6 @@ class BeatTimer:
             return
         if self._timer is not None:
             self._timer.cancel()
-        from ..engine.lookahead import call_ahead  # not at the top: the engine package imports this module
-
         self.t = self.when()
         self._timer = call_ahead(self.clock.call_at, self.t, self.lead, self._fire)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from ..show.problems import did_you_mean
 from fractions import Fraction
 
 
@@ -20,12 +22,6 @@ _NUMBER = r"(\d+(?:\.\d+)?|\d+/\d+|\.\d+)"
 _PLACE = re.compile(rf"([a-z]+)\s+{_NUMBER}")
 _SPAN = re.compile(rf"{_NUMBER}\s*([a-z]+)")
 _WORD = re.compile(r"[a-z]+")
-
-
-def did_you_mean(word: str, choices: tuple[str, ...]) -> str:
-    from ..show.problems import did_you_mean  # here: the show package imports the kinds that import us
-
-    return did_you_mean(word, choices)
 
 
 def _number(text: str) -> Fraction:
