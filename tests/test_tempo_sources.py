@@ -102,3 +102,34 @@ def test_link_without_aalink_is_one_line_saying_how_to_install(monkeypatch: pyte
     monkeypatch.setitem(sys.modules, "aalink", None)  # as if not installed
     with pytest.raises(LinkUnavailable, match=r"pip install 'decart-flow\[link\]'"):
         LinkSession(120).start()
+
+
+async def test_osc_tap_and_tempo_over_real_udp(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from pythonosc.udp_client import SimpleUDPClient
+    from test_control_support import live_engine
+
+    from decart_flow.control.osc import OscServer
+    from decart_flow.show import load_show
+
+    path = tmp_path / "show.yaml"
+    path.write_text("name: o\nmodel: mirage_v2\ntempo: {bpm: 120, source: tap}\ncues:\n  - every: 1 bar\n    log: bar\n")
+    async with live_engine(load_show(path), tmp_path) as live:
+        server = OscServer(live.engine, port=0)
+        await server.start()
+        try:
+            client = SimpleUDPClient("127.0.0.1", server.port)
+            client.send_message("/tempo", [128.0])
+            await live.until(lambda: live.engine.tempo.grid.bpm == 128.0)
+            for _ in range(4):
+                client.send_message("/tap", [])
+                await asyncio.sleep(0.5)
+            await live.until(lambda: len(live.events("tempo")) >= 4)
+            assert [r["source"] for r in live.events("tempo")] == ["set", "tap", "tap", "tap"]
+            assert live.engine.tempo.grid.bpm == pytest.approx(120.0, rel=0.05)  # taps 0.5 s apart
+            client.send_message("/tempo", ["fast"])  # malformed: one warning, the tempo stays
+            await asyncio.sleep(0.2)
+            assert live.engine.tempo.grid.bpm == pytest.approx(120.0, rel=0.05)
+        finally:
+            await server.stop()
