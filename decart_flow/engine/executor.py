@@ -105,7 +105,7 @@ class Executor:
                     old.done.set_exception(Superseded())
                     old.done.exception()  # retrieved: nobody has to await a superseded call
         busy = self._busy.get(lane)
-        if busy is None and not any(LANES[o.kind] == lane for o in self._queue):
+        if busy is None and not (self._queue and any(LANES[o.kind] == lane for o in self._queue)):
             self._start(op, lane)  # the usual case: straight to the wire
         else:
             op.submitted_at = self.loop.time()

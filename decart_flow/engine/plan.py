@@ -8,9 +8,8 @@ else one hour. The `plan` command prints it (`show/plan_print.py`).
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from ..show import checks
 from ..show.model import ShowModel
@@ -22,8 +21,7 @@ from .loop import VirtualEventLoop
 DEFAULT_FOR = 3600.0
 
 
-@dataclass(frozen=True, slots=True)
-class Firing:
+class Firing(NamedTuple):
     """One planned action: show seconds, wall clock, cue, action."""
 
     t: float

@@ -84,7 +84,7 @@ def print_plan(show: ShowModel, for_seconds: float | None, start: datetime, as_j
     write(f"{'show time':>10}  {'wall clock':<19}  {'cue':<{width}}  action\n")
 
     def row(firing: Firing) -> None:
-        wall = firing.wall.strftime("%Y-%m-%d %H:%M:%S")
+        wall = firing.wall.isoformat(" ", "seconds")[:19]  # YYYY-MM-DD HH:MM:SS
         if bar:
             write(f"{firing.bar or '':>7}  ")
         write(f"{fmt_t(firing.t):>10}  {wall}  {firing.cue:<{width}}  {describe(firing.action)}\n")

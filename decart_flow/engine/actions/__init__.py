@@ -127,7 +127,7 @@ CATCH_UP_ORDER = ("image", "prompt", "mirror")
 
 def sequential(actions: tuple[Any, ...]) -> bool:
     """Whether a firing of these actions runs as a sequence (one of them makes the rest wait)."""
-    return any(type(a) in _SEQUENTIAL for a in actions)
+    return not _SEQUENTIAL.isdisjoint(map(type, actions))
 
 
 def kind_for_key(key: str) -> ActionKind | None:
