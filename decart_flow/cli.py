@@ -14,7 +14,7 @@ from typing import NoReturn
 COMMANDS = {
     "serve": "decart_flow.service.cli:serve_command",
     "validate": "decart_flow.show.commands:validate_command",
-    "plan": "decart_flow.engine.plan:plan_command",
+    "plan": "decart_flow.show.plan_print:plan_command",
     "run": "decart_flow.runner.command:run_command",
     "export": "decart_flow.control.export:export_command",
 }
@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", default=None, metavar="JOURNAL", help="continue from a journal's position")
     run.add_argument("--watch", action="store_true", help="reload the show file when it is saved")
     run.add_argument("--osc-port", type=port, default=None, help="listen for OSC on 127.0.0.1:PORT")
+    run.add_argument("--midi-in", default=None, metavar="PORT",
+                     help="the MIDI input for `on: midi` cues and `tempo: {source: midi-clock}` (default: the first)")
     run.add_argument("--http-port", type=port, default=None, help="remote-control page on 127.0.0.1:PORT")
     run.add_argument("--monitor", type=port, default=None, metavar="PORT", help="projector page on 127.0.0.1:PORT")
     run.add_argument("--no-realtime", action="store_true",

@@ -10,6 +10,10 @@ route out). The machine's own interfaces are never used.
         service = ns.popen(["decart-flow", "serve", "--host", ns.service_addr, ...])
         done = ns.run([python, "drive.py", "--url", f"http://{ns.service_addr}:{port}"])
 
+`Netns(veth=False)` has only `lo`, with multicast on and the multicast range routed to it: Ableton
+Link's peers find each other there (Link multicasts on every interface, so its tests must never run
+outside a namespace).
+
 Processes run inside through `ip netns exec`. Leaving the `with` (also on a failed assertion)
 kills every process started through it and deletes the namespace; namespaces left by a test run
 that was killed outright are swept the next time a Netns is made. Needs root (CI is root);
@@ -96,8 +100,9 @@ def _kill_inside(name: str) -> None:
 class Netns:
     """One namespace with `lo` up and a veth pair on SERVICE_ADDR and CLIENT_ADDR (both inside)."""
 
-    def __init__(self) -> None:
+    def __init__(self, veth: bool = True) -> None:
         self.name = f"{PREFIX}{os.getpid()}-{next(_counter)}"
+        self.veth = veth
         self.service_addr = SERVICE_ADDR
         self.client_addr = CLIENT_ADDR
         self._procs: list[subprocess.Popen[Any]] = []
@@ -115,6 +120,10 @@ class Netns:
         try:
             n = self.name
             _ip("-n", n, "link", "set", "lo", "up")
+            if not self.veth:
+                _ip("-n", n, "link", "set", "lo", "multicast", "on")
+                _ip("-n", n, "route", "add", "224.0.0.0/4", "dev", "lo")
+                return self
             _ip("-n", n, "link", "add", "veth-svc", "type", "veth", "peer", "name", "veth-cli")
             _ip("-n", n, "addr", "add", f"{SERVICE_ADDR}/24", "dev", "veth-svc")
             _ip("-n", n, "addr", "add", f"{CLIENT_ADDR}/24", "dev", "veth-cli")
@@ -157,6 +166,11 @@ class Netns:
 
     def __exit__(self, *exc: object) -> None:
         self.delete()
+
+    def interfaces(self) -> list[str]:
+        """The names of the links inside (for a test to show that nothing else is there)."""
+        out = _ip("-n", self.name, "-o", "link", "show").stdout
+        return [line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if ":" in line]
 
     # -- running things inside ----------------------------------------------------------------
 

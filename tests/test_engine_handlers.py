@@ -35,7 +35,7 @@ def test_handler_calls_are_journaled_sent_and_take_enhance(tmp_path: Path) -> No
     assert {"prompt": "Underwater kingdom", "enhance": False} in sends
     assert {"prompt": "Storm", "enhance": True} in sends
     assert {"mirror": True} in sends
-    assert played.engine.mirror is True
+    assert played.engine.store.sent("mirror") is True
 
 
 def test_handler_prompts_are_latest_wins_with_cues(tmp_path: Path) -> None:

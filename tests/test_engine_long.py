@@ -12,7 +12,7 @@ from argparse import Namespace
 from test_engine_support import TimedSession, play
 
 from decart_flow.engine import Clock, Engine
-from decart_flow.engine.plan import plan_command
+from decart_flow.show.plan_print import plan_command
 from decart_flow.show.model import Choice, Cue, CronTrigger, EveryTrigger, PromptAction, ShowModel
 
 INSTALLATION = ShowModel("Installation", "mirage", cues=(

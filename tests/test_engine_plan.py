@@ -3,35 +3,33 @@
 from __future__ import annotations
 
 import json
-import random
 from argparse import Namespace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import av
 import pytest
 
-from decart_flow.engine.plan import clip_seconds, plan, plan_command
+from decart_flow.engine.plan import plan
+from decart_flow.show.plan_print import plan_command
 from decart_flow.show import load_show
-from test_engine_support import assert_wall_texts_read_as_the_clock
+from decart_flow.show.model import AudioAction
 
 SCENES = Path(__file__).resolve().parent.parent / "scenes"
 START = datetime(2026, 1, 5, 14, 0, tzinfo=timezone.utc)
 
 
 def decoded_seconds(path: Path) -> float:
-    """A clip's length by decoding every sample (independent of the header `clip_seconds` reads)."""
+    """A clip's length by decoding every sample (independent of the header the loader reads)."""
     with av.open(str(path)) as container:
         return sum(frame.samples / frame.sample_rate for frame in container.decode(audio=0))
 
 
-def test_clip_seconds_reads_the_length_once_per_file():
-    hello = SCENES / "lines" / "hello.wav"
-    clip_seconds.cache_clear()
-    assert clip_seconds(str(hello)) == pytest.approx(decoded_seconds(hello), abs=1e-3)
-    clip_seconds(str(hello))
-    assert clip_seconds.cache_info().hits == 1 and clip_seconds.cache_info().misses == 1
+def test_the_loader_measures_each_clip_once_for_plan():
+    """`AudioAction.seconds` is the one owner of a clip's length: plan's session reads it."""
+    show = load_show(SCENES / "avatar.yaml")
+    clips = [a for c in show.cues for a in c.actions + c.then if isinstance(a, AudioAction)]
+    assert clips and all(a.seconds == pytest.approx(decoded_seconds(a.path), abs=1e-3) for a in clips)
 
 
 def test_avatar_then_steps_are_planned_after_the_clip():
@@ -77,14 +75,3 @@ def test_plan_output_is_chunked_but_complete(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 5402 and lines[-1] == "5400 firings"
     assert lines[3601].split() == ["1:00:00", "2026-01-05", "15:00:00", "tick", "prompt:", "'a'"]
-
-
-@pytest.mark.parametrize("start", [
-    datetime(2026, 3, 29, 0, 59, 59, 999_999, tzinfo=ZoneInfo("Europe/Paris")),  # across the spring gap
-    datetime(2026, 10, 25, 1, 30, 0, 250_000, tzinfo=ZoneInfo("Europe/Paris")),  # across the autumn fold
-    datetime(2026, 12, 31, 23, 58, tzinfo=timezone(timedelta(hours=-3, minutes=-30))),
-])
-def test_wall_text_matches_the_clock(start):
-    rng = random.Random(7)
-    monos = sorted(rng.uniform(0, 4 * 3600) for _ in range(3000)) + [float(i) for i in range(0, 7200, 7)]
-    assert_wall_texts_read_as_the_clock(start, monos)

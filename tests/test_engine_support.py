@@ -113,23 +113,3 @@ def play(show: Any, until: float, session: TimedSession | None = None, start: da
     finally:
         loop.close()
     return Played(engine, session, reason, records)
-
-
-def assert_wall_texts_read_as_the_clock(start: datetime, monos: list[float]) -> Any:
-    """`plan`'s `_WallText` for a clock started at `start` gives, at each loop time, what `wall_at` says.
-
-    Returns the `_WallText` (to look at which way it took).
-    """
-    from decart_flow.engine.plan import _WallText
-
-    loop = VirtualEventLoop()
-    try:
-        clock = VirtualClock(loop, start)
-        text = _WallText(clock)
-        for mono in monos:
-            wall = clock.wall_at(mono)
-            assert text.iso(mono) == wall.isoformat(), mono
-            assert text.row(mono) == wall.strftime("%Y-%m-%d %H:%M:%S"), mono
-        return text
-    finally:
-        loop.close()

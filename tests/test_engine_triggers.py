@@ -118,3 +118,37 @@ def test_reactive_pipeline_over_osc():
     ))
     assert p.session.prompts() == [(3, "Storm, intensity 0.9")]
     assert p.events("cue.fire")[0]["cue"] == "fader"
+
+
+def test_a_reactive_cues_actions_are_checked_like_a_show_files(tmp_path):
+    """`show/runtime.check_action`: vars filled in, paths taken from the show's folder, the model's
+    rules; a bad action is one journaled error line, nothing is sent, and the cue goes on."""
+    import shutil
+    from pathlib import Path
+
+    from decart_flow.show.model import AudioAction, ImageAction
+
+    scenes = Path(__file__).resolve().parent.parent / "scenes"
+    shutil.copy(scenes / "refs" / "neon.png", tmp_path / "neon.png")
+    shutil.copy(scenes / "lines" / "hello.wav", tmp_path / "hello.wav")
+
+    def fader(events):  # type: ignore[no-untyped-def]
+        def out(v):  # type: ignore[no-untyped-def]
+            if v[0] == "audio":
+                return AudioAction("hello.wav")  # audio plays only on live_avatar
+            if v[0] == "image":
+                return ImageAction("neon.png", "Neon over {city}")
+            return PromptAction("Storm over {city}")
+        return events.osc("/fader").pipe(ops.map(out))
+
+    p = play(show(Cue("fader", ReactiveTrigger(fader), ()), vars={"city": "Lisbon"}, path=tmp_path / "show.py"),
+             until=20, script=(
+        (2, lambda e: e.fire_event("osc", "/fader", ("audio",))),
+        (3, lambda e: e.fire_event("osc", "/fader", ("prompt",))),
+        (4, lambda e: e.fire_event("osc", "/fader", ("image",))),
+    ))
+    assert p.session.prompts() == [(3, "Storm over Lisbon")]
+    assert [c[2] for c in p.session.calls if c[1] == "image"] == [(str(tmp_path / "neon.png"), "Neon over Lisbon")]
+    errors = [r["message"] for r in p.events("error")]
+    assert len(errors) == 1 and "audio: plays only on the live_avatar model" in errors[0], errors
+    assert not [c for c in p.session.calls if c[1] == "audio"]

@@ -1,73 +1,20 @@
-"""The fast paths of `plan`: batched rows, the printer's cached texts, calls acknowledged at once.
-
-Each is checked against the plain way of getting the same thing (`fmt_t`, `wall_at`, `json.dumps`,
-a coroutine per call), since `plan` must print exactly what it printed before it was made fast.
-"""
+"""`plan`'s printing and its session: JSON by `json.dumps`, calls acknowledged at once, show times."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import json
-import random
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from decart_flow.engine.clock import VirtualClock
 from decart_flow.engine.engine import fmt_t
 from decart_flow.engine.executor import ACKED, Executor, Op
-from decart_flow.engine.loop import VirtualEventLoop
-from decart_flow.engine.plan import VirtualSession, _Printer, describe, stream_batches, stream_raw
+from decart_flow.engine.plan import Firing, VirtualSession, plan, stream
+from decart_flow.show.plan_print import print_plan
 from decart_flow.show.model import Choice, Cue, CronTrigger, EveryTrigger, PromptAction, ShowModel
-
-PARIS = ZoneInfo("Europe/Paris")
-STARTS = [
-    datetime(2026, 3, 29, 1, 58, tzinfo=PARIS),  # whole seconds, into the spring gap
-    datetime(2026, 10, 25, 2, 58, 30, tzinfo=PARIS),  # whole seconds, into the autumn fold
-    datetime(2026, 3, 28, 23, 59, 59, 500_000, tzinfo=PARIS),  # a fraction of a second
-    datetime(2026, 12, 31, 23, 58, tzinfo=timezone(timedelta(hours=-3, minutes=-30))),
-    datetime(2026, 3, 1, tzinfo=timezone.utc),
-]
-
-
-def _rows(rng: random.Random) -> list[tuple[float, float, str, dict]]:
-    """Rows as the engine hands them over: mostly whole seconds, some fractions, some shared instants."""
-    rows, t = [], 0.0
-    actions = [{"prompt": "Minute", "enhance": True}, {"prompt": "Lego world", "enhance": False},
-               {"mirror": True}, {"image": None, "prompt": "x"}, {"audio": "a.wav"}]
-    for _ in range(3000):
-        t += rng.choice([0.0, 1.0, 20.0, 60.0, 3599.0, 0.25, 1e-3, 7.123456789])
-        rows.append((t, t, rng.choice(["minute", "ambient", "timeline 1:00", "x (catch-up)"]), rng.choice(actions)))
-    rows.append((t + 1, t + 1, "odd", {"args": ["a", 1]}))  # unhashable: formatted every time
-    return rows
-
-
-@pytest.mark.parametrize("start", STARTS)
-def test_printer_rows_match_the_plain_formatting(start: datetime) -> None:
-    loop = VirtualEventLoop()
-    try:
-        clock = VirtualClock(loop, start)
-        rows = _rows(random.Random(start.minute + start.microsecond))
-        table, items = io.StringIO(), io.StringIO()
-        width = 30
-        tab, js = _Printer(table, width), _Printer(items, None)
-        for i in range(0, len(rows), 700):  # several batches: the caches carry over
-            tab.table_rows(clock, rows[i:i + 700])
-            js.json_rows(clock, rows[i:i + 700])
-        want_table = [f"{fmt_t(t):>10}  {clock.wall_at(m).strftime('%Y-%m-%d %H:%M:%S')}  {cue:<{width}}  {describe(a)}"
-                      for t, m, cue, a in rows]
-        assert table.getvalue().splitlines() == want_table
-        got = json.loads(items.getvalue() + "\n]")
-        assert got == [{"t": round(t, 6), "wall": clock.wall_at(m).isoformat(), "cue": cue, "action": a}
-                       for t, m, cue, a in rows]
-        want_text = [f'{{"t": {round(t, 6)!r}, "wall": "{clock.wall_at(m).isoformat()}", '
-                     f'"cue": {json.dumps(cue)}, "action": {json.dumps(a)}}}' for t, m, cue, a in rows]
-        assert items.getvalue() == "[\n " + ",\n ".join(want_text)
-    finally:
-        loop.close()
-
 
 def _installation() -> ShowModel:
     return ShowModel("Installation", "mirage", cues=(
@@ -76,33 +23,33 @@ def _installation() -> ShowModel:
     ))
 
 
-def test_batches_hold_the_same_firings_as_one_by_one() -> None:
-    start = datetime(2026, 3, 1, 0, 30, tzinfo=timezone.utc)
-    one: list[tuple] = []
-    n = stream_raw(_installation(), lambda t, clock, mono, cue, action: one.append((t, mono, cue, dict(action))),
-                   3 * 3600, start)
-    batched: list[tuple] = []
-    sizes: list[int] = []
-
-    def on_batch(clock: VirtualClock, rows: list) -> None:
-        sizes.append(len(rows))
-        batched.extend((t, m, c, dict(a)) for t, m, c, a in rows)
-
-    assert stream_batches(_installation(), on_batch, 3 * 3600, start, size=100) == n == len(one) == 3 * 60 * 4  # 00:30 and `ambient` are due at the start: no catch-up
-    assert batched == one
-    assert sizes[:-1] == [100] * (len(sizes) - 1) and 0 < sizes[-1] <= 100
-
-
 def test_a_failing_reader_stops_the_plan_and_its_error_comes_out() -> None:
-    seen: list[int] = []
+    seen: list[Firing] = []
 
-    def on_batch(clock: VirtualClock, rows: list) -> None:
-        seen.append(len(rows))
-        raise BrokenPipeError("reader went away")
+    def emit(firing: Firing) -> None:
+        seen.append(firing)
+        if len(seen) == 10:
+            raise BrokenPipeError("reader went away")
 
     with pytest.raises(BrokenPipeError):
-        stream_batches(_installation(), on_batch, 30 * 86400, datetime(2026, 3, 1, tzinfo=timezone.utc), size=10)
-    assert seen == [10]  # stopped at the first failure, not after a month
+        stream(_installation(), emit, 30 * 86400, datetime(2026, 3, 1, tzinfo=timezone.utc))
+    assert len(seen) == 10  # stopped at the first failure, not after a month
+
+
+def test_the_json_list_is_json_dumps_of_each_firing_and_the_table_reads_the_same(tmp_path) -> None:
+    start = datetime(2026, 3, 29, 1, 58, 0, 250_000, tzinfo=ZoneInfo("Europe/Paris"))  # a fraction, into the gap
+    firings = plan(_installation(), 600, start)
+    items, table = io.StringIO(), io.StringIO()
+    print_plan(_installation(), 600, start, True, items)
+    print_plan(_installation(), 600, start, False, table)
+    assert json.loads(items.getvalue()) == [f.to_json() for f in firings]
+    assert items.getvalue() == "[\n " + ",\n ".join(json.dumps(f.to_json()) for f in firings) + "\n]\n"
+    rows = table.getvalue().splitlines()
+    assert rows[-1] == f"{len(firings)} firings" and len(rows) == len(firings) + 2
+    assert rows[1].split()[:4] == [fmt_t(firings[0].t), firings[0].wall.strftime("%Y-%m-%d"),
+                                   firings[0].wall.strftime("%H:%M:%S"), firings[0].cue.split()[0]]
+    assert all(f.wall.isoformat() == f.to_json()["wall"] for f in firings)
+    assert any(f.wall.utcoffset() != firings[0].wall.utcoffset() for f in firings)  # across the change of offset
 
 
 async def test_virtual_session_calls_are_awaitable_and_acknowledged_at_once() -> None:

@@ -1,6 +1,6 @@
 """The show-control vocabulary every remote shares: OSC, HTTP and MIDI all end up here.
 
-A remote names a command (`go`, `back`, `pause`, `resume`, `prompt`) and this module turns it into
+A remote names a command (`go`, `back`, `pause`, `resume`, `prompt`, `tap`, `tempo`) and this module turns it into
 one engine intent, so the three servers cannot drift apart in what `/go` means.
 """
 
@@ -14,7 +14,7 @@ from ..show.model import PromptAction
 if TYPE_CHECKING:
     from ..engine.engine import Engine
 
-COMMANDS = ("go", "back", "pause", "resume", "prompt")
+COMMANDS = ("go", "back", "pause", "resume", "prompt", "tap", "tempo")
 
 
 class CommandError(ValueError):
@@ -46,4 +46,14 @@ def command(engine: Engine, name: str, args: Sequence[Any] = (), source: str = "
         enhance = _truthy(args[1]) if len(args) > 1 else True
         engine.manual(PromptAction(str(args[0]).strip(), enhance=enhance), source)
         return True
+    if name == "tap":
+        return engine.tap()
+    if name == "tempo":
+        try:
+            bpm = float(args[0]) if args else None
+        except (TypeError, ValueError):
+            bpm = None
+        if bpm is None or not 1.0 <= bpm <= 999.0:
+            raise CommandError("tempo needs a BPM between 1 and 999, e.g. /tempo 128")
+        return engine.set_tempo(bpm)
     raise CommandError(f"unknown command {name!r}: use one of {', '.join(COMMANDS)}")

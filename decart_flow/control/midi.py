@@ -4,12 +4,15 @@ The mapping (`handle`) is plain: a mido Message in, one engine event out, so it 
 hardware. The port needs mido with a backend (python-rtmidi); without one the run prints one line
 and goes on. mido calls our callback on its own thread, so each message hops to the engine's loop.
 `{0}` is the velocity or the value (0-127), `{1}` the channel (1-16, as devices print it).
+Clock messages (`clock`, `start`, `stop`, `continue`) go to the show's tempo (`source: midi-clock`),
+stamped on arrival, before the hop, so the hop's delay is not read as tempo.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
@@ -17,6 +20,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+CLOCK_MESSAGES = ("clock", "start", "stop", "continue")
 NO_BACKEND = "MIDI: no backend (pip install python-rtmidi): MIDI cues will not fire; the show goes on"
 
 
@@ -40,8 +44,11 @@ class MidiInput:
         self._port: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def handle(self, message: Any) -> bool:
-        """One message into the engine (on the engine's loop); True when a cue took it."""
+    def handle(self, message: Any, at: float | None = None) -> bool:
+        """One message into the engine (on the engine's loop); True when a cue took it. `at`: the
+        monotonic time it came in (now when not given)."""
+        if getattr(message, "type", None) in CLOCK_MESSAGES:
+            return self.engine.midi_clock(message, time.monotonic() if at is None else at)
         event = event_of(message)
         if event is None:
             return False
@@ -78,11 +85,11 @@ class MidiInput:
     def _from_thread(self, message: Any) -> None:
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._safe_handle, message)
+            loop.call_soon_threadsafe(self._safe_handle, message, time.monotonic())
 
-    def _safe_handle(self, message: Any) -> None:
+    def _safe_handle(self, message: Any, at: float) -> None:
         try:
-            self.handle(message)
+            self.handle(message, at)
         except Exception:  # noqa: BLE001 - our bug: logged, the show goes on
             log.exception("MIDI message %s failed", message)
 

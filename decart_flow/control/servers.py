@@ -23,13 +23,15 @@ log = logging.getLogger(__name__)
 
 
 def uses_midi(show: ShowModel) -> bool:
-    return any(isinstance(c.trigger, EventTrigger) and c.trigger.kind == "midi" for c in show.cues)
+    """MIDI cues, or a tempo that follows MIDI clock."""
+    clock = show.tempo is not None and show.tempo.source == "midi-clock"
+    return clock or any(isinstance(c.trigger, EventTrigger) and c.trigger.kind == "midi" for c in show.cues)
 
 
 class Controls:
     def __init__(self, engine: Engine, session: Any = None, *, osc_port: int | None = None,
                  http_port: int | None = None, monitor_port: int | None = None, watch: str | Path | None = None,
-                 midi: bool | None = None, say: Callable[[str], None] = print,
+                 midi: bool | None = None, midi_port: str | None = None, say: Callable[[str], None] = print,
                  on_reload: Callable[[ShowModel], None] | None = None,
                  on_reload_error: Callable[[list[str]], None] | None = None,
                  adjust: Callable[[ShowModel], ShowModel] | None = None) -> None:
@@ -52,7 +54,7 @@ class Controls:
                                        adjust=adjust)
         if midi if midi is not None else uses_midi(engine.show):
             from .midi import MidiInput
-            self.midi = MidiInput(engine, say=say)
+            self.midi = MidiInput(engine, midi_port, say=say)
         self._started: list[Any] = []
 
     def _refused(self, problems: list[str]) -> None:

@@ -13,20 +13,38 @@ does not send its earlier firing first, or the start would send its prompt twice
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ..show.model import AudioAction, CronTrigger, ImageAction, MirrorAction, PromptAction, WaitAction
-from .actions import ActionContext, perform
+from .actions import ActionContext, action_kind, catch_up_keys, restore
 from .clock import shift
+from .names import timeline_name
 from .showclock import EPS
-from .triggers import trigger_type
-from .triggers.cron import _Schedule, previous
+from .triggers import trigger_kind
 from .when import inside
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from ..show.model import ShowModel
+    from .clock import Clock
+    from .journal import Journal
+    from .port import ActionPort
+    from .showclock import ShowClock
+    from .store import StateStore
 
-_LOOKBACK = 50  # cron firings to look back through for one inside the cue's `when`
+
+class Engine(Protocol):
+    """What catch-up reads of the engine (and the triggers' context)."""
+
+    show: ShowModel
+    clock: Clock
+    show_clock: ShowClock
+    store: StateStore
+    actions: ActionPort
+    journal: Journal
+    events: Any
+    scheduler: Any
+
+    @property
+    def go_index(self) -> int: ...
 
 
 def candidates(engine: Engine, due_now: set[str] | None = None) -> list[tuple[datetime, str, int, Any]]:
@@ -34,8 +52,6 @@ def candidates(engine: Engine, due_now: set[str] | None = None) -> list[tuple[da
 
     The names of the cues and timeline entries due at this very moment go into `due_now`.
     """
-    from .engine import timeline_name
-
     now_wall, show_t = engine.clock.wall(), engine.show_clock.planning_t
     now_stamp = now_wall.timestamp()
     out: list[tuple[datetime, str, int, Any]] = []
@@ -46,34 +62,26 @@ def candidates(engine: Engine, due_now: set[str] | None = None) -> list[tuple[da
         offset = 0.0
         for i, action in enumerate(actions):
             at = shift(wall, offset)
-            if at.timestamp() > now_stamp or isinstance(action, AudioAction):
+            kind = action_kind(action)
+            span = kind.span(action)
+            if at.timestamp() > now_stamp or span is None:
                 break
-            if isinstance(action, WaitAction):
-                offset += action.seconds
-            elif isinstance(action, (PromptAction, ImageAction, MirrorAction)):
+            if kind.sets(action):
                 out.append((at, name, i, action))
+            offset += span
 
     for cue in engine.show.cues:
-        kind = trigger_type(cue.trigger)
-        if isinstance(cue.trigger, CronTrigger):
-            if _Schedule(cue.trigger, now_wall).next_stamp() == now_stamp:
-                due_now.add(cue.name)
-            wall = next((w for w in previous(cue.trigger, engine, _LOOKBACK) if inside(cue.when, w)), None)
-            if wall is not None:
-                add(wall, cue.name, cue.actions + cue.then)
-        elif kind.show_time:
-            nxt = kind.next_fire(cue.trigger, engine)
-            if nxt is not None and nxt[0] is not None and abs(nxt[0] - show_t) <= EPS:
-                due_now.add(cue.name)
-            t = kind.last_fire(cue.trigger, engine)
-            if isinstance(t, float | int):
-                wall = shift(now_wall, t - show_t)
-                if inside(cue.when, wall):
-                    add(wall, cue.name, cue.actions + cue.then)
+        kind = trigger_kind(cue.trigger)
+        if kind.due_now(cue.trigger, engine):
+            due_now.add(cue.name)
+        wall = next((w for w in kind.last_walls(cue.trigger, engine) if inside(cue.when, w)), None)
+        if wall is not None:
+            add(wall, cue.name, cue.actions + cue.then)
     for i, entry in enumerate(engine.show.timeline):
-        if entry.t < show_t - EPS:
-            add(shift(now_wall, entry.t - show_t), timeline_name(entry), entry.actions)
-        elif entry.t <= show_t + EPS and i >= engine._go:  # noqa: SLF001 - fires now (see `_subscribe_show_time`)
+        t = engine.entry_t(entry)  # a place on the beat grid: where the grid has it now
+        if t < show_t - EPS:
+            add(shift(now_wall, t - show_t), timeline_name(entry), entry.actions)
+        elif t <= show_t + EPS and i >= engine.go_index:  # fires now (see `_subscribe_show_time`)
             due_now.add(timeline_name(entry))
     return out
 
@@ -84,44 +92,30 @@ def catch_up(engine: Engine, reapply: bool) -> list[dict[str, Any]]:
     found = sorted(candidates(engine, due_now), key=lambda c: c[0])
     winners: dict[str, tuple[datetime, str, int, Any]] = {}
     for cand in found:
-        action = cand[3]
-        if isinstance(action, PromptAction):
-            winners["prompt"] = cand
-        elif isinstance(action, ImageAction):
-            winners["image"] = cand
-            if action.prompt is not None:
-                winners["prompt"] = cand
-        elif isinstance(action, MirrorAction) and action.value != "toggle":
-            winners["mirror"] = cand
+        for key in action_kind(cand[3]).sets(cand[3]):
+            winners[key] = cand
+    keys = catch_up_keys()
     # The engine's own sends win when newer (operator, events); after a reconnect they are re-sent.
-    for attr, (mono, cue) in engine.applied.items():
+    for attr, (mono, cue) in engine.store.applied():
         wall = engine.clock.wall_at(mono)
-        if attr in ("prompt", "image", "mirror") and (attr not in winners or winners[attr][0] <= wall):
+        if attr in keys and (attr not in winners or winners[attr][0] <= wall):
             winners.pop(attr, None)
             if reapply:
-                winners[attr] = (wall, cue, -1, _current(engine, attr))
+                winners[attr] = (wall, cue, -1, restore(attr, engine.store.snapshot()))
     applied: list[dict[str, Any]] = []
     seen: set[int] = set()
-    for attr in ("image", "prompt", "mirror"):
+    for attr in keys:
         cand = winners.get(attr)
         if cand is None or id(cand) in seen or cand[1] in due_now:  # due now: it fires itself
             continue
         seen.add(id(cand))
         wall, cue, place, action = cand
         applied.append({"cue": cue, "fired": wall.isoformat(), "kind": attr})
-        engine.catching_up = True
+        engine.actions.catching_up = True
         try:
-            perform(action, ActionContext(engine, cue, str(place) if place >= 0 else "catch-up", ()))
+            place_text = str(place) if place >= 0 else "catch-up"
+            action_kind(action).perform(action, ActionContext(engine.actions, cue, place_text, ()))
         finally:
-            engine.catching_up = False
+            engine.actions.catching_up = False
     engine.journal.write("catch_up", reason="reconnect" if reapply else "start", applied=applied)
     return applied
-
-
-def _current(engine: Engine, attr: str) -> Any:
-    now = engine._now  # noqa: SLF001 - catch-up is part of the engine
-    if attr == "prompt":
-        return PromptAction(now["prompt"] or "", enhance=bool(now["enhance"]))
-    if attr == "image":
-        return ImageAction(now["image"])
-    return MirrorAction(bool(now["mirror"]))

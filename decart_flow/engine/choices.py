@@ -21,8 +21,7 @@ class Chooser:
         self.index = 0
         self.order: list[str] = []
         self.items = choice.items
-        self.cycle = choice.kind == "cycle"  # engine/compiled.py steps a cycle inline
-        if self.cycle:  # the common kind, without the checks (a month of plan asks 130,000 times)
+        if choice.kind == "cycle":  # the common kind, without the checks (a month of plan asks 130,000 times)
             self.next = self._cycle  # type: ignore[method-assign]
 
     def _cycle(self) -> str:

@@ -12,63 +12,43 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from reactivex.disposable import Disposable, SerialDisposable
+from reactivex.disposable import SerialDisposable
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 from reactivex.subject import BehaviorSubject
 
-from ..show.model import Action, Cue, MirrorAction, ShowModel, TimelineEntry
+from ..show.model import Action, Cue, ShowModel, TimelineEntry
+from ..tempo.conductor import conductor_for
+from ..tempo.grid import EPS_BEATS
+from ..tempo.timers import BeatTimer
 from . import catchup
-from .actions import REGISTRY, SEQUENTIAL, ActionContext, new_context, perform
+from .actions import ActionContext, action_kind, sequential
 from .choices import Choices
 from .clock import Clock
-from .compiled import compile_cue
 from .executor import Executor, Op, Superseded
 from .journal import Journal
 from .latency import LatencyEstimator
 from .lookahead import Lead, call_ahead, lead_for
+from .names import fmt_t, timeline_name
 from .opening import OpeningHours
 from .loop import eager
 from .showclock import EPS, ShowClock
 from .state import PastFiring, ShowState, Upcoming
-from .triggers import Fire, trigger_type
+from .port import ActionPort
+from .store import StateStore
+from .triggers import Fire, trigger_kind
 from .triggers.event import EventHub
 from .when import inside
 
 if TYPE_CHECKING:  # `plan` need not import the wire client's package
     from ..realtime.session import Session
 
+__all__ = ["Engine", "fmt_t", "timeline_name"]  # fmt_t, timeline_name: other rooms import them from here
+
 log = logging.getLogger(__name__)
-
-ActionHook = Callable[[float, str, dict[str, Any]], None]  # (show t, cue, action), at the loop time it happens
-
-_PLACES = tuple(str(i) for i in range(32))  # an action's place in its cue, as the choosers key it
-
-
-def fmt_t(t: float) -> str:
-    """Show time as the show file writes it, to the millisecond: 90 -> 1:30, 3723.25 -> 1:02:03.25.
-
-    Before zero (a change sent early by its lookahead, catch-up at start) it counts back: -70 -> -1:10.
-    """
-    if t < 0:
-        text = fmt_t(-t)
-        return text if text == "0:00" else "-" + text
-    whole = int(t)
-    frac = f"{t - whole:.3f}" if t != whole else ""
-    if frac == "1.000":  # 59.9996 rounds up to the next second: 1:00, not 0:59 and a stray 1
-        whole, frac = whole + 1, ""
-    h, rem = divmod(whole, 3600)
-    m, s = divmod(rem, 60)
-    return (f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}") + frac.lstrip("0").rstrip("0").rstrip(".")
-
-
-def timeline_name(entry: TimelineEntry) -> str:
-    """How journal and plan name a timeline entry: by its time, as the show file writes it."""
-    return f"timeline {fmt_t(entry.t)}"
 
 
 class Engine:
@@ -93,6 +73,8 @@ class Engine:
         self.clock = clock
         self.loop = clock.loop
         self.show_clock = ShowClock(clock)
+        self.tempo = conductor_for(show, self.show_clock, self.loop)  # the beat grid and its source
+        self._go_waiting: Any = None  # a GO waiting for its grid line (`go: {quantize: ...}`)
         self.events = EventHub()
         self.scheduler = AsyncIOScheduler(self.loop)
         self.choices = Choices(show.name)
@@ -100,23 +82,21 @@ class Engine:
         self._own_journal = not isinstance(journal, Journal)
         self.journal_events = self.journal.events
         self.executor = Executor(self.loop, self._on_send, self._on_ack, self._on_superseded)
-        self.on_action: list[ActionHook] = []  # `plan` listens here
-        self.catching_up = False  # set while catch-up sends: `plan` marks those firings
         self.latency = latency or _default_latency(show)  # what `lookahead: auto` sends ahead by
-        self._ahead = 0.0  # while a cue sent early performs: its lead, so hooks see the cued time
         self._fired_ahead: dict[str, float] = {}  # cue -> cued show time of its last early firing
-        self.mirror = show.initial.mirror
-        self._now: dict[str, Any] = {"prompt": show.initial.prompt, "enhance": show.initial.enhance,
-                                     "image": show.initial.image, "mirror": show.initial.mirror}
-        self.applied: dict[str, tuple[float, str]] = {}  # attribute -> (loop time, cue) it was last set
+        self.store = StateStore({"prompt": show.initial.prompt, "enhance": show.initial.enhance,
+                                 "image": show.initial.image, "mirror": show.initial.mirror})
+        self.actions = ActionPort(session, self.executor, self.store, self.choices, self.journal, self.show_clock,
+                                  self.loop, self._control, self.tempo)
+        self.on_action = self.actions.hooks  # (show t, cue, action) of everything the actions do: `plan` listens
         self._audio: tuple[str, float] | None = None
         self._last_ack_ms: float | None = None
         self._connection: str = self._safe_state()
         self._go = 0
         self._resume = resume
         if resume is not None:
-            self._now.update({k: v for k, v in resume.state.items() if k in self._now})
-            self.mirror = bool(self._now["mirror"])
+            self.store.restore(resume.state)
+            self.store.intend("mirror", bool(self.store.get("mirror")))
         self._runs: dict[str, list[asyncio.Future[Any]]] = {}
         self._resolved: dict[int, tuple[Action, ...]] = {}  # timeline index -> its actions, toggles resolved
         self._queued: dict[str, deque[tuple[tuple[Action, ...], tuple[Any, ...]]]] = {}
@@ -141,6 +121,11 @@ class Engine:
         ticker = None
         if self._observe_state and self.clock.realtime:
             ticker = self.loop.create_task(self._tick())
+        if self.tempo is not None and self.clock.realtime:  # `plan` lays the grid out at `bpm`
+            try:
+                self.tempo.start_source()
+            except RuntimeError as exc:  # Link not installed: one line, the show goes on at `bpm`
+                self._write("error", message=f"tempo: {exc}; the show keeps {self.tempo.grid.bpm:g} bpm")
         try:
             if self.show.session is not None and not self._open_hours(self.show.session):
                 self._start_show(self._start_t())  # closed: no session will come to start it
@@ -173,6 +158,8 @@ class Engine:
         self.show_clock.clear()
         if self.opening is not None:
             self.opening.stop()
+        if self.tempo is not None:
+            self.tempo.stop_source()
         try:
             self.session.off("connection_change", self._on_connection)
         except Exception:  # noqa: BLE001 - a session that forgets us is fine
@@ -189,6 +176,10 @@ class Engine:
         return float(self._resume.t) if self._resume is not None else 0.0
 
     def _start_show(self, t: float = 0.0) -> None:
+        if self.tempo is not None and self.tempo.defer_start(lambda: self._ended is None and self._start_show(t)):
+            return  # Link: the show starts on the session's next bar line (unless it ended meanwhile)
+        if self.show_clock.started:
+            return
         if self._resume is not None:
             # Entries before t already played in the resumed run, and so did any sent early by
             # their lookahead; what the journal says the service acknowledged keeps its show time,
@@ -206,8 +197,10 @@ class Engine:
             now = self.loop.time()
             for key, (at, cue) in self._resume.applied.items():
                 if key in ("prompt", "image", "mirror"):
-                    self.applied[key] = (now - max(0.0, t - at), cue)
+                    self.store.set_at(key, now - max(0.0, t - at), cue)
         self.show_clock.start(t)
+        if self.tempo is not None:
+            self.tempo.started()
         self.journal.write("show.start", show=self.show.name, model=self.show.model,
                            wall=self.clock.wall().isoformat())
         self.show_clock.plan_t = t
@@ -217,7 +210,7 @@ class Engine:
         finally:
             self.show_clock.plan_t = None
         for cue in self.show.cues:
-            if not trigger_type(cue.trigger).show_time and _is_wall(cue):
+            if not trigger_kind(cue.trigger).show_time and _is_wall(cue):
                 self._subs.append(self._subscribe(cue))
         self._changed()
 
@@ -230,12 +223,20 @@ class Engine:
         """Swap the cues, keep the show clock where it is."""
         self._dispose(self._show_subs)
         self._dispose(self._subs)
-        self.show = show
+        old_tempo, self.show = self.show.tempo, show
         self.journal.write("show.reload", show=show.name)
+        if show.tempo != old_tempo:  # the grid goes on; a new bpm is set as `/tempo` would set it
+            if self.tempo is not None and show.tempo is not None and old_tempo is not None \
+                    and (show.tempo.beats_per_bar, show.tempo.source) == (old_tempo.beats_per_bar, old_tempo.source):
+                if show.tempo.bpm != old_tempo.bpm:
+                    self.actions.set_tempo(show.tempo.bpm, "reload")
+            else:
+                self._write("error", message="tempo: a new beats_per_bar, source or tempo: block takes a restart "
+                                             "of the run; the show goes on with the tempo it had")
         self._subscribe_events()
         if self.show_clock.started:
             now = self.show_clock.t
-            self._go = next((i for i, e in enumerate(show.timeline) if e.t >= now - EPS), len(show.timeline))
+            self._go = next((i for i, e in enumerate(show.timeline) if self.entry_t(e) >= now - EPS), len(show.timeline))
             self._subscribe_show_time()
             for cue in show.cues:
                 if _is_wall(cue):
@@ -254,10 +255,9 @@ class Engine:
         return any(lead is not None and lead.auto for lead in map(self._lead, settings))
 
     def _subscribe(self, cue: Cue) -> Any:
-        kind = trigger_type(cue.trigger)
+        kind = trigger_kind(cue.trigger)
         observable = kind.observe(cue.trigger, self, self._lead(cue.lookahead))
-        general = partial(self._fire, cue)
-        on_next = compile_cue(self, cue, general) or general  # lean only for a session that acks at once
+        on_next = partial(self._fire, cue)
         if kind.show_time or _is_wall(cue):
             return observable.subscribe(
                 on_next=on_next, on_error=lambda exc, cue=cue: self._bug(f"cue {cue.name!r} stopped", exc),
@@ -299,7 +299,7 @@ class Engine:
 
     def _subscribe_events(self) -> None:
         for cue in self.show.cues:
-            if not trigger_type(cue.trigger).show_time and not _is_wall(cue):
+            if not trigger_kind(cue.trigger).show_time and not _is_wall(cue):
                 self._subs.append(self._subscribe(cue))
 
     def _subscribe_show_time(self) -> None:
@@ -308,7 +308,11 @@ class Engine:
         now = sc.planning_t
         for i in range(self._go, len(self.show.timeline)):
             entry = self.show.timeline[i]
-            if entry.t >= now - EPS:
+            if entry.beat is not None and self.tempo is not None:  # its time follows the tempo
+                if entry.beat >= self.tempo.grid.beat_at(now) - EPS_BEATS:
+                    self._show_subs.append(BeatTimer(sc, self.tempo.grid, entry.beat, lambda t, ahead, i=i: self._timeline_fire(
+                        i, intended=sc.mono_of(t), lead=ahead), self._lead(entry.lookahead)))
+            elif entry.t >= now - EPS:
                 lead = self._lead(getattr(entry, "lookahead", None))
                 if lead is None:
                     self._show_subs.append(sc.call_at(entry.t, lambda i=i: self._timeline_fire(i)))
@@ -318,7 +322,7 @@ class Engine:
         if self.show.duration is not None:
             self._show_subs.append(sc.call_at(self.show.duration, self._duration_end, prio=0))
         for cue in self.show.cues:
-            if trigger_type(cue.trigger).show_time:
+            if trigger_kind(cue.trigger).show_time:
                 self._show_subs.append(self._subscribe(cue))
 
     def _replan(self) -> None:
@@ -348,20 +352,16 @@ class Engine:
             # Records the actions make wait for `cue.fire` (a list only when someone reads them).
             outer, self._deferred = self._deferred, ([] if journal_on else None)
             instant = False
-            self._ahead = lead
+            self.actions.ahead = lead
             try:
-                seq = (cue.actions + cue.then if cue.then else cue.actions) if fire.actions is None else fire.actions
-                for action in seq:
-                    if type(action) in SEQUENTIAL:
-                        instant = self._start_run(cue, seq, fire.args, lead)
-                        break
-                else:  # an instant cue (`_start_run`'s first case, inline: it is most firings)
-                    self._perform_all(cue.name, seq, fire.args)
-                    instant = True
+                seq = (cue.actions + cue.then if cue.then else cue.actions) if fire.actions is None \
+                    else self._checked(cue.name, fire.actions)
+                if seq:
+                    instant = self._start_run(cue, seq, fire.args, lead)
             except Exception as exc:  # noqa: BLE001 - our bug: log it, the show goes on
                 self._bug(f"cue {cue.name!r} failed", exc)
             finally:
-                self._ahead = 0.0
+                self.actions.ahead = 0.0
                 deferred, self._deferred = self._deferred, outer
         except Exception as exc:  # noqa: BLE001
             self._bug(f"cue {cue.name!r} failed", exc)
@@ -375,25 +375,37 @@ class Engine:
         if instant:
             self.events.emit("after", cue.name)  # `_finished`, one call less
 
+    def _checked(self, name: str, actions: tuple[Any, ...]) -> tuple[Action, ...]:
+        """A reactive cue's actions, checked as a show file's are (vars, paths, the model); none if bad."""
+        from ..show.problems import ShowError
+        from ..show.runtime import check_action
+
+        try:
+            return tuple(check_action(list(actions), self.show, f"cue {name!r}"))
+        except ShowError as exc:
+            for problem in exc.problems:
+                log.warning("cue %r: %s", name, problem)
+                self._write("error", cue=name, message=f"cue {name!r}: {problem}")
+            return ()
+
     def _journal_fire(self, name: str, fire: Fire, t: float, lateness_ms: float,
                       deferred: list[tuple[str, dict[str, Any]]]) -> None:
         """`cue.fire`, then the records its actions made wait for it."""
         lead = fire.lead
+        bar = {"bar": self.tempo.grid.bar_beat(t)} if self.tempo is not None else {}
         if lead:
             self.journal.write("cue.fire", cue=name, intended_t=round(t, 6), lateness_ms=round(lateness_ms, 3),
-                               args=list(fire.args) if fire.args else None, lookahead_ms=round(lead * 1000.0, 3))
+                               args=list(fire.args) if fire.args else None, lookahead_ms=round(lead * 1000.0, 3), **bar)
         else:
             self.journal.write("cue.fire", cue=name, intended_t=round(t, 6),
-                               lateness_ms=round(lateness_ms, 3), args=list(fire.args) if fire.args else None)
+                               lateness_ms=round(lateness_ms, 3), args=list(fire.args) if fire.args else None, **bar)
         for event, fields in deferred:
             self._write(event, **fields)
 
     def _start_run(self, cue: Cue, seq: tuple[Action, ...], args: tuple[Any, ...], lead: float = 0.0) -> bool:
         """Start a firing's actions; True when they all ran already (an instant cue)."""
-        for action in seq:
-            if type(action) in SEQUENTIAL:
-                break
-        else:  # an instant cue: every action runs now, inside the timer callback
+        if not sequential(seq):
+            # an instant cue: every action runs now, inside the timer callback
             self._perform_all(cue.name, seq, args)
             return True
         runs = self._runs.setdefault(cue.name, [])
@@ -424,28 +436,20 @@ class Engine:
                 self._finished(cue.name)
 
     def _perform_all(self, name: str, seq: Iterable[Action], args: tuple[Any, ...]) -> None:
-        if type(seq) is tuple and len(seq) == 1:  # most cues: one action, no loop
-            action = seq[0]
-            try:
-                REGISTRY.get(type(action), perform)(action, new_context((self, name, "0", args)))
-            except Exception as exc:  # noqa: BLE001
-                self._bug(f"action of {name!r} failed", exc)
-            return
         for i, action in enumerate(seq):
             try:
-                fn = REGISTRY.get(type(action), perform)  # perform() says what is missing
-                fn(action, new_context((self, name, _PLACES[i] if i < 32 else str(i), args)))
+                action_kind(action).perform(action, ActionContext(self.actions, name, str(i), args))
             except Exception as exc:  # noqa: BLE001
                 self._bug(f"action of {name!r} failed", exc)
 
     async def _sequence(self, name: str, seq: tuple[Action, ...], args: tuple[Any, ...], lead: float = 0.0) -> None:
         for i, action in enumerate(seq):
             try:
-                self._ahead = lead  # each step of a cue sent early is early by the same lead
+                self.actions.ahead = lead  # each step of a cue sent early is early by the same lead
                 try:
-                    pending = perform(action, ActionContext(self, name, str(i), args))
+                    pending = action_kind(action).perform(action, ActionContext(self.actions, name, str(i), args))
                 finally:
-                    self._ahead = 0.0
+                    self.actions.ahead = 0.0
                 if pending is not None:
                     await pending
             except asyncio.CancelledError:
@@ -453,7 +457,7 @@ class Engine:
             except Superseded:
                 pass
             except Exception as exc:  # noqa: BLE001 - wire failures are journaled by the executor
-                if not getattr(exc, "_journaled", False):
+                if not getattr(exc, "journaled", False):
                     self._write("error", cue=name, message=f"{type(exc).__name__}: {exc}")
         self._finished(name)
 
@@ -477,18 +481,11 @@ class Engine:
         """
         if again and i in self._resolved:
             return self._resolved[i]
-        if not any(type(a) is MirrorAction and a.value == "toggle" for a in actions):
-            return actions
-        mirror, out = self.mirror, []
-        for a in actions:
-            if type(a) is MirrorAction and a.value == "toggle":
-                mirror = not mirror
-                a = replace(a, value=mirror)
-            elif type(a) is MirrorAction:
-                mirror = bool(a.value)
-            out.append(a)
-        self._resolved[i] = tuple(out)
-        return self._resolved[i]
+        state = {"mirror": self.store.sent("mirror")}
+        settled = tuple(action_kind(a).settle(a, state) for a in actions)
+        if settled != actions:
+            self._resolved[i] = settled
+        return settled
 
     def _duration_end(self) -> None:
         if self.show.loop:
@@ -506,25 +503,23 @@ class Engine:
 
     # ------------------------------------------------------------ the executor's reports
 
-    def send(self, kind: str, call: Callable[[], Any], action: dict[str, Any], cue: str,
-             wait: bool = False) -> asyncio.Future[Any] | None:
-        """Hand a wire call to the executor (actions call this); `wait`: a Future for its ack."""
-        hooks = self.on_action
-        if hooks:
-            if self.catching_up:
-                cue = f"{cue} (catch-up)"
-            t = self.show_clock.t + self._ahead
-            for hook in hooks:
-                hook(t, cue, action)
-        return self.executor.submit(kind, call, action, cue, wait)
+    @property
+    def go_index(self) -> int:
+        """The timeline entry GO fires next."""
+        return self._go
 
-    def note(self, cue: str, action: dict[str, Any]) -> None:
-        if self.on_action:
-            if self.catching_up:
-                cue = f"{cue} (catch-up)"
-            t = self.show_clock.t + self._ahead
-            for hook in self.on_action:
-                hook(t, cue, action)
+    def _control(self, command: str) -> None:
+        """A `go:` / `pause:` / `resume:` / `stop:` action: the same intents as the operator's."""
+        if command == "next":
+            self.go_next()
+        elif command == "back":
+            self.go_back()
+        elif command == "pause":
+            self.pause()
+        elif command == "resume":
+            self.resume()
+        else:
+            self.stop("cue")
 
     def _write(self, event: str, **fields: Any) -> None:
         if not self.journal.active:
@@ -566,7 +561,7 @@ class Engine:
             self._write("action.ack", cue=op.cue, kind=op.kind, latency_ms=round(latency * 1000.0, 3),
                         success=error is None, error=message, deferred=deferred or None)
         if error is not None:
-            error._journaled = True  # type: ignore[attr-defined]
+            error.journaled = True  # type: ignore[attr-defined]  # the sequence need not journal it again
             if not deferred:  # kept for the next session (an outage, closed hours): not an error
                 self._write("error", cue=op.cue, message=message)
         if op.kind != "audio" and (error is None or deferred):
@@ -575,16 +570,8 @@ class Engine:
             self._changed()
 
     def _apply(self, op: Op) -> None:
-        self._apply_action(op.action, op.cue)
-
-    def _apply_action(self, action: dict[str, Any], cue: str) -> None:
         """An acknowledged change is what shows now: the state, and when and by which cue it came."""
-        now = self.loop.time()
-        state, applied = self._now, self.applied
-        for key, value in action.items():
-            if key in state:
-                state[key] = value
-                applied[key] = (now, cue)
+        self.store.apply(op.action, op.cue, self.loop.time())
 
     def _on_superseded(self, old: Op, new: Op) -> None:
         self._write("action.superseded", cue=old.cue, action=old.action, by=new.cue)
@@ -592,8 +579,22 @@ class Engine:
     # ------------------------------------------------------------ intents
 
     def go_next(self) -> bool:
-        """Fire the next timeline entry now; the show clock jumps to its time."""
+        """Fire the next timeline entry now; the show clock jumps to its time. With `go: {quantize:
+        1 bar}` "now" is the next bar line (a second GO meanwhile changes nothing)."""
         if not self.show_clock.started or self._go >= len(self.show.timeline):
+            return False
+        quantize = self.show.go_quantize
+        if quantize is not None and self.tempo is not None:
+            if self._go_waiting is None:
+                grid = self.tempo.grid
+                self._go_waiting = BeatTimer(self.show_clock, grid, grid.beat_at(grid.next_line(
+                    self.show_clock.t, quantize.beats(grid.beats_per_bar))), lambda t, ahead: self._go_now())
+            return True
+        return self._go_now()
+
+    def _go_now(self) -> bool:
+        self._go_waiting = None
+        if self._go >= len(self.show.timeline):
             return False
         i = self._go
         self.journal.write("go", direction="next", index=i)
@@ -609,21 +610,30 @@ class Engine:
         self._jump_to_entry(target)
         return True
 
+    def entry_t(self, entry: TimelineEntry) -> float:
+        """A timeline entry's show time: a place on the beat grid where the grid has it now."""
+        if entry.beat is not None and self.tempo is not None:
+            return self.tempo.grid.t_at(entry.beat)
+        return entry.t
+
     def _jump_to_entry(self, i: int) -> None:
         entry = self.show.timeline[i]
-        back = entry.t < self.show_clock.t or i < self._go - 1
-        if entry.t < self.show_clock.t:  # back in time: what was sent early may fire again
-            self._fired_ahead = {k: v for k, v in self._fired_ahead.items() if v < entry.t - EPS}
+        entry_t = self.entry_t(entry)
+        back = entry_t < self.show_clock.t or i < self._go - 1
+        if entry_t < self.show_clock.t:  # back in time: what was sent early may fire again
+            self._fired_ahead = {k: v for k, v in self._fired_ahead.items() if v < entry_t - EPS}
         if back:  # the entries from i on are ahead again: listed once, as upcoming
             undone = {e.label or timeline_name(e) for e in self.show.timeline[i:]}
-            kept = [p for p in self._past if not (p[0] >= entry.t - EPS and p[1] in undone)]
+            kept = [p for p in self._past if not (p[0] >= entry_t - EPS and p[1] in undone)]
             self._past.clear()
             self._past.extend(kept)
-        self.show_clock.jump(entry.t)
+        self.show_clock.jump(entry_t)
+        if self.tempo is not None:
+            self.tempo.jumped()
         self._go = i + 1
         self._dispose(self._show_subs)
         self._timeline_fire(i, intended=self.loop.time(), again=back)
-        self.show_clock.plan_t = entry.t
+        self.show_clock.plan_t = entry_t
         try:
             self._subscribe_show_time()
         finally:
@@ -631,6 +641,8 @@ class Engine:
 
     def pause(self) -> bool:
         if self.show_clock.pause():
+            if self.tempo is not None:
+                self.tempo.paused()
             self.journal.write("show.pause")
             self._changed()
             return True
@@ -638,6 +650,8 @@ class Engine:
 
     def resume(self) -> bool:
         if self.show_clock.resume():
+            if self.tempo is not None:
+                self.tempo.resumed()
             self.journal.write("show.resume")
             self._changed()
             return True
@@ -650,6 +664,38 @@ class Engine:
     def fire_event(self, kind: str, arg: str, args: Iterable[Any] = ()) -> bool:
         """An OSC message, HTTP call, MIDI message...; True when a cue listens to it."""
         return self.events.emit(kind, arg, tuple(args))
+
+    # ------------------------------------------------------------ tempo (a show with `tempo:`)
+
+    def tap(self) -> bool:
+        """The TUI's `t` or OSC `/tap`: a beat tapped now; True when the show has a tempo."""
+        if self.tempo is None:
+            return False
+        bpm = self.tempo.tap()
+        if bpm is not None:
+            self.journal.write("tempo", bpm=round(bpm, 3), source="tap", bar=self.tempo.grid.bar_beat(self.show_clock.t))
+        self._changed()
+        return True
+
+    def set_tempo(self, bpm: float) -> bool:
+        """OSC `/tempo BPM`: the grid takes it from now on (with Link, every peer does)."""
+        if not self.actions.set_tempo(bpm, "set"):
+            return False
+        self._changed()
+        return True
+
+    def midi_clock(self, message: Any, at: float) -> bool:
+        """A MIDI clock message (`source: midi-clock`): pulses set the tempo, start/stop start and pause."""
+        if self.tempo is None or self.tempo.source != "midi-clock":
+            return False
+        what = self.tempo.midi_clock(message, at)
+        if what == "start" and not self.show_clock.started and self._end is not None:
+            self._start_show(self._start_t())
+        elif what in ("start", "continue"):
+            self.resume()
+        elif what == "stop":
+            self.pause()
+        return True
 
     def manual(self, action: Action, source: str) -> None:
         """An action from the operator (prompt box, image chooser, mirror key), journaled with its source."""
@@ -734,17 +780,19 @@ class Engine:
     def _snapshot(self) -> ShowState:
         sc = self.show_clock
         audio = self._audio
+        now = self.store.snapshot()
         return ShowState(
             show=self.show.name, model=self.show.model, connection=self._connection,
             session_id=getattr(self.session, "session_id", None), t=sc.t, started=sc.started, paused=sc.paused,
-            ended=self._ended, prompt=self._now["prompt"], enhance=self._now["enhance"], image=self._now["image"],
-            mirror=self._now["mirror"], audio=audio[0] if audio else None,
+            ended=self._ended, prompt=now["prompt"], enhance=now["enhance"], image=now["image"],
+            mirror=now["mirror"], audio=audio[0] if audio else None,
             audio_elapsed=(self.loop.time() - audio[1]) if audio else None, last_ack_ms=self._last_ack_ms,
             past=tuple(PastFiring(*p) for p in self._past), upcoming=self._upcoming(),
             go_index=self._go if self._go < len(self.show.timeline) else None,
             timeline_len=len(self.show.timeline), protocol=getattr(self.session, "protocol", None),
             billed_s=self.meter.billed_seconds if self.meter is not None else 0.0,
             queue=self.meter.queue if self.meter is not None else None,
+            tempo=self.tempo.state() if self.tempo is not None else None,
         )
 
     def _upcoming(self, limit: int = 10) -> tuple[Upcoming, ...]:
@@ -753,18 +801,27 @@ class Engine:
         now_t, now_wall = self.show_clock.t, self.clock.wall()
         items: list[tuple[float, Upcoming]] = []
         for entry in self.show.timeline[self._go:self._go + limit]:
-            items.append((entry.t - now_t, Upcoming(entry.label or timeline_name(entry), entry.t, None)))
+            t = self.entry_t(entry)
+            items.append((t - now_t, Upcoming(entry.label or timeline_name(entry), t, None, self._bar(t, entry.beat))))
         for cue in self.show.cues:
             try:
-                nxt = trigger_type(cue.trigger).next_fire(cue.trigger, self)
+                nxt = trigger_kind(cue.trigger).next_fire(cue.trigger, self)
             except Exception:  # noqa: BLE001 - an odd cron line must not break the TUI
                 nxt = None
             if nxt is not None:
                 t, wall = nxt
                 ahead = (t - now_t) if t is not None else (wall - now_wall).total_seconds()  # type: ignore[operator]
-                items.append((ahead, Upcoming(cue.name, t, wall)))
+                beats = t is not None and trigger_kind(cue.trigger).counts_beats
+                items.append((ahead, Upcoming(cue.name, t, wall, self._bar(t, 0.0 if beats else None))))
         items.sort(key=lambda x: x[0])
         return tuple(u for _, u in items[:limit])
+
+
+    def _bar(self, t: float | None, beat: float | None) -> str | None:
+        """bar.beat of a beat cue's show time, for the TUI's upcoming list (None for the others)."""
+        if beat is None or t is None or self.tempo is None:
+            return None
+        return self.tempo.grid.bar_beat(t)
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:
@@ -785,6 +842,4 @@ def _default_latency(show: ShowModel) -> LatencyEstimator:
 
 
 def _is_wall(cue: Cue) -> bool:
-    from ..show.model import CronTrigger
-
-    return isinstance(cue.trigger, CronTrigger)
+    return trigger_kind(cue.trigger).wall_clock

@@ -67,8 +67,7 @@ class Op:
 class Executor:
     """`on_send(op)`, `on_ack(op, latency_s, error)`, `on_superseded(op, by)` report what happened.
 
-    `_busy` (lanes with a call in flight) and `_queue` (calls waiting, all lanes, oldest first) are
-    empty exactly when the executor is idle: `compiled.py` reads them as that.
+    `_busy`: lanes with a call in flight; `_queue`: calls waiting, all lanes, oldest first.
     """
 
     def __init__(
@@ -106,7 +105,7 @@ class Executor:
                     old.done.set_exception(Superseded())
                     old.done.exception()  # retrieved: nobody has to await a superseded call
         busy = self._busy.get(lane)
-        if busy is None and not any(LANES[o.kind] == lane for o in self._queue):
+        if busy is None and not (self._queue and any(LANES[o.kind] == lane for o in self._queue)):
             self._start(op, lane)  # the usual case: straight to the wire
         else:
             op.submitted_at = self.loop.time()

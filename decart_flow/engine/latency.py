@@ -17,12 +17,12 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 if TYPE_CHECKING:
     from ..media.stats import StampWatcher
     from .clock import Clock
-    from .engine import Engine
+    from .executor import Executor
     from ..realtime.client import RealtimeClient
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,10 @@ class LatencyFeed:
         session.on("connection_change", self._on_connection)
         stamps.on_stamp(self._on_stamp)
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
         self._closed = True
         for event, cb in (("sent", self._on_sent), ("ack", self._on_ack), ("connection_change", self._on_connection)):
@@ -150,7 +154,11 @@ MEASURE_WAIT_S = 1.0  # how long one round waits for its frame
 QUIET_S = 0.3  # a round is sent only when no timer of the show is due sooner than this
 
 
-def show_idle(engine: Engine, clock: Clock, quiet: float = QUIET_S) -> Callable[[], bool]:
+class _Engine(Protocol):
+    executor: Executor
+
+
+def show_idle(engine: _Engine, clock: Clock, quiet: float = QUIET_S) -> Callable[[], bool]:
     """`idle()` for `calibrate`: no call of the show in flight, and no timer of it due within `quiet`."""
 
     def idle() -> bool:
@@ -183,13 +191,13 @@ async def calibrate(feed: LatencyFeed, idle: Callable[[], bool], rounds: int = C
     session, stamps, estimator = feed.session, feed.stamps, feed.estimator
     deadline = time.monotonic() + STREAM_WAIT_S
     while stamps.first_seen(session.expected_stamp) is None:  # the stream is not on screen yet
-        if time.monotonic() > deadline or feed._closed:
+        if time.monotonic() > deadline or feed.closed:
             return []
         await asyncio.sleep(0.02)
     measured: list[float] = []
     for _ in range(rounds):
         state = session.current_state
-        if feed._closed or not idle() or state.prompt is None or state.image is not None:
+        if feed.closed or not idle() or state.prompt is None or state.image is not None:
             break
         count = estimator.accepted
         try:
@@ -199,7 +207,7 @@ async def calibrate(feed: LatencyFeed, idle: Callable[[], bool], rounds: int = C
             break
         deadline = time.monotonic() + MEASURE_WAIT_S
         while estimator.accepted == count:
-            if time.monotonic() > deadline or feed._closed:
+            if time.monotonic() > deadline or feed.closed:
                 break
             await asyncio.sleep(0.005)
         else:

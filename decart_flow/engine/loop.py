@@ -31,8 +31,6 @@ class LeanTimer:
         self.cancelled = True
 
 
-_new_timer = object.__new__
-
 
 class VirtualEventLoop(asyncio.SelectorEventLoop):
     """An asyncio loop whose `time()` is virtual: idle time costs nothing.
@@ -58,8 +56,7 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
 
     def call_at_lean(self, when: float, cb: Callable[[], None]) -> LeanTimer:
         """Call `cb` at loop time `when` (callbacks due at the same time run in the order set)."""
-        timer = _new_timer(LeanTimer)  # `LeanTimer(cb)` without the Python-level `__init__`
-        timer.cb, timer.cancelled = cb, False
+        timer = LeanTimer(cb)
         heapq.heappush(self._lean, (when, next(self._lean_seq), timer))
         return timer
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,7 @@ class Upcoming:
     cue: str
     t: float | None  # show time (timeline, at, every)
     wall: datetime | None  # wall time (cron)
+    bar: str | None = None  # bar.beat, for a place on the beat grid (a show with `tempo:`)
 
 
 @dataclass(frozen=True)
@@ -44,3 +46,4 @@ class ShowState:
     protocol: str | None = None  # livekit | p2p
     billed_s: float = 0.0  # generation seconds the service ticked, over every connection
     queue: tuple[int, int] | None = None  # (position, queue size) while waiting for a slot
+    tempo: Any = None  # a tempo.conductor.TempoState for a show with `tempo:` (BPM, source, peers, beat)

@@ -33,6 +33,7 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         api_key=args.api_key,
         protocol=getattr(args, "protocol", None),
         osc_port=args.osc_port,
+        midi_in=getattr(args, "midi_in", None),
         http_port=args.http_port,
         monitor=args.monitor,
         watch=bool(args.watch),

@@ -58,6 +58,7 @@ class RunOptions:
     faults: tuple[str, ...] = ()
     connect_timeout: float = 30.0
     osc_port: int | None = None
+    midi_in: str | None = None  # the MIDI input port (cues, MIDI clock); None: the first there is
     http_port: int | None = None
     monitor: int | None = None
     watch: bool = False
@@ -330,6 +331,7 @@ class Run:
         o = self.options
         self.controls = Controls(
             self.engine, self.session, osc_port=o.osc_port, http_port=o.http_port, monitor_port=o.monitor,
+            midi=True if o.midi_in else None, midi_port=o.midi_in,
             watch=self.show.path if o.watch else None, say=self.say,
             on_reload=lambda show: self.on_reload and self.on_reload(show),
             on_reload_error=lambda problems: self.on_reload_error and self.on_reload_error(problems),

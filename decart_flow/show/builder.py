@@ -7,170 +7,50 @@ So `show.every("5x", ...)` is reported at the line that wrote it, like a YAML ty
 
 from __future__ import annotations
 
-import inspect
-import os
-import sys
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
-from decart_flow.show.compile import CALL_KEY, REACTIVE_KEY
-from decart_flow.show.model import (
-    Action,
-    AudioAction,
-    CallAction,
-    Choice,
-    ControlAction,
-    ImageAction,
-    LogAction,
-    MirrorAction,
-    PromptAction,
-    ReactiveTrigger,
-    WaitAction,
-    Where,
-)
-from decart_flow.show.nodes import Node, Opaque, mapping, scalar, sequence
-from decart_flow.show.problems import Problem, ShowError
-from decart_flow.show.times import parse_duration
+from decart_flow.engine import actions as action_kinds
+from decart_flow.engine import triggers as trigger_kinds
+from decart_flow.show.model import Action, Where
+from decart_flow.show.nodes import Node, Opaque, caller, mapping, scalar, sequence, value_node
+from decart_flow.show.problems import Problem
 
-__all__ = ["Show", "prompt", "image", "mirror", "audio", "wait", "log", "go"]
-
-_HERE = os.path.abspath(__file__)
+# `prompt`, `image`, `mirror`, `audio`, `wait`, `log`, `go`: each action kind's own function
+# (`ActionKind.build`), found by name in the registry (see `__getattr__`).
+__all__ = ["Show"] + [k.python for k in action_kinds.REGISTRY if k.python]
 
 
-def _caller() -> Where:
-    """The first frame outside this module: where the user wrote the call."""
-    frame = sys._getframe(1)
-    while frame is not None and os.path.abspath(frame.f_code.co_filename) == _HERE:
-        frame = frame.f_back  # type: ignore[assignment]
-    if frame is None:
-        return Where("<python>")
-    col = 1
-    try:
-        positions = list(frame.f_code.co_positions())[frame.f_lasti // 2]
-        if positions[2] is not None:
-            col = positions[2] + 1
-    except Exception:  # positions are a nicety; the line is what matters
-        pass
-    return Where(frame.f_code.co_filename, frame.f_lineno, col)
+def __getattr__(name: str) -> Any:
+    kind = next((k for k in action_kinds.REGISTRY if k.python == name), None)
+    if kind is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return kind.build
 
 
-# ---------------------------------------------------------------- actions
-
-
-class _Prompt:
-    """`prompt("text")`, and `prompt.cycle(...)`, `prompt.shuffle(...)`, `prompt.random(...)`."""
-
-    def __call__(self, text: str, enhance: bool = True) -> PromptAction:
-        return PromptAction(text, enhance, _caller())
-
-    def _choice(self, kind: str, items: tuple[Any, ...], enhance: bool) -> PromptAction:
-        if len(items) == 1 and isinstance(items[0], (list, tuple)):
-            items = tuple(items[0])
-        return PromptAction(Choice(kind, tuple(items)), enhance, _caller())  # type: ignore[arg-type]
-
-    def cycle(self, *items: str, enhance: bool = True) -> PromptAction:
-        return self._choice("cycle", items, enhance)
-
-    def shuffle(self, *items: str, enhance: bool = True) -> PromptAction:
-        return self._choice("shuffle", items, enhance)
-
-    def random(self, *items: str, enhance: bool = True) -> PromptAction:
-        return self._choice("random", items, enhance)
-
-
-prompt = _Prompt()
-
-
-def image(path: str | os.PathLike[str] | None, prompt: str | PromptAction | None = None, enhance: bool = True) -> ImageAction:
-    """The reference image (a path, an http(s) URL, or None to clear), with an optional prompt."""
-    text = prompt.text if isinstance(prompt, PromptAction) else prompt
-    return ImageAction(None if path is None else os.fspath(path), text, enhance, _caller())
-
-
-def mirror(value: bool | str = "toggle") -> MirrorAction:
-    return MirrorAction(value, _caller())  # type: ignore[arg-type]
-
-
-def audio(path: str | os.PathLike[str]) -> AudioAction:
-    return AudioAction(os.fspath(path), _caller())
-
-
-def wait(duration: str | float) -> WaitAction:
-    where = _caller()
-    try:
-        return WaitAction(parse_duration(duration, allow_zero=True), where)
-    except ValueError as e:
-        raise ShowError([Problem(where, str(e))]) from None
-
-
-def log(text: str) -> LogAction:
-    return LogAction(text, _caller())
-
-
-def go(command: str = "next") -> ControlAction:
-    """`go("next")`, `go("back")`, `go("pause")`, `go("resume")`, `go("stop")`."""
-    return ControlAction(command, _caller())  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- to document nodes
 
 
-def _value(value: Any, where: Where) -> Node:
-    if isinstance(value, Node):
-        return value
-    if isinstance(value, Opaque):
-        return scalar(value, where)
-    if isinstance(value, dict):
-        return mapping([(str(k), _value(v, where)) for k, v in value.items()], where)
-    if isinstance(value, (list, tuple)):
-        return sequence([_value(v, where) for v in value], where)
-    if isinstance(value, os.PathLike):
-        return scalar(os.fspath(value), where)
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return scalar(value, where)
-    return scalar(Opaque(value), where)
-
-
-def _text(text: Any, where: Where) -> Node:
-    if isinstance(text, Choice):
-        return mapping([(text.kind, _value(list(text.items), where))], where)
-    return _value(text, where)
-
-
 def _action_pairs(action: Any) -> list[tuple[str, Node]] | None:
-    """The YAML keys an action object stands for; None when it is no action."""
-    where = getattr(action, "where", None) or _caller()
-    if isinstance(action, PromptAction):
-        return [("prompt", _text(action.text, where))] + ([("enhance", scalar(False, where))] if not action.enhance else [])
-    if isinstance(action, ImageAction):
-        pairs = [("image", _value(action.image, where))]
-        if action.prompt is not None:
-            pairs.append(("prompt", _text(action.prompt, where)))
-        return pairs + ([("enhance", scalar(False, where))] if not action.enhance else [])
-    if isinstance(action, MirrorAction):
-        return [("mirror", _value(action.value, where))]
-    if isinstance(action, AudioAction):
-        return [("audio", _value(action.path, where))]
-    if isinstance(action, WaitAction):
-        return [("wait", _value(action.seconds, where))]
-    if isinstance(action, LogAction):
-        return [("log", _value(action.text, where))]
-    if isinstance(action, ControlAction):
-        return [("go", _value(action.command, where))]
-    if isinstance(action, CallAction):
-        return [(CALL_KEY, scalar(Opaque(action), where))]
-    return None
+    """The keys an action object stands for; None when it is no action."""
+    try:
+        kind = action_kinds.action_kind(action)
+    except TypeError:
+        return None
+    return kind.pairs(action, getattr(action, "where", None) or caller())
 
 
 def _action_node(action: Any, where: Where) -> Node:
     if isinstance(action, str):
         return scalar(action, where)
     if isinstance(action, dict):
-        return _value(action, where)
-    if isinstance(action, CallAction):
-        return scalar(Opaque(action), action.where)
+        return value_node(action, where)
     pairs = _action_pairs(action)
     if pairs is None:
         return scalar(Opaque(action), where)
+    if any(key.startswith("<") for key, _ in pairs):  # a Python handler: passed through as it is
+        return scalar(Opaque(action), action.where)
     return mapping(pairs, getattr(action, "where", where), text=_describe(action))
 
 
@@ -190,23 +70,10 @@ def _flatten(actions: Iterable[Any]) -> list[Any]:
 
 def _describe(action: Action) -> str:
     """A timeline label for an action written in Python."""
-    if isinstance(action, PromptAction):
-        text = action.text
-        return f"{text.kind}: {', '.join(text.items)}" if isinstance(text, Choice) else str(text)
-    if isinstance(action, ImageAction):
-        name = os.path.basename(action.image) if action.image else "clear"
-        return f"image {name}" + (f", {action.prompt}" if isinstance(action.prompt, str) else "")
-    if isinstance(action, MirrorAction):
-        return f"mirror {action.value}"
-    if isinstance(action, AudioAction):
-        return f"audio {os.path.basename(action.path)}"
-    if isinstance(action, WaitAction):
-        return f"wait {action.seconds:g}s"
-    if isinstance(action, LogAction):
-        return f"log {action.text}"
-    if isinstance(action, ControlAction):
-        return f"go {action.command}"
-    return type(action).__name__
+    try:
+        return action_kinds.action_kind(action).label(action)
+    except TypeError:
+        return type(action).__name__
 
 
 # ---------------------------------------------------------------- the show
@@ -229,18 +96,20 @@ class Show:
         resolution: str | None = None,
         speed: str | None = None,
         tz: str | None = None,
+        tempo: dict[str, Any] | None = None,
+        go: dict[str, Any] | None = None,
     ):
-        self.where = _caller()
+        self.where = caller()
         w = self.where
         self._top: list[tuple[str, Node]] = [("name", scalar(name, w)), ("model", scalar(model, w))]
         if vars:
-            self._top.insert(0, ("vars", _value(dict(vars), w)))
+            self._top.insert(0, ("vars", value_node(dict(vars), w)))
         if initial is not None:
             self._top.append(("initial", self._initial(initial, w)))
         for key, value in (("resolution", resolution), ("speed", speed), ("source", source), ("duration", duration),
-                           ("lookahead", lookahead), ("tz", tz)):
+                           ("lookahead", lookahead), ("tz", tz), ("tempo", tempo), ("go", go)):
             if value is not None:
-                self._top.append((key, _value(value, w)))
+                self._top.append((key, value_node(value, w)))
         if loop:
             self._top.append(("loop", scalar(loop, w)))
         self._timeline: list[tuple[Node, Node]] = []
@@ -250,7 +119,7 @@ class Show:
     @staticmethod
     def _initial(initial: Any, where: Where) -> Node:
         if isinstance(initial, (str, dict)):
-            return _value(initial, where)
+            return value_node(initial, where)
         pairs: list[tuple[str, Node]] = []
         for action in _flatten([initial]):
             pairs.extend(_action_pairs(action) or [(type(action).__name__, scalar(Opaque(action), where))])
@@ -260,63 +129,35 @@ class Show:
 
     def timeline(self, t: str | float, *actions: Any) -> None:
         """An entry of the GO list at show time `t`."""
-        where = _caller()
+        where = caller()
         self._timeline.append((scalar(t, where), _actions_node(actions, where)))
 
-    def at(self, t: str | float, *actions: Any, **options: Any) -> None:
-        """A cue that fires once at show time `t`."""
-        self._cue(_caller(), [("at", t)], actions, options)
+    def __getattr__(self, name: str) -> Any:
+        """`show.at(...)`, `show.every(...)`, `show.cron(...)`, `show.on(...)`, `show.reactive(...)`:
+        each trigger kind's own builder call (`TriggerKind.build`), found by name in the registry."""
+        kind = next((k for k in trigger_kinds.REGISTRY if k.python == name), None) if not name.startswith("_") else None
+        if kind is None or kind.build is None:
+            raise AttributeError(f"'Show' object has no attribute {name!r}")
+        build = kind.build
 
-    def every(self, interval: str | float, *actions: Any, start: Any = None, until: Any = None, times: int | None = None, **options: Any) -> None:
-        """A cue that fires at `start` and every `interval` after, until `until` or `times` firings."""
-        trigger = [("every", interval), ("from", start), ("until", until), ("times", times)]
-        self._cue(_caller(), [(k, v) for k, v in trigger if v is not None], actions, options)
+        def call(*args: Any, **options: Any) -> Any:
+            return build(self, caller(), *args, **options)
 
-    def cron(self, expr: str, *actions: Any, tz: str | None = None, **options: Any) -> None:
-        """A wall-clock cue (five cron fields or @hourly and friends)."""
-        self._cue(_caller(), [("cron", expr)] + ([("tz", tz)] if tz is not None else []), actions, options)
+        call.__doc__ = build.__doc__
+        return call
 
-    def on(self, event: str, *actions: Any, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]] | None:
-        """`show.on("key 1", prompt(...))`, or `@show.on("key 1")` over `async def f(session)`."""
-        where = _caller()
-        if actions:
-            self._cue(where, [("on", event)], actions, options)
-            return None
+    def add_problem(self, problem: Problem) -> None:
+        self._problems.append(problem)
 
-        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-            if not inspect.iscoroutinefunction(fn):
-                self._problems.append(Problem(where, f"@show.on handler '{getattr(fn, '__name__', fn)}' must be `async def f(session)`"))
-            opts = dict(options)
-            opts.setdefault("name", getattr(fn, "__name__", None))
-            self._cue(where, [("on", event)], [CallAction(fn, where)], opts)
-            return fn
-
-        return decorate
-
-    def reactive(self, fn: Callable[..., Any] | None = None, **options: Any) -> Any:
-        """`@show.reactive` over `def f(events) -> Observable` of actions."""
-        where = _caller()
-
-        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
-            if not callable(fn):
-                self._problems.append(Problem(where, "@show.reactive decorates a function `def f(events)`"))
-                return fn
-            opts = dict(options)
-            opts.setdefault("name", getattr(fn, "__name__", None))
-            self._cue(where, [(REACTIVE_KEY, Opaque(ReactiveTrigger(fn)))], [], opts)
-            return fn
-
-        return decorate(fn) if fn is not None else decorate
-
-    def _cue(self, where: Where, trigger: list[tuple[str, Any]], actions: Iterable[Any], options: dict[str, Any]) -> None:
+    def add_cue(self, where: Where, trigger: list[tuple[str, Any]], actions: Iterable[Any], options: dict[str, Any]) -> None:
         pairs: list[tuple[str, Node]] = []
         name = options.pop("name", None)
         if name is not None:
             pairs.append(("name", scalar(name, where)))
-        pairs += [(k, _value(v, where)) for k, v in trigger]
+        pairs += [(k, value_node(v, where)) for k, v in trigger]
         for key in ("when", "tz", "mode", "lookahead"):
             if options.get(key) is not None:
-                pairs.append((key, _value(options.pop(key), where)))
+                pairs.append((key, value_node(options.pop(key), where)))
         then = options.pop("then", None)
         if then:
             pairs.append(("then", _actions_node(then if isinstance(then, (list, tuple)) else [then], where)))

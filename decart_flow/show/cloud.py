@@ -7,12 +7,13 @@ still serves them, so these are problems only when the backend is the cloud.
 from __future__ import annotations
 
 from decart_flow.realtime import models
-from decart_flow.show.model import AudioAction, ShowModel
+from decart_flow.engine.actions import action_kind
+from decart_flow.show.model import ShowModel
 from decart_flow.show.problems import Problem
 
 
 def cloud_problems(show: ShowModel) -> list[Problem]:
-    """One problem per thing the cloud would refuse: a retired model, each `audio:` action."""
+    """One problem per thing the cloud would refuse: a retired model, each action its kind says the cloud refuses (`audio:`)."""
     problems: list[Problem] = []
     model = models.find(show.model)
     if model is not None and model.retired:
@@ -22,9 +23,9 @@ def cloud_problems(show: ShowModel) -> list[Problem]:
         )
         problems.append(Problem(show.model_where, f"model: {show.model} was retired by Decart in 2026; {instead}"))
     for action in _actions(show):
-        if isinstance(action, AudioAction):
-            problems.append(Problem(action.where, "audio: no model of Decart's cloud plays audio since 2026 "
-                                                  "(live_avatar was retired); play this show on the local service"))
+        problem = action_kind(action).cloud_problem(action)
+        if problem:
+            problems.append(Problem(action.where, problem))
     return problems
 
 

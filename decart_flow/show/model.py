@@ -85,8 +85,9 @@ class AudioAction:
 
 @dataclass(frozen=True)
 class WaitAction:
-    seconds: float
+    seconds: float  # for a wait in beats: its length at the show's bpm (what `plan` lays out)
     where: Where = NOWHERE
+    beats: Any = None  # `wait: 2 beats`: a tempo.BeatSpan, counted on the grid when the wait starts
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ class EventTrigger:
 
     kind: Literal["key", "osc", "http", "state", "after", "midi"]
     arg: str
+    quantize: Any = None  # `quantize: 1 bar`: a tempo.BeatSpan; the firing waits for the next grid line
 
 
 @dataclass(frozen=True)
@@ -194,11 +196,22 @@ class Cue:
 
 @dataclass(frozen=True)
 class TimelineEntry:
-    t: float  # show seconds
+    t: float  # show seconds (for a place on the beat grid: at the show's bpm)
     actions: tuple[Action, ...]
     label: str = ""  # what the TUI shows: the source text of the entry
     where: Where = NOWHERE
     lookahead: float | Literal["auto"] | None = None  # None = the show's setting
+    beat: float | None = None  # `bar 9:`: its place on the beat grid (0 = bar 1), followed at run time
+    place: str | None = None  # ...as the show writes it (`bar 9`): how the journal and plan name it
+
+
+@dataclass(frozen=True)
+class Tempo:
+    """`tempo: {bpm, beats_per_bar, source}` (tempo/ runs it)."""
+
+    bpm: float
+    beats_per_bar: int = 4
+    source: str = "internal"  # internal | tap | link | midi-clock
 
 
 @dataclass(frozen=True)
@@ -228,6 +241,8 @@ class ShowModel:
     speed: str | None = None  # today's models that offer it: fast
     model_where: Where = NOWHERE  # where `model:` is written (for backend checks)
     session: SessionPolicy | None = None  # opening hours and budget
+    tempo: Tempo | None = None  # the beat grid, when the show counts beats
+    go_quantize: Any = None  # `go: {quantize: 1 bar}`: a tempo.BeatSpan GO waits for
 
     def cue(self, name: str) -> Cue | None:
         return next((c for c in self.cues if c.name == name), None)

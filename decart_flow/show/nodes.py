@@ -7,10 +7,14 @@ Python show is checked by exactly the rules a YAML show is.
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from decart_flow.show.model import Where
+from decart_flow.show.model import Choice, Where
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 @dataclass
@@ -71,3 +75,44 @@ class Opaque:
 
     obj: Any
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def caller() -> Where:
+    """Where the user wrote the call: the first frame outside decart_flow (the builder and the kinds)."""
+    frame = sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:
+        return Where("<python>")
+    col = 1
+    try:
+        positions = list(frame.f_code.co_positions())[frame.f_lasti // 2]
+        if positions[2] is not None:
+            col = positions[2] + 1
+    except Exception:  # positions are a nicety; the line is what matters
+        pass
+    return Where(frame.f_code.co_filename, frame.f_lineno, col)
+
+
+def value_node(value: Any, where: Where) -> Node:
+    """A Python value as the node a show file would give for it."""
+    if isinstance(value, Node):
+        return value
+    if isinstance(value, Opaque):
+        return scalar(value, where)
+    if isinstance(value, dict):
+        return mapping([(str(k), value_node(v, where)) for k, v in value.items()], where)
+    if isinstance(value, (list, tuple)):
+        return sequence([value_node(v, where) for v in value], where)
+    if isinstance(value, os.PathLike):
+        return scalar(os.fspath(value), where)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return scalar(value, where)
+    return scalar(Opaque(value), where)
+
+
+def text_node(text: Any, where: Where) -> Node:
+    """A prompt text or a `Choice` as a show file writes it."""
+    if isinstance(text, Choice):
+        return mapping([(text.kind, value_node(list(text.items), where))], where)
+    return value_node(text, where)

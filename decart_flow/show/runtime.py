@@ -1,17 +1,18 @@
-"""Check an action made while the show runs (a reactive cue's output, the TUI's prompt box).
+"""Check an action made while the show runs: the engine runs each action a reactive cue puts out
+through `check_action` before it is performed.
 
-Such actions come straight from Python or the keyboard, so they get the checks a show file's
-actions got at load time: vars filled in, paths made absolute against the show's folder, files
-decoded, `audio` only on live_avatar.
+Such actions come straight from Python, so they get the checks a show file's actions got at load
+time: vars filled in, paths made absolute against the show's folder, files decoded, each kind's
+rule for the model (`audio` only on live_avatar). The operator's prompt box is not checked this
+way: its text is sent as typed, braces and all.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from decart_flow.show import checks
-from decart_flow.show.compile import Compiler, _Ctx
-from decart_flow.show.model import Action, AudioAction, ShowModel, Where
+from decart_flow.show.compile import Compiler, Ctx
+from decart_flow.show.model import Action, ShowModel, Where
 from decart_flow.show.problems import ShowError
 
 
@@ -24,11 +25,8 @@ def check_action(action: Any, show: ShowModel, what: str = "action") -> list[Act
     compiler.vars = dict(show.vars)
     compiler.model = show.model
     node = _actions_node(action if isinstance(action, (list, tuple)) else [action], where)
-    actions = compiler.actions(node, _Ctx(args_ok=False), what)
-    if show.model != checks.AVATAR_MODEL:
-        for a in actions:
-            if isinstance(a, AudioAction):
-                compiler.error(a.where, f"audio: plays only on the live_avatar model (this show's model is {show.model})")
+    actions = compiler.actions(node, Ctx(args_ok=False), what)
+    compiler.check_model(actions)
     if compiler.problems:
         raise ShowError(compiler.problems)
     return actions

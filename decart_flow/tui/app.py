@@ -39,6 +39,7 @@ from ..show.model import AudioAction, EventTrigger, ImageAction, MirrorAction, P
 from .confirm_quit import ConfirmQuit
 from .glance import Glance, go_target
 from .header import ShowHeader
+from .tempo_view import TempoView
 from .help_screen import HelpScreen
 from .image_chooser import ImageChooser
 from .journal_log import JournalLog
@@ -94,6 +95,7 @@ class FlowApp(App[int]):
         Binding("i", "image", "image"),
         Binding("m", "mirror", "mirror"),
         Binding("r", "reload", "reload"),
+        Binding("t", "tap", "tap tempo", show=False),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("q", "request_quit", "quit"),
         Binding("ctrl+q,ctrl+c", "quit", "quit now", show=False, priority=True),
@@ -138,6 +140,7 @@ class FlowApp(App[int]):
 
     def compose(self) -> ComposeResult:
         yield ShowHeader(id="header").data_bind(FlowApp.glance)
+        yield TempoView(id="tempo").data_bind(FlowApp.glance)
         with Horizontal(id="body"):
             yield Timeline(id="timeline").data_bind(FlowApp.glance)
             with Vertical(id="side"):
@@ -278,6 +281,13 @@ class FlowApp(App[int]):
 
     def action_go_back(self) -> None:
         self._intent("go_back", then=lambda ok: ok or self.notify("GO back: nothing before this", timeout=2))
+
+    def action_tap(self) -> None:
+        """`t`: a tap of the tempo (a show's own `on: key t` cue keeps the key)."""
+        if any(k == "t" for k, _ in show_keys(self.show)):
+            self._intent("key", "t")
+        elif self.show.tempo is not None:
+            self._intent("tap")
 
     def action_mirror(self) -> None:
         self._intent("manual", MirrorAction("toggle"), "key m")

@@ -39,4 +39,7 @@ def go_target(show: ShowModel, state: ShowState) -> tuple[float | None, str | No
     entry = show.timeline[i]
     from ..engine.engine import timeline_name
 
-    return entry.t, entry.label or timeline_name(entry)
+    label = entry.label or timeline_name(entry)
+    if entry.beat is not None:  # a place on the beat grid: its time now is the engine's (upcoming)
+        return next((u.t for u in state.upcoming if u.cue == label and u.t is not None), entry.t), label
+    return entry.t, label

@@ -40,7 +40,7 @@ class Timeline(GlanceView):
             is_go = not go_marked and g.go_t is not None and u.t is not None and abs(u.t - g.go_t) < 1e-6 \
                 and u.cue == g.go_label
             go_marked = go_marked or is_go
-            when = show_time(u.t) if u.t is not None else (u.wall.strftime("%a %H:%M") if u.wall else "?")
+            when = u.bar or (show_time(u.t) if u.t is not None else (u.wall.strftime("%a %H:%M") if u.wall else "?"))
             mark, style = ("GO", "bold black on cyan") if is_go else ("  ", "")
             out.append(mark, style=style)
             out.append(f"  {when:>8}  ", style=style)

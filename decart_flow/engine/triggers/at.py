@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import reactivex
 from reactivex.disposable import Disposable
 
 from ...show.model import AtTrigger
 from ..lookahead import Lead, call_ahead
 from ..showclock import EPS
-from . import Fire, TriggerContext, TriggerType
+from . import Fire, TriggerContext, TriggerKind, show_time_due, show_time_walls
+
+if TYPE_CHECKING:
+    from ...show.reading import Found, Reader
+    from ...show.model import Where
+
+
+def read(c: Reader, found: Found) -> AtTrigger | None:
+    t = c.offset(found["at"][1])
+    return AtTrigger(t) if t is not None else None
+
+
+def build(show: Any, where: Where, t: str | float, *actions: Any, **options: Any) -> None:
+    """`show.at(t, *actions, **options)`: a cue that fires once at show time `t`."""
+    show.add_cue(where, [("at", t)], actions, options)
 
 
 def observe(trigger: AtTrigger, ctx: TriggerContext, lead: Lead | None = None) -> reactivex.Observable[Fire]:
@@ -35,4 +51,5 @@ def last_fire(trigger: AtTrigger, ctx: TriggerContext) -> float | None:
     return trigger.t if trigger.t < ctx.show_clock.planning_t - EPS else None
 
 
-TYPE = TriggerType(observe, show_time=True, next_fire=next_fire, last_fire=last_fire)
+KIND = TriggerKind(AtTrigger, "at", read, observe, python="at", build=build, show_time=True, next_fire=next_fire,
+                   last_walls=show_time_walls(last_fire), due_now=show_time_due(next_fire))

@@ -6,16 +6,43 @@ import math
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from functools import partial
-from typing import Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import reactivex
 from croniter import croniter
 from reactivex.disposable import Disposable
 
+from ...show import checks
 from ...show.model import CronTrigger
 from ..clock import zone
 from ..lookahead import Lead, call_ahead
-from . import Fire, TriggerContext, TriggerType, new_fire
+from . import Fire, TriggerContext, TriggerKind
+
+if TYPE_CHECKING:
+    from ...show.reading import Found, Reader
+    from ...show.model import Where
+
+_LOOKBACK = 50  # firings catch-up looks back through for one inside the cue's `when`
+
+
+def read(c: Reader, found: Found) -> CronTrigger | None:
+    """`cron: EXPR`, read in the cue's `tz:`, else the show's."""
+    value = found["cron"][1]
+    expr = c.text(value, "cron")
+    if expr is None:
+        if value.is_scalar:
+            c.error(value.where, "cron: give an expression such as \"0 * * * *\"")
+        return None
+    problem = checks.cron_problem(expr)
+    if problem:
+        c.error(value.where, problem)
+        return None
+    return CronTrigger(expr.strip(), c.cue_tz(found) or c.tz)
+
+
+def build(show: Any, where: Where, expr: str, *actions: Any, tz: str | None = None, **options: Any) -> None:
+    """`show.cron(expr, *actions, tz=)`: a wall-clock cue (five cron fields or @hourly and friends)."""
+    show.add_cue(where, [("cron", expr)] + ([("tz", tz)] if tz is not None else []), actions, options)
 
 _TICK = timedelta(microseconds=1)
 
@@ -215,7 +242,7 @@ def observe(trigger: CronTrigger, ctx: TriggerContext, lead: Lead | None = None)
                 handle = call_ahead(clock.call_at, due, lead, partial(fire, due))  # fire(due, ahead)
 
         def fire(due: float, ahead: float) -> None:
-            observer.on_next(new_fire((due, None, (), None, ahead)))  # Fire(due, lead=ahead)
+            observer.on_next(Fire(due, None, (), None, ahead))
             plan()
 
         plan()
@@ -228,16 +255,18 @@ def next_fire(trigger: CronTrigger, ctx: TriggerContext):  # type: ignore[no-unt
     return (None, _Schedule(trigger, ctx.clock.wall()).next())
 
 
-def last_fire(trigger: CronTrigger, ctx: TriggerContext) -> datetime:
-    return _Schedule(trigger, ctx.clock.wall()).prev()
-
-
-def previous(trigger: CronTrigger, ctx: TriggerContext, count: int) -> Iterator[datetime]:
-    """The last `count` firings before now, newest first, as they are asked for (catch-up takes
-    the first inside the cue's `when`: usually the first)."""
+def last_walls(trigger: CronTrigger, ctx: TriggerContext) -> Iterator[datetime]:
+    """The last firings before now, newest first, as they are asked for (catch-up takes the first
+    inside the cue's `when`: usually the first)."""
     schedule = _Schedule(trigger, ctx.clock.wall())
-    for _ in range(count):
+    for _ in range(_LOOKBACK):
         yield schedule.prev()
 
 
-TYPE = TriggerType(observe, next_fire=next_fire, last_fire=last_fire)
+def due_now(trigger: CronTrigger, ctx: TriggerContext) -> bool:
+    now = ctx.clock.wall()
+    return _Schedule(trigger, now).next_stamp() == now.timestamp()
+
+
+KIND = TriggerKind(CronTrigger, "cron", read, observe, python="cron", build=build, zoned=True, wall_clock=True,
+                   next_fire=next_fire, last_walls=last_walls, due_now=due_now)

@@ -9,15 +9,58 @@ before the current one are read on the wall clock as it maps to show time now).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import reactivex
 from reactivex.disposable import Disposable
 
-from ...show.model import EveryTrigger
+from ...show.model import EveryTrigger, When
+from ...show.times import format_seconds
 from ..lookahead import Lead, call_ahead
 from ..showclock import EPS
 from ..when import inside
-from . import Fire, TriggerContext, TriggerType, new_fire
+from . import Fire, TriggerContext, TriggerKind, show_time_due, show_time_walls
+
+if TYPE_CHECKING:
+    from ...show.reading import Found, Reader
+    from ...show.model import Where
+
+
+def read(c: Reader, found: Found) -> EveryTrigger | None:
+    """`every: D` with `from:`, `until:` and `times:` beside it."""
+    interval = c.duration(found["every"][1])
+    start = c.offset(found["from"][1]) if "from" in found else 0.0
+    until = c.offset(found["until"][1]) if "until" in found else None
+    times = read_times(c, found)
+    if start is not None and until is not None and until <= start:
+        c.error(found["until"][1].where, f"until ({format_seconds(until)}) must come after from ({format_seconds(start)})")
+    if interval is None or start is None:
+        return None
+    return EveryTrigger(interval, start, until, times)
+
+
+def read_times(c: Reader, found: Found) -> int | None:
+    """`times: N` (a whole number above 0), or None; beat_every.py reads it the same way."""
+    if "times" not in found:
+        return None
+    node = found["times"][1]
+    if node.is_scalar and isinstance(node.value, int) and not isinstance(node.value, bool) and node.value > 0:
+        return node.value
+    c.error(node.where, "times: a whole number above 0")
+    return None
+
+
+def with_when(trigger: EveryTrigger, when: When) -> EveryTrigger:
+    """`times` counts the firings `when` let through, so the trigger carries its cue's `when`."""
+    return replace(trigger, when=when) if trigger.times is not None else trigger
+
+
+def build(show: Any, where: Where, interval: str | float, *actions: Any, start: Any = None, until: Any = None,
+          times: int | None = None, **options: Any) -> None:
+    """`show.every(interval, *actions, start=, until=, times=)`: at `start` and every `interval` after."""
+    trigger = [("every", interval), ("from", start), ("until", until), ("times", times)]
+    show.add_cue(where, [(k, v) for k, v in trigger if v is not None], actions, options)
 
 
 def _index_at(trigger: EveryTrigger, t: float) -> int:
@@ -87,7 +130,7 @@ def _observe_counted(trigger: EveryTrigger, ctx: TriggerContext, lead: Lead | No
             n += 1
             if inside(when, clock.wall()):  # the engine asks the same of the same instant
                 done += 1
-                observer.on_next(new_fire((sc.mono_of(t), t, (), None, ahead)))
+                observer.on_next(Fire(sc.mono_of(t), t, (), None, ahead))
             plan()
 
         plan()
@@ -116,7 +159,7 @@ def _observe(trigger: EveryTrigger, ctx: TriggerContext, lead: Lead | None = Non
             nonlocal n
             t = start + n * interval
             n += 1
-            observer.on_next(new_fire((sc._origin + t, t, (), None, ahead)))  # sc.mono_of(t), inline
+            observer.on_next(Fire(sc.mono_of(t), t, (), None, ahead))
             if lead is None and n < count:  # `plan()` for the usual case: the show clock sets `timer` again
                 return start + n * interval
             plan()
@@ -153,4 +196,6 @@ def last_fire(trigger: EveryTrigger, ctx: TriggerContext) -> float | None:
     return trigger.start + n * trigger.interval if n >= 0 else None
 
 
-TYPE = TriggerType(observe, show_time=True, next_fire=next_fire, last_fire=last_fire)
+KIND = TriggerKind(EveryTrigger, "every", read, observe, companions=("from", "until", "times"), python="every",
+                   build=build, with_when=with_when, show_time=True, next_fire=next_fire,
+                   last_walls=show_time_walls(last_fire), due_now=show_time_due(next_fire))

@@ -2,13 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import reactivex
 from reactivex import operators as ops
 
 from ...show.model import ReactiveTrigger
-from . import Fire, TriggerContext, TriggerType
+from ...show.nodes import Opaque
+from ...show.problems import Problem
+from . import Fire, TriggerContext, TriggerKind
+
+if TYPE_CHECKING:
+    from ...show.reading import Found, Reader
+    from ...show.model import Where
+
+KEY = "<reactive>"  # only the Python builder writes it: not a key of a YAML show
+
+
+def read(c: Reader, found: Found) -> ReactiveTrigger | None:
+    obj = found[KEY][1].value.obj
+    return obj if isinstance(obj, ReactiveTrigger) else None
+
+
+def build(show: Any, where: Where, fn: Callable[..., Any] | None = None, **options: Any) -> Any:
+    """`@show.reactive` over `def f(events) -> Observable` of actions."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        if not callable(fn):
+            show.add_problem(Problem(where, "@show.reactive decorates a function `def f(events)`"))
+            return fn
+        opts = dict(options)
+        opts.setdefault("name", getattr(fn, "__name__", None))
+        show.add_cue(where, [(KEY, Opaque(ReactiveTrigger(fn)))], [], opts)
+        return fn
+
+    return decorate(fn) if fn is not None else decorate
 
 
 class Events:
@@ -47,4 +75,4 @@ def observe(trigger: ReactiveTrigger, ctx: TriggerContext, lead: object = None) 
     return reactivex.defer(lambda _s: trigger.fn(Events(ctx))).pipe(ops.map(to_fire))
 
 
-TYPE = TriggerType(observe)
+KIND = TriggerKind(ReactiveTrigger, KEY, read, observe, python="reactive", build=build, brings_actions=True)
