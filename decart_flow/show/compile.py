@@ -43,11 +43,12 @@ from decart_flow.show.model import (
     Where,
 )
 from decart_flow.show.nodes import Node, Opaque
+from decart_flow.show.placement import read_nodes
 from decart_flow.show.problems import Problem, ShowError, did_you_mean
 from decart_flow.show.times import format_seconds, parse_clock, parse_duration, parse_offset
 
 SHOW_KEYS = ("name", "model", "resolution", "speed", "source", "duration", "loop", "vars", "initial", "timeline", "cues",
-             "lookahead", "tz", "session")
+             "lookahead", "tz", "session", "nodes")
 INITIAL_KEYS = ("prompt", "enhance", "image", "mirror")
 ACTION_KEYS = ("prompt", "enhance", "image", "mirror", "audio", "wait", "log", "go", "pause", "resume", "stop")
 TRIGGER_KEYS = ("at", "every", "cron", "on")
@@ -403,6 +404,7 @@ class Compiler:
         timeline = self._timeline(get("timeline")) if get("timeline") is not None else []
         cues = self._cues(get("cues")) if get("cues") is not None else []
         session = self._session(get("session")) if get("session") is not None else None
+        nodes = read_nodes(self, get("nodes"), sessions=("main",))
         if self.model and self.model != checks.AVATAR_MODEL:
             for audio in self._audio:
                 self.error(audio.where, f"audio: plays only on the live_avatar model (this show's model is {self.model})")
@@ -426,6 +428,7 @@ class Compiler:
             speed=speed,
             model_where=model_where,
             session=session,
+            nodes=nodes,
         )
 
     _has_initial_image_problem = False

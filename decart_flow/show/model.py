@@ -228,6 +228,7 @@ class ShowModel:
     speed: str | None = None  # today's models that offer it: fast
     model_where: Where = NOWHERE  # where `model:` is written (for backend checks)
     session: SessionPolicy | None = None  # opening hours and budget
+    nodes: dict[str, tuple[str, ...]] | None = None  # a show across machines: node -> its sessions
 
     def cue(self, name: str) -> Cue | None:
         return next((c for c in self.cues if c.name == name), None)
