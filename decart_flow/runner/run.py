@@ -63,6 +63,8 @@ class RunOptions:
     watch: bool = False
     resume: str | None = None  # a journal to continue from (show time and state)
     realtime: bool = False  # real-time priority for this process's threads (runner/priority.py)
+    node: str | None = None  # a show across machines: this machine's node (fleet/node.py)
+    broker: str | None = None  # ... and the MQTT broker the fleet meets on
 
 
 def default_journal_path(show: ShowModel, now: datetime | None = None) -> Path:
@@ -135,6 +137,7 @@ class Run:
         self.protocol = "p2p"  # decided with the backend: Backend.protocol_for
         self.meter = SessionMeter(self.journal.write)
         self.collector: Collector | None = None  # the cycle collector between cues (realtime only)
+        self.fleet: Any = None  # fleet.node.FleetNode, with --node
 
     def _stamp(self) -> tuple[str, float]:
         t = self.engine.show_clock.t if self.engine is not None else 0.0
@@ -247,6 +250,10 @@ class Run:
         self.meter.attach(self.session)
         self.engine = Engine(self.show, self.session, self.clock, self.journal, resume=self.resume, meter=self.meter)
         self.meter.changed = self.engine.refresh_state
+        if self.options.node is not None and self.options.broker is not None:  # the controller owns the clock
+            from ..fleet.node import attach_node
+
+            self.fleet = await attach_node(self.engine, self.options.node, self.options.broker, self.say)
         if self.stamps is not None:  # the local service stamps frames: `lookahead: auto` measures on them
             from ..engine.latency import LatencyFeed
 
@@ -405,6 +412,8 @@ class Run:
         if self._closed:
             return
         self._closed = True
+        if self.fleet is not None:
+            await self.fleet.stop()
         if self.controls is not None:
             try:
                 await self.controls.stop()
