@@ -15,14 +15,24 @@ def test_clock_reads_show_time_off_the_wall_and_every_change_is_newer():
     assert clock.state == WAITING and clock.show_t(100.0) is None
     running = clock.started(1000.0)
     assert running.show_t(1012.5) == 12.5 and running.seq == 1
-    paused = running.paused(1020.0)
+    paused = running.paused(1020.0, lead=0.0)
     assert paused.state == PAUSED and paused.show_t(5000.0) == 20.0 and paused.seq == 2
-    resumed = paused.resumed(1100.0)
+    resumed = paused.resumed(1100.0, lead=0.0)
     assert resumed.state == RUNNING and resumed.show_t(1101.0) == pytest.approx(21.0)
-    gone = resumed.gone_to(1200.0, 3, 60.0)
+    gone = resumed.gone_to(1200.0, 3, 60.0, lead=0.0)
     assert (gone.show_t(1200.0), gone.go, gone.go_index, gone.seq) == (60.0, 1, 3, 4)
     assert paused.gone_to(2000.0, 1, 30.0).state == PAUSED  # GO while paused stays paused, at the entry
     assert running.resumed(5.0) is running and clock.paused(5.0) is clock  # nothing to do: no new seq
+
+
+def test_a_change_takes_effect_a_moment_after_it_is_sent_so_every_node_applies_it_together():
+    running = FleetClock().started(1000.0)
+    paused = running.paused(1010.0)  # sent at 1010: in effect at 1010.15
+    assert paused.at == pytest.approx(1010.15) and paused.t == pytest.approx(10.15)
+    resumed = paused.resumed(1050.0)
+    assert resumed.show_t(resumed.at) == pytest.approx(10.15)  # show time goes on from where it stopped
+    gone = resumed.gone_to(1060.0, 0, 30.0)
+    assert gone.show_t(gone.at) == pytest.approx(30.0)
 
 
 def test_clock_survives_the_wire_and_a_malformed_one_is_none():

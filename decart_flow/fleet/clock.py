@@ -3,7 +3,9 @@
 The controller owns it. Show time is read off the wall clock (`time.time()`, NTP-synced hosts):
 running, show time is `wall - origin`; paused, it is `t`. Nothing is sent per cue: every node
 fires its own cues on this clock, so a node that joins late or restarts reads the same show time
-from the retained message and catches up. `seq` grows with every change, so a stale copy (a node
+from the retained message and catches up. A change takes effect at `at`, a wall time a moment after
+it is sent (`CHANGE_LEAD_S`), so every node applies it at the same instant whatever its message's
+delivery took; a node that hears it later applies it at once, on the same clock. `seq` grows with every change, so a stale copy (a node
 that remembers an older clock, a duplicate delivery) never wins over a newer one; `go` counts GOs
 and `go_index` is the entry the last GO fired, which nodes fire on seeing a new `go`.
 """
@@ -16,6 +18,7 @@ from typing import Any, Sequence
 
 WAITING, RUNNING, PAUSED = "waiting", "running", "paused"
 EPS = 1e-6
+CHANGE_LEAD_S = 0.15  # a pause, resume or GO takes effect this long after the controller sends it
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class FleetClock:
     t: float = 0.0  # show time while paused
     go: int = 0  # GOs so far
     go_index: int | None = None  # the timeline entry the last GO fired
+    at: float | None = None  # wall time the last change takes effect
 
     def show_t(self, wall: float) -> float | None:
         """Show time at wall time `wall`, or None before the show starts."""
@@ -35,26 +39,30 @@ class FleetClock:
             return self.t
         return None
 
-    def started(self, wall: float) -> "FleetClock":
-        return replace(self, seq=self.seq + 1, state=RUNNING, origin=wall)
+    def started(self, origin: float) -> "FleetClock":
+        """Show time 0 at wall time `origin` (a moment ahead, so that every node starts together)."""
+        return replace(self, seq=self.seq + 1, state=RUNNING, origin=origin, at=origin)
 
-    def paused(self, wall: float) -> "FleetClock":
-        t = self.show_t(wall)
+    def paused(self, wall: float, lead: float = CHANGE_LEAD_S) -> "FleetClock":
+        at = wall + lead
+        t = self.show_t(at)
         if self.state != RUNNING or t is None:
             return self
-        return replace(self, seq=self.seq + 1, state=PAUSED, t=t, origin=None)
+        return replace(self, seq=self.seq + 1, state=PAUSED, t=t, origin=None, at=at)
 
-    def resumed(self, wall: float) -> "FleetClock":
+    def resumed(self, wall: float, lead: float = CHANGE_LEAD_S) -> "FleetClock":
         if self.state != PAUSED:
             return self
-        return replace(self, seq=self.seq + 1, state=RUNNING, origin=wall - self.t)
+        at = wall + lead
+        return replace(self, seq=self.seq + 1, state=RUNNING, origin=at - self.t, at=at)
 
-    def gone_to(self, wall: float, index: int, entry_t: float) -> "FleetClock":
-        """GO: entry `index` fires now and show time jumps to its time (paused: stays paused there)."""
+    def gone_to(self, wall: float, index: int, entry_t: float, lead: float = CHANGE_LEAD_S) -> "FleetClock":
+        """GO: entry `index` fires at `wall + lead` and show time jumps to its time (paused: stays paused there)."""
+        at = wall + lead
         if self.state == PAUSED:
-            return replace(self, seq=self.seq + 1, t=entry_t, go=self.go + 1, go_index=index)
-        return replace(self, seq=self.seq + 1, state=RUNNING, origin=wall - entry_t, go=self.go + 1,
-                       go_index=index)
+            return replace(self, seq=self.seq + 1, t=entry_t, go=self.go + 1, go_index=index, at=at)
+        return replace(self, seq=self.seq + 1, state=RUNNING, origin=at - entry_t, go=self.go + 1,
+                       go_index=index, at=at)
 
     def to_wire(self) -> dict[str, Any]:
         return {"v": 1, **asdict(self)}
@@ -65,10 +73,11 @@ class FleetClock:
         try:
             state = message["state"]
             origin = message.get("origin")
-            go_index = message.get("go_index")
+            go_index, at = message.get("go_index"), message.get("at")
             clock = cls(seq=int(message["seq"]), state=str(state),
                         origin=float(origin) if origin is not None else None, t=float(message.get("t", 0.0)),
-                        go=int(message.get("go", 0)), go_index=int(go_index) if go_index is not None else None)
+                        go=int(message.get("go", 0)), go_index=int(go_index) if go_index is not None else None,
+                        at=float(at) if at is not None else None)
         except (KeyError, TypeError, ValueError):
             return None
         if clock.state not in (WAITING, RUNNING, PAUSED) or (clock.state == RUNNING and clock.origin is None):

@@ -50,6 +50,7 @@ class FleetNode:
         self._applying_remote = False
         self._dirty = asyncio.Event()
         self._retry: asyncio.TimerHandle | None = None
+        self._due: asyncio.TimerHandle | None = None  # a change waiting for its `at`
         engine.autostart = False  # the controller starts the show clock
         self._local: dict[str, Callable[[], bool]] = {k: getattr(engine, k) for k in INTENTS}
         for intent in INTENTS:
@@ -69,8 +70,9 @@ class FleetNode:
         self._status_task = asyncio.ensure_future(self._statuses())
 
     async def stop(self) -> None:
-        if self._retry is not None:
-            self._retry.cancel()
+        for handle in (self._retry, self._due):
+            if handle is not None:
+                handle.cancel()
         if self._status_task is not None:
             self._status_task.cancel()
         self._sub.dispose()
@@ -143,6 +145,21 @@ class FleetNode:
             self._write("fleet.clock", state=clock.state, joined=round(t, 3), seq=clock.seq)
             self._dirty.set()
             return
+        delay = (clock.at - time.time()) if clock.at is not None else 0.0
+        if delay > 0.0005:  # every node applies it at the same wall time
+            if self._due is not None:
+                self._due.cancel()
+            self._due = self.loop.call_later(delay, self._apply_due)
+            return
+        self._apply(clock)
+
+    def _apply_due(self) -> None:
+        self._due = None
+        if self.clock is not None:
+            self._apply(self.clock)
+
+    def _apply(self, clock: FleetClock) -> None:
+        engine, sc = self.engine, self.engine.show_clock
         if clock.go != self._go_seen:
             self._go_seen = clock.go
             if clock.go_index is not None:
