@@ -4,6 +4,7 @@ on the same port."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -23,7 +24,9 @@ class Mosquitto:
         self.binary = mosquitto()
         self.port = port or free_port()
         self.config = folder / f"mosquitto-{self.port}.conf"
-        self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n{extra}")
+        # As root, mosquitto would become the `mosquitto` user, who cannot read the test's folder.
+        user = "user root\n" if os.geteuid() == 0 else ""
+        self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n{user}{extra}")
         self.log = folder / f"mosquitto-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
