@@ -7,11 +7,9 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import pytest
-from test_engine_support import WALL, TimedSession
+from test_engine_support import play
 
-from decart_flow.engine.clock import VirtualClock
 from decart_flow.engine.engine import Engine
-from decart_flow.engine.loop import VirtualEventLoop
 from decart_flow.show.model import Cue, EveryTrigger, PromptAction, ShowModel, TimelineEntry
 
 SHOW = ShowModel("X", "mirage_v2", timeline=tuple(TimelineEntry(t, (PromptAction(n),)) for t, n in
@@ -19,25 +17,9 @@ SHOW = ShowModel("X", "mirage_v2", timeline=tuple(TimelineEntry(t, (PromptAction
                  cues=(Cue("e", EveryTrigger(4, start=2), (PromptAction("e"),)),))
 
 
-def drive(script: tuple[tuple[float, Callable[[Engine], Any]], ...], until: float) -> tuple[Engine, TimedSession, list]:
-    loop = VirtualEventLoop()
-    session = TimedSession()
-    records: list[dict[str, Any]] = []
-    try:
-        engine = Engine(SHOW, session, VirtualClock(loop, WALL))
-        engine.autostart = False
-        engine.journal_events.subscribe(records.append)
-
-        async def main() -> str:
-            for t, fn in script:
-                loop.call_at(t, fn, engine)
-            loop.call_at(until, engine.stop, "test")
-            return await engine.run()
-
-        loop.run_until_complete(main())
-    finally:
-        loop.close()
-    return engine, session, records
+def drive(script: tuple[tuple[float, Callable[[Engine], Any]], ...], until: float) -> tuple[Engine, Any, list]:
+    p = play(SHOW, until, script=script, autostart=False)
+    return p.engine, p.session, p.records
 
 
 def test_without_autostart_the_clock_waits_for_start_at():

@@ -211,12 +211,7 @@ class Engine:
         self.show_clock.start(t)
         self.journal.write("show.start", show=self.show.name, model=self.show.model,
                            wall=self.clock.wall().isoformat())
-        self.show_clock.plan_t = t
-        try:
-            catchup.catch_up(self, reapply=False)
-            self._subscribe_show_time()
-        finally:
-            self.show_clock.plan_t = None
+        self._plan_from(t)
         for cue in self.show.cues:
             if not trigger_type(cue.trigger).show_time and _is_wall(cue):
                 self._subs.append(self._subscribe(cue))
@@ -658,13 +653,17 @@ class Engine:
         self.show_clock.jump(t)
         self._go = next((i for i, e in enumerate(self.show.timeline) if e.t >= t - EPS), len(self.show.timeline))
         self._dispose(self._show_subs)
+        self._plan_from(t)
+        self._changed()
+
+    def _plan_from(self, t: float) -> None:
+        """Catch up to show time `t`, then plan everything after it (at the start, after a seek)."""
         self.show_clock.plan_t = t
         try:
             catchup.catch_up(self, reapply=False)
             self._subscribe_show_time()
         finally:
             self.show_clock.plan_t = None
-        self._changed()
 
     def pause(self) -> bool:
         if self.show_clock.pause():
