@@ -95,9 +95,10 @@ class Node:
     """`decart-flow run SHOW --node NAME --broker URL --headless` against the shared service."""
 
     def __init__(self, name: str, show: Path, broker: str, service_url: str, folder: Path,
-                 osc_port: int | None = None, realtime: bool = False) -> None:
+                 osc_port: int | None = None, realtime: bool = False, key: bool = True, extra: tuple[str, ...] = ()) -> None:
+        """`key` False: no Decart key on this node (`extra` then says `--fleet-token`)."""
         self.name, self.show, self.broker, self.service_url, self.folder = name, show, broker, service_url, folder
-        self.osc_port, self.realtime = osc_port, realtime
+        self.osc_port, self.realtime, self.key, self.extra = osc_port, realtime, key, extra
         self.proc: subprocess.Popen[str] | None = None
         self.runs = 0
         self.journal = folder / f"{name}.jsonl"
@@ -112,7 +113,10 @@ class Node:
             args += ["--osc-port", str(self.osc_port)]
         if not self.realtime:
             args.append("--no-realtime")
+        args += self.extra
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "DECART_API_KEY": KEY}
+        if not self.key:
+            del env["DECART_API_KEY"]
         with self.out.open("a") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", "decart_flow.cli", *args], stdout=out,
                                          stderr=subprocess.STDOUT, text=True, env=env)

@@ -82,3 +82,25 @@ def test_node_and_broker_are_checked_against_the_show():
     assert fleet_problem(show, "stag", "mqtt://h") == (
         "--node stag: not a node of this show (did you mean 'stage'?); its nodes are stage, foyer")
     assert "has no `nodes:`" in fleet_problem(ShowModel("S", "mirage"), "stage", "mqtt://h")  # type: ignore[operator]
+
+
+def test_fleet_command_says_in_one_line_what_is_wrong(tmp_path, capsys, monkeypatch):
+    from decart_flow.cli import main
+
+    monkeypatch.delenv("DECART_API_KEY", raising=False)
+    show = tmp_path / "s.yaml"
+    show.write_text("name: S\nmodel: mirage\nnodes: {stage: [main]}\n")
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("name: S\nmodel: mirage\n")
+    cases = [
+        ([str(show), "--broker", "mqtt://127.0.0.1:1", "--mint-tokens"], "--mint-tokens needs the Decart key here"),
+        ([str(show), "--broker", "mqtt://127.0.0.1:1", "--mint-tokens", "--api-key", "k", "--token-lifetime", "2h"],
+         "a client token lives 1 s to 1 h"),
+        ([str(show), "--broker", "tcp://h"], "use mqtt://HOST:PORT"),
+        ([str(show), "--broker", "mqtt://h", "--start-timeout", "soon"], "--start-timeout:"),
+        ([str(plain), "--broker", "mqtt://h"], "the show has no `nodes:`"),
+    ]
+    for args, says in cases:
+        assert main(["fleet", *args]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and says in err[0], err

@@ -106,6 +106,7 @@ class Topics:
         self.event = f"{self.root}/event"  # an event cue's event, from whoever took it
         self.ping = f"{self.root}/ping"  # the controller's clock-offset probe
         self.request = f"{self.root}/request"  # a node's operator asks the controller for GO, pause, resume
+        self.token_request = f"{self.root}/token-request"  # a node asks for a client token (tokens.py)
         self.nodes = f"{self.root}/node/+/status"
         self.pongs = f"{self.root}/node/+/pong"
 
@@ -114,6 +115,9 @@ class Topics:
 
     def pong(self, node: str) -> str:
         return f"{self.root}/node/{node}/pong"
+
+    def token(self, node: str) -> str:
+        return f"{self.root}/node/{node}/token"  # that node's client token, from the controller
 
     def node_of(self, topic: str) -> str | None:
         """The node a `node/NAME/...` topic is about."""

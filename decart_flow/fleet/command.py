@@ -35,13 +35,45 @@ def fleet_command(args: argparse.Namespace) -> int:
     except FleetError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    options = {"start_timeout": timeout, "new": bool(getattr(args, "new", False))}
+    options: dict[str, Any] = {"start_timeout": timeout, "new": bool(getattr(args, "new", False))}
+    if getattr(args, "mint_tokens", False):
+        problem = _minter(args, show, options)
+        if problem:
+            print(problem, file=sys.stderr)
+            return 2
     if args.headless or not sys.stdout.isatty():
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
         return asyncio.run(_headless(show, broker, options))
     from .tui import run_fleet_tui
 
     return run_fleet_tui(show, broker, options)
+
+
+def _minter(args: argparse.Namespace, show: Any, options: dict[str, Any]) -> str | None:
+    """`--mint-tokens`: the key and the backend it mints on, or why not (one line)."""
+    import os
+
+    from ..realtime.models import realtime
+    from ..runner.backend import CLOUD_URL
+    from .tokens import TokenMinter
+
+    key = args.api_key or os.environ.get("DECART_API_KEY") or None
+    if key is None:
+        return "--mint-tokens needs the Decart key here: --api-key KEY or DECART_API_KEY (it never goes over MQTT)"
+    backend = args.backend or "cloud"
+    if backend == "local":
+        return "--mint-tokens: the nodes' embedded services need no token; give --backend cloud or a URL"
+    url = CLOUD_URL if backend == "cloud" else backend
+    if not url.startswith(("ws://", "wss://", "http://", "https://")):
+        return f"--backend {backend!r}: use 'cloud' or a ws://, wss://, http:// or https:// URL"
+    try:
+        lifetime = parse_duration(args.token_lifetime)
+    except ValueError as exc:
+        return f"--token-lifetime: {exc}"
+    if not 1 <= lifetime <= 3600:
+        return f"--token-lifetime {args.token_lifetime}: a client token lives 1 s to 1 h"
+    options["minter"] = TokenMinter(url, key, realtime(show.model).name, show.name, int(lifetime))
+    return None
 
 
 async def _headless(show: Any, broker: Any, options: dict[str, Any]) -> int:

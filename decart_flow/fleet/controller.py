@@ -57,8 +57,10 @@ Record = dict[str, Any]
 
 class Controller:
     def __init__(self, show: ShowModel, broker: Broker, start_timeout: float = 30.0,
-                 emit: Callable[[Record], None] | None = None, new: bool = False) -> None:
-        """`new`: start the show afresh instead of adopting the clock the fleet already follows."""
+                 emit: Callable[[Record], None] | None = None, new: bool = False, minter: Any = None) -> None:
+        """`new`: start the show afresh instead of adopting the clock the fleet already follows.
+        `minter` (tokens.TokenMinter): mint a client token for each node of the show that asks."""
+        self.minter = minter
         self.show = show
         self.broker = broker
         self.start_timeout = start_timeout
@@ -83,8 +85,8 @@ class Controller:
         """Watch and drive the fleet until `stop`; the reason."""
         loop = asyncio.get_running_loop()
         self._stop = loop.create_future()
-        self.link = Link(self.broker, self.id, [self.topics.clock, self.topics.nodes, self.topics.pongs,
-                                                self.topics.event, self.topics.request],
+        topics = [self.topics.clock, self.topics.nodes, self.topics.pongs, self.topics.event, self.topics.request]
+        self.link = Link(self.broker, self.id, topics + ([self.topics.token_request] if self.minter else []),
                          self._on_message, on_connect=self._on_connect, on_state=self._on_link,
                          will=(self.topics.controller, {"online": False}))
         self.link.start()
@@ -94,6 +96,8 @@ class Controller:
         finally:
             ticker.cancel()
             await self.link.stop(last=(self.topics.controller, {"online": False}))
+            if self.minter is not None:
+                await self.minter.close()
 
     def stop(self, reason: str = "stop") -> None:
         if self._stop is not None and not self._stop.done():
@@ -234,6 +238,8 @@ class Controller:
                              origin=message.get("from"))
         elif topic == t.request:
             self._on_request(message)
+        elif topic == t.token_request and self.minter is not None:
+            asyncio.ensure_future(self._mint(message))
         elif (name := t.node_of(topic)) is not None:
             if topic.endswith("/status"):
                 self._on_status(name, message)
@@ -283,6 +289,25 @@ class Controller:
         elif view.last_cue != before[2] and view.last_cue is not None:
             self._record("fleet.cue", node=name, cue=view.last_cue)
         self._changed()
+
+    async def _mint(self, message: dict[str, Any]) -> None:
+        """A client token for a node of the show, to that node alone; the key stays here."""
+        node, asked = message.get("node"), message.get("id")
+        if not isinstance(node, str) or not isinstance(asked, str):
+            log.warning("fleet: skipped a malformed token request")
+            return
+        if node not in (self.show.nodes or {}):
+            self._record("fleet.token", node=node, refused="not a node of this show")
+            return
+        try:
+            token = await self.minter.mint(node)
+        except Exception as exc:  # noqa: BLE001 - the node asks again; the reason is shown
+            from ..engine.journal import redact
+
+            self._record("fleet.token", node=node, error=redact(f"{type(exc).__name__}: {exc}"))
+            return
+        await self._publish(self.topics.token(node), {"id": asked, **token})
+        self._record("fleet.token", node=node, expires_at=token["expires_at"])
 
     async def _ping(self) -> None:
         probe = uuid.uuid4().hex[:12]

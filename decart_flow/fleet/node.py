@@ -35,7 +35,10 @@ INTENTS = ("go_next", "go_back", "pause", "resume")
 
 
 class FleetNode:
-    def __init__(self, engine: Any, name: str, broker: Broker, say: Callable[[str], None] = print) -> None:
+    def __init__(self, engine: Any, name: str, broker: Broker, say: Callable[[str], None] = print,
+                 token_lifetime: int | None = None) -> None:
+        """`token_lifetime`: the node plays on a client token from the controller; it asks for a
+        fresh one at half this, for its session's next reconnect (tokens.py)."""
         self.engine = engine
         self.name = name
         self.sessions = list((engine.show.nodes or {}).get(name, ("main",)))
@@ -58,23 +61,28 @@ class FleetNode:
         self._emit = engine.events.emit
         engine.events.emit = self._emit_local
         self._sub = engine.journal_events.subscribe(self._on_record)
+        self.token_lifetime = token_lifetime
+        self._token_asked: str | None = None
         self.link = Link(broker, self.id, [self.topics.clock, self.topics.event, self.topics.ping,
-                                           self.topics.controller],
+                                           self.topics.controller] + ([self.topics.token(name)] if token_lifetime else []),
                          self._on_message, on_connect=self._on_connect, on_state=self._on_link,
                          will=(self.topics.status(name), {"online": False, "node": name}))
         self._status_task: asyncio.Task[None] | None = None
+        self._token_task: asyncio.Task[None] | None = None
         self._n = 0  # status messages so far: the controller keeps only the newest of this process's
 
     def start(self) -> None:
         self.link.start()
         self._status_task = asyncio.ensure_future(self._statuses())
+        self._token_task = asyncio.ensure_future(self._renew_tokens()) if self.token_lifetime else None
 
     async def stop(self) -> None:
         for handle in (self._retry, self._due):
             if handle is not None:
                 handle.cancel()
-        if self._status_task is not None:
-            self._status_task.cancel()
+        for task in (self._status_task, self._token_task):
+            if task is not None:
+                task.cancel()
         self._sub.dispose()
         self.engine.events.emit = self._emit
         for intent in INTENTS:
@@ -108,6 +116,8 @@ class FleetNode:
             if isinstance(probe, str):
                 asyncio.ensure_future(self.link.publish(t.pong(self.name), {
                     "id": probe, "t1": message.get("t1"), "t2": received, "t3": time.time()}, qos=0))
+        elif self.token_lifetime and topic == t.token(self.name):
+            self._on_token(message)
         elif topic == t.controller:
             online = message.get("online") is True
             if online != self._controller_online:
@@ -223,6 +233,28 @@ class FleetNode:
         finally:
             self._applying_remote = False
 
+    # ------------------------------------------------------------ client tokens
+
+    async def _renew_tokens(self) -> None:
+        assert self.token_lifetime is not None
+        while True:
+            await asyncio.sleep(max(1.0, self.token_lifetime / 2.0))
+            self._token_asked = uuid.uuid4().hex
+            while self._token_asked is not None:  # until the controller answers (it may be away)
+                await self.link.publish(self.topics.token_request, {"node": self.name, "id": self._token_asked})
+                await asyncio.sleep(2.0)
+
+    def _on_token(self, message: dict[str, Any]) -> None:
+        token = message.get("token")
+        if message.get("id") != self._token_asked or not isinstance(token, str) or not token:
+            return  # an answer to another request (the first one, made before the run)
+        self._token_asked = None
+        self.engine.session.set_api_key(token)
+        lifetime = message.get("lifetime")
+        if isinstance(lifetime, int) and lifetime > 0:
+            self.token_lifetime = lifetime
+        self._write("fleet.token", expires_at=str(message.get("expires_at")))
+
     # ------------------------------------------------------------ status
 
     def _on_record(self, record: dict[str, Any]) -> None:
@@ -269,12 +301,13 @@ def _plain(args: Any) -> list[Any]:
     return out
 
 
-async def attach_node(engine: Any, node: str, broker_url: str, say: Callable[[str], None]) -> FleetNode:
-    """Join the fleet on `broker_url` as `node` (the run has checked `node_problem`)."""
+async def attach_node(engine: Any, node: str, broker_url: str, say: Callable[[str], None],
+                      token_lifetime: int | None = None) -> FleetNode:
+    """Join the fleet on `broker_url` as `node` (the run has checked `fleet_problem`)."""
     from .broker import broker_from_url
 
     broker = broker_from_url(broker_url)
-    fleet = FleetNode(engine, node, broker, say)
+    fleet = FleetNode(engine, node, broker, say, token_lifetime)
     fleet.start()
     say(f"fleet: node {node} on {broker.label}, topics {fleet.topics.root}/")
     return fleet

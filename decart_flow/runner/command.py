@@ -40,6 +40,7 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         realtime=not getattr(args, "no_realtime", False),
         node=getattr(args, "node", None),
         broker=getattr(args, "broker", None),
+        fleet_token=bool(getattr(args, "fleet_token", False)),
     )
 
 
