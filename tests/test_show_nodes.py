@@ -53,3 +53,14 @@ def test_misspelt_key_suggests_nodes(tmp_path: Path):
 def test_each_mistake_is_one_line(tmp_path: Path, text: str, where: str, message: str):
     path = _show(tmp_path, text)
     assert _problems(path) == [f"{path}:{where}: {message}"]
+
+
+def test_a_python_show_names_its_nodes_too(tmp_path: Path):
+    path = tmp_path / "fleet_show.py"
+    path.write_text("from decart_flow import Show\n"
+                    "show = Show('Fleet', model='mirage', nodes={'stage': ['main']})\n")
+    assert load_show(path).nodes == {"stage": ("main",)}
+    path.write_text("from decart_flow import Show\n"
+                    "show = Show('Fleet', model='mirage', nodes={'stage': ['mian']})\n")
+    problems = _problems(path)
+    assert len(problems) == 1 and problems[0].startswith(f"{path}:2:") and "did you mean 'main'?" in problems[0]

@@ -229,6 +229,7 @@ class Show:
         resolution: str | None = None,
         speed: str | None = None,
         tz: str | None = None,
+        nodes: dict[str, list[str]] | None = None,
     ):
         self.where = _caller()
         w = self.where
@@ -238,7 +239,7 @@ class Show:
         if initial is not None:
             self._top.append(("initial", self._initial(initial, w)))
         for key, value in (("resolution", resolution), ("speed", speed), ("source", source), ("duration", duration),
-                           ("lookahead", lookahead), ("tz", tz)):
+                           ("lookahead", lookahead), ("tz", tz), ("nodes", nodes)):
             if value is not None:
                 self._top.append((key, _value(value, w)))
         if loop:
