@@ -51,16 +51,17 @@ cues:
 """
 
 
-def sends(path: Path) -> tuple[dict[float, float], dict[float, float], int]:
+def sends(path: Path) -> tuple[dict[float, float], dict[float, float], int, dict[float, float]]:
     """The beat in a node's journal: show time -> wall time it fired, show time -> wall time its
-    prompt went out (later than the firing when it waited for the previous prompt's ack), and how
-    many waited so."""
+    prompt went out (later than the firing when it waited for the previous prompt's ack), how
+    many waited so, and show time -> the node's own lateness (the engine's `lateness_ms`)."""
     fired: dict[float, float] = {}
     sent: dict[float, float] = {}
+    late: dict[float, float] = {}
     queued = 0
     intended = None
     if not path.exists():
-        return fired, sent, queued
+        return fired, sent, queued, late
     for line in path.read_text().splitlines():
         try:
             r = json.loads(line)
@@ -69,10 +70,11 @@ def sends(path: Path) -> tuple[dict[float, float], dict[float, float], int]:
         if r.get("event") == "cue.fire" and r.get("cue") == "beat":
             intended = r["intended_t"]
             fired.setdefault(intended, datetime.fromisoformat(r["ts"]).timestamp())
+            late.setdefault(intended, float(r.get("lateness_ms") or 0.0))
         elif r.get("event") == "action.send" and r.get("cue") == "beat" and intended is not None:
             sent.setdefault(intended, datetime.fromisoformat(r["ts"]).timestamp())
             queued += 1 if r.get("queued_ms") else 0
-    return fired, sent, queued
+    return fired, sent, queued, late
 
 
 async def measure(seconds: float, realtime: bool) -> dict[str, Any]:
@@ -119,7 +121,7 @@ async def measure(seconds: float, realtime: bool) -> dict[str, Any]:
                         p.kill()
                 controller.stop("done")
                 await playing
-            (fired_a, a, queued_a), (fired_b, b, queued_b) = sends(journals["a"]), sends(journals["b"])
+            (fired_a, a, queued_a, late_a), (fired_b, b, queued_b, late_b) = sends(journals["a"]), sends(journals["b"])
     shared = sorted(t for t in set(a) & set(b) if t >= 2.0)
     spread = [abs(a[t] - b[t]) * 1000.0 for t in shared]
     both_fired = sorted(t for t in set(fired_a) & set(fired_b) if t >= 2.0)
@@ -130,6 +132,9 @@ async def measure(seconds: float, realtime: bool) -> dict[str, Any]:
     return {
         "cues": len(shared), "expected": int(seconds / INTERVAL_S), "spread_ms": figures,
         "fire_spread_ms": summary(fire_spread), "queued_behind_ack": queued_a + queued_b,
+        # each node against its own timer: what of the spread is one node firing late
+        "lateness_ms": {"a": summary([v for t, v in late_a.items() if t >= 2.0]),
+                        "b": summary([v for t, v in late_b.items() if t >= 2.0])},
         "offset_ms": {"a": offset_a, "b": offset_b},
         "rtt_ms": {n: (offsets.get(n) or (None, None))[1] for n in ("a", "b")},
         "target_p95_ms": round(TARGET_MS + allowance, 2), "met": figures["p95"] <= TARGET_MS + allowance,
@@ -150,6 +155,8 @@ def main() -> int:
         ["send spread p50 / p95 / max", f"{s['p50']:.2f} / {s['p95']:.2f} / {s['max']:.2f} ms"],
         ["fire spread p50 / p95 / max", "{p50:.2f} / {p95:.2f} / {max:.2f} ms".format(**result["fire_spread_ms"])],
         ["sends that waited for an ack (both nodes)", result["queued_behind_ack"]],
+        *[[f"node {n} lateness p50 / p95 / max", "{p50:.2f} / {p95:.2f} / {max:.2f} ms".format(**result["lateness_ms"][n])]
+          for n in ("a", "b")],
         ["measured clock offset a / b", f"{result['offset_ms']['a']} / {result['offset_ms']['b']} ms"],
         ["target", f"p95 <= {result['target_p95_ms']} ms: {'met' if result['met'] else 'NOT met'}"],
         ["load (1 min) / steal", f"{result['load_1min']} / {result['steal']}"],
