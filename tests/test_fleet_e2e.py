@@ -203,6 +203,20 @@ def test_node_killed_broker_restarted_controller_lost_the_show_goes_on(tmp_path:
                      f"the second GO on {node.name}", node)
         fired = [wall(events(n.journal, "cue.fire", cue="timeline 2:00")[0]) for n in (a, b)]
         assert (max(fired) - min(fired)) * 1000.0 < 100.0
+
+        # all at once: no controller, the broker restarted (no retained clock), b restarted: b finds
+        # the show's clock in a's status and joins where a is
+        ctl.kill()
+        ctl.wait(10)
+        broker.stop()
+        b.kill()
+        broker.start()
+        wait_for(lambda: len(events(a.journal, "fleet.broker", state="connected")) >= 3, 15, "a to reconnect", a)
+        b.start()
+        wait_for(lambda: started(b), 40, "b to rejoin with no controller", b)
+        assert events(b.journal, "show.start")[0]["t"] > 120.0  # after the second GO, at 2:00 and on
+        wait_for(lambda: len(spread_ms(a.journal, b.journal)) >= 4, 20, "shared beats with no controller", a, b)
+        assert statistics.median(spread_ms(a.journal, b.journal)) < 15.0
     finally:
         for node in (a, b):
             node.stop()

@@ -63,8 +63,11 @@ class FleetNode:
         self._sub = engine.journal_events.subscribe(self._on_record)
         self.token_lifetime = token_lifetime
         self._token_asked: str | None = None
+        # Other nodes' statuses carry the clock they follow: with the controller away and the broker
+        # restarted (its retained clock lost), a restarting node still finds the show's clock there.
         self.link = Link(broker, self.id, [self.topics.clock, self.topics.event, self.topics.ping,
-                                           self.topics.controller] + ([self.topics.token(name)] if token_lifetime else []),
+                                           self.topics.controller, self.topics.nodes]
+                         + ([self.topics.token(name)] if token_lifetime else []),
                          self._on_message, on_connect=self._on_connect, on_state=self._on_link,
                          will=(self.topics.status(name), {"online": False, "node": name}))
         self._status_task: asyncio.Task[None] | None = None
@@ -116,6 +119,11 @@ class FleetNode:
             if isinstance(probe, str):
                 asyncio.ensure_future(self.link.publish(t.pong(self.name), {
                     "id": probe, "t1": message.get("t1"), "t2": received, "t3": time.time()}, qos=0))
+        elif topic.endswith("/status") and t.node_of(topic) not in (None, self.name):
+            if message.get("online") is True and isinstance(message.get("clock"), dict):
+                clock = FleetClock.from_wire(message["clock"])
+                if clock is not None and clock.state != WAITING:
+                    self._on_clock(clock)
         elif self.token_lifetime and topic == t.token(self.name):
             self._on_token(message)
         elif topic == t.controller:
