@@ -29,7 +29,8 @@ from .clock import PAUSED, RUNNING, WAITING, FleetClock, Topics
 log = logging.getLogger(__name__)
 
 SHOW_WIDE = ("key", "osc", "http", "midi")  # events that apply to the whole show (not `state`, `after`)
-SEEK_TOLERANCE_S = 0.05  # a node further than this from the controller's clock jumps to it
+SEEK_TOLERANCE_S = 0.05  # a node further than this from the controller's clock seeks to it (catch-up, re-plan)
+ALIGN_S = 0.0005  # closer than the seek tolerance but further than this: the show clock is moved, nothing re-planned
 STATUS_EVERY_S = 1.0
 INTENTS = ("go_next", "go_back", "pause", "resume")
 
@@ -193,10 +194,25 @@ class FleetNode:
                 if abs(sc.t - t) > SEEK_TOLERANCE_S:
                     engine.seek(t)
                 self._local["resume"]()
-            elif abs(sc.t - t) > SEEK_TOLERANCE_S:
-                engine.seek(t)
+            self.align()
         self._write("fleet.clock", state=clock.state, seq=clock.seq, go=clock.go)
         self._dirty.set()
+
+    def align(self) -> None:
+        """Hold the show clock to the fleet's: a change applied by a timer that woke late, or this
+        machine's monotonic clock drifting from its NTP-disciplined wall clock, would otherwise leave
+        this node that much off for the rest of the show. Timers stay in show time: a small move
+        drops none (a forward one fires what it passed at once)."""
+        clock, sc = self.clock, self.engine.show_clock
+        if clock is None or clock.state != RUNNING or not sc.started or sc.paused:
+            return
+        t = clock.show_t(time.time())
+        assert t is not None
+        off = sc.t - t
+        if abs(off) > SEEK_TOLERANCE_S:
+            self.engine.seek(t)
+        elif abs(off) > ALIGN_S:
+            sc.jump(t)
 
     def _retried(self) -> None:
         self._retry = None
@@ -294,6 +310,7 @@ class FleetNode:
             except asyncio.TimeoutError:
                 pass
             self._dirty.clear()
+            self.align()
             await self._publish_status()
             await asyncio.sleep(0.1)  # at most ten a second
 
