@@ -6,6 +6,7 @@ Both tests take a minute or more: nodes start, are killed and restarted, the bro
 
 from __future__ import annotations
 
+import signal
 import statistics
 import time
 from pathlib import Path
@@ -163,6 +164,14 @@ def test_node_killed_broker_restarted_controller_lost_the_show_goes_on(tmp_path:
         assert events(b.journal, "show.start")[0]["t"] > 1.0
         wait_for(lambda: len(spread_ms(a.journal, b.journal)) >= 4, 20, "shared beats after b's restart", a, b)
         assert statistics.median(spread_ms(a.journal, b.journal)) < 15.0
+        # a node that hangs (its connection open, silent): gone within 2 s too, and back when it wakes
+        online_lines = said("node=b online=True")
+        b.proc.send_signal(signal.SIGSTOP)
+        stopped = time.monotonic()
+        wait_for(lambda: said("node=b online=False connection=silent"), 5, "the controller to see b silent")
+        assert time.monotonic() - stopped < 2.0
+        b.proc.send_signal(signal.SIGCONT)
+        wait_for(lambda: said("node=b online=True") > online_lines, 15, "b back after it woke", b)
 
         # the broker restarted (retained messages lost): the nodes play on, reconnect, converge
         broker.stop()

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 START_LEAD_S = 0.3  # show time 0 is this far ahead of the start message, so every node starts together
 ADOPT_S = 1.0  # after connecting, listen this long for a clock to adopt before starting a fresh show
 PING_EVERY_S = 1.0
+SILENT_S = 1.5  # a node that sent no status for this long is gone (hung, or its network is): nodes send 2 a second
 OFFSET_SAMPLES = 10
 
 
@@ -50,6 +51,7 @@ class NodeView:
     rtt_ms: float | None = None
     samples: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=OFFSET_SAMPLES))
     sender: tuple[str, int] | None = None  # (node process id, its last status number)
+    heard: float = 0.0  # time.monotonic() of its last status
 
 
 Record = dict[str, Any]
@@ -90,11 +92,12 @@ class Controller:
                          self._on_message, on_connect=self._on_connect, on_state=self._on_link,
                          will=(self.topics.controller, {"online": False}))
         self.link.start()
-        ticker = asyncio.ensure_future(self._tick())
+        ticker, watch = asyncio.ensure_future(self._tick()), asyncio.ensure_future(self._watch())
         try:
             return await self._stop
         finally:
             ticker.cancel()
+            watch.cancel()
             await self.link.stop(last=(self.topics.controller, {"online": False}))
             if self.minter is not None:
                 await self.minter.close()
@@ -119,6 +122,17 @@ class Controller:
             await self._ping()
             await self._maybe_end()
             await asyncio.sleep(PING_EVERY_S if self.clock.state != WAITING else 0.1)
+
+    async def _watch(self) -> None:
+        """The last will tells at once when a node's process or connection dies; a node that hangs, or
+        whose network goes silent, the broker notices only after its keepalive: this does it sooner."""
+        while True:
+            await asyncio.sleep(0.1)
+            now = time.monotonic()
+            for view in self.nodes.values():
+                if view.online and now - view.heard > SILENT_S:
+                    view.online, view.connection = False, "silent"
+                    self._record("fleet.node", node=view.name, online=False, connection="silent")
 
     def _maybe_start(self) -> None:
         expected = [v for v in self.nodes.values() if v.expected]
@@ -273,6 +287,7 @@ class Controller:
             view.sender = (sender, n)
         before = (view.online, view.connection, view.last_cue)
         view.online = online
+        view.heard = time.monotonic()
         if online:
             view.connection = str(message.get("connection", "-"))
             view.sessions = tuple(str(s) for s in message.get("sessions") or ())

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 SHOW_WIDE = ("key", "osc", "http", "midi")  # events that apply to the whole show (not `state`, `after`)
 SEEK_TOLERANCE_S = 0.05  # a node further than this from the controller's clock seeks to it (catch-up, re-plan)
 ALIGN_S = 0.0005  # closer than the seek tolerance but further than this: the show clock is moved, nothing re-planned
-STATUS_EVERY_S = 1.0
+STATUS_EVERY_S = 0.5  # the controller takes a node that says nothing for 1.5 s as gone
 INTENTS = ("go_next", "go_back", "pause", "resume")
 
 
