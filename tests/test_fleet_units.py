@@ -77,6 +77,7 @@ def test_broker_url_credentials_only_from_the_environment():
 def test_node_and_broker_are_checked_against_the_show():
     show = ShowModel("S", "mirage", nodes={"stage": ("main",), "foyer": ("main",)})
     assert fleet_problem(show, None, None) is None
+    assert "goes with --node" in fleet_problem(show, None, None, token=True)  # type: ignore[operator]
     assert fleet_problem(show, "stage", "mqtt://127.0.0.1:1883") is None
     assert "go together" in fleet_problem(show, "stage", None)  # type: ignore[operator]
     assert fleet_problem(show, "stag", "mqtt://h") == (

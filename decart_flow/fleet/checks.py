@@ -9,10 +9,10 @@ from ..show.model import ShowModel
 from ..show.problems import did_you_mean
 
 
-def fleet_problem(show: ShowModel, node: str | None, broker: str | None) -> str | None:
-    """Why `--node`/`--broker` cannot run this show, or None."""
+def fleet_problem(show: ShowModel, node: str | None, broker: str | None, token: bool = False) -> str | None:
+    """Why `--node`/`--broker` (`--fleet-token`) cannot run this show, or None."""
     if node is None and broker is None:
-        return None
+        return "--fleet-token goes with --node NAME --broker mqtt://HOST:PORT" if token else None
     if node is None or broker is None:
         return "--node and --broker go together: run SHOW --node NAME --broker mqtt://HOST:PORT"
     if not show.nodes:

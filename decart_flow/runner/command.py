@@ -53,7 +53,8 @@ def run_command(args: argparse.Namespace) -> int:
         return 2
     from ..fleet.checks import fleet_problem
 
-    problem = fleet_problem(show, getattr(args, "node", None), getattr(args, "broker", None))
+    problem = fleet_problem(show, getattr(args, "node", None), getattr(args, "broker", None),
+                            bool(getattr(args, "fleet_token", False)))
     if problem:
         print(problem, file=sys.stderr)
         return 2
