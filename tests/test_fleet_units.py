@@ -105,3 +105,12 @@ def test_fleet_command_says_in_one_line_what_is_wrong(tmp_path, capsys, monkeypa
         assert main(["fleet", *args]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and says in err[0], err
+
+
+def test_a_looping_show_folds_the_fleet_clock_into_its_period():
+    from decart_flow.fleet.clock import apart, fold
+
+    assert fold(125.0, 60.0) == pytest.approx(5.0) and fold(125.0, None) == 125.0 and fold(-0.3, 60.0) == -0.3
+    assert apart(59.99, 0.01, 60.0) == pytest.approx(-0.02)  # just before the end vs just after: 20 ms, not 60 s
+    assert apart(0.01, 59.99, 60.0) == pytest.approx(0.02)
+    assert apart(10.0, 7.0, None) == 3.0

@@ -85,6 +85,20 @@ class FleetClock:
         return clock
 
 
+def fold(t: float, period: float | None) -> float:
+    """Show time in a looping show (`loop: true`, `duration` the period): the fleet's clock runs on,
+    each node's timeline starts over at every period."""
+    return t % period if period and t >= 0 else t
+
+
+def apart(a: float, b: float, period: float | None) -> float:
+    """a - b, the short way round the loop in a looping show."""
+    d = a - b
+    if period:
+        d = (d + period / 2) % period - period / 2
+    return d
+
+
 def next_go(entry_times: Sequence[float], t: float, last_go: int | None) -> int | None:
     """The timeline entry GO fires next: the first not yet reached at show time `t`, and after the
     last one a GO fired; None when the timeline is done."""

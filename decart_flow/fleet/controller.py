@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from ..show.model import ShowModel
 from .broker import Broker, Link
-from .clock import PAUSED, RUNNING, WAITING, FleetClock, Topics, next_go
+from .clock import PAUSED, RUNNING, WAITING, FleetClock, Topics, fold, next_go
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,8 @@ class Controller:
 
     @property
     def t(self) -> float | None:
-        return self.clock.show_t(time.time())
+        t = self.clock.show_t(time.time())
+        return fold(t, self.show.duration if self.show.loop else None) if t is not None else None
 
     # ------------------------------------------------------------ intents (TUI, keys, node requests)
 

@@ -24,7 +24,7 @@ from collections import deque
 from typing import Any, Callable
 
 from .broker import Broker, FleetError, Link
-from .clock import PAUSED, RUNNING, WAITING, FleetClock, Topics
+from .clock import PAUSED, RUNNING, WAITING, FleetClock, Topics, apart, fold
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,8 @@ class FleetNode:
         self.name = name
         self.sessions = list((engine.show.nodes or {}).get(name, ("main",)))
         self.topics = Topics(engine.show.name)
+        show = engine.show
+        self.period = show.duration if show.loop and show.duration else None  # a looping show's
         self.say = say
         self.loop = asyncio.get_running_loop()
         self.id = f"node:{name}:{uuid.uuid4().hex[:8]}"
@@ -151,6 +153,7 @@ class FleetNode:
         sc = engine.show_clock
         if not sc.started:
             t = clock.show_t(time.time())
+            t = fold(t, self.period) if t is not None else None
             show = engine.show
             if t is not None and show.duration is not None and not show.loop and t >= show.duration:
                 return  # a show that is over (a retained clock of an earlier run): wait for a new one
@@ -185,13 +188,15 @@ class FleetNode:
                 engine.go_to(clock.go_index)
         if clock.state == PAUSED:
             self._local["pause"]()
-            if abs(sc.t - clock.t) > SEEK_TOLERANCE_S:
-                engine.seek(clock.t)
+            t = fold(clock.t, self.period)
+            if abs(apart(sc.t, t, self.period)) > SEEK_TOLERANCE_S:
+                engine.seek(t)
         elif clock.state == RUNNING:
             t = clock.show_t(time.time())
             assert t is not None
+            t = fold(t, self.period)
             if sc.paused:
-                if abs(sc.t - t) > SEEK_TOLERANCE_S:
+                if abs(apart(sc.t, t, self.period)) > SEEK_TOLERANCE_S:
                     engine.seek(t)
                 self._local["resume"]()
             self.align()
@@ -208,11 +213,11 @@ class FleetNode:
             return
         t = clock.show_t(time.time())
         assert t is not None
-        off = sc.t - t
+        off = apart(sc.t, fold(t, self.period), self.period)
         if abs(off) > SEEK_TOLERANCE_S:
-            self.engine.seek(t)
+            self.engine.seek(fold(t, self.period))
         elif abs(off) > ALIGN_S:
-            sc.jump(t)
+            sc.jump(sc.t - off)  # by the offset: across a loop's end, not back over the whole period
 
     def _retried(self) -> None:
         self._retry = None
