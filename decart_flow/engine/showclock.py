@@ -103,6 +103,23 @@ class ShowClock:
         self._epoch += 1
         self._arm()
 
+    def shift(self, seconds: float) -> None:
+        """Move show time on by `seconds` (back when negative) without reading the clock, so the time
+        this call takes is not added to the move: a fleet node corrects its show clock by the offset
+        it measured against the fleet's. Relative timers keep their remaining time, as with `jump`."""
+        if not self.started:
+            return
+        if self.paused:
+            self._paused_t += seconds
+        else:
+            self._origin -= seconds
+        for timer in self._heap:
+            if timer[4]:  # relative
+                timer[0] += seconds
+        heapq.heapify(self._heap)
+        self._epoch += 1
+        self._arm()
+
     def call_at(self, t: float, cb: Callable[[], float | None], prio: int = 1, relative: bool = False,
                 again: bool = False) -> ShowTimer:
         """Call `cb` at show time `t`. With `again`, a time `cb` returns sets the timer once more, for
