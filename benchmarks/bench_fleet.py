@@ -126,12 +126,16 @@ async def measure(seconds: float, realtime: bool) -> dict[str, Any]:
     spread = [abs(a[t] - b[t]) * 1000.0 for t in shared]
     both_fired = sorted(t for t in set(fired_a) & set(fired_b) if t >= 2.0)
     fire_spread = [abs(fired_a[t] - fired_b[t]) * 1000.0 for t in both_fired]
+    # where each node's show clock put the cue (its firing less its own lateness): the clocks alone
+    clocks = [abs((fired_a[t] - late_a[t] / 1000.0) - (fired_b[t] - late_b[t] / 1000.0)) * 1000.0
+              for t in both_fired if t in late_a and t in late_b]
     offset_a, offset_b = (offsets.get("a") or (None, None))[0], (offsets.get("b") or (None, None))[0]
     allowance = abs((offset_a or 0.0) - (offset_b or 0.0))
     figures = summary(spread)
     return {
         "cues": len(shared), "expected": int(seconds / INTERVAL_S), "spread_ms": figures,
         "fire_spread_ms": summary(fire_spread), "queued_behind_ack": queued_a + queued_b,
+        "clock_spread_ms": summary(clocks),
         # each node against its own timer: what of the spread is one node firing late
         "lateness_ms": {"a": summary([v for t, v in late_a.items() if t >= 2.0]),
                         "b": summary([v for t, v in late_b.items() if t >= 2.0])},
@@ -155,6 +159,7 @@ def main() -> int:
         ["send spread p50 / p95 / max", f"{s['p50']:.2f} / {s['p95']:.2f} / {s['max']:.2f} ms"],
         ["fire spread p50 / p95 / max", "{p50:.2f} / {p95:.2f} / {max:.2f} ms".format(**result["fire_spread_ms"])],
         ["sends that waited for an ack (both nodes)", result["queued_behind_ack"]],
+        ["the two show clocks apart, p50 / p95 / max", "{p50:.2f} / {p95:.2f} / {max:.2f} ms".format(**result["clock_spread_ms"])],
         *[[f"node {n} lateness p50 / p95 / max", "{p50:.2f} / {p95:.2f} / {max:.2f} ms".format(**result["lateness_ms"][n])]
           for n in ("a", "b")],
         ["measured clock offset a / b", f"{result['offset_ms']['a']} / {result['offset_ms']['b']} ms"],

@@ -227,8 +227,8 @@ def rows_sdk(r: dict[str, Any]) -> list[Row]:
 def rows_fleet(r: dict[str, Any]) -> list[Row]:
     s, o = r["spread_ms"], r["offset_ms"]
     offsets = " / ".join("-" if o[n] is None else f"{o[n]:+.2f}" for n in ("a", "b"))
-    f = r.get("fire_spread_ms") or {}
-    fired = f" (firing: {f['p50']:.2f} / {f['p95']:.2f} / {f['max']:.2f} ms" if f else " ("
+    c = r.get("clock_spread_ms") or {}
+    fired = f" (the two show clocks apart: {c['p50']:.2f} / {c['p95']:.2f} / {c['max']:.2f} ms" if c else " ("
     return [["10 fleet: the same cue's send time across two nodes, p50 / p95 / max",
              f"{s['p50']:.2f} / {s['p95']:.2f} / {s['max']:.2f} ms{fired}; {r['cues']} cues, "
              f"{r.get('queued_behind_ack', 0)} sends waited for an ack; measured offsets {offsets} ms)",

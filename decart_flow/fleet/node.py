@@ -211,13 +211,28 @@ class FleetNode:
         clock, sc = self.clock, self.engine.show_clock
         if clock is None or clock.state != RUNNING or not sc.started or sc.paused:
             return
-        t = clock.show_t(time.time())
-        assert t is not None
-        off = apart(sc.t, fold(t, self.period), self.period)
+        mine, theirs = self._both_now(clock)
+        off = apart(mine, theirs, self.period)
         if abs(off) > SEEK_TOLERANCE_S:
-            self.engine.seek(fold(t, self.period))
+            self.engine.seek(theirs)
         elif abs(off) > ALIGN_S:
-            sc.jump(sc.t - off)  # by the offset: across a loop's end, not back over the whole period
+            sc.shift(-off)  # by the offset: across a loop's end, not back over the whole period
+
+    def _both_now(self, clock: FleetClock) -> tuple[float, float]:
+        """(this node's show time, the fleet's) at one instant: the pair of readings of the loop's
+        monotonic clock and the wall clock least far apart of three, so a preemption between them
+        is not taken for an offset."""
+        now, best = self.loop.time, None
+        for _ in range(3):
+            m1, wall, m2 = now(), time.time(), now()
+            if best is None or m2 - m1 < best[0]:
+                best = (m2 - m1, (m1 + m2) / 2.0, wall)
+            if m2 - m1 < 0.0002:
+                break
+        assert best is not None
+        theirs = clock.show_t(best[2])
+        assert theirs is not None
+        return best[1] - self.engine.show_clock.mono_of(0.0), fold(theirs, self.period)
 
     def _retried(self) -> None:
         self._retry = None
