@@ -114,14 +114,18 @@ class Controller:
         self._owner = True
         if self._new and self._seen_seq:  # newer than anything a node follows, so every node takes it
             self.clock = FleetClock(seq=self._seen_seq)
-        if self.clock.state != WAITING:
+        if self.clock.state != WAITING:  # back on the broker too: it may have it from a node only
             self._record("fleet.adopt", seq=self.clock.seq, state=self.clock.state)
+            await self._publish(self.topics.clock, self.clock.to_wire(), retain=True)
+        pinged = 0.0
         while True:
             if self.clock.state == WAITING:
                 self._maybe_start()
-            await self._ping()
+            if time.monotonic() - pinged >= PING_EVERY_S:
+                pinged = time.monotonic()
+                await self._ping()
             await self._maybe_end()
-            await asyncio.sleep(PING_EVERY_S if self.clock.state != WAITING else 0.1)
+            await asyncio.sleep(0.1)
 
     async def _watch(self) -> None:
         """The last will tells at once when a node's process or connection dies; a node that hangs, or
