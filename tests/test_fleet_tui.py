@@ -47,9 +47,17 @@ async def test_the_table_shows_nodes_and_keys_drive_the_fleet(tmp_path: Path):
             listener = asyncio.ensure_future(listen())
             async with app.run_test() as pilot:
                 table = app.query_one("#nodes")
-                await node.publish(topics.status("stage"), json.dumps({
-                    "online": True, "node": "stage", "sessions": ["main"], "connection": "generating", "t": 0.0,
-                    "last_cue": "beat", "billed_s": 12.0, "id": "n1", "n": 1}), qos=1, retain=True)
+
+                async def statuses() -> None:  # twice a second, as a node does (else it is "silent")
+                    n = 0
+                    while True:
+                        n += 1
+                        await node.publish(topics.status("stage"), json.dumps({
+                            "online": True, "node": "stage", "sessions": ["main"], "connection": "generating",
+                            "t": 0.0, "last_cue": "beat", "billed_s": 12.0, "id": "n1", "n": n}), qos=1, retain=True)
+                        await asyncio.sleep(0.5)
+
+                speaking = asyncio.ensure_future(statuses())
                 await _until(lambda: app.controller.clock.state == "running", pilot)  # every node generates
                 await pilot.pause(0.3)
                 row = [str(cell) for cell in table.get_row("stage")]
@@ -63,6 +71,7 @@ async def test_the_table_shows_nodes_and_keys_drive_the_fleet(tmp_path: Path):
                 await pilot.press("x")  # the show's `on: key x` cue: an event for every node
                 await _until(lambda: any(t == topics.event and m.get("arg") == "x" for t, m in heard), pilot)
 
+                speaking.cancel()
                 await node.publish(topics.status("stage"), json.dumps({"online": False, "node": "stage"}),
                                    qos=1, retain=True)
                 await _until(lambda: not app.controller.nodes["stage"].online, pilot)
