@@ -54,14 +54,16 @@ async def test_the_table_shows_nodes_and_keys_drive_the_fleet(tmp_path: Path):
                         n += 1
                         await node.publish(topics.status("stage"), json.dumps({
                             "online": True, "node": "stage", "sessions": ["main"], "connection": "generating",
-                            "t": 0.0, "last_cue": "beat", "billed_s": 12.0, "id": "n1", "n": n}), qos=1, retain=True)
+                            "t": 0.0, "last_cue": "beat", "billed_s": 12.0, "id": "n1", "n": n,
+                            "show": "0123456789ab"}), qos=1, retain=True)  # not this file's digest
                         await asyncio.sleep(0.5)
 
                 speaking = asyncio.ensure_future(statuses())
                 await _until(lambda: app.controller.clock.state == "running", pilot)  # every node generates
                 await pilot.pause(0.3)
                 row = [str(cell) for cell in table.get_row("stage")]
-                assert row[:4] == ["stage", "online", "generating", "main"] and row[5] == "beat" and row[7] == "12 s"
+                assert row[:4] == ["stage", "online, other show file", "generating", "main"]
+                assert row[5] == "beat" and row[7] == "12 s"
                 assert "RUNNING" in str(app.query_one("#clock").render())
 
                 await pilot.press("g")

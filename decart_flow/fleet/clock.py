@@ -85,6 +85,16 @@ class FleetClock:
         return clock
 
 
+def show_digest(show: Any) -> str | None:
+    """A short digest of the show file, so the controller can tell a node that plays another version."""
+    import hashlib
+
+    try:
+        return hashlib.sha256(show.path.read_bytes()).hexdigest()[:12] if show.path is not None else None
+    except OSError:
+        return None
+
+
 def fold(t: float, period: float | None) -> float:
     """Show time in a looping show (`loop: true`, `duration` the period): the fleet's clock runs on,
     each node's timeline starts over at every period."""

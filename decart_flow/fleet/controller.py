@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from ..show.model import ShowModel
 from .broker import Broker, Link
-from .clock import PAUSED, RUNNING, WAITING, FleetClock, Topics, fold, next_go
+from .clock import PAUSED, RUNNING, WAITING, FleetClock, Topics, fold, next_go, show_digest
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ class NodeView:
     rtt_ms: float | None = None
     samples: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=OFFSET_SAMPLES))
     sender: tuple[str, int] | None = None  # (node process id, its last status number)
+    other_show: bool = False  # it plays another version of the show file than the controller's
     heard: float = 0.0  # time.monotonic() of its last status
 
 
@@ -73,6 +74,7 @@ class Controller:
         self.id = f"controller:{uuid.uuid4().hex[:8]}"
         self.changed: list[Callable[[], None]] = []  # the TUI listens
         self._times = [e.t for e in show.timeline]
+        self.digest = show_digest(show)
         self._pings: dict[str, float] = {}
         self._owner = False  # after the adoption window: this controller decides
         self._new = new
@@ -300,6 +302,10 @@ class Controller:
             view.paused = bool(message.get("paused"))
             view.last_cue = message.get("last_cue") if isinstance(message.get("last_cue"), str) else None
             view.billed_s = _num(message.get("billed_s")) or 0.0
+            other = isinstance(message.get("show"), str) and self.digest is not None and message["show"] != self.digest
+            if other and not view.other_show:
+                self._record("fleet.node", node=name, note="plays another version of the show file than this controller")
+            view.other_show = other
             if isinstance(message.get("clock"), dict):
                 self._adopt(FleetClock.from_wire(message["clock"]), f"node {name}")
         else:

@@ -24,7 +24,7 @@ from collections import deque
 from typing import Any, Callable
 
 from .broker import Broker, FleetError, Link
-from .clock import PAUSED, RUNNING, WAITING, FleetClock, Topics, apart, fold
+from .clock import PAUSED, RUNNING, WAITING, FleetClock, Topics, apart, fold, show_digest
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ class FleetNode:
         self.topics = Topics(engine.show.name)
         show = engine.show
         self.period = show.duration if show.loop and show.duration else None  # a looping show's
+        self.digest = show_digest(show)
         self.say = say
         self.loop = asyncio.get_running_loop()
         self.id = f"node:{name}:{uuid.uuid4().hex[:8]}"
@@ -314,7 +315,7 @@ class FleetNode:
             "ended": state.ended, "last_cue": last.cue if last else None,
             "last_cue_t": round(last.t, 3) if last else None, "billed_s": state.billed_s,
             "clock": self.clock.to_wire() if self.clock is not None else None, "wall": time.time(),
-            "pid": os.getpid(), "id": self.id, "n": self._n,
+            "pid": os.getpid(), "id": self.id, "n": self._n, "show": self.digest,
         }
 
     async def _publish_status(self) -> None:

@@ -35,7 +35,8 @@ def _clock_line(controller: Controller) -> str:
 
 def node_row(view: Any, now_t: float | None) -> tuple[Any, ...]:
     """One node as the table shows it (plain values; tests read them)."""
-    presence = Text("online", style="green") if view.online else Text("GONE", style="bold red")
+    presence = Text("GONE", style="bold red") if not view.online else \
+        Text("online, other show file", style="bold yellow") if view.other_show else Text("online", style="green")
     offset = "-" if view.offset_ms is None else f"{view.offset_ms:+.1f} ms (rtt {view.rtt_ms:.1f})"
     return (view.name, presence, view.connection, ", ".join(view.sessions) or "-",
             fmt_t(view.t) if view.t is not None else "-", view.last_cue or "-", offset, f"{view.billed_s:.0f} s")
