@@ -27,21 +27,29 @@ def service() -> Iterator[ServiceProcess]:
         yield svc
 
 
-def beats(path: Path) -> dict[float, float]:
-    """The beat cue's sends: show time it was for -> wall time it went out."""
-    fired: dict[float, float] = {}
-    intended = None
+def beats(path: Path) -> dict[float, tuple[float, float]]:
+    """The beat cue's sends: show time it was for -> (wall time it went out, the node's own lateness in s)."""
+    fired: dict[float, tuple[float, float]] = {}
+    intended, late = None, 0.0
     for r in journal(path):
         if r["event"] == "cue.fire" and r.get("cue") == "beat":
-            intended = r["intended_t"]
+            intended, late = r["intended_t"], float(r.get("lateness_ms") or 0.0) / 1000.0
         if r["event"] == "action.send" and r.get("cue") == "beat" and intended is not None:
-            fired.setdefault(intended, wall(r))
+            fired.setdefault(intended, (wall(r), late))
     return fired
 
 
 def spread_ms(a: Path, b: Path) -> list[float]:
+    """How far apart the two nodes' show clocks put each shared beat: its send time less the node's
+    own lateness (a node's timer waking late on a loaded machine is load; the clocks are the fleet's)."""
     x, y = beats(a), beats(b)
-    return [abs(x[t] - y[t]) * 1000.0 for t in sorted(set(x) & set(y))]
+    return [abs((x[t][0] - x[t][1]) - (y[t][0] - y[t][1])) * 1000.0 for t in sorted(set(x) & set(y))]
+
+
+def sent_apart_ms(a: Path, b: Path) -> list[float]:
+    """How far apart the two nodes sent each shared beat, lateness and all."""
+    x, y = beats(a), beats(b)
+    return [abs(x[t][0] - y[t][0]) * 1000.0 for t in sorted(set(x) & set(y))]
 
 
 def started(node: Node) -> bool:
@@ -66,7 +74,8 @@ def test_two_nodes_fire_together_events_go_pause_and_a_late_joiner(tmp_path: Pat
             # the same cue leaves both nodes together: no message per cue, one clock
             wait_for(lambda: len(spread_ms(a.journal, b.journal)) >= 8, 20, "8 shared beats", a, b)
             spreads = spread_ms(a.journal, b.journal)
-            assert statistics.median(spreads) < 15.0, spreads
+            assert statistics.median(spreads) < 5.0, spreads
+            assert statistics.median(sent_apart_ms(a.journal, b.journal)) < 100.0  # even on a loaded machine
 
             # a late joiner computes the same show time and catches up
             late.start()
@@ -76,7 +85,7 @@ def test_two_nodes_fire_together_events_go_pause_and_a_late_joiner(tmp_path: Pat
             caught = events(late.journal, "catch_up", reason="start")[0]
             assert [c["cue"] for c in caught["applied"]] == ["beat"]
             wait_for(lambda: len(spread_ms(a.journal, late.journal)) >= 4, 20, "shared beats with the late node", late)
-            assert statistics.median(spread_ms(a.journal, late.journal)) < 15.0
+            assert statistics.median(spread_ms(a.journal, late.journal)) < 5.0
 
             # an event cue taken at one node (OSC at a) applies on every node
             from pythonosc.udp_client import SimpleUDPClient
@@ -108,11 +117,12 @@ def test_two_nodes_fire_together_events_go_pause_and_a_late_joiner(tmp_path: Pat
             wait_for(lambda: all(events(n.journal, "show.resume") for n in (a, b, late)), 10, "resume everywhere")
             before = len(spread_ms(a.journal, b.journal))
             wait_for(lambda: len(spread_ms(a.journal, b.journal)) >= before + 4, 10, "beats after resume", a, b)
-            assert statistics.median(spread_ms(a.journal, b.journal)[before:]) < 15.0
+            assert statistics.median(spread_ms(a.journal, b.journal)[before:]) < 5.0
 
-            # the controller measured every node's clock offset (one machine: near zero)
-            offsets = {n: v.offset_ms for n, v in ctl.controller.nodes.items()}
-            assert all(o is not None and abs(o) < 10.0 for o in offsets.values()), offsets
+            # the controller measured every node's clock offset: on one machine the true offset is 0, and
+            # a request/response measure is right to within half its round trip
+            offsets = {n: (v.offset_ms, v.rtt_ms) for n, v in ctl.controller.nodes.items()}
+            assert all(o is not None and abs(o) <= rtt / 2 + 0.5 for o, rtt in offsets.values()), offsets
         finally:
             for node in (a, b, late):
                 node.stop()
@@ -163,7 +173,7 @@ def test_node_killed_broker_restarted_controller_lost_the_show_goes_on(tmp_path:
         wait_for(lambda: started(b), 40, "b to rejoin", b)
         assert events(b.journal, "show.start")[0]["t"] > 1.0
         wait_for(lambda: len(spread_ms(a.journal, b.journal)) >= 4, 20, "shared beats after b's restart", a, b)
-        assert statistics.median(spread_ms(a.journal, b.journal)) < 15.0
+        assert statistics.median(spread_ms(a.journal, b.journal)) < 5.0
         # a node that hangs (its connection open, silent): gone within 2 s too, and back when it wakes
         online_lines = said("node=b online=True")
         b.proc.send_signal(signal.SIGSTOP)
@@ -178,7 +188,7 @@ def test_node_killed_broker_restarted_controller_lost_the_show_goes_on(tmp_path:
         lost_at = time.time()
         wait_for(lambda: events(a.journal, "fleet.broker", state="lost"), 10, "a to notice the broker gone", a)
         time.sleep(2.0)
-        assert any(t > lost_at + 1.0 for t in beats(a.journal).values())  # a kept firing with no broker
+        assert any(t > lost_at + 1.0 for t, _ in beats(a.journal).values())  # a kept firing with no broker
         broker.start()
         for node in (a, b):
             wait_for(lambda node=node: len(events(node.journal, "fleet.broker", state="connected")) >= 2, 15,
@@ -200,7 +210,7 @@ def test_node_killed_broker_restarted_controller_lost_the_show_goes_on(tmp_path:
                      f"{node.name} to see the controller gone", node)
         gone_at = time.time()
         time.sleep(1.5)
-        assert all(any(t > gone_at + 0.5 for t in beats(n.journal).values()) for n in (a, b))
+        assert all(any(t > gone_at + 0.5 for t, _ in beats(n.journal).values()) for n in (a, b))
         # a new controller adopts the running show (no restart), and GO goes on from where it was
         ctl = controller()
         wait_for(lambda: said("fleet.adopt"), 15, "the new controller to adopt the clock")
@@ -225,7 +235,7 @@ def test_node_killed_broker_restarted_controller_lost_the_show_goes_on(tmp_path:
         wait_for(lambda: started(b), 40, "b to rejoin with no controller", b)
         assert events(b.journal, "show.start")[0]["t"] > 120.0  # after the second GO, at 2:00 and on
         wait_for(lambda: len(spread_ms(a.journal, b.journal)) >= 4, 20, "shared beats with no controller", a, b)
-        assert statistics.median(spread_ms(a.journal, b.journal)) < 15.0
+        assert statistics.median(spread_ms(a.journal, b.journal)) < 5.0
     finally:
         for node in (a, b):
             node.stop()
