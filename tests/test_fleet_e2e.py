@@ -211,6 +211,10 @@ def test_node_killed_broker_restarted_controller_lost_the_show_goes_on(tmp_path:
         gone_at = time.time()
         time.sleep(1.5)
         assert all(any(t > gone_at + 0.5 for t, _ in beats(n.journal).values()) for n in (a, b))
+        # with no controller a GO asked at a node is refused: the clock is the fleet's
+        go.send_message("/go", [])
+        wait_for(lambda: events(a.journal, "fleet.request", op="go_next", taken=False), 5, "a to refuse the GO", a)
+        assert not events(a.journal, "cue.fire", cue="timeline 2:00")
         # a new controller adopts the running show (no restart), and GO goes on from where it was
         ctl = controller()
         wait_for(lambda: said("fleet.adopt"), 15, "the new controller to adopt the clock")

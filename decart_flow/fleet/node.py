@@ -5,7 +5,7 @@ it starts, pauses, resumes and jumps as the controller's retained clock says (`c
 between those messages it runs on its own, so cues fire on every node at the same wall time with
 no message per cue, and a node whose controller went away plays on. What the node's operator asks
 (GO, pause, resume: keys, OSC, HTTP, a cue's `go:`) goes to the controller as a request and comes
-back to every node as the clock; without a controller it applies here only. Event cues' events
+back to every node as the clock; without a controller it is refused (journaled). Event cues' events
 (keys, OSC, HTTP, MIDI) are published and applied on every node.
 
 The node says who it is and how it plays in a retained status message (connection, show time,
@@ -241,8 +241,13 @@ class FleetNode:
 
     def _request(self, intent: str) -> bool:
         """An operator's GO, pause or resume: the controller decides, every node follows its clock."""
-        if not self._controller_online or self.clock is None or not self.link.connected:
-            return self._local[intent]()  # no controller: this node only (the fleet converges when it is back)
+        if self.clock is None:  # before the fleet's clock came: nothing to ask of
+            return False
+        if not self._controller_online or not self.link.connected:
+            # The show clock is the fleet's: a change made here alone would be undone by the next
+            # alignment, and the nodes would disagree until then.
+            self._write("fleet.request", op=intent, taken=False, reason="no controller")
+            return False
         sc = self.engine.show_clock
         if not sc.started or (intent == "pause" and sc.paused) or (intent == "resume" and not sc.paused):
             return False
