@@ -91,24 +91,12 @@ class ShowClock:
 
     def jump(self, t: float) -> None:
         """Set show time to `t`; relative timers keep their remaining time."""
-        delta = t - self.t
-        if self.paused:
-            self._paused_t = t
-        else:
-            self._origin = self.clock.now() - t
-        for timer in self._heap:
-            if timer[4]:  # relative
-                timer[0] += delta
-        heapq.heapify(self._heap)
-        self._epoch += 1
-        self._arm()
+        self.shift(t - self.t)
 
     def shift(self, seconds: float) -> None:
         """Move show time on by `seconds` (back when negative) without reading the clock, so the time
         this call takes is not added to the move: a fleet node corrects its show clock by the offset
-        it measured against the fleet's. Relative timers keep their remaining time, as with `jump`."""
-        if not self.started:
-            return
+        it measured against the fleet's. Relative timers keep their remaining time."""
         if self.paused:
             self._paused_t += seconds
         else:
