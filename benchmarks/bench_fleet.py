@@ -11,6 +11,9 @@ node is printed beside it: on one machine both are ~0, so the target is p95 <= 5
 offsets' difference.
 
     python benchmarks/bench_fleet.py [--seconds 30] [--no-realtime] [--json]
+
+BENCH_FLEET_KEEP=DIR keeps the nodes' journals there (each node journals `fleet.align` when it
+moves its show clock to the fleet's: in the runs of 2026-12-05, never after the start).
 """
 
 from __future__ import annotations
@@ -85,8 +88,10 @@ async def measure(seconds: float, realtime: bool) -> dict[str, Any]:
     from decart_flow.service import ServiceProcess
     from decart_flow.show import load_show
 
+    keep = os.environ.get("BENCH_FLEET_KEEP")  # a folder to keep the nodes' journals in
     with tempfile.TemporaryDirectory() as tmp, ServiceProcess(api_key=BENCH_KEY) as service:
-        folder = Path(tmp)
+        folder = Path(keep or tmp)
+        folder.mkdir(parents=True, exist_ok=True)
         show = folder / "fleet.yaml"
         show.write_text(SHOW)
         with Mosquitto(folder) as broker:

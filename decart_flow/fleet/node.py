@@ -218,6 +218,7 @@ class FleetNode:
             self.engine.seek(theirs)
         elif abs(off) > ALIGN_S:
             sc.shift(-off)  # by the offset: across a loop's end, not back over the whole period
+            self._write("fleet.align", off_ms=round(off * 1000.0, 3))
 
     def _both_now(self, clock: FleetClock) -> tuple[float, float]:
         """(this node's show time, the fleet's) at one instant: the pair of readings of the loop's
