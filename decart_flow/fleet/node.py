@@ -165,6 +165,8 @@ class FleetNode:
             self._go_seen = clock.go  # a late joiner: catch-up already applied the last GO's entry
             if clock.state == PAUSED:
                 self._local["pause"]()
+            else:  # at once: the start read the wall clock and the loop's clock apart (a preemption between)
+                self.align()
             self._write("fleet.clock", state=clock.state, joined=round(t, 3), seq=clock.seq)
             self._dirty.set()
             return
