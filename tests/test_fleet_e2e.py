@@ -41,7 +41,9 @@ def beats(path: Path) -> dict[float, tuple[float, float]]:
 
 def spread_ms(a: Path, b: Path) -> list[float]:
     """How far apart the two nodes' show clocks put each shared beat: its send time less the node's
-    own lateness (a node's timer waking late on a loaded machine is load; the clocks are the fleet's)."""
+    own lateness (a node's timer waking late on a loaded machine is load; the clocks are the fleet's).
+    The send is journaled after the prompt is written, so a preemption there shows too: the tests
+    hold the median of eight or more beats."""
     x, y = beats(a), beats(b)
     return [abs((x[t][0] - x[t][1]) - (y[t][0] - y[t][1])) * 1000.0 for t in sorted(set(x) & set(y))]
 
@@ -84,7 +86,7 @@ def test_two_nodes_fire_together_events_go_pause_and_a_late_joiner(tmp_path: Pat
             assert joined["t"] > 2.0  # it joined a show under way, not at 0
             caught = events(late.journal, "catch_up", reason="start")[0]
             assert [c["cue"] for c in caught["applied"]] == ["beat"]
-            wait_for(lambda: len(spread_ms(a.journal, late.journal)) >= 4, 20, "shared beats with the late node", late)
+            wait_for(lambda: len(spread_ms(a.journal, late.journal)) >= 8, 20, "shared beats with the late node", late)
             assert statistics.median(spread_ms(a.journal, late.journal)) < 5.0
 
             # an event cue taken at one node (OSC at a) applies on every node
@@ -116,7 +118,7 @@ def test_two_nodes_fire_together_events_go_pause_and_a_late_joiner(tmp_path: Pat
             assert ctl.call(ctl.controller.resume)
             wait_for(lambda: all(events(n.journal, "show.resume") for n in (a, b, late)), 10, "resume everywhere")
             before = len(spread_ms(a.journal, b.journal))
-            wait_for(lambda: len(spread_ms(a.journal, b.journal)) >= before + 4, 10, "beats after resume", a, b)
+            wait_for(lambda: len(spread_ms(a.journal, b.journal)) >= before + 8, 15, "beats after resume", a, b)
             assert statistics.median(spread_ms(a.journal, b.journal)[before:]) < 5.0
 
             # the controller measured every node's clock offset: on one machine the true offset is 0, and
@@ -172,7 +174,7 @@ def test_node_killed_broker_restarted_controller_lost_the_show_goes_on(tmp_path:
         b.start()
         wait_for(lambda: started(b), 40, "b to rejoin", b)
         assert events(b.journal, "show.start")[0]["t"] > 1.0
-        wait_for(lambda: len(spread_ms(a.journal, b.journal)) >= 4, 20, "shared beats after b's restart", a, b)
+        wait_for(lambda: len(spread_ms(a.journal, b.journal)) >= 8, 20, "shared beats after b's restart", a, b)
         assert statistics.median(spread_ms(a.journal, b.journal)) < 5.0
         # a node that hangs (its connection open, silent): gone within 2 s too, and back when it wakes
         online_lines = said("node=b online=True")
@@ -238,7 +240,7 @@ def test_node_killed_broker_restarted_controller_lost_the_show_goes_on(tmp_path:
         b.start()
         wait_for(lambda: started(b), 40, "b to rejoin with no controller", b)
         assert events(b.journal, "show.start")[0]["t"] > 120.0  # after the second GO, at 2:00 and on
-        wait_for(lambda: len(spread_ms(a.journal, b.journal)) >= 4, 20, "shared beats with no controller", a, b)
+        wait_for(lambda: len(spread_ms(a.journal, b.journal)) >= 8, 20, "shared beats with no controller", a, b)
         assert statistics.median(spread_ms(a.journal, b.journal)) < 5.0
     finally:
         for node in (a, b):
