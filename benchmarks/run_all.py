@@ -66,12 +66,15 @@ PLANS: dict[str, tuple[list[str], list[str]]] = {
     # `every: 1 beat` against an Ableton Link peer, lookahead 0 and `auto`, in a loopback-only
     # namespace of its own (Link multicasts on every interface).
     "tempo": (_bench("bench_tempo.py", "--seconds", "15"), _bench("bench_tempo.py", "--seconds", "30")),
+    # a show across machines: two node processes on a mosquitto on loopback (needs mosquitto)
+    "fleet": (_bench("bench_fleet.py", "--seconds", "15"), _bench("bench_fleet.py", "--seconds", "30")),
 }
 # Measured on each protocol (`--protocol NAME` added to the argv); the others once, as they are.
 BOTH_PATHS = ("lateness", "glass", "lookahead", "throughput", "startup")
 # How the table names the path of a benchmark that runs once: the TUI plays `mirage` on the
 # embedded service (2025 peer-to-peer); the plan opens no session.
-ONE_PATH = {"plan": "-", "tui": "2025 p2p", "sdk": "both", "smoothed": PROTOCOL_LABEL["livekit"], "tempo": "2025 p2p"}
+ONE_PATH = {"plan": "-", "tui": "2025 p2p", "sdk": "both", "smoothed": PROTOCOL_LABEL["livekit"], "tempo": "2025 p2p",
+            "fleet": "2025 p2p"}
 SDK_PATH = {"2025": "2025 p2p", "livekit": "LiveKit"}  # bench_livekit's names of the paths
 
 
@@ -236,10 +239,22 @@ def rows_tempo(r: dict[str, Any]) -> list[Row]:
     ]
 
 
+def rows_fleet(r: dict[str, Any]) -> list[Row]:
+    s, o = r["spread_ms"], r["offset_ms"]
+    offsets = " / ".join("-" if o[n] is None else f"{o[n]:+.2f}" for n in ("a", "b"))
+    c = r.get("clock_spread_ms") or {}
+    fired = f" (the two show clocks apart: {c['p50']:.2f} / {c['p95']:.2f} / {c['max']:.2f} ms" if c else " ("
+    return [["11 fleet: the same cue's send time across two nodes, p50 / p95 / max",
+             f"{s['p50']:.2f} / {s['p95']:.2f} / {s['max']:.2f} ms{fired}; {r['cues']} cues, "
+             f"{r.get('queued_behind_ack', 0)} sends waited for an ack; measured offsets {offsets} ms)",
+             f"p95 <= {r['target_p95_ms']:.1f} ms (5 ms + offsets)", _met(r["met"])]]
+
+
 ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "lateness": rows_lateness, "glass": rows_glass, "lookahead": rows_lookahead, "smoothed": rows_lookahead,
     "throughput": rows_throughput,
     "startup": rows_startup, "plan": rows_plan, "tui": rows_tui, "sdk": rows_sdk, "tempo": rows_tempo,
+    "fleet": rows_fleet,
 }
 
 
@@ -347,7 +362,7 @@ def readme_tempo(r: dict[str, Any]) -> list[Row]:
 README_ROWS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "lateness": readme_lateness, "glass": readme_glass, "lookahead": readme_lookahead, "smoothed": readme_smoothed,
     "throughput": readme_throughput, "startup": readme_startup, "plan": readme_plan, "tui": readme_tui,
-    "sdk": readme_sdk, "tempo": readme_tempo,
+    "sdk": readme_sdk, "tempo": readme_tempo, "fleet": rows_fleet,
 }
 
 

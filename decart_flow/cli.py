@@ -17,6 +17,7 @@ COMMANDS = {
     "plan": "decart_flow.show.plan_print:plan_command",
     "run": "decart_flow.runner.command:run_command",
     "export": "decart_flow.control.export:export_command",
+    "fleet": "decart_flow.fleet.command:fleet_command",
 }
 
 
@@ -101,6 +102,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--monitor", type=port, default=None, metavar="PORT", help="projector page on 127.0.0.1:PORT")
     run.add_argument("--no-realtime", action="store_true",
                      help="run at normal OS priority (default: real-time priority when permitted, for cue timing)")
+    run.add_argument("--node", default=None, help="a show across machines: play this node's sessions (with --broker)")
+    run.add_argument("--broker", default=None, metavar="mqtt[s]://HOST:PORT", help="the fleet's MQTT broker")
+    run.add_argument("--fleet-token", action="store_true",
+                     help="with --node: play on a client token from the fleet's controller, no key on this machine")
+
+    fleet = sub.add_parser("fleet", help="control a show across machines: the show clock and every node")
+    fleet.add_argument("file")
+    fleet.add_argument("--broker", required=True, metavar="mqtt[s]://HOST:PORT", help="the fleet's MQTT broker")
+    fleet.add_argument("--headless", action="store_true", help="no TUI: one line per event")
+    fleet.add_argument("--start-timeout", default="30s", metavar="D",
+                       help="start show time after this long even if not every node generates (default 30s)")
+    fleet.add_argument("--new", action="store_true", help="start the show afresh, not adopt the running clock")
+    fleet.add_argument("--mint-tokens", action="store_true",
+                       help="mint a client token for each node that asks (run --fleet-token), with this key")
+    _backend_options(fleet)
+    fleet.add_argument("--token-lifetime", default="10m", metavar="D", help="a token's lifetime, 1s-1h (default 10m)")
 
     export = sub.add_parser("export", help="turn a journal into a show that replays it")
     export.add_argument("journal")

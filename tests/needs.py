@@ -30,3 +30,13 @@ def importorskip(module: str) -> Any:
         return __import__(module, fromlist=["_"])
     except ImportError as exc:
         missing(f"{module} is not importable: {exc}")
+
+
+def mosquitto() -> str:
+    """The mosquitto broker's path (Debian: mosquitto, in /usr/sbin); skip, or fail under CI, without it."""
+    import shutil
+
+    path = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
+    if path is None:
+        missing("mosquitto is not installed (Debian: apt-get install mosquitto)")
+    return path  # type: ignore[return-value]

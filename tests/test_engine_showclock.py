@@ -54,3 +54,27 @@ def test_without_again_a_returned_value_is_ignored() -> None:
         sc.call_at(5.0, lambda: seen.append((sc.t, "once")) or 50.0)
 
     assert _run(build) == [(5.0, "once")]
+
+
+def test_shift_moves_show_time_by_exactly_that_much_and_keeps_relative_timers():
+    import asyncio
+    from datetime import datetime, timezone
+
+    loop = VirtualEventLoop()
+    fired: list[tuple[str, float]] = []
+    try:
+        sc = ShowClock(VirtualClock(loop, datetime(2026, 1, 1, tzinfo=timezone.utc)))
+
+        async def main() -> None:
+            sc.start(0.0)
+            sc.call_at(10.0, lambda: fired.append(("abs", loop.time())))
+            sc.call_later(5.0, lambda: fired.append(("rel", loop.time())))
+            await asyncio.sleep(1.0)
+            sc.shift(0.25)  # show time 1.25 at loop 1: the cue at 10 comes at loop 9.75
+            assert sc.t == 1.25
+            await asyncio.sleep(10.0)
+
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert fired == [("rel", 5.0), ("abs", 9.75)]

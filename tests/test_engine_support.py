@@ -93,12 +93,15 @@ class Played:
 
 def play(show: Any, until: float, session: TimedSession | None = None, start: datetime = WALL,
          script: tuple[tuple[float, Callable[[Engine], Any]], ...] = (), journal: Any = None,
-         keep_records: bool = True) -> Played:
-    """Run `show` in virtual time until loop time `until`; `script` runs intents at given loop times."""
+         keep_records: bool = True, autostart: bool = True) -> Played:
+    """Run `show` in virtual time until loop time `until`; `script` runs intents at given loop times.
+
+    `autostart=False`: the show clock waits for the script's `start_at` (a fleet node's engine)."""
     loop = VirtualEventLoop()
     session = session or TimedSession()
     try:
         engine = Engine(show, session, VirtualClock(loop, start), journal=journal)
+        engine.autostart = autostart
         records: list[dict[str, Any]] = []
         if keep_records:
             engine.journal_events.subscribe(records.append)

@@ -156,3 +156,12 @@ def test_decart_client_takes_the_key_from_the_environment(monkeypatch) -> None:
         DecartClient()
     with pytest.raises(InvalidInputError):
         DecartClient(api_key="k", base_url="ftp://x")
+
+
+def test_a_refreshed_key_replaces_only_the_api_key_of_a_session_url():
+    from decart_flow.realtime.urls import stream_url, with_api_key
+
+    url = stream_url("http://127.0.0.1:9", "/v1/stream", "sk_old_key_0123456789", "mirage", "720p")
+    again = with_api_key(url, "ek_new/+token")
+    assert "sk_old" not in again and "api_key=ek_new%2F%2Btoken&model=mirage&resolution=720p" in again
+    assert again.split("&", 1)[1] == url.split("&", 1)[1]

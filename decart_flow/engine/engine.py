@@ -107,6 +107,7 @@ class Engine:
         self._journaled_state: str | None = None  # the last session.state written
         self._past: deque[tuple[float, str, float]] = deque(maxlen=50)  # PastFiring fields, built on demand
         self._observe_state = observe_state
+        self.autostart = True  # False: the show clock is started from outside (`start_at`), as a fleet node's is
         self._publish_pending = False
         self._ended: str | None = None
         self.state: BehaviorSubject[ShowState] = BehaviorSubject(self._snapshot())
@@ -127,13 +128,13 @@ class Engine:
             except RuntimeError as exc:  # Link not installed: one line, the show goes on at `bpm`
                 self._write("error", message=f"tempo: {exc}; the show keeps {self.tempo.grid.bpm:g} bpm")
         try:
-            if self.show.session is not None and not self._open_hours(self.show.session):
+            if self.show.session is not None and not self._open_hours(self.show.session) and self.autostart:
                 self._start_show(self._start_t())  # closed: no session will come to start it
             # A state the session reached before run() subscribed is journaled (and acted on) here.
             state = self._safe_state()
             if state != self._journaled_state:
                 self._on_connection(state)
-            elif state in ("connected", "generating"):
+            elif state in ("connected", "generating") and self.autostart:
                 self._start_show(self._start_t())
             return await self._end
         finally:
@@ -203,12 +204,7 @@ class Engine:
             self.tempo.started()
         self.journal.write("show.start", show=self.show.name, model=self.show.model,
                            wall=self.clock.wall().isoformat())
-        self.show_clock.plan_t = t
-        try:
-            catchup.catch_up(self, reapply=False)
-            self._subscribe_show_time()
-        finally:
-            self.show_clock.plan_t = None
+        self._plan_from(t)
         for cue in self.show.cues:
             if not trigger_kind(cue.trigger).show_time and _is_wall(cue):
                 self._subs.append(self._subscribe(cue))
@@ -639,6 +635,46 @@ class Engine:
         finally:
             self.show_clock.plan_t = None
 
+    def start_at(self, t: float) -> bool:
+        """Start show time at `t` now, for a show clock owned elsewhere (`autostart` off: a fleet's
+        controller). A negative `t` starts it `-t` seconds from now; a positive one catches up as a
+        restarted show does. False when the show is not running or its clock has started."""
+        if self.show_clock.started or self._end is None or self._end.done():
+            return False
+        self._start_show(t)
+        return True
+
+    def go_to(self, i: int) -> bool:
+        """Fire timeline entry `i` now and jump the show clock to its time: a GO decided elsewhere."""
+        if not self.show_clock.started or not 0 <= i < len(self.show.timeline):
+            return False
+        self.journal.write("go", direction="to", index=i)
+        self._jump_to_entry(i)
+        return True
+
+    def seek(self, t: float) -> None:
+        """Set show time to `t` without firing an entry (following a clock owned elsewhere): what
+        the stretch skipped over set is caught up, and everything after `t` is planned again."""
+        if not self.show_clock.started:
+            return
+        if t < self.show_clock.t:
+            self._fired_ahead = {k: v for k, v in self._fired_ahead.items() if v < t - EPS}
+        self.journal.write("show.seek", to=round(t, 6))
+        self.show_clock.jump(t)
+        self._go = next((i for i, e in enumerate(self.show.timeline) if e.t >= t - EPS), len(self.show.timeline))
+        self._dispose(self._show_subs)
+        self._plan_from(t)
+        self._changed()
+
+    def _plan_from(self, t: float) -> None:
+        """Catch up to show time `t`, then plan everything after it (at the start, after a seek)."""
+        self.show_clock.plan_t = t
+        try:
+            catchup.catch_up(self, reapply=False)
+            self._subscribe_show_time()
+        finally:
+            self.show_clock.plan_t = None
+
     def pause(self) -> bool:
         if self.show_clock.pause():
             if self.tempo is not None:
@@ -718,7 +754,8 @@ class Engine:
             self._journaled_state = state
             self.journal.write("session.state", state=state, session_id=getattr(self.session, "session_id", None),
                                protocol=getattr(self.session, "protocol", None))
-        if state in ("connected", "generating") and not self.show_clock.started and self._end is not None:
+        if state in ("connected", "generating") and not self.show_clock.started and self._end is not None \
+                and self.autostart:
             self._start_show(self._start_t())
         self.events.emit("state", state)
         self._changed()

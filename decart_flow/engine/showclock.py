@@ -72,6 +72,18 @@ class ShowClock:
         """The loop time at which show time `t` is (or was) reached, if nothing pauses."""
         return self._origin + t
 
+    def shift(self, seconds: float) -> None:
+        """Move show time on by `seconds` (back when negative) to the exact origin, whatever the time
+        this call takes: a fleet node corrects its show clock by the offset it measured against the
+        fleet's. Relative timers keep their remaining time, as with `jump`."""
+        if self.paused:
+            self.jump(self._paused_t + seconds)
+            return
+        origin = self._origin - seconds
+        self.jump(self.t + seconds)  # the timers, re-planned as for any jump
+        self._origin = origin  # ... and the origin exactly, not as of the clock readings `jump` took
+        self._arm()
+
     def start(self, t: float = 0.0) -> None:
         self.started = True
         self._origin = self.clock.now() - t

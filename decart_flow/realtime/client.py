@@ -49,7 +49,7 @@ from decart_flow.realtime.models import ModelDefinition, realtime
 from decart_flow.realtime.session import AudioInput, ConnectionState, ImageInput
 from decart_flow.realtime.tracks import FrameSink, HoppingTrack, pump
 from decart_flow.realtime.types import ModelState, Prompt, RealtimeConnectOptions
-from decart_flow.realtime.urls import is_loopback, redact_url, stream_url
+from decart_flow.realtime.urls import is_loopback, redact_url, stream_url, with_api_key
 
 log = logging.getLogger(__name__)
 
@@ -822,6 +822,13 @@ class RealtimeClient:
     def off(self, event: str, callback: Callable[..., None]) -> None:
         if callback in self._callbacks.get(event, []):
             self._callbacks[event].remove(callback)
+
+    def set_api_key(self, api_key: str) -> None:
+        """The key the next connections use (a reconnect, a resume): a client token refreshed before it
+        expires. The live connection goes on; a token only stops new ones."""
+        if not api_key:
+            raise InvalidAPIKeyError()
+        self._url = with_api_key(self._url, api_key)
 
     async def disconnect(self) -> None:
         """End the session and release everything: tasks, the media thread, sockets."""

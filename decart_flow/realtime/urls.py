@@ -22,6 +22,11 @@ def redact_url(url: str) -> str:
     return _USERINFO.sub(r"\1***@", _KEY_IN_QUERY.sub(r"\1***", url))
 
 
+def with_api_key(url: str, api_key: str) -> str:
+    """A session URL with another key in its `api_key=` (a refreshed client token)."""
+    return re.sub(r"([?&]api_key=)[^&#]*", lambda m: m.group(1) + quote(api_key, safe=""), url, count=1)
+
+
 def to_ws(base_url: str) -> str:
     """http(s):// -> ws(s)://; ws(s):// stays; anything else is refused."""
     base = base_url.rstrip("/")

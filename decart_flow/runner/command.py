@@ -39,6 +39,9 @@ def options_from_args(args: argparse.Namespace) -> RunOptions:
         watch=bool(args.watch),
         resume=args.resume,
         realtime=not getattr(args, "no_realtime", False),
+        node=getattr(args, "node", None),
+        broker=getattr(args, "broker", None),
+        fleet_token=bool(getattr(args, "fleet_token", False)),
     )
 
 
@@ -48,6 +51,13 @@ def run_command(args: argparse.Namespace) -> int:
     except ShowError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
+        return 2
+    from ..fleet.checks import fleet_problem
+
+    problem = fleet_problem(show, getattr(args, "node", None), getattr(args, "broker", None),
+                            bool(getattr(args, "fleet_token", False)))
+    if problem:
+        print(problem, file=sys.stderr)
         return 2
     try:
         options = options_from_args(args)

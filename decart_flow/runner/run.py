@@ -64,6 +64,9 @@ class RunOptions:
     watch: bool = False
     resume: str | None = None  # a journal to continue from (show time and state)
     realtime: bool = False  # real-time priority for this process's threads (runner/priority.py)
+    node: str | None = None  # a show across machines: this machine's node (fleet/node.py)
+    broker: str | None = None  # ... and the MQTT broker the fleet meets on
+    fleet_token: bool = False  # ... and a client token from the fleet's controller instead of a key here
 
     def applied_to(self, show: ShowModel) -> ShowModel:
         """`show` with this run's overrides (`--duration`): at start and on every reload."""
@@ -139,6 +142,8 @@ class Run:
         self.protocol = "p2p"  # decided with the backend: Backend.protocol_for
         self.meter = SessionMeter(self.journal.write)
         self.collector: Collector | None = None  # the cycle collector between cues (realtime only)
+        self.fleet: Any = None  # fleet.node.FleetNode, with --node
+        self.token_lifetime: int | None = None  # with --fleet-token: the node renews its token at half this
 
     def _stamp(self) -> tuple[str, float]:
         t = self.engine.show_clock.t if self.engine is not None else 0.0
@@ -227,6 +232,14 @@ class Run:
                            initial={"prompt": initial.prompt, "enhance": initial.enhance,
                                     "image": initial.image, "mirror": initial.mirror})
         self.source = self._open_source()
+        if self.options.fleet_token:
+            from ..fleet.tokens import FleetError, node_token
+
+            try:
+                token, self.token_lifetime = await node_token(self.show, self.options.node, self.options.broker)
+            except FleetError as exc:
+                raise RunError(str(exc)) from None
+            self.options = replace(self.options, api_key=token)
         try:
             self.backend = await open_backend(self.options.backend, self.options.api_key, self.options.faults)
         except BackendError as exc:
@@ -251,6 +264,11 @@ class Run:
         self.meter.attach(self.session)
         self.engine = Engine(self.show, self.session, self.clock, self.journal, resume=self.resume, meter=self.meter)
         self.meter.changed = self.engine.refresh_state
+        if self.options.node is not None and self.options.broker is not None:  # the controller owns the clock
+            from ..fleet.node import attach_node
+
+            self.fleet = await attach_node(self.engine, self.options.node, self.options.broker, self.say,
+                                           self.token_lifetime)
         if self.stamps is not None:  # the local service stamps frames: `lookahead: auto` measures on them
             from ..engine.latency import LatencyFeed
 
@@ -409,6 +427,8 @@ class Run:
         if self._closed:
             return
         self._closed = True
+        if self.fleet is not None:
+            await self.fleet.stop()
         if self.controls is not None:
             try:
                 await self.controls.stop()

@@ -98,6 +98,7 @@ class Show:
         tz: str | None = None,
         tempo: dict[str, Any] | None = None,
         go: dict[str, Any] | None = None,
+        nodes: dict[str, list[str]] | None = None,
     ):
         self.where = caller()
         w = self.where
@@ -107,7 +108,7 @@ class Show:
         if initial is not None:
             self._top.append(("initial", self._initial(initial, w)))
         for key, value in (("resolution", resolution), ("speed", speed), ("source", source), ("duration", duration),
-                           ("lookahead", lookahead), ("tz", tz), ("tempo", tempo), ("go", go)):
+                           ("lookahead", lookahead), ("tz", tz), ("tempo", tempo), ("go", go), ("nodes", nodes)):
             if value is not None:
                 self._top.append((key, value_node(value, w)))
         if loop:

@@ -37,13 +37,14 @@ from decart_flow.show.model import (
 from decart_flow.engine import actions as action_kinds
 from decart_flow.engine import triggers as trigger_kinds
 from decart_flow.show.nodes import Node, Opaque
+from decart_flow.show.placement import read_nodes
 from decart_flow.show.problems import Problem, ShowError, did_you_mean
 from decart_flow.show.reading import Ctx, Found
 from decart_flow.tempo.config import read_go, read_tempo
 from decart_flow.show.times import parse_clock, parse_duration, parse_offset
 
 SHOW_KEYS = ("name", "model", "resolution", "speed", "source", "duration", "loop", "vars", "initial", "timeline", "cues",
-             "lookahead", "tz", "session", "tempo", "go")
+             "lookahead", "tz", "session", "tempo", "go", "nodes")
 INITIAL_KEYS = ("prompt", "enhance", "image", "mirror")
 # The trigger and action keys come from the kinds' registries (engine/triggers, engine/actions).
 ACTION_KEYS = tuple(k for k in action_kinds.keys() if not k.startswith("<"))
@@ -360,6 +361,7 @@ class Compiler:
         if self._beats_at is not None and self.tempo is None and tempo_ok:
             self.error(self._beats_at, "this counts beats, and the show has no tempo: add `tempo: {bpm: 120}`")
         self.check_model(self.actions_read)
+        nodes = read_nodes(self, get("nodes"), sessions=("main",))
         if self.problems:
             raise ShowError(sorted(self.problems, key=lambda p: (p.where.line, p.where.col)))
         return ShowModel(
@@ -382,6 +384,7 @@ class Compiler:
             session=session,
             tempo=self.tempo,
             go_quantize=go_quantize,
+            nodes=nodes,
         )
 
     _has_initial_image_problem = False

@@ -243,6 +243,7 @@ class ShowModel:
     session: SessionPolicy | None = None  # opening hours and budget
     tempo: Tempo | None = None  # the beat grid, when the show counts beats
     go_quantize: Any = None  # `go: {quantize: 1 bar}`: a tempo.BeatSpan GO waits for
+    nodes: dict[str, tuple[str, ...]] | None = None  # a show across machines: node -> its sessions
 
     def cue(self, name: str) -> Cue | None:
         return next((c for c in self.cues if c.name == name), None)
