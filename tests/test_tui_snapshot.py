@@ -77,10 +77,9 @@ async def test_journal_pane_keeps_one_row_per_record():
 def test_clip_lengths_are_the_loaders_measure():
     """The avatar row's progress bar reads each clip's length from the show (AudioAction.seconds)."""
     from decart_flow.show import load_show
-    from decart_flow.tui.app import clip_lengths
 
     show = load_show(Path(__file__).resolve().parent.parent / "scenes" / "avatar.yaml")
-    lengths = clip_lengths(show)
+    lengths = show.clip_lengths()
     assert lengths and all(Path(p).suffix == ".wav" for p in lengths)
     for path, seconds in lengths.items():
         assert seconds is not None and seconds > 0.2, (path, seconds)

@@ -94,10 +94,8 @@ class VirtualSession:
 
 
 def _clip_lengths(show: ShowModel) -> dict[str, float]:
-    """Each audio clip's length as the loader measured it (`AudioAction.seconds`), by path."""
-    actions = [a for e in show.timeline for a in e.actions] + [a for c in show.cues for a in c.actions + c.then]
-    return {a.path: a.seconds for a in actions if isinstance(getattr(a, "seconds", None), float)
-            and isinstance(getattr(a, "path", None), str)}
+    """Each audio clip's length as the loader measured it, by path (the clips it could measure)."""
+    return {path: seconds for path, seconds in show.clip_lengths().items() if seconds is not None}
 
 
 def plan(show: ShowModel, for_seconds: float | None = None, start_wall: datetime | None = None) -> list[Firing]:

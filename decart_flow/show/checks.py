@@ -25,9 +25,10 @@ MAX_PROMPT = 1000
 def canonical_model(name: str) -> str | None:
     """The canonical model name, aliases resolved; None when unknown."""
     name = name.strip()
-    if name in MODELS:
-        return name
-    return MODEL_ALIASES.get(name)
+    found = models.find(name)
+    if found is None:
+        return None
+    return AVATAR_MODEL if found.kind == "avatar" else name
 
 
 def models_hint() -> str:

@@ -22,16 +22,9 @@ def cloud_problems(show: ShowModel) -> list[Problem]:
             else "no model of today animates a portrait from audio; play it on the local service (no --api-key)"
         )
         problems.append(Problem(show.model_where, f"model: {show.model} was retired by Decart in 2026; {instead}"))
-    for action in _actions(show):
+    for action in show.written_actions():
         problem = action_kind(action).cloud_problem(action)
         if problem:
             problems.append(Problem(action.where, problem))
     return problems
 
-
-def _actions(show: ShowModel):
-    for entry in show.timeline:
-        yield from entry.actions
-    for cue in show.cues:
-        yield from cue.actions
-        yield from cue.then

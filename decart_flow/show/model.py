@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import time as dtime
 from pathlib import Path
-from typing import Any, Callable, Literal, Union
+from typing import Any, Callable, Iterator, Literal, Union
 
 MODES = ("restart", "queue", "parallel", "single")
 Mode = Literal["restart", "queue", "parallel", "single"]
@@ -247,3 +247,16 @@ class ShowModel:
 
     def cue(self, name: str) -> Cue | None:
         return next((c for c in self.cues if c.name == name), None)
+
+    def written_actions(self) -> "Iterator[Any]":
+        """Every action written in the show (timeline entries, cues and their `then`), in order;
+        a reactive cue's actions come at run time and are not among them."""
+        for entry in self.timeline:
+            yield from entry.actions
+        for cue in self.cues:
+            yield from cue.actions
+            yield from cue.then
+
+    def clip_lengths(self) -> dict[str, float | None]:
+        """Each audio clip of the show and its length as the loader measured it (`AudioAction.seconds`)."""
+        return {a.path: a.seconds for a in self.written_actions() if isinstance(a, AudioAction)}

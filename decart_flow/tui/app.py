@@ -35,7 +35,7 @@ from ..runner.run import Run, RunError, RunOptions, UsageError, exit_code
 from ..runner.thread import RunFactory, ShowThread
 from ..runner.yielding import CueGuard, run_guarded
 from ..show import ShowError, load_show
-from ..show.model import AudioAction, EventTrigger, ImageAction, MirrorAction, PromptAction, ShowModel
+from ..show.model import EventTrigger, ImageAction, MirrorAction, PromptAction, ShowModel
 from .confirm_quit import ConfirmQuit
 from .glance import Glance, go_target
 from .header import ShowHeader
@@ -58,13 +58,6 @@ def show_keys(show: ShowModel) -> list[tuple[str, str]]:
     """The show's `on: key K` cues as (key, cue name), in file order."""
     return [(c.trigger.arg, c.name) for c in show.cues
             if isinstance(c.trigger, EventTrigger) and c.trigger.kind == "key"]
-
-
-def clip_lengths(show: ShowModel) -> dict[str, float | None]:
-    """Each audio clip of the show and its length, as the loader measured it (`AudioAction.seconds`)."""
-    actions = [a for e in show.timeline for a in e.actions]
-    actions += [a for c in show.cues for a in (*c.actions, *c.then)]
-    return {a.path: a.seconds for a in actions if isinstance(a, AudioAction)}
 
 
 class _LogTap(logging.Handler):
@@ -133,7 +126,7 @@ class FlowApp(App[int]):
         self._state: ShowState | None = None
         self._connection = "connecting"
         self._ended_seen = False
-        self._clip_lengths = clip_lengths(show)
+        self._clip_lengths = show.clip_lengths()
         self._tap: _LogTap | None = None
 
     # ------------------------------------------------------------ layout
@@ -340,7 +333,7 @@ class FlowApp(App[int]):
             return
         self._intent("reload", show)  # checked above, off the show loop; swapped in on it
         self.show = show
-        self._clip_lengths = clip_lengths(show)
+        self._clip_lengths = show.clip_lengths()
         self.note = f"reloaded {path.name}"
 
     def on_key(self, event: Key) -> None:
