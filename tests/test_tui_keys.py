@@ -171,6 +171,7 @@ async def test_mirror_and_show_key(show_file, tmp_path):
 
 async def test_reload_checks_first(show_file, tmp_path):
     async def body(live, pilot):
+        assert live.app.show.duration == 600.0  # the header's length is the run's --duration from the start
         show_file.write_text(SHOW.replace("model: mirage_v2", "model: nosuchmodel"))
         await pilot.press("r")
         await wait_for(pilot, lambda: live.app.note is not None and "refused" in live.app.note)

@@ -109,8 +109,8 @@ class FlowApp(App[int]):
         guard: CueGuard | None = None,
     ) -> None:
         super().__init__()
-        self.show = show
         self.options = options or RunOptions()
+        self.show = self.options.applied_to(show)  # the header shows the length the run plays (--duration)
         self.live = live
         self.now = now or (lambda: datetime.now(local_zone()))
         self.phase = "starting" if live else "playing"
