@@ -36,7 +36,8 @@ from .names import fmt_t, timeline_name
 from .opening import OpeningHours
 from .loop import eager
 from .showclock import EPS, ShowClock
-from .state import PastFiring, ShowState, Upcoming
+from .publisher import Publisher
+from .state import ShowState
 from .port import ActionPort
 from .store import StateStore
 from .triggers import Fire, trigger_kind
@@ -89,8 +90,6 @@ class Engine:
         self.actions = ActionPort(session, self.executor, self.store, self.choices, self.journal, self.show_clock,
                                   self.loop, self._control, self.tempo)
         self.on_action = self.actions.hooks  # (show t, cue, action) of everything the actions do: `plan` listens
-        self._audio: tuple[str, float] | None = None
-        self._last_ack_ms: float | None = None
         self._connection: str = self._safe_state()
         self._go = 0
         self._resume = resume
@@ -105,12 +104,11 @@ class Engine:
         self._deferred: list[tuple[str, dict[str, Any]]] | None = None
         self._end: asyncio.Future[str] | None = None
         self._journaled_state: str | None = None  # the last session.state written
-        self._past: deque[tuple[float, str, float]] = deque(maxlen=50)  # PastFiring fields, built on demand
         self._observe_state = observe_state
         self.autostart = True  # False: the show clock is started from outside (`start_at`), as a fleet node's is
-        self._publish_pending = False
         self._ended: str | None = None
-        self.state: BehaviorSubject[ShowState] = BehaviorSubject(self._snapshot())
+        self.publisher = Publisher(self, observe_state)  # the snapshots
+        self.state: BehaviorSubject[ShowState] = self.publisher.begin()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -121,7 +119,7 @@ class Engine:
         self._subscribe_events()
         ticker = None
         if self._observe_state and self.clock.realtime:
-            ticker = self.loop.create_task(self._tick())
+            ticker = self.loop.create_task(self.publisher.tick())
         if self.tempo is not None and self.clock.realtime:  # `plan` lays the grid out at `bpm`
             try:
                 self.tempo.start_source()
@@ -171,7 +169,7 @@ class Engine:
         self.journal.write("show.end", reason=reason)
         if self._own_journal:
             self.journal.close()
-        self._publish()
+        self.publisher.publish()
 
     def _start_t(self) -> float:
         return float(self._resume.t) if self._resume is not None else 0.0
@@ -365,7 +363,7 @@ class Engine:
         t = fire.t if fire.t is not None else self.show_clock.t
         if journal_on or self.journal.active:
             self._journal_fire(cue.name, fire, t, lateness_ms, deferred or [])
-        self._past.append((t, label or cue.name, lateness_ms))
+        self.publisher.fired(t, label or cue.name, lateness_ms)
         if self._observe_state:
             self._changed()
         if instant:
@@ -527,7 +525,7 @@ class Engine:
 
     def _on_send(self, op: Op) -> None:
         if op.kind == "audio":
-            self._audio = (op.action["audio"], self.loop.time())
+            self.publisher.audio = (op.action["audio"], self.loop.time())
         if self.journal.active:
             if op.submitted_at:  # it waited for its lane: when it really went on the wire, and behind what
                 behind = op.behind
@@ -539,16 +537,17 @@ class Engine:
 
     def _on_ack(self, op: Op, latency: float, error: BaseException | None) -> None:
         if error is None and op.kind != "audio" and not self.journal.active:  # every ack of `plan`: the state only
-            self._last_ack_ms = latency * 1000.0
+            self.publisher.last_ack_ms = latency * 1000.0
             self._apply(op)
             if self._observe_state:
                 self._changed()
             return
-        if op.kind == "audio" and self._audio is not None and self._audio[0] == op.action["audio"]:
-            self._audio = None
+        audio = self.publisher.audio
+        if op.kind == "audio" and audio is not None and audio[0] == op.action["audio"]:
+            self.publisher.audio = None
         if isinstance(error, asyncio.CancelledError) or self._ended is not None:
             return  # after show.end the journal is closed for the show: nothing follows it
-        self._last_ack_ms = latency * 1000.0
+        self.publisher.last_ack_ms = latency * 1000.0
         message = None if error is None else f"{type(error).__name__}: {error}"
         # NotConnectedError.deferred: asked for during an outage, kept by the client as the next
         # session's state. It is the latest state, so catch-up after the reconnect must not undo it.
@@ -620,9 +619,7 @@ class Engine:
             self._fired_ahead = {k: v for k, v in self._fired_ahead.items() if v < entry_t - EPS}
         if back:  # the entries from i on are ahead again: listed once, as upcoming
             undone = {e.label or timeline_name(e) for e in self.show.timeline[i:]}
-            kept = [p for p in self._past if not (p[0] >= entry_t - EPS and p[1] in undone)]
-            self._past.clear()
-            self._past.extend(kept)
+            self.publisher.unfire(entry_t - EPS, undone)
         self.show_clock.jump(entry_t)
         if self.tempo is not None:
             self.tempo.jumped()
@@ -797,68 +794,20 @@ class Engine:
 
     def refresh_state(self) -> None:
         """Something the snapshot shows changed outside the engine (billing, queue): publish it."""
-        self._changed()
+        self.publisher.changed()
 
     def _changed(self) -> None:
-        if self._observe_state and not self._publish_pending:
-            self._publish_pending = True
-            self.loop.call_soon(self._publish)
+        self.publisher.changed()
 
-    def _publish(self) -> None:
-        self._publish_pending = False
-        if self._observe_state:
-            self.state.on_next(self._snapshot())
+    @property
+    def connection(self) -> str:
+        """The session's connection state, as last reported."""
+        return self._connection
 
-    async def _tick(self) -> None:
-        while True:
-            await asyncio.sleep(0.25)
-            self._publish()
-
-    def _snapshot(self) -> ShowState:
-        sc = self.show_clock
-        audio = self._audio
-        now = self.store.snapshot()
-        return ShowState(
-            show=self.show.name, model=self.show.model, connection=self._connection,
-            session_id=getattr(self.session, "session_id", None), t=sc.t, started=sc.started, paused=sc.paused,
-            ended=self._ended, prompt=now["prompt"], enhance=now["enhance"], image=now["image"],
-            mirror=now["mirror"], audio=audio[0] if audio else None,
-            audio_elapsed=(self.loop.time() - audio[1]) if audio else None, last_ack_ms=self._last_ack_ms,
-            past=tuple(PastFiring(*p) for p in self._past), upcoming=self._upcoming(),
-            go_index=self._go if self._go < len(self.show.timeline) else None,
-            timeline_len=len(self.show.timeline), protocol=getattr(self.session, "protocol", None),
-            billed_s=self.meter.billed_seconds if self.meter is not None else 0.0,
-            queue=self.meter.queue if self.meter is not None else None,
-            tempo=self.tempo.state() if self.tempo is not None else None,
-        )
-
-    def _upcoming(self, limit: int = 10) -> tuple[Upcoming, ...]:
-        if not self.show_clock.started:
-            return ()
-        now_t, now_wall = self.show_clock.t, self.clock.wall()
-        items: list[tuple[float, Upcoming]] = []
-        for entry in self.show.timeline[self._go:self._go + limit]:
-            t = self.entry_t(entry)
-            items.append((t - now_t, Upcoming(entry.label or timeline_name(entry), t, None, self._bar(t, entry.beat))))
-        for cue in self.show.cues:
-            try:
-                nxt = trigger_kind(cue.trigger).next_fire(cue.trigger, self)
-            except Exception:  # noqa: BLE001 - an odd cron line must not break the TUI
-                nxt = None
-            if nxt is not None:
-                t, wall = nxt
-                ahead = (t - now_t) if t is not None else (wall - now_wall).total_seconds()  # type: ignore[operator]
-                beats = t is not None and trigger_kind(cue.trigger).counts_beats
-                items.append((ahead, Upcoming(cue.name, t, wall, self._bar(t, 0.0 if beats else None))))
-        items.sort(key=lambda x: x[0])
-        return tuple(u for _, u in items[:limit])
-
-
-    def _bar(self, t: float | None, beat: float | None) -> str | None:
-        """bar.beat of a beat cue's show time, for the TUI's upcoming list (None for the others)."""
-        if beat is None or t is None or self.tempo is None:
-            return None
-        return self.tempo.grid.bar_beat(t)
+    @property
+    def ended(self) -> str | None:
+        """Why the show ended; None while it runs."""
+        return self._ended
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:
