@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
-from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-from reactivex.disposable import SerialDisposable
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 from reactivex.subject import BehaviorSubject
 
@@ -25,24 +22,22 @@ from ..tempo.conductor import conductor_for
 from ..tempo.grid import EPS_BEATS
 from ..tempo.timers import BeatTimer
 from . import catchup
-from .actions import ActionContext, action_kind, sequential
 from .choices import Choices
 from .clock import Clock
-from .executor import Executor, Op, Superseded
+from .executor import Executor, Op
 from .journal import Journal
 from .latency import LatencyEstimator
-from .lookahead import Lead, call_ahead, lead_for
+from .lookahead import call_ahead
 from .names import fmt_t, timeline_name
 from .opening import OpeningHours
-from .loop import eager
 from .showclock import EPS, ShowClock
+from .cues import CueRunner
 from .publisher import Publisher
 from .state import ShowState
 from .port import ActionPort
 from .store import StateStore
-from .triggers import Fire, trigger_kind
+from .triggers import trigger_kind
 from .triggers.event import EventHub
-from .when import inside
 
 if TYPE_CHECKING:  # `plan` need not import the wire client's package
     from ..realtime.session import Session
@@ -84,30 +79,26 @@ class Engine:
         self.journal_events = self.journal.events
         self.executor = Executor(self.loop, self._on_send, self._on_ack, self._on_superseded)
         self.latency = latency or _default_latency(show)  # what `lookahead: auto` sends ahead by
-        self._fired_ahead: dict[str, float] = {}  # cue -> cued show time of its last early firing
         self.store = StateStore({"prompt": show.initial.prompt, "enhance": show.initial.enhance,
                                  "image": show.initial.image, "mirror": show.initial.mirror})
         self.actions = ActionPort(session, self.executor, self.store, self.choices, self.journal, self.show_clock,
                                   self.loop, self._control, self.tempo)
         self.on_action = self.actions.hooks  # (show t, cue, action) of everything the actions do: `plan` listens
+        self.publisher = Publisher(self, observe_state)  # the snapshots
+        self.cues = CueRunner(self, self.publisher)  # firing a cue
         self._connection: str = self._safe_state()
         self._go = 0
         self._resume = resume
         if resume is not None:
             self.store.restore(resume.state)
             self.store.intend("mirror", bool(self.store.get("mirror")))
-        self._runs: dict[str, list[asyncio.Future[Any]]] = {}
-        self._resolved: dict[int, tuple[Action, ...]] = {}  # timeline index -> its actions, toggles resolved
-        self._queued: dict[str, deque[tuple[tuple[Action, ...], tuple[Any, ...]]]] = {}
         self._show_subs: list[Any] = []
         self._subs: list[Any] = []
-        self._deferred: list[tuple[str, dict[str, Any]]] | None = None
         self._end: asyncio.Future[str] | None = None
         self._journaled_state: str | None = None  # the last session.state written
         self._observe_state = observe_state
         self.autostart = True  # False: the show clock is started from outside (`start_at`), as a fleet node's is
         self._ended: str | None = None
-        self.publisher = Publisher(self, observe_state)  # the snapshots
         self.state: BehaviorSubject[ShowState] = self.publisher.begin()
 
     # ------------------------------------------------------------ lifecycle
@@ -149,10 +140,7 @@ class Engine:
         reason = self._end.result() if self._end is not None and self._end.done() else "cancelled"
         self._dispose(self._show_subs)
         self._dispose(self._subs)
-        for runs in self._runs.values():
-            for run in runs:
-                run.cancel()
-        self._runs.clear()
+        self.cues.cancel()
         self.executor.cancel_pending()
         self.show_clock.clear()
         if self.opening is not None:
@@ -189,10 +177,10 @@ class Engine:
                 name = timeline_name(e)
                 if e.t < t - EPS or fired.get(name, -1.0) >= e.t - EPS:
                     self._go = i + 1
-                    self._fired_ahead[f"{name} #{i}"] = e.t
+                    self.cues.sent_ahead(f"{name} #{i}", e.t)
             for cue in self.show.cues:
                 if cue.name in fired:
-                    self._fired_ahead[cue.name] = fired[cue.name]
+                    self.cues.sent_ahead(cue.name, fired[cue.name])
             now = self.loop.time()
             for key, (at, cue) in self._resume.applied.items():
                 if key in ("prompt", "image", "mirror"):
@@ -205,7 +193,7 @@ class Engine:
         self._plan_from(t)
         for cue in self.show.cues:
             if not trigger_kind(cue.trigger).show_time and _is_wall(cue):
-                self._subs.append(self._subscribe(cue))
+                self._subs.append(self.cues.subscribe(cue))
         self._changed()
 
     def catch_up(self) -> None:
@@ -234,67 +222,20 @@ class Engine:
             self._subscribe_show_time()
             for cue in show.cues:
                 if _is_wall(cue):
-                    self._subs.append(self._subscribe(cue))
+                    self._subs.append(self.cues.subscribe(cue))
         self._changed()
 
     # ------------------------------------------------------------ subscriptions
 
-    def _lead(self, setting: Any) -> Lead | None:
-        """A cue's lookahead (its own, else the show's) as the triggers apply it."""
-        return lead_for(setting if setting is not None else self.show.lookahead, self.latency)
-
     def uses_auto_lookahead(self) -> bool:
         """Whether any cue or timeline entry is sent early by the measured latency (`lookahead: auto`)."""
         settings = [c.lookahead for c in self.show.cues] + [getattr(e, "lookahead", None) for e in self.show.timeline]
-        return any(lead is not None and lead.auto for lead in map(self._lead, settings))
-
-    def _subscribe(self, cue: Cue) -> Any:
-        kind = trigger_kind(cue.trigger)
-        observable = kind.observe(cue.trigger, self, self._lead(cue.lookahead))
-        on_next = partial(self._fire, cue)
-        if kind.show_time or _is_wall(cue):
-            return observable.subscribe(
-                on_next=on_next, on_error=lambda exc, cue=cue: self._bug(f"cue {cue.name!r} stopped", exc),
-                scheduler=self.scheduler)
-        return self._subscribe_living(cue, observable, on_next)
-
-    def _subscribe_living(self, cue: Cue, observable: Any, on_next: Callable[[Any], None]) -> Any:
-        """An event cue (or a Python show's reactive pipeline) outlives a firing that fails.
-
-        An exception in an operator ends an Rx stream: a `/fader "abc"` that a `float()` in the
-        pipeline cannot read would stop the cue for the rest of the show. The failure is journaled
-        and the cue subscribes afresh to its (hot) event streams. A pipeline that fails while it
-        is being subscribed, before any event, stays stopped: subscribing again would fail again.
-        """
-        holder = SerialDisposable()
-        subscribing = [False]
-
-        def on_error(exc: Exception) -> None:
-            if subscribing[0]:
-                self._bug(f"cue {cue.name!r} stopped", exc)
-                return
-            log.warning("cue %r: a firing failed (%s: %s); the cue goes on", cue.name, type(exc).__name__, exc)
-            self._write("error", cue=cue.name, message=f"cue {cue.name!r}: a firing failed, the cue goes on: "
-                                                       f"{type(exc).__name__}: {exc}")
-            if not holder.is_disposed:
-                self.loop.call_soon(subscribe)
-
-        def subscribe() -> None:
-            if holder.is_disposed:
-                return
-            subscribing[0] = True
-            try:
-                holder.disposable = observable.subscribe(on_next=on_next, on_error=on_error, scheduler=self.scheduler)
-            finally:
-                subscribing[0] = False
-
-        subscribe()
-        return holder
+        return any(lead is not None and lead.auto for lead in map(self.cues.lead, settings))
 
     def _subscribe_events(self) -> None:
         for cue in self.show.cues:
             if not trigger_kind(cue.trigger).show_time and not _is_wall(cue):
-                self._subs.append(self._subscribe(cue))
+                self._subs.append(self.cues.subscribe(cue))
 
     def _subscribe_show_time(self) -> None:
         """(Re)plan everything that counts in show time from the current show time on."""
@@ -305,9 +246,9 @@ class Engine:
             if entry.beat is not None and self.tempo is not None:  # its time follows the tempo
                 if entry.beat >= self.tempo.grid.beat_at(now) - EPS_BEATS:
                     self._show_subs.append(BeatTimer(sc, self.tempo.grid, entry.beat, lambda t, ahead, i=i: self._timeline_fire(
-                        i, intended=sc.mono_of(t), lead=ahead), self._lead(entry.lookahead)))
+                        i, intended=sc.mono_of(t), lead=ahead), self.cues.lead(entry.lookahead)))
             elif entry.t >= now - EPS:
-                lead = self._lead(getattr(entry, "lookahead", None))
+                lead = self.cues.lead(getattr(entry, "lookahead", None))
                 if lead is None:
                     self._show_subs.append(sc.call_at(entry.t, lambda i=i: self._timeline_fire(i)))
                 else:
@@ -317,7 +258,7 @@ class Engine:
             self._show_subs.append(sc.call_at(self.show.duration, self._duration_end, prio=0))
         for cue in self.show.cues:
             if trigger_kind(cue.trigger).show_time:
-                self._show_subs.append(self._subscribe(cue))
+                self._show_subs.append(self.cues.subscribe(cue))
 
     def _replan(self) -> None:
         self._dispose(self._show_subs)
@@ -331,160 +272,15 @@ class Engine:
 
     # ------------------------------------------------------------ firing
 
-    def _fire(self, cue: Cue, fire: Fire, key: str | None = None, label: str | None = None) -> None:
-        lead = fire.lead
-        lateness_ms = (self.loop.time() - fire.intended + lead) * 1000.0  # against the (early) send time
-        if lead and fire.t is not None:
-            key = key or cue.name
-            if fire.t <= self._fired_ahead.get(key, -1.0) + EPS:
-                return  # sent early already; a re-plan (reload, GO) planned it again
-            self._fired_ahead[key] = fire.t
-        journal_on = self.journal.active
-        try:
-            if cue.when is not None and not inside(cue.when, self.clock.wall()):
-                return
-            # Records the actions make wait for `cue.fire` (a list only when someone reads them).
-            outer, self._deferred = self._deferred, ([] if journal_on else None)
-            instant = False
-            self.actions.ahead = lead
-            try:
-                seq = (cue.actions + cue.then if cue.then else cue.actions) if fire.actions is None \
-                    else self._checked(cue.name, fire.actions)
-                if seq:
-                    instant = self._start_run(cue, seq, fire.args, lead)
-            except Exception as exc:  # noqa: BLE001 - our bug: log it, the show goes on
-                self._bug(f"cue {cue.name!r} failed", exc)
-            finally:
-                self.actions.ahead = 0.0
-                deferred, self._deferred = self._deferred, outer
-        except Exception as exc:  # noqa: BLE001
-            self._bug(f"cue {cue.name!r} failed", exc)
-            return
-        t = fire.t if fire.t is not None else self.show_clock.t
-        if journal_on or self.journal.active:
-            self._journal_fire(cue.name, fire, t, lateness_ms, deferred or [])
-        self.publisher.fired(t, label or cue.name, lateness_ms)
-        if self._observe_state:
-            self._changed()
-        if instant:
-            self.events.emit("after", cue.name)  # `_finished`, one call less
-
-    def _checked(self, name: str, actions: tuple[Any, ...]) -> tuple[Action, ...]:
-        """A reactive cue's actions, checked as a show file's are (vars, paths, the model); none if bad."""
-        from ..show.problems import ShowError
-        from ..show.runtime import check_action
-
-        try:
-            return tuple(check_action(list(actions), self.show, f"cue {name!r}"))
-        except ShowError as exc:
-            for problem in exc.problems:
-                log.warning("cue %r: %s", name, problem)
-                self._write("error", cue=name, message=f"cue {name!r}: {problem}")
-            return ()
-
-    def _journal_fire(self, name: str, fire: Fire, t: float, lateness_ms: float,
-                      deferred: list[tuple[str, dict[str, Any]]]) -> None:
-        """`cue.fire`, then the records its actions made wait for it."""
-        lead = fire.lead
-        bar = {"bar": self.tempo.grid.bar_beat(t)} if self.tempo is not None else {}
-        if lead:
-            self.journal.write("cue.fire", cue=name, intended_t=round(t, 6), lateness_ms=round(lateness_ms, 3),
-                               args=list(fire.args) if fire.args else None, lookahead_ms=round(lead * 1000.0, 3), **bar)
-        else:
-            self.journal.write("cue.fire", cue=name, intended_t=round(t, 6),
-                               lateness_ms=round(lateness_ms, 3), args=list(fire.args) if fire.args else None, **bar)
-        for event, fields in deferred:
-            self._write(event, **fields)
-
-    def _start_run(self, cue: Cue, seq: tuple[Action, ...], args: tuple[Any, ...], lead: float = 0.0) -> bool:
-        """Start a firing's actions; True when they all ran already (an instant cue)."""
-        if not sequential(seq):
-            # an instant cue: every action runs now, inside the timer callback
-            self._perform_all(cue.name, seq, args)
-            return True
-        runs = self._runs.setdefault(cue.name, [])
-        if runs:
-            if cue.mode == "single":
-                self._write("cue.ignored", cue=cue.name, reason="running")
-                return False
-            if cue.mode == "queue":
-                self._queued.setdefault(cue.name, deque()).append((seq, args))
-                return False
-            if cue.mode == "restart":
-                for run in list(runs):
-                    run.cancel()
-        fut = eager(self._sequence(cue.name, seq, args, lead), self.loop)
-        if not fut.done():
-            runs.append(fut)
-            fut.add_done_callback(lambda f, cue=cue: self._run_done(cue, f))
-        return False
-
-    def _run_done(self, cue: Cue, fut: asyncio.Future[Any]) -> None:
-        runs = self._runs.get(cue.name, [])
-        if fut in runs:
-            runs.remove(fut)
-        queued = self._queued.get(cue.name)
-        if queued and not runs:
-            seq, args = queued.popleft()
-            if self._start_run(cue, seq, args):  # a queued run starts late anyway: not ahead
-                self._finished(cue.name)
-
-    def _perform_all(self, name: str, seq: Iterable[Action], args: tuple[Any, ...]) -> None:
-        for i, action in enumerate(seq):
-            try:
-                action_kind(action).perform(action, ActionContext(self.actions, name, str(i), args))
-            except Exception as exc:  # noqa: BLE001
-                self._bug(f"action of {name!r} failed", exc)
-
-    async def _sequence(self, name: str, seq: tuple[Action, ...], args: tuple[Any, ...], lead: float = 0.0) -> None:
-        for i, action in enumerate(seq):
-            try:
-                self.actions.ahead = lead  # each step of a cue sent early is early by the same lead
-                try:
-                    pending = action_kind(action).perform(action, ActionContext(self.actions, name, str(i), args))
-                finally:
-                    self.actions.ahead = 0.0
-                if pending is not None:
-                    await pending
-            except asyncio.CancelledError:
-                raise
-            except Superseded:
-                pass
-            except Exception as exc:  # noqa: BLE001 - wire failures are journaled by the executor
-                if not getattr(exc, "journaled", False):
-                    self._write("error", cue=name, message=f"{type(exc).__name__}: {exc}")
-        self._finished(name)
-
-    def _finished(self, name: str) -> None:
-        self.events.emit("after", name)
-
     def _timeline_fire(self, i: int, intended: float | None = None, lead: float = 0.0, again: bool = False) -> None:
-        """Fire entry i; `again` (GO back) re-applies what it did the first time, toggles included."""
-        entry = self.show.timeline[i]
+        """Fire entry i; GO then points after it."""
         self._go = i + 1
-        name = timeline_name(entry)
-        actions = self._entry_actions(i, entry.actions, again)
-        cue = Cue(name=name, trigger=None, actions=actions, mode="parallel")  # type: ignore[arg-type]
-        self._fire(cue, Fire(self.show_clock.mono_of(entry.t) if intended is None else intended, entry.t, lead=lead),
-                   key=f"{name} #{i}", label=entry.label or None)
-
-    def _entry_actions(self, i: int, actions: tuple[Action, ...], again: bool) -> tuple[Action, ...]:
-        """An entry's actions with each `mirror: toggle` resolved to the value it set, kept for GO back.
-
-        Re-applying entry i must leave the mirror as it was right after i, not flip it once more.
-        """
-        if again and i in self._resolved:
-            return self._resolved[i]
-        state = {"mirror": self.store.sent("mirror")}
-        settled = tuple(action_kind(a).settle(a, state) for a in actions)
-        if settled != actions:
-            self._resolved[i] = settled
-        return settled
+        self.cues.fire_entry(i, intended, lead, again)
 
     def _duration_end(self) -> None:
         if self.show.loop:
             self.journal.write("show.loop")
-            self._fired_ahead.clear()
+            self.cues.forget_ahead()
             self.show_clock.jump(0.0)
             self._go = 0
             self.show_clock.plan_t = 0.0
@@ -516,12 +312,7 @@ class Engine:
             self.stop("cue")
 
     def _write(self, event: str, **fields: Any) -> None:
-        if not self.journal.active:
-            return
-        if self._deferred is not None:
-            self._deferred.append((event, fields))
-        else:
-            self.journal.write(event, **fields)
+        self.cues.write(event, **fields)
 
     def _on_send(self, op: Op) -> None:
         if op.kind == "audio":
@@ -616,7 +407,7 @@ class Engine:
         entry_t = self.entry_t(entry)
         back = entry_t < self.show_clock.t or i < self._go - 1
         if entry_t < self.show_clock.t:  # back in time: what was sent early may fire again
-            self._fired_ahead = {k: v for k, v in self._fired_ahead.items() if v < entry_t - EPS}
+            self.cues.forget_ahead(entry_t)
         if back:  # the entries from i on are ahead again: listed once, as upcoming
             undone = {e.label or timeline_name(e) for e in self.show.timeline[i:]}
             self.publisher.unfire(entry_t - EPS, undone)
@@ -655,7 +446,7 @@ class Engine:
         if not self.show_clock.started:
             return
         if t < self.show_clock.t:
-            self._fired_ahead = {k: v for k, v in self._fired_ahead.items() if v < t - EPS}
+            self.cues.forget_ahead(t)
         self.journal.write("show.seek", to=round(t, 6))
         self.show_clock.jump(t)
         self._go = next((i for i, e in enumerate(self.show.timeline) if e.t >= t - EPS), len(self.show.timeline))
@@ -733,7 +524,7 @@ class Engine:
     def manual(self, action: Action, source: str) -> None:
         """An action from the operator (prompt box, image chooser, mirror key), journaled with its source."""
         self.journal.write("manual", source=source)
-        self._perform_all(f"manual:{source}", (action,), ())
+        self.cues.perform_all(f"manual:{source}", (action,), ())
         self._changed()
 
     # ------------------------------------------------------------ session and state
@@ -761,8 +552,7 @@ class Engine:
         return self.clock.wall().isoformat(), self.show_clock.t
 
     def _bug(self, what: str, exc: BaseException) -> None:
-        log.error("%s", what, exc_info=exc)
-        self._write("error", message=f"{what}: {type(exc).__name__}: {exc}")
+        self.cues.bug(what, exc)
 
     def _open_hours(self, policy: Any) -> bool:
         """Start the opening hours; whether the session is open now."""
