@@ -19,23 +19,21 @@ from reactivex.subject import BehaviorSubject
 
 from ..show.model import Action, Cue, ShowModel, TimelineEntry
 from ..tempo.conductor import conductor_for
-from ..tempo.grid import EPS_BEATS
-from ..tempo.timers import BeatTimer
 from . import catchup
 from .choices import Choices
+from .cues import CueRunner
 from .clock import Clock
 from .executor import Executor, Op
 from .journal import Journal
 from .latency import LatencyEstimator
-from .lookahead import call_ahead
 from .names import fmt_t, timeline_name
 from .opening import OpeningHours
-from .showclock import EPS, ShowClock
-from .cues import CueRunner
-from .publisher import Publisher
-from .state import ShowState
 from .port import ActionPort
+from .publisher import Publisher
+from .showclock import ShowClock
+from .state import ShowState
 from .store import StateStore
+from .transport import Transport
 from .triggers import trigger_kind
 from .triggers.event import EventHub
 
@@ -70,7 +68,6 @@ class Engine:
         self.loop = clock.loop
         self.show_clock = ShowClock(clock)
         self.tempo = conductor_for(show, self.show_clock, self.loop)  # the beat grid and its source
-        self._go_waiting: Any = None  # a GO waiting for its grid line (`go: {quantize: ...}`)
         self.events = EventHub()
         self.scheduler = AsyncIOScheduler(self.loop)
         self.choices = Choices(show.name)
@@ -86,13 +83,12 @@ class Engine:
         self.on_action = self.actions.hooks  # (show t, cue, action) of everything the actions do: `plan` listens
         self.publisher = Publisher(self, observe_state)  # the snapshots
         self.cues = CueRunner(self, self.publisher)  # firing a cue
+        self.transport = Transport(self, self.cues, self.publisher)  # GO, back, pause, seek: show time
         self._connection: str = self._safe_state()
-        self._go = 0
         self._resume = resume
         if resume is not None:
             self.store.restore(resume.state)
             self.store.intend("mirror", bool(self.store.get("mirror")))
-        self._show_subs: list[Any] = []
         self._subs: list[Any] = []
         self._end: asyncio.Future[str] | None = None
         self._journaled_state: str | None = None  # the last session.state written
@@ -138,7 +134,7 @@ class Engine:
 
     def _shutdown(self) -> None:
         reason = self._end.result() if self._end is not None and self._end.done() else "cancelled"
-        self._dispose(self._show_subs)
+        self.transport.unplan()
         self._dispose(self._subs)
         self.cues.cancel()
         self.executor.cancel_pending()
@@ -172,12 +168,7 @@ class Engine:
             # their lookahead; what the journal says the service acknowledged keeps its show time,
             # so catch-up weighs it against cue firings.
             fired = getattr(self._resume, "fired", None) or {}
-            self._go = 0
-            for i, e in enumerate(self.show.timeline):
-                name = timeline_name(e)
-                if e.t < t - EPS or fired.get(name, -1.0) >= e.t - EPS:
-                    self._go = i + 1
-                    self.cues.sent_ahead(f"{name} #{i}", e.t)
+            self.transport.skip_played(t, fired)
             for cue in self.show.cues:
                 if cue.name in fired:
                     self.cues.sent_ahead(cue.name, fired[cue.name])
@@ -190,7 +181,7 @@ class Engine:
             self.tempo.started()
         self.journal.write("show.start", show=self.show.name, model=self.show.model,
                            wall=self.clock.wall().isoformat())
-        self._plan_from(t)
+        self.transport.plan_from(t)
         for cue in self.show.cues:
             if not trigger_kind(cue.trigger).show_time and _is_wall(cue):
                 self._subs.append(self.cues.subscribe(cue))
@@ -203,7 +194,7 @@ class Engine:
 
     def reload(self, show: ShowModel) -> None:
         """Swap the cues, keep the show clock where it is."""
-        self._dispose(self._show_subs)
+        self.transport.unplan()
         self._dispose(self._subs)
         old_tempo, self.show = self.show.tempo, show
         self.journal.write("show.reload", show=show.name)
@@ -217,9 +208,7 @@ class Engine:
                                              "of the run; the show goes on with the tempo it had")
         self._subscribe_events()
         if self.show_clock.started:
-            now = self.show_clock.t
-            self._go = next((i for i, e in enumerate(show.timeline) if self.entry_t(e) >= now - EPS), len(show.timeline))
-            self._subscribe_show_time()
+            self.transport.replan()
             for cue in show.cues:
                 if _is_wall(cue):
                     self._subs.append(self.cues.subscribe(cue))
@@ -237,33 +226,6 @@ class Engine:
             if not trigger_kind(cue.trigger).show_time and not _is_wall(cue):
                 self._subs.append(self.cues.subscribe(cue))
 
-    def _subscribe_show_time(self) -> None:
-        """(Re)plan everything that counts in show time from the current show time on."""
-        sc = self.show_clock
-        now = sc.planning_t
-        for i in range(self._go, len(self.show.timeline)):
-            entry = self.show.timeline[i]
-            if entry.beat is not None and self.tempo is not None:  # its time follows the tempo
-                if entry.beat >= self.tempo.grid.beat_at(now) - EPS_BEATS:
-                    self._show_subs.append(BeatTimer(sc, self.tempo.grid, entry.beat, lambda t, ahead, i=i: self._timeline_fire(
-                        i, intended=sc.mono_of(t), lead=ahead), self.cues.lead(entry.lookahead)))
-            elif entry.t >= now - EPS:
-                lead = self.cues.lead(getattr(entry, "lookahead", None))
-                if lead is None:
-                    self._show_subs.append(sc.call_at(entry.t, lambda i=i: self._timeline_fire(i)))
-                else:
-                    self._show_subs.append(
-                        call_ahead(sc.call_at, entry.t, lead, lambda ahead, i=i: self._timeline_fire(i, lead=ahead)))
-        if self.show.duration is not None:
-            self._show_subs.append(sc.call_at(self.show.duration, self._duration_end, prio=0))
-        for cue in self.show.cues:
-            if trigger_kind(cue.trigger).show_time:
-                self._show_subs.append(self.cues.subscribe(cue))
-
-    def _replan(self) -> None:
-        self._dispose(self._show_subs)
-        self._subscribe_show_time()
-
     @staticmethod
     def _dispose(subs: list[Any]) -> None:
         for sub in subs:
@@ -272,31 +234,12 @@ class Engine:
 
     # ------------------------------------------------------------ firing
 
-    def _timeline_fire(self, i: int, intended: float | None = None, lead: float = 0.0, again: bool = False) -> None:
-        """Fire entry i; GO then points after it."""
-        self._go = i + 1
-        self.cues.fire_entry(i, intended, lead, again)
-
-    def _duration_end(self) -> None:
-        if self.show.loop:
-            self.journal.write("show.loop")
-            self.cues.forget_ahead()
-            self.show_clock.jump(0.0)
-            self._go = 0
-            self.show_clock.plan_t = 0.0
-            try:
-                self._replan()
-            finally:
-                self.show_clock.plan_t = None
-        else:
-            self.stop("duration")
-
     # ------------------------------------------------------------ the executor's reports
 
     @property
     def go_index(self) -> int:
         """The timeline entry GO fires next."""
-        return self._go
+        return self.transport.go_index
 
     def _control(self, command: str) -> None:
         """A `go:` / `pause:` / `resume:` / `stop:` action: the same intents as the operator's."""
@@ -365,63 +308,16 @@ class Engine:
     # ------------------------------------------------------------ intents
 
     def go_next(self) -> bool:
-        """Fire the next timeline entry now; the show clock jumps to its time. With `go: {quantize:
-        1 bar}` "now" is the next bar line (a second GO meanwhile changes nothing)."""
-        if not self.show_clock.started or self._go >= len(self.show.timeline):
-            return False
-        quantize = self.show.go_quantize
-        if quantize is not None and self.tempo is not None:
-            if self._go_waiting is None:
-                grid = self.tempo.grid
-                self._go_waiting = BeatTimer(self.show_clock, grid, grid.beat_at(grid.next_line(
-                    self.show_clock.t, quantize.beats(grid.beats_per_bar))), lambda t, ahead: self._go_now())
-            return True
-        return self._go_now()
-
-    def _go_now(self) -> bool:
-        self._go_waiting = None
-        if self._go >= len(self.show.timeline):
-            return False
-        i = self._go
-        self.journal.write("go", direction="next", index=i)
-        self._jump_to_entry(i)
-        return True
+        """Fire the next timeline entry now (with `go: {quantize}`, on the next grid line)."""
+        return self.transport.go_next()
 
     def go_back(self) -> bool:
         """Re-apply the entry before the last one fired; GO then points after it."""
-        target = self._go - 2
-        if not self.show_clock.started or target < 0:
-            return False
-        self.journal.write("go", direction="back", index=target)
-        self._jump_to_entry(target)
-        return True
+        return self.transport.go_back()
 
     def entry_t(self, entry: TimelineEntry) -> float:
         """A timeline entry's show time: a place on the beat grid where the grid has it now."""
-        if entry.beat is not None and self.tempo is not None:
-            return self.tempo.grid.t_at(entry.beat)
-        return entry.t
-
-    def _jump_to_entry(self, i: int) -> None:
-        entry = self.show.timeline[i]
-        entry_t = self.entry_t(entry)
-        back = entry_t < self.show_clock.t or i < self._go - 1
-        if entry_t < self.show_clock.t:  # back in time: what was sent early may fire again
-            self.cues.forget_ahead(entry_t)
-        if back:  # the entries from i on are ahead again: listed once, as upcoming
-            undone = {e.label or timeline_name(e) for e in self.show.timeline[i:]}
-            self.publisher.unfire(entry_t - EPS, undone)
-        self.show_clock.jump(entry_t)
-        if self.tempo is not None:
-            self.tempo.jumped()
-        self._go = i + 1
-        self._dispose(self._show_subs)
-        self._timeline_fire(i, intended=self.loop.time(), again=back)
-        self.show_clock.plan_t = entry_t
-        try:
-            self._subscribe_show_time()
-        finally:
-            self.show_clock.plan_t = None
+        return self.transport.entry_t(entry)
 
     def start_at(self, t: float) -> bool:
         """Start show time at `t` now, for a show clock owned elsewhere (`autostart` off: a fleet's
@@ -434,52 +330,17 @@ class Engine:
 
     def go_to(self, i: int) -> bool:
         """Fire timeline entry `i` now and jump the show clock to its time: a GO decided elsewhere."""
-        if not self.show_clock.started or not 0 <= i < len(self.show.timeline):
-            return False
-        self.journal.write("go", direction="to", index=i)
-        self._jump_to_entry(i)
-        return True
+        return self.transport.go_to(i)
 
     def seek(self, t: float) -> None:
-        """Set show time to `t` without firing an entry (following a clock owned elsewhere): what
-        the stretch skipped over set is caught up, and everything after `t` is planned again."""
-        if not self.show_clock.started:
-            return
-        if t < self.show_clock.t:
-            self.cues.forget_ahead(t)
-        self.journal.write("show.seek", to=round(t, 6))
-        self.show_clock.jump(t)
-        self._go = next((i for i, e in enumerate(self.show.timeline) if e.t >= t - EPS), len(self.show.timeline))
-        self._dispose(self._show_subs)
-        self._plan_from(t)
-        self._changed()
-
-    def _plan_from(self, t: float) -> None:
-        """Catch up to show time `t`, then plan everything after it (at the start, after a seek)."""
-        self.show_clock.plan_t = t
-        try:
-            catchup.catch_up(self, reapply=False)
-            self._subscribe_show_time()
-        finally:
-            self.show_clock.plan_t = None
+        """Set show time to `t` without firing an entry (following a clock owned elsewhere)."""
+        self.transport.seek(t)
 
     def pause(self) -> bool:
-        if self.show_clock.pause():
-            if self.tempo is not None:
-                self.tempo.paused()
-            self.journal.write("show.pause")
-            self._changed()
-            return True
-        return False
+        return self.transport.pause()
 
     def resume(self) -> bool:
-        if self.show_clock.resume():
-            if self.tempo is not None:
-                self.tempo.resumed()
-            self.journal.write("show.resume")
-            self._changed()
-            return True
-        return False
+        return self.transport.resume()
 
     def key(self, k: str) -> bool:
         """A key pressed in the TUI; True when a cue took it."""
