@@ -1,10 +1,11 @@
 """The engine: a show model in, session calls out, state and journal records back.
 
-Triggers (see `triggers/`) are Observables of firings. A firing runs its cue's actions (see
-`actions/`): instant cues synchronously inside the timer callback, cues with `wait`, audio or a
-Python handler as an eagerly started sequence under the cue's `mode`. Everything that reaches the
-wire goes through the one `Executor`. The same code runs in real time (`run`) and in virtual time
-(`plan`, tests): only the `Clock` and the event loop differ.
+Triggers (see `triggers/`) are Observables of firings; the `CueRunner` (`cues.py`) runs a firing's
+actions (see `actions/`), the `Transport` (`transport.py`) moves the show in show time, the
+`Publisher` (`publisher.py`) makes its snapshots, `TempoIntents` hands tempo intents to the tempo
+conductor. `Engine` is the facade the other rooms use: it wires those parts and owns the show's
+lifetime. Everything that reaches the wire goes through the one `Executor`. The same code runs in
+real time (`run`) and in virtual time (`plan`, tests): only the `Clock` and the event loop differ.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from .publisher import Publisher
 from .showclock import ShowClock
 from .state import ShowState
 from .store import StateStore
+from .tempo_intents import TempoIntents
 from .transport import Transport
 from .triggers import trigger_kind
 from .triggers.event import EventHub
@@ -84,6 +86,8 @@ class Engine:
         self.publisher = Publisher(self, observe_state)  # the snapshots
         self.cues = CueRunner(self, self.publisher)  # firing a cue
         self.transport = Transport(self, self.cues, self.publisher)  # GO, back, pause, seek: show time
+        self.tempo_intents = TempoIntents(self.tempo, self.show_clock, self.journal, self.actions, self.publisher,
+                                          self.transport, self._start_by_clock)
         self._connection: str = self._safe_state()
         self._resume = resume
         if resume is not None:
@@ -232,8 +236,6 @@ class Engine:
             sub.dispose()
         subs.clear()
 
-    # ------------------------------------------------------------ firing
-
     # ------------------------------------------------------------ the executor's reports
 
     @property
@@ -354,32 +356,21 @@ class Engine:
 
     def tap(self) -> bool:
         """The TUI's `t` or OSC `/tap`: a beat tapped now; True when the show has a tempo."""
-        if self.tempo is None:
-            return False
-        bpm = self.tempo.tap()
-        if bpm is not None:
-            self.journal.write("tempo", bpm=round(bpm, 3), source="tap", bar=self.tempo.grid.bar_beat(self.show_clock.t))
-        self._changed()
-        return True
+        return self.tempo_intents.tap()
 
     def set_tempo(self, bpm: float) -> bool:
         """OSC `/tempo BPM`: the grid takes it from now on (with Link, every peer does)."""
-        if not self.actions.set_tempo(bpm, "set"):
-            return False
-        self._changed()
-        return True
+        return self.tempo_intents.set_tempo(bpm)
 
     def midi_clock(self, message: Any, at: float) -> bool:
         """A MIDI clock message (`source: midi-clock`): pulses set the tempo, start/stop start and pause."""
-        if self.tempo is None or self.tempo.source != "midi-clock":
+        return self.tempo_intents.midi_clock(message, at)
+
+    def _start_by_clock(self) -> bool:
+        """MIDI clock's start: the show starts if it runs and has not started yet; whether it did."""
+        if self.show_clock.started or self._end is None:
             return False
-        what = self.tempo.midi_clock(message, at)
-        if what == "start" and not self.show_clock.started and self._end is not None:
-            self._start_show(self._start_t())
-        elif what in ("start", "continue"):
-            self.resume()
-        elif what == "stop":
-            self.pause()
+        self._start_show(self._start_t())
         return True
 
     def manual(self, action: Action, source: str) -> None:
