@@ -18,6 +18,7 @@ from reactivex.disposable import SerialDisposable
 
 from ..show.model import Action, Cue
 from .actions import ActionContext, action_kind, sequential
+from .catchup import Engine as Context
 from .executor import Superseded
 from .lookahead import Lead, lead_for
 from .loop import eager
@@ -27,31 +28,15 @@ from .triggers import Fire, trigger_kind
 from .when import inside
 
 if TYPE_CHECKING:
-    from ..show.model import ShowModel
-    from .clock import Clock
-    from .journal import Journal
     from .latency import LatencyEstimator
-    from .port import ActionPort
     from .publisher import Publisher
-    from .showclock import ShowClock
-    from .store import StateStore
-    from .triggers.event import EventHub
 
 log = logging.getLogger(__name__)
 
 
-class Host(Protocol):
+class Host(Context, Protocol):
     """What the runner reads of the engine: the show (swapped by a reload) and the triggers' context."""
 
-    show: ShowModel
-    clock: Clock
-    show_clock: ShowClock
-    store: StateStore
-    actions: ActionPort
-    journal: Journal
-    events: EventHub
-    scheduler: Any
-    tempo: Any
     latency: LatencyEstimator
 
 

@@ -8,42 +8,27 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from reactivex.subject import BehaviorSubject
 
+from .catchup import Engine as Context
 from .names import timeline_name
 from .state import PastFiring, ShowState, Upcoming
 from .triggers import trigger_kind
 
-if TYPE_CHECKING:
-    from ..show.model import ShowModel, TimelineEntry
-    from .clock import Clock
-    from .showclock import ShowClock
-    from .store import StateStore
 
-
-class Shown(Protocol):
+class Shown(Context, Protocol):
     """What a snapshot reads of the show (the engine, which is also the triggers' context)."""
 
-    show: ShowModel
     session: Any
-    clock: Clock
-    show_clock: ShowClock
-    store: StateStore
-    tempo: Any
     meter: Any
-
-    @property
-    def go_index(self) -> int: ...
 
     @property
     def connection(self) -> str: ...
 
     @property
     def ended(self) -> str | None: ...
-
-    def entry_t(self, entry: TimelineEntry) -> float: ...
 
 
 class Publisher:

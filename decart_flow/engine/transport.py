@@ -8,7 +8,7 @@ should be in effect at `t`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from ..tempo.grid import EPS_BEATS
 from ..tempo.timers import BeatTimer
@@ -19,22 +19,13 @@ from .showclock import EPS
 from .triggers import trigger_kind
 
 if TYPE_CHECKING:
-    from ..show.model import ShowModel, TimelineEntry
-    from .clock import Clock
+    from ..show.model import TimelineEntry
     from .cues import CueRunner
-    from .journal import Journal
     from .publisher import Publisher
-    from .showclock import ShowClock
 
 
-class Host(Protocol):
+class Host(catchup.Engine, Protocol):
     """What the transport reads of the engine: the show (swapped by a reload), catch-up's context, its end."""
-
-    show: ShowModel
-    clock: Clock
-    show_clock: ShowClock
-    journal: Journal
-    tempo: Any
 
     def stop(self, reason: str = "stop") -> None: ...
 
@@ -64,7 +55,7 @@ class Transport:
         """Catch up to show time `t`, then plan everything after it (at the start, after a seek)."""
         self.show_clock.plan_t = t
         try:
-            catchup.catch_up(self.host, reapply=False)  # type: ignore[arg-type]  # the engine is its context
+            catchup.catch_up(self.host, reapply=False)
             self._plan()
         finally:
             self.show_clock.plan_t = None
@@ -216,19 +207,17 @@ class Transport:
         self.publisher.changed()
 
     def pause(self) -> bool:
-        if self.show_clock.pause():
-            if self.tempo is not None:
-                self.tempo.paused()
-            self.journal.write("show.pause")
-            self.publisher.changed()
-            return True
-        return False
+        return self._held(self.show_clock.pause(), "show.pause", self.tempo.paused if self.tempo is not None else None)
 
     def resume(self) -> bool:
-        if self.show_clock.resume():
-            if self.tempo is not None:
-                self.tempo.resumed()
-            self.journal.write("show.resume")
-            self.publisher.changed()
-            return True
-        return False
+        return self._held(self.show_clock.resume(), "show.resume", self.tempo.resumed if self.tempo is not None else None)
+
+    def _held(self, changed: bool, event: str, tell_tempo: Callable[[], None] | None) -> bool:
+        """After a pause or resume of the show clock: the tempo hears it, the journal and the state show it."""
+        if not changed:
+            return False
+        if tell_tempo is not None:
+            tell_tempo()
+        self.journal.write(event)
+        self.publisher.changed()
+        return True
