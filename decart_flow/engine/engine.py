@@ -2,7 +2,8 @@
 
 Triggers (see `triggers/`) are Observables of firings; the `CueRunner` (`cues.py`) runs a firing's
 actions (see `actions/`), the `Transport` (`transport.py`) moves the show in show time, the
-`Publisher` (`publisher.py`) makes its snapshots, `TempoIntents` hands tempo intents to the tempo
+`Publisher` (`publisher.py`) makes its snapshots, `ExecutorReports` (`reports.py`) journals and
+applies what the executor sent and got back, `TempoIntents` hands tempo intents to the tempo
 conductor. `Engine` is the facade the other rooms use: it wires those parts and owns the show's
 lifetime. Everything that reaches the wire goes through the one `Executor`. The same code runs in
 real time (`run`) and in virtual time (`plan`, tests): only the `Clock` and the event loop differ.
@@ -24,13 +25,14 @@ from . import catchup
 from .choices import Choices
 from .cues import CueRunner
 from .clock import Clock
-from .executor import Executor, Op
+from .executor import Executor
 from .journal import Journal
 from .latency import LatencyEstimator
 from .names import fmt_t, timeline_name
 from .opening import OpeningHours
 from .port import ActionPort
 from .publisher import Publisher
+from .reports import ExecutorReports
 from .showclock import ShowClock
 from .state import ShowState
 from .store import StateStore
@@ -76,14 +78,16 @@ class Engine:
         self.journal = journal if isinstance(journal, Journal) else Journal(journal, self._stamp)
         self._own_journal = not isinstance(journal, Journal)
         self.journal_events = self.journal.events
-        self.executor = Executor(self.loop, self._on_send, self._on_ack, self._on_superseded)
         self.latency = latency or _default_latency(show)  # what `lookahead: auto` sends ahead by
         self.store = StateStore({"prompt": show.initial.prompt, "enhance": show.initial.enhance,
                                  "image": show.initial.image, "mirror": show.initial.mirror})
+        self.publisher = Publisher(self, observe_state)  # the snapshots
+        self.reports = ExecutorReports(self.loop, self.journal, self.store, self.publisher, self._write,
+                                       lambda: self._ended is not None)  # what the executor sent and got back
+        self.executor = Executor(self.loop, self.reports.on_send, self.reports.on_ack, self.reports.on_superseded)
         self.actions = ActionPort(session, self.executor, self.store, self.choices, self.journal, self.show_clock,
                                   self.loop, self._control, self.tempo)
         self.on_action = self.actions.hooks  # (show t, cue, action) of everything the actions do: `plan` listens
-        self.publisher = Publisher(self, observe_state)  # the snapshots
         self.cues = CueRunner(self, self.publisher)  # firing a cue
         self.transport = Transport(self, self.cues, self.publisher)  # GO, back, pause, seek: show time
         self.tempo_intents = TempoIntents(self.tempo, self.show_clock, self.journal, self.actions, self.publisher,
@@ -258,54 +262,6 @@ class Engine:
 
     def _write(self, event: str, **fields: Any) -> None:
         self.cues.write(event, **fields)
-
-    def _on_send(self, op: Op) -> None:
-        if op.kind == "audio":
-            self.publisher.audio = (op.action["audio"], self.loop.time())
-        if self.journal.active:
-            if op.submitted_at:  # it waited for its lane: when it really went on the wire, and behind what
-                behind = op.behind
-                self._write("action.send", cue=op.cue, action=op.action,
-                            queued_ms=round((op.sent_at - op.submitted_at) * 1000.0, 3),
-                            behind=behind.cue if behind is not None else None)
-            else:
-                self._write("action.send", cue=op.cue, action=op.action)
-
-    def _on_ack(self, op: Op, latency: float, error: BaseException | None) -> None:
-        if error is None and op.kind != "audio" and not self.journal.active:  # every ack of `plan`: the state only
-            self.publisher.last_ack_ms = latency * 1000.0
-            self._apply(op)
-            if self._observe_state:
-                self._changed()
-            return
-        audio = self.publisher.audio
-        if op.kind == "audio" and audio is not None and audio[0] == op.action["audio"]:
-            self.publisher.audio = None
-        if isinstance(error, asyncio.CancelledError) or self._ended is not None:
-            return  # after show.end the journal is closed for the show: nothing follows it
-        self.publisher.last_ack_ms = latency * 1000.0
-        message = None if error is None else f"{type(error).__name__}: {error}"
-        # NotConnectedError.deferred: asked for during an outage, kept by the client as the next
-        # session's state. It is the latest state, so catch-up after the reconnect must not undo it.
-        deferred = bool(getattr(error, "deferred", False))
-        if self.journal.active:
-            self._write("action.ack", cue=op.cue, kind=op.kind, latency_ms=round(latency * 1000.0, 3),
-                        success=error is None, error=message, deferred=deferred or None)
-        if error is not None:
-            error.journaled = True  # type: ignore[attr-defined]  # the sequence need not journal it again
-            if not deferred:  # kept for the next session (an outage, closed hours): not an error
-                self._write("error", cue=op.cue, message=message)
-        if op.kind != "audio" and (error is None or deferred):
-            self._apply(op)
-        if self._observe_state:
-            self._changed()
-
-    def _apply(self, op: Op) -> None:
-        """An acknowledged change is what shows now: the state, and when and by which cue it came."""
-        self.store.apply(op.action, op.cue, self.loop.time())
-
-    def _on_superseded(self, old: Op, new: Op) -> None:
-        self._write("action.superseded", cue=old.cue, action=old.action, by=new.cue)
 
     # ------------------------------------------------------------ intents
 
