@@ -7,6 +7,7 @@ cue), and the snapshot shows the last ack's latency and the audio clip playing.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
@@ -16,16 +17,14 @@ if TYPE_CHECKING:
     from .store import StateStore
 
 
+@dataclass(eq=False)  # one per engine: compared and hashed as itself
 class ExecutorReports:
-    def __init__(self, loop: asyncio.AbstractEventLoop, journal: Journal, store: StateStore, publisher: Publisher,
-                 write: Callable[..., None], ended: Callable[[], bool]) -> None:
-        """`write`: a journal record that waits for its firing's `cue.fire`; `ended`: the show is over."""
-        self.loop = loop
-        self.journal = journal
-        self.store = store
-        self.publisher = publisher
-        self.write = write
-        self.ended = ended
+    loop: asyncio.AbstractEventLoop
+    journal: Journal
+    store: StateStore
+    publisher: Publisher
+    write: Callable[..., None]  # a journal record that waits for its firing's `cue.fire`
+    ended: Callable[[], bool]  # the show is over: nothing more is journaled
 
     def on_send(self, op: Op) -> None:
         if op.kind == "audio":

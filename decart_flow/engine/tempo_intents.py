@@ -6,6 +6,7 @@ pause and resume it, as the operator's keys would.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
@@ -17,17 +18,15 @@ if TYPE_CHECKING:
     from .transport import Transport
 
 
+@dataclass(eq=False)  # one per engine: compared and hashed as itself
 class TempoIntents:
-    def __init__(self, tempo: Conductor | None, show_clock: ShowClock, journal: Journal, actions: ActionPort,
-                 publisher: Publisher, transport: Transport, start: Callable[[], bool]) -> None:
-        """`start`: start the show now if it runs and has not started; whether it did."""
-        self.tempo = tempo
-        self.show_clock = show_clock
-        self.journal = journal
-        self.actions = actions
-        self.publisher = publisher
-        self.transport = transport
-        self.start = start
+    tempo: Conductor | None
+    show_clock: ShowClock
+    journal: Journal
+    actions: ActionPort
+    publisher: Publisher
+    transport: Transport
+    start: Callable[[], bool]  # start the show now if it runs and has not started; whether it did
 
     def tap(self) -> bool:
         """The TUI's `t` or OSC `/tap`: a beat tapped now; True when the show has a tempo."""
