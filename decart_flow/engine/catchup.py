@@ -42,9 +42,12 @@ class Engine(Protocol):
     journal: Journal
     events: Any
     scheduler: Any
+    tempo: Any  # the show's tempo Conductor, None without `tempo:`
 
     @property
     def go_index(self) -> int: ...
+
+    def entry_t(self, entry: Any) -> float: ...
 
 
 def candidates(engine: Engine, due_now: set[str] | None = None) -> list[tuple[datetime, str, int, Any]]:

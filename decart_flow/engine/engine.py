@@ -1,47 +1,45 @@
 """The engine: a show model in, session calls out, state and journal records back.
 
-Triggers (see `triggers/`) are Observables of firings. A firing runs its cue's actions (see
-`actions/`): instant cues synchronously inside the timer callback, cues with `wait`, audio or a
-Python handler as an eagerly started sequence under the cue's `mode`. Everything that reaches the
-wire goes through the one `Executor`. The same code runs in real time (`run`) and in virtual time
-(`plan`, tests): only the `Clock` and the event loop differ.
+Triggers (see `triggers/`) are Observables of firings; the `CueRunner` (`cues.py`) runs a firing's
+actions (see `actions/`), the `Transport` (`transport.py`) moves the show in show time, the
+`Publisher` (`publisher.py`) makes its snapshots, `ExecutorReports` (`reports.py`) journals and
+applies what the executor sent and got back, `TempoIntents` hands tempo intents to the tempo
+conductor. `Engine` is the facade the other rooms use: it wires those parts and owns the show's
+lifetime. Everything that reaches the wire goes through the one `Executor`. The same code runs in
+real time (`run`) and in virtual time (`plan`, tests): only the `Clock` and the event loop differ.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
-from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-from reactivex.disposable import SerialDisposable
 from reactivex.scheduler.eventloop import AsyncIOScheduler
 from reactivex.subject import BehaviorSubject
 
 from ..show.model import Action, Cue, ShowModel, TimelineEntry
 from ..tempo.conductor import conductor_for
-from ..tempo.grid import EPS_BEATS
-from ..tempo.timers import BeatTimer
 from . import catchup
-from .actions import ActionContext, action_kind, sequential
 from .choices import Choices
+from .cues import CueRunner
 from .clock import Clock
-from .executor import Executor, Op, Superseded
+from .executor import Executor
 from .journal import Journal
 from .latency import LatencyEstimator
-from .lookahead import Lead, call_ahead, lead_for
 from .names import fmt_t, timeline_name
 from .opening import OpeningHours
-from .loop import eager
-from .showclock import EPS, ShowClock
-from .state import PastFiring, ShowState, Upcoming
 from .port import ActionPort
+from .publisher import Publisher
+from .reports import ExecutorReports
+from .showclock import ShowClock
+from .state import ShowState
 from .store import StateStore
-from .triggers import Fire, trigger_kind
+from .tempo_intents import TempoIntents
+from .transport import Transport
+from .triggers import trigger_kind
 from .triggers.event import EventHub
-from .when import inside
 
 if TYPE_CHECKING:  # `plan` need not import the wire client's package
     from ..realtime.session import Session
@@ -74,43 +72,38 @@ class Engine:
         self.loop = clock.loop
         self.show_clock = ShowClock(clock)
         self.tempo = conductor_for(show, self.show_clock, self.loop)  # the beat grid and its source
-        self._go_waiting: Any = None  # a GO waiting for its grid line (`go: {quantize: ...}`)
         self.events = EventHub()
         self.scheduler = AsyncIOScheduler(self.loop)
         self.choices = Choices(show.name)
         self.journal = journal if isinstance(journal, Journal) else Journal(journal, self._stamp)
         self._own_journal = not isinstance(journal, Journal)
         self.journal_events = self.journal.events
-        self.executor = Executor(self.loop, self._on_send, self._on_ack, self._on_superseded)
         self.latency = latency or _default_latency(show)  # what `lookahead: auto` sends ahead by
-        self._fired_ahead: dict[str, float] = {}  # cue -> cued show time of its last early firing
         self.store = StateStore({"prompt": show.initial.prompt, "enhance": show.initial.enhance,
                                  "image": show.initial.image, "mirror": show.initial.mirror})
+        self.publisher = Publisher(self, observe_state)  # the snapshots
+        self.reports = ExecutorReports(self.loop, self.journal, self.store, self.publisher, self._write,
+                                       lambda: self._ended is not None)  # what the executor sent and got back
+        self.executor = Executor(self.loop, self.reports.on_send, self.reports.on_ack, self.reports.on_superseded)
         self.actions = ActionPort(session, self.executor, self.store, self.choices, self.journal, self.show_clock,
                                   self.loop, self._control, self.tempo)
         self.on_action = self.actions.hooks  # (show t, cue, action) of everything the actions do: `plan` listens
-        self._audio: tuple[str, float] | None = None
-        self._last_ack_ms: float | None = None
+        self.cues = CueRunner(self, self.publisher)  # firing a cue
+        self.transport = Transport(self, self.cues, self.publisher)  # GO, back, pause, seek: show time
+        self.tempo_intents = TempoIntents(self.tempo, self.show_clock, self.journal, self.actions, self.publisher,
+                                          self.transport, self._start_by_clock)
         self._connection: str = self._safe_state()
-        self._go = 0
         self._resume = resume
         if resume is not None:
             self.store.restore(resume.state)
             self.store.intend("mirror", bool(self.store.get("mirror")))
-        self._runs: dict[str, list[asyncio.Future[Any]]] = {}
-        self._resolved: dict[int, tuple[Action, ...]] = {}  # timeline index -> its actions, toggles resolved
-        self._queued: dict[str, deque[tuple[tuple[Action, ...], tuple[Any, ...]]]] = {}
-        self._show_subs: list[Any] = []
         self._subs: list[Any] = []
-        self._deferred: list[tuple[str, dict[str, Any]]] | None = None
         self._end: asyncio.Future[str] | None = None
         self._journaled_state: str | None = None  # the last session.state written
-        self._past: deque[tuple[float, str, float]] = deque(maxlen=50)  # PastFiring fields, built on demand
         self._observe_state = observe_state
         self.autostart = True  # False: the show clock is started from outside (`start_at`), as a fleet node's is
-        self._publish_pending = False
         self._ended: str | None = None
-        self.state: BehaviorSubject[ShowState] = BehaviorSubject(self._snapshot())
+        self.state: BehaviorSubject[ShowState] = self.publisher.begin()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -121,7 +114,7 @@ class Engine:
         self._subscribe_events()
         ticker = None
         if self._observe_state and self.clock.realtime:
-            ticker = self.loop.create_task(self._tick())
+            ticker = self.loop.create_task(self.publisher.tick())
         if self.tempo is not None and self.clock.realtime:  # `plan` lays the grid out at `bpm`
             try:
                 self.tempo.start_source()
@@ -149,12 +142,9 @@ class Engine:
 
     def _shutdown(self) -> None:
         reason = self._end.result() if self._end is not None and self._end.done() else "cancelled"
-        self._dispose(self._show_subs)
+        self.transport.unplan()
         self._dispose(self._subs)
-        for runs in self._runs.values():
-            for run in runs:
-                run.cancel()
-        self._runs.clear()
+        self.cues.cancel()
         self.executor.cancel_pending()
         self.show_clock.clear()
         if self.opening is not None:
@@ -171,7 +161,7 @@ class Engine:
         self.journal.write("show.end", reason=reason)
         if self._own_journal:
             self.journal.close()
-        self._publish()
+        self.publisher.publish()
 
     def _start_t(self) -> float:
         return float(self._resume.t) if self._resume is not None else 0.0
@@ -186,15 +176,10 @@ class Engine:
             # their lookahead; what the journal says the service acknowledged keeps its show time,
             # so catch-up weighs it against cue firings.
             fired = getattr(self._resume, "fired", None) or {}
-            self._go = 0
-            for i, e in enumerate(self.show.timeline):
-                name = timeline_name(e)
-                if e.t < t - EPS or fired.get(name, -1.0) >= e.t - EPS:
-                    self._go = i + 1
-                    self._fired_ahead[f"{name} #{i}"] = e.t
+            self.transport.skip_played(t, fired)
             for cue in self.show.cues:
                 if cue.name in fired:
-                    self._fired_ahead[cue.name] = fired[cue.name]
+                    self.cues.sent_ahead(cue.name, fired[cue.name])
             now = self.loop.time()
             for key, (at, cue) in self._resume.applied.items():
                 if key in ("prompt", "image", "mirror"):
@@ -204,10 +189,10 @@ class Engine:
             self.tempo.started()
         self.journal.write("show.start", show=self.show.name, model=self.show.model,
                            wall=self.clock.wall().isoformat())
-        self._plan_from(t)
+        self.transport.plan_from(t)
         for cue in self.show.cues:
             if not trigger_kind(cue.trigger).show_time and _is_wall(cue):
-                self._subs.append(self._subscribe(cue))
+                self._subs.append(self.cues.subscribe(cue))
         self._changed()
 
     def catch_up(self) -> None:
@@ -217,7 +202,7 @@ class Engine:
 
     def reload(self, show: ShowModel) -> None:
         """Swap the cues, keep the show clock where it is."""
-        self._dispose(self._show_subs)
+        self.transport.unplan()
         self._dispose(self._subs)
         old_tempo, self.show = self.show.tempo, show
         self.journal.write("show.reload", show=show.name)
@@ -231,99 +216,23 @@ class Engine:
                                              "of the run; the show goes on with the tempo it had")
         self._subscribe_events()
         if self.show_clock.started:
-            now = self.show_clock.t
-            self._go = next((i for i, e in enumerate(show.timeline) if self.entry_t(e) >= now - EPS), len(show.timeline))
-            self._subscribe_show_time()
+            self.transport.replan()
             for cue in show.cues:
                 if _is_wall(cue):
-                    self._subs.append(self._subscribe(cue))
+                    self._subs.append(self.cues.subscribe(cue))
         self._changed()
 
     # ------------------------------------------------------------ subscriptions
 
-    def _lead(self, setting: Any) -> Lead | None:
-        """A cue's lookahead (its own, else the show's) as the triggers apply it."""
-        return lead_for(setting if setting is not None else self.show.lookahead, self.latency)
-
     def uses_auto_lookahead(self) -> bool:
         """Whether any cue or timeline entry is sent early by the measured latency (`lookahead: auto`)."""
         settings = [c.lookahead for c in self.show.cues] + [getattr(e, "lookahead", None) for e in self.show.timeline]
-        return any(lead is not None and lead.auto for lead in map(self._lead, settings))
-
-    def _subscribe(self, cue: Cue) -> Any:
-        kind = trigger_kind(cue.trigger)
-        observable = kind.observe(cue.trigger, self, self._lead(cue.lookahead))
-        on_next = partial(self._fire, cue)
-        if kind.show_time or _is_wall(cue):
-            return observable.subscribe(
-                on_next=on_next, on_error=lambda exc, cue=cue: self._bug(f"cue {cue.name!r} stopped", exc),
-                scheduler=self.scheduler)
-        return self._subscribe_living(cue, observable, on_next)
-
-    def _subscribe_living(self, cue: Cue, observable: Any, on_next: Callable[[Any], None]) -> Any:
-        """An event cue (or a Python show's reactive pipeline) outlives a firing that fails.
-
-        An exception in an operator ends an Rx stream: a `/fader "abc"` that a `float()` in the
-        pipeline cannot read would stop the cue for the rest of the show. The failure is journaled
-        and the cue subscribes afresh to its (hot) event streams. A pipeline that fails while it
-        is being subscribed, before any event, stays stopped: subscribing again would fail again.
-        """
-        holder = SerialDisposable()
-        subscribing = [False]
-
-        def on_error(exc: Exception) -> None:
-            if subscribing[0]:
-                self._bug(f"cue {cue.name!r} stopped", exc)
-                return
-            log.warning("cue %r: a firing failed (%s: %s); the cue goes on", cue.name, type(exc).__name__, exc)
-            self._write("error", cue=cue.name, message=f"cue {cue.name!r}: a firing failed, the cue goes on: "
-                                                       f"{type(exc).__name__}: {exc}")
-            if not holder.is_disposed:
-                self.loop.call_soon(subscribe)
-
-        def subscribe() -> None:
-            if holder.is_disposed:
-                return
-            subscribing[0] = True
-            try:
-                holder.disposable = observable.subscribe(on_next=on_next, on_error=on_error, scheduler=self.scheduler)
-            finally:
-                subscribing[0] = False
-
-        subscribe()
-        return holder
+        return any(lead is not None and lead.auto for lead in map(self.cues.lead, settings))
 
     def _subscribe_events(self) -> None:
         for cue in self.show.cues:
             if not trigger_kind(cue.trigger).show_time and not _is_wall(cue):
-                self._subs.append(self._subscribe(cue))
-
-    def _subscribe_show_time(self) -> None:
-        """(Re)plan everything that counts in show time from the current show time on."""
-        sc = self.show_clock
-        now = sc.planning_t
-        for i in range(self._go, len(self.show.timeline)):
-            entry = self.show.timeline[i]
-            if entry.beat is not None and self.tempo is not None:  # its time follows the tempo
-                if entry.beat >= self.tempo.grid.beat_at(now) - EPS_BEATS:
-                    self._show_subs.append(BeatTimer(sc, self.tempo.grid, entry.beat, lambda t, ahead, i=i: self._timeline_fire(
-                        i, intended=sc.mono_of(t), lead=ahead), self._lead(entry.lookahead)))
-            elif entry.t >= now - EPS:
-                lead = self._lead(getattr(entry, "lookahead", None))
-                if lead is None:
-                    self._show_subs.append(sc.call_at(entry.t, lambda i=i: self._timeline_fire(i)))
-                else:
-                    self._show_subs.append(
-                        call_ahead(sc.call_at, entry.t, lead, lambda ahead, i=i: self._timeline_fire(i, lead=ahead)))
-        if self.show.duration is not None:
-            self._show_subs.append(sc.call_at(self.show.duration, self._duration_end, prio=0))
-        for cue in self.show.cues:
-            if trigger_kind(cue.trigger).show_time:
-                self._show_subs.append(self._subscribe(cue))
-
-    def _replan(self) -> None:
-        self._dispose(self._show_subs)
-        self._subscribe_show_time()
+                self._subs.append(self.cues.subscribe(cue))
 
     @staticmethod
     def _dispose(subs: list[Any]) -> None:
@@ -331,178 +240,12 @@ class Engine:
             sub.dispose()
         subs.clear()
 
-    # ------------------------------------------------------------ firing
-
-    def _fire(self, cue: Cue, fire: Fire, key: str | None = None, label: str | None = None) -> None:
-        lead = fire.lead
-        lateness_ms = (self.loop.time() - fire.intended + lead) * 1000.0  # against the (early) send time
-        if lead and fire.t is not None:
-            key = key or cue.name
-            if fire.t <= self._fired_ahead.get(key, -1.0) + EPS:
-                return  # sent early already; a re-plan (reload, GO) planned it again
-            self._fired_ahead[key] = fire.t
-        journal_on = self.journal.active
-        try:
-            if cue.when is not None and not inside(cue.when, self.clock.wall()):
-                return
-            # Records the actions make wait for `cue.fire` (a list only when someone reads them).
-            outer, self._deferred = self._deferred, ([] if journal_on else None)
-            instant = False
-            self.actions.ahead = lead
-            try:
-                seq = (cue.actions + cue.then if cue.then else cue.actions) if fire.actions is None \
-                    else self._checked(cue.name, fire.actions)
-                if seq:
-                    instant = self._start_run(cue, seq, fire.args, lead)
-            except Exception as exc:  # noqa: BLE001 - our bug: log it, the show goes on
-                self._bug(f"cue {cue.name!r} failed", exc)
-            finally:
-                self.actions.ahead = 0.0
-                deferred, self._deferred = self._deferred, outer
-        except Exception as exc:  # noqa: BLE001
-            self._bug(f"cue {cue.name!r} failed", exc)
-            return
-        t = fire.t if fire.t is not None else self.show_clock.t
-        if journal_on or self.journal.active:
-            self._journal_fire(cue.name, fire, t, lateness_ms, deferred or [])
-        self._past.append((t, label or cue.name, lateness_ms))
-        if self._observe_state:
-            self._changed()
-        if instant:
-            self.events.emit("after", cue.name)  # `_finished`, one call less
-
-    def _checked(self, name: str, actions: tuple[Any, ...]) -> tuple[Action, ...]:
-        """A reactive cue's actions, checked as a show file's are (vars, paths, the model); none if bad."""
-        from ..show.problems import ShowError
-        from ..show.runtime import check_action
-
-        try:
-            return tuple(check_action(list(actions), self.show, f"cue {name!r}"))
-        except ShowError as exc:
-            for problem in exc.problems:
-                log.warning("cue %r: %s", name, problem)
-                self._write("error", cue=name, message=f"cue {name!r}: {problem}")
-            return ()
-
-    def _journal_fire(self, name: str, fire: Fire, t: float, lateness_ms: float,
-                      deferred: list[tuple[str, dict[str, Any]]]) -> None:
-        """`cue.fire`, then the records its actions made wait for it."""
-        lead = fire.lead
-        bar = {"bar": self.tempo.grid.bar_beat(t)} if self.tempo is not None else {}
-        if lead:
-            self.journal.write("cue.fire", cue=name, intended_t=round(t, 6), lateness_ms=round(lateness_ms, 3),
-                               args=list(fire.args) if fire.args else None, lookahead_ms=round(lead * 1000.0, 3), **bar)
-        else:
-            self.journal.write("cue.fire", cue=name, intended_t=round(t, 6),
-                               lateness_ms=round(lateness_ms, 3), args=list(fire.args) if fire.args else None, **bar)
-        for event, fields in deferred:
-            self._write(event, **fields)
-
-    def _start_run(self, cue: Cue, seq: tuple[Action, ...], args: tuple[Any, ...], lead: float = 0.0) -> bool:
-        """Start a firing's actions; True when they all ran already (an instant cue)."""
-        if not sequential(seq):
-            # an instant cue: every action runs now, inside the timer callback
-            self._perform_all(cue.name, seq, args)
-            return True
-        runs = self._runs.setdefault(cue.name, [])
-        if runs:
-            if cue.mode == "single":
-                self._write("cue.ignored", cue=cue.name, reason="running")
-                return False
-            if cue.mode == "queue":
-                self._queued.setdefault(cue.name, deque()).append((seq, args))
-                return False
-            if cue.mode == "restart":
-                for run in list(runs):
-                    run.cancel()
-        fut = eager(self._sequence(cue.name, seq, args, lead), self.loop)
-        if not fut.done():
-            runs.append(fut)
-            fut.add_done_callback(lambda f, cue=cue: self._run_done(cue, f))
-        return False
-
-    def _run_done(self, cue: Cue, fut: asyncio.Future[Any]) -> None:
-        runs = self._runs.get(cue.name, [])
-        if fut in runs:
-            runs.remove(fut)
-        queued = self._queued.get(cue.name)
-        if queued and not runs:
-            seq, args = queued.popleft()
-            if self._start_run(cue, seq, args):  # a queued run starts late anyway: not ahead
-                self._finished(cue.name)
-
-    def _perform_all(self, name: str, seq: Iterable[Action], args: tuple[Any, ...]) -> None:
-        for i, action in enumerate(seq):
-            try:
-                action_kind(action).perform(action, ActionContext(self.actions, name, str(i), args))
-            except Exception as exc:  # noqa: BLE001
-                self._bug(f"action of {name!r} failed", exc)
-
-    async def _sequence(self, name: str, seq: tuple[Action, ...], args: tuple[Any, ...], lead: float = 0.0) -> None:
-        for i, action in enumerate(seq):
-            try:
-                self.actions.ahead = lead  # each step of a cue sent early is early by the same lead
-                try:
-                    pending = action_kind(action).perform(action, ActionContext(self.actions, name, str(i), args))
-                finally:
-                    self.actions.ahead = 0.0
-                if pending is not None:
-                    await pending
-            except asyncio.CancelledError:
-                raise
-            except Superseded:
-                pass
-            except Exception as exc:  # noqa: BLE001 - wire failures are journaled by the executor
-                if not getattr(exc, "journaled", False):
-                    self._write("error", cue=name, message=f"{type(exc).__name__}: {exc}")
-        self._finished(name)
-
-    def _finished(self, name: str) -> None:
-        self.events.emit("after", name)
-
-    def _timeline_fire(self, i: int, intended: float | None = None, lead: float = 0.0, again: bool = False) -> None:
-        """Fire entry i; `again` (GO back) re-applies what it did the first time, toggles included."""
-        entry = self.show.timeline[i]
-        self._go = i + 1
-        name = timeline_name(entry)
-        actions = self._entry_actions(i, entry.actions, again)
-        cue = Cue(name=name, trigger=None, actions=actions, mode="parallel")  # type: ignore[arg-type]
-        self._fire(cue, Fire(self.show_clock.mono_of(entry.t) if intended is None else intended, entry.t, lead=lead),
-                   key=f"{name} #{i}", label=entry.label or None)
-
-    def _entry_actions(self, i: int, actions: tuple[Action, ...], again: bool) -> tuple[Action, ...]:
-        """An entry's actions with each `mirror: toggle` resolved to the value it set, kept for GO back.
-
-        Re-applying entry i must leave the mirror as it was right after i, not flip it once more.
-        """
-        if again and i in self._resolved:
-            return self._resolved[i]
-        state = {"mirror": self.store.sent("mirror")}
-        settled = tuple(action_kind(a).settle(a, state) for a in actions)
-        if settled != actions:
-            self._resolved[i] = settled
-        return settled
-
-    def _duration_end(self) -> None:
-        if self.show.loop:
-            self.journal.write("show.loop")
-            self._fired_ahead.clear()
-            self.show_clock.jump(0.0)
-            self._go = 0
-            self.show_clock.plan_t = 0.0
-            try:
-                self._replan()
-            finally:
-                self.show_clock.plan_t = None
-        else:
-            self.stop("duration")
-
     # ------------------------------------------------------------ the executor's reports
 
     @property
     def go_index(self) -> int:
         """The timeline entry GO fires next."""
-        return self._go
+        return self.transport.go_index
 
     def _control(self, command: str) -> None:
         """A `go:` / `pause:` / `resume:` / `stop:` action: the same intents as the operator's."""
@@ -518,122 +261,21 @@ class Engine:
             self.stop("cue")
 
     def _write(self, event: str, **fields: Any) -> None:
-        if not self.journal.active:
-            return
-        if self._deferred is not None:
-            self._deferred.append((event, fields))
-        else:
-            self.journal.write(event, **fields)
-
-    def _on_send(self, op: Op) -> None:
-        if op.kind == "audio":
-            self._audio = (op.action["audio"], self.loop.time())
-        if self.journal.active:
-            if op.submitted_at:  # it waited for its lane: when it really went on the wire, and behind what
-                behind = op.behind
-                self._write("action.send", cue=op.cue, action=op.action,
-                            queued_ms=round((op.sent_at - op.submitted_at) * 1000.0, 3),
-                            behind=behind.cue if behind is not None else None)
-            else:
-                self._write("action.send", cue=op.cue, action=op.action)
-
-    def _on_ack(self, op: Op, latency: float, error: BaseException | None) -> None:
-        if error is None and op.kind != "audio" and not self.journal.active:  # every ack of `plan`: the state only
-            self._last_ack_ms = latency * 1000.0
-            self._apply(op)
-            if self._observe_state:
-                self._changed()
-            return
-        if op.kind == "audio" and self._audio is not None and self._audio[0] == op.action["audio"]:
-            self._audio = None
-        if isinstance(error, asyncio.CancelledError) or self._ended is not None:
-            return  # after show.end the journal is closed for the show: nothing follows it
-        self._last_ack_ms = latency * 1000.0
-        message = None if error is None else f"{type(error).__name__}: {error}"
-        # NotConnectedError.deferred: asked for during an outage, kept by the client as the next
-        # session's state. It is the latest state, so catch-up after the reconnect must not undo it.
-        deferred = bool(getattr(error, "deferred", False))
-        if self.journal.active:
-            self._write("action.ack", cue=op.cue, kind=op.kind, latency_ms=round(latency * 1000.0, 3),
-                        success=error is None, error=message, deferred=deferred or None)
-        if error is not None:
-            error.journaled = True  # type: ignore[attr-defined]  # the sequence need not journal it again
-            if not deferred:  # kept for the next session (an outage, closed hours): not an error
-                self._write("error", cue=op.cue, message=message)
-        if op.kind != "audio" and (error is None or deferred):
-            self._apply(op)
-        if self._observe_state:
-            self._changed()
-
-    def _apply(self, op: Op) -> None:
-        """An acknowledged change is what shows now: the state, and when and by which cue it came."""
-        self.store.apply(op.action, op.cue, self.loop.time())
-
-    def _on_superseded(self, old: Op, new: Op) -> None:
-        self._write("action.superseded", cue=old.cue, action=old.action, by=new.cue)
+        self.cues.write(event, **fields)
 
     # ------------------------------------------------------------ intents
 
     def go_next(self) -> bool:
-        """Fire the next timeline entry now; the show clock jumps to its time. With `go: {quantize:
-        1 bar}` "now" is the next bar line (a second GO meanwhile changes nothing)."""
-        if not self.show_clock.started or self._go >= len(self.show.timeline):
-            return False
-        quantize = self.show.go_quantize
-        if quantize is not None and self.tempo is not None:
-            if self._go_waiting is None:
-                grid = self.tempo.grid
-                self._go_waiting = BeatTimer(self.show_clock, grid, grid.beat_at(grid.next_line(
-                    self.show_clock.t, quantize.beats(grid.beats_per_bar))), lambda t, ahead: self._go_now())
-            return True
-        return self._go_now()
-
-    def _go_now(self) -> bool:
-        self._go_waiting = None
-        if self._go >= len(self.show.timeline):
-            return False
-        i = self._go
-        self.journal.write("go", direction="next", index=i)
-        self._jump_to_entry(i)
-        return True
+        """Fire the next timeline entry now (with `go: {quantize}`, on the next grid line)."""
+        return self.transport.go_next()
 
     def go_back(self) -> bool:
         """Re-apply the entry before the last one fired; GO then points after it."""
-        target = self._go - 2
-        if not self.show_clock.started or target < 0:
-            return False
-        self.journal.write("go", direction="back", index=target)
-        self._jump_to_entry(target)
-        return True
+        return self.transport.go_back()
 
     def entry_t(self, entry: TimelineEntry) -> float:
         """A timeline entry's show time: a place on the beat grid where the grid has it now."""
-        if entry.beat is not None and self.tempo is not None:
-            return self.tempo.grid.t_at(entry.beat)
-        return entry.t
-
-    def _jump_to_entry(self, i: int) -> None:
-        entry = self.show.timeline[i]
-        entry_t = self.entry_t(entry)
-        back = entry_t < self.show_clock.t or i < self._go - 1
-        if entry_t < self.show_clock.t:  # back in time: what was sent early may fire again
-            self._fired_ahead = {k: v for k, v in self._fired_ahead.items() if v < entry_t - EPS}
-        if back:  # the entries from i on are ahead again: listed once, as upcoming
-            undone = {e.label or timeline_name(e) for e in self.show.timeline[i:]}
-            kept = [p for p in self._past if not (p[0] >= entry_t - EPS and p[1] in undone)]
-            self._past.clear()
-            self._past.extend(kept)
-        self.show_clock.jump(entry_t)
-        if self.tempo is not None:
-            self.tempo.jumped()
-        self._go = i + 1
-        self._dispose(self._show_subs)
-        self._timeline_fire(i, intended=self.loop.time(), again=back)
-        self.show_clock.plan_t = entry_t
-        try:
-            self._subscribe_show_time()
-        finally:
-            self.show_clock.plan_t = None
+        return self.transport.entry_t(entry)
 
     def start_at(self, t: float) -> bool:
         """Start show time at `t` now, for a show clock owned elsewhere (`autostart` off: a fleet's
@@ -646,52 +288,17 @@ class Engine:
 
     def go_to(self, i: int) -> bool:
         """Fire timeline entry `i` now and jump the show clock to its time: a GO decided elsewhere."""
-        if not self.show_clock.started or not 0 <= i < len(self.show.timeline):
-            return False
-        self.journal.write("go", direction="to", index=i)
-        self._jump_to_entry(i)
-        return True
+        return self.transport.go_to(i)
 
     def seek(self, t: float) -> None:
-        """Set show time to `t` without firing an entry (following a clock owned elsewhere): what
-        the stretch skipped over set is caught up, and everything after `t` is planned again."""
-        if not self.show_clock.started:
-            return
-        if t < self.show_clock.t:
-            self._fired_ahead = {k: v for k, v in self._fired_ahead.items() if v < t - EPS}
-        self.journal.write("show.seek", to=round(t, 6))
-        self.show_clock.jump(t)
-        self._go = next((i for i, e in enumerate(self.show.timeline) if e.t >= t - EPS), len(self.show.timeline))
-        self._dispose(self._show_subs)
-        self._plan_from(t)
-        self._changed()
-
-    def _plan_from(self, t: float) -> None:
-        """Catch up to show time `t`, then plan everything after it (at the start, after a seek)."""
-        self.show_clock.plan_t = t
-        try:
-            catchup.catch_up(self, reapply=False)
-            self._subscribe_show_time()
-        finally:
-            self.show_clock.plan_t = None
+        """Set show time to `t` without firing an entry (following a clock owned elsewhere)."""
+        self.transport.seek(t)
 
     def pause(self) -> bool:
-        if self.show_clock.pause():
-            if self.tempo is not None:
-                self.tempo.paused()
-            self.journal.write("show.pause")
-            self._changed()
-            return True
-        return False
+        return self.transport.pause()
 
     def resume(self) -> bool:
-        if self.show_clock.resume():
-            if self.tempo is not None:
-                self.tempo.resumed()
-            self.journal.write("show.resume")
-            self._changed()
-            return True
-        return False
+        return self.transport.resume()
 
     def key(self, k: str) -> bool:
         """A key pressed in the TUI; True when a cue took it."""
@@ -705,38 +312,27 @@ class Engine:
 
     def tap(self) -> bool:
         """The TUI's `t` or OSC `/tap`: a beat tapped now; True when the show has a tempo."""
-        if self.tempo is None:
-            return False
-        bpm = self.tempo.tap()
-        if bpm is not None:
-            self.journal.write("tempo", bpm=round(bpm, 3), source="tap", bar=self.tempo.grid.bar_beat(self.show_clock.t))
-        self._changed()
-        return True
+        return self.tempo_intents.tap()
 
     def set_tempo(self, bpm: float) -> bool:
         """OSC `/tempo BPM`: the grid takes it from now on (with Link, every peer does)."""
-        if not self.actions.set_tempo(bpm, "set"):
-            return False
-        self._changed()
-        return True
+        return self.tempo_intents.set_tempo(bpm)
 
     def midi_clock(self, message: Any, at: float) -> bool:
         """A MIDI clock message (`source: midi-clock`): pulses set the tempo, start/stop start and pause."""
-        if self.tempo is None or self.tempo.source != "midi-clock":
+        return self.tempo_intents.midi_clock(message, at)
+
+    def _start_by_clock(self) -> bool:
+        """MIDI clock's start: the show starts if it runs and has not started yet; whether it did."""
+        if self.show_clock.started or self._end is None:
             return False
-        what = self.tempo.midi_clock(message, at)
-        if what == "start" and not self.show_clock.started and self._end is not None:
-            self._start_show(self._start_t())
-        elif what in ("start", "continue"):
-            self.resume()
-        elif what == "stop":
-            self.pause()
+        self._start_show(self._start_t())
         return True
 
     def manual(self, action: Action, source: str) -> None:
         """An action from the operator (prompt box, image chooser, mirror key), journaled with its source."""
         self.journal.write("manual", source=source)
-        self._perform_all(f"manual:{source}", (action,), ())
+        self.cues.perform_all(f"manual:{source}", (action,), ())
         self._changed()
 
     # ------------------------------------------------------------ session and state
@@ -764,8 +360,7 @@ class Engine:
         return self.clock.wall().isoformat(), self.show_clock.t
 
     def _bug(self, what: str, exc: BaseException) -> None:
-        log.error("%s", what, exc_info=exc)
-        self._write("error", message=f"{what}: {type(exc).__name__}: {exc}")
+        self.cues.bug(what, exc)
 
     def _open_hours(self, policy: Any) -> bool:
         """Start the opening hours; whether the session is open now."""
@@ -797,68 +392,20 @@ class Engine:
 
     def refresh_state(self) -> None:
         """Something the snapshot shows changed outside the engine (billing, queue): publish it."""
-        self._changed()
+        self.publisher.changed()
 
     def _changed(self) -> None:
-        if self._observe_state and not self._publish_pending:
-            self._publish_pending = True
-            self.loop.call_soon(self._publish)
+        self.publisher.changed()
 
-    def _publish(self) -> None:
-        self._publish_pending = False
-        if self._observe_state:
-            self.state.on_next(self._snapshot())
+    @property
+    def connection(self) -> str:
+        """The session's connection state, as last reported."""
+        return self._connection
 
-    async def _tick(self) -> None:
-        while True:
-            await asyncio.sleep(0.25)
-            self._publish()
-
-    def _snapshot(self) -> ShowState:
-        sc = self.show_clock
-        audio = self._audio
-        now = self.store.snapshot()
-        return ShowState(
-            show=self.show.name, model=self.show.model, connection=self._connection,
-            session_id=getattr(self.session, "session_id", None), t=sc.t, started=sc.started, paused=sc.paused,
-            ended=self._ended, prompt=now["prompt"], enhance=now["enhance"], image=now["image"],
-            mirror=now["mirror"], audio=audio[0] if audio else None,
-            audio_elapsed=(self.loop.time() - audio[1]) if audio else None, last_ack_ms=self._last_ack_ms,
-            past=tuple(PastFiring(*p) for p in self._past), upcoming=self._upcoming(),
-            go_index=self._go if self._go < len(self.show.timeline) else None,
-            timeline_len=len(self.show.timeline), protocol=getattr(self.session, "protocol", None),
-            billed_s=self.meter.billed_seconds if self.meter is not None else 0.0,
-            queue=self.meter.queue if self.meter is not None else None,
-            tempo=self.tempo.state() if self.tempo is not None else None,
-        )
-
-    def _upcoming(self, limit: int = 10) -> tuple[Upcoming, ...]:
-        if not self.show_clock.started:
-            return ()
-        now_t, now_wall = self.show_clock.t, self.clock.wall()
-        items: list[tuple[float, Upcoming]] = []
-        for entry in self.show.timeline[self._go:self._go + limit]:
-            t = self.entry_t(entry)
-            items.append((t - now_t, Upcoming(entry.label or timeline_name(entry), t, None, self._bar(t, entry.beat))))
-        for cue in self.show.cues:
-            try:
-                nxt = trigger_kind(cue.trigger).next_fire(cue.trigger, self)
-            except Exception:  # noqa: BLE001 - an odd cron line must not break the TUI
-                nxt = None
-            if nxt is not None:
-                t, wall = nxt
-                ahead = (t - now_t) if t is not None else (wall - now_wall).total_seconds()  # type: ignore[operator]
-                beats = t is not None and trigger_kind(cue.trigger).counts_beats
-                items.append((ahead, Upcoming(cue.name, t, wall, self._bar(t, 0.0 if beats else None))))
-        items.sort(key=lambda x: x[0])
-        return tuple(u for _, u in items[:limit])
-
-
-    def _bar(self, t: float | None, beat: float | None) -> str | None:
-        """bar.beat of a beat cue's show time, for the TUI's upcoming list (None for the others)."""
-        if beat is None or t is None or self.tempo is None:
-            return None
-        return self.tempo.grid.bar_beat(t)
+    @property
+    def ended(self) -> str | None:
+        """Why the show ended; None while it runs."""
+        return self._ended
 
 
 def _log_failure(task: asyncio.Task[Any]) -> None:
