@@ -38,6 +38,7 @@ from ..show import ShowError, load_show
 from ..show.model import EventTrigger, ImageAction, MirrorAction, PromptAction, ShowModel
 from .confirm_quit import ConfirmQuit
 from .glance import Glance, go_target
+from .glance_view import GlanceView
 from .header import ShowHeader
 from .tempo_view import TempoView
 from .help_screen import HelpScreen
@@ -93,7 +94,7 @@ class FlowApp(App[int]):
         Binding("q", "request_quit", "quit"),
         Binding("ctrl+q,ctrl+c", "quit", "quit now", show=False, priority=True),
     ]
-    #: what the screen draws now; every GlanceView is bound to it (compose)
+    #: what the screen draws now; `watch_glance` hands it to every GlanceView
     glance: var[Glance | None] = var(None)
 
     def __init__(
@@ -128,24 +129,26 @@ class FlowApp(App[int]):
         self._ended_seen = False
         self._clip_lengths = show.clip_lengths()
         self._tap: _LogTap | None = None
+        self._views: list[GlanceView] = []
 
     # ------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
-        yield ShowHeader(id="header").data_bind(FlowApp.glance)
-        yield TempoView(id="tempo").data_bind(FlowApp.glance)
+        yield ShowHeader(id="header")
+        yield TempoView(id="tempo")
         with Horizontal(id="body"):
-            yield Timeline(id="timeline").data_bind(FlowApp.glance)
+            yield Timeline(id="timeline")
             with Vertical(id="side"):
                 yield PreviewView(id="preview")
-                yield StatePanel(id="state").data_bind(FlowApp.glance)
-                yield StatsPanel(id="stats").data_bind(FlowApp.glance)
+                yield StatePanel(id="state")
+                yield StatsPanel(id="stats")
         yield JournalLog(id="log")
         yield Footer()
 
     def on_mount(self) -> None:
         # Kept by reference: while a dialog is up, queries would look in the dialog's screen.
         self._log_view = self.query_one(JournalLog)
+        self._views = list(self.query(GlanceView))
         self._preview = self.query_one(PreviewView)
         self.query_one("#timeline").border_title = "timeline"
         self.query_one("#preview").border_title = "output"
@@ -216,6 +219,12 @@ class FlowApp(App[int]):
         if records:
             log_view.add_records(records)
         self.glance = self._glance()
+
+    def watch_glance(self, glance: Glance | None) -> None:
+        """Hand the new glance to every view at once, inside the tick the cue guard let run
+        (a view repaints only when its own part changed)."""
+        for view in self._views:
+            view.glance = glance
 
     def _glance(self) -> Glance:
         state = self._state or ShowState(show=self.show.name, model=self.show.model, connection=self._connection)

@@ -1,6 +1,6 @@
 """A widget drawn from the app's `Glance`, repainted only when what it shows changed.
 
-`glance` is a reactive attribute bound to the app's (`data_bind`), which takes a new glance ten
+`glance` is a reactive attribute the app sets from its own (`FlowApp.watch_glance`), a new glance ten
 times a second; most widgets draw a part that changes a few times a minute (what is on the glass,
 the stream figures). Each names that part (`view_key`) and repaints only when it differs: no
 repaint, no compositor work.
