@@ -336,20 +336,25 @@ async def test_rtc_v1_closes_a_client_that_stops_pinging(service: LocalService, 
         await session.close()
 
 
-async def test_rtc_v1_answer_names_our_track_and_offers_candidates_on_the_service_address(service: LocalService) -> None:
-    """The first answer: our video on the first video slot, named in mid_to_track_id, other slots
-    inactive, and host candidates on the address the service listens on only."""
+async def recvonly_offer(kinds: tuple[str, ...], data_channel: bool = False) -> tuple[Any, str]:
+    """An aiortc peer connection receiving `kinds`, and its offer (candidates on loopback)."""
     from aiortc import RTCConfiguration, RTCPeerConnection
 
     from decart_flow.realtime.loopback import loopback_candidates
 
     client = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no STUN server: nothing leaves the host
-    for kind in ("audio", "audio", "video", "video", "video"):
+    for kind in kinds:
         client.addTransceiver(kind, direction="recvonly")
-    client.createDataChannel("_reliable")
+    if data_channel:
+        client.createDataChannel("_reliable")
     with loopback_candidates():
         await client.setLocalDescription(await client.createOffer())
-    offer = rtc.SessionDescription(type="offer", sdp=client.localDescription.sdp, id=1)
+    return client, client.localDescription.sdp
+
+
+async def first_answer(service: LocalService, sdp: str) -> tuple[rtc.JoinResponse, rtc.SessionDescription]:
+    """Join a room over `/rtc/v1` with `sdp` as the publisher offer: the join and the service's answer."""
+    offer = rtc.SessionDescription(type="offer", sdp=sdp, id=1)
     session, ws = await open_control(service)
     try:
         await ws.send_json({"type": "livekit_join"})
@@ -357,8 +362,18 @@ async def test_rtc_v1_answer_names_our_track_and_offers_candidates_on_the_servic
         join = join_param(rtc.JoinRequest(publisher_offer=offer))
         async with aiohttp.ClientSession() as http:
             async with http.ws_connect(f"{info['livekit_url']}/rtc/v1", params={"join_request": join, "access_token": info["token"]}) as lk:
-                joined = (await signal(lk)).join
-                answer = (await signal(lk)).answer
+                return (await signal(lk)).join, (await signal(lk)).answer
+    finally:
+        await ws.close()
+        await session.close()
+
+
+async def test_rtc_v1_answer_names_our_track_and_offers_candidates_on_the_service_address(service: LocalService) -> None:
+    """The first answer: our video on the first video slot, named in mid_to_track_id, other slots
+    inactive, and host candidates on the address the service listens on only."""
+    client, sdp = await recvonly_offer(("audio", "audio", "video", "video", "video"), data_channel=True)
+    try:
+        joined, answer = await first_answer(service, sdp)
         track_sid = joined.other_participants[0].tracks[0].sid
         assert answer.type == "answer" and answer.id == 1
         assert dict(answer.mid_to_track_id) == {"2": track_sid}  # the first video slot
@@ -371,8 +386,6 @@ async def test_rtc_v1_answer_names_our_track_and_offers_candidates_on_the_servic
         assert hosts == {"127.0.0.1"}
     finally:
         await client.close()
-        await ws.close()
-        await session.close()
 
 
 async def test_first_message_livekit_join_chooses_todays_protocol_without_the_url_flag(service: LocalService) -> None:

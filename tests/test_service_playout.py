@@ -9,45 +9,27 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
 import pytest
 from aiortc import rtp
 from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters, RTCRtpParameters
-from livekit.protocol import rtc
 
 from decart_flow.service.app import LocalService
 from decart_flow.service.livekit import playout
-from test_service_livekit_control import KEY, join_param, open_control, receive, signal
+from test_service_livekit_control import KEY, first_answer, recvonly_offer
 
 EXTMAP = f"a=extmap:12 {playout.URI}"
 
 
 async def answer_to_a_libwebrtc_like_offer(service: LocalService) -> str:
     """The service's answer to an offer that, as libwebrtc's do, lists playout-delay for video."""
-    from aiortc import RTCConfiguration, RTCPeerConnection
-
-    from decart_flow.realtime.loopback import loopback_candidates
-
-    client = RTCPeerConnection(RTCConfiguration(iceServers=[]))  # no STUN server: nothing leaves the host
-    client.addTransceiver("video", direction="recvonly")
-    with loopback_candidates():
-        await client.setLocalDescription(await client.createOffer())
-    head, video = client.localDescription.sdp.split("m=video", 1)
-    video = video.replace("\r\na=mid:", f"\r\n{EXTMAP}\r\na=mid:", 1)
-    offer = rtc.SessionDescription(type="offer", sdp=head + "m=video" + video, id=1)
-    session, ws = await open_control(service)
+    client, sdp = await recvonly_offer(("video",))
     try:
-        await ws.send_json({"type": "livekit_join"})
-        info = await receive(ws)
-        join = join_param(rtc.JoinRequest(publisher_offer=offer))
-        async with aiohttp.ClientSession() as http:
-            async with http.ws_connect(f"{info['livekit_url']}/rtc/v1", params={"join_request": join, "access_token": info["token"]}) as lk:
-                await signal(lk)  # join
-                return (await signal(lk)).answer.sdp
+        head, video = sdp.split("m=video", 1)
+        video = video.replace("\r\na=mid:", f"\r\n{EXTMAP}\r\na=mid:", 1)
+        _, answer = await first_answer(service, head + "m=video" + video)
+        return answer.sdp
     finally:
         await client.close()
-        await ws.close()
-        await session.close()
 
 
 async def test_the_service_accepts_zero_playout_delay_for_its_video() -> None:
