@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
-    BENCH_KEY, MODEL, PROTOCOL_LABEL, add_protocol_argument, in_own_namespace, pct, played_as_run, service_host, summary,
+    BENCH_KEY, MODEL, PROTOCOL_LABEL, add_protocol_argument, close_played, in_own_namespace, pct, played_as_run, service_host, summary,
     table, write_json,
 )
 
@@ -179,12 +179,7 @@ async def play(seconds: float, interval: float, lookahead: float | str | None = 
             await asyncio.sleep(0.5)  # the last cue's frame is still on its way
             intended = [engine.show_clock.mono_of(FROM + k * interval) for k in range(count)]
         finally:
-            if calibration is not None and not calibration.done():
-                calibration.cancel()
-            for feed in feeds:
-                feed.close()
-            await client.disconnect()
-            timing.close()
+            await close_played(calibration, feeds, client, timing)
     t0, s0, g0, c0, v0, load0 = window["start"]
     t1, s1, g1, c1, v1, load1 = window["end"]
     wall = t1 - t0

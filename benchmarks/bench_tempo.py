@@ -38,7 +38,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import BENCH_KEY, MODEL, REPO, pct, played_as_run, summary, table, write_json  # noqa: E402
+from common import BENCH_KEY, MODEL, REPO, close_played, pct, played_as_run, summary, table, write_json  # noqa: E402
 
 INSIDE = "DECART_FLOW_BENCH_TEMPO_NETNS"
 PEER = REPO / "tests" / "tempo_harness" / "peer.py"
@@ -144,12 +144,7 @@ async def play(seconds: float, lookahead: str, peer_bpm: float, peer_out: Path) 
                 await playing
                 peers = engine.tempo.link.peers if engine.tempo is not None and engine.tempo.link else 0
             finally:
-                if calibration is not None and not calibration.done():
-                    calibration.cancel()
-                for feed in feeds:
-                    feed.close()
-                await client.disconnect()
-                timing.close()
+                await close_played(calibration, feeds, client, timing)
     finally:
         peer.kill()
         peer.wait()

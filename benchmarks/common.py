@@ -86,6 +86,17 @@ def played_as_run(loop: Any, clock: Any, realtime: bool = True) -> Iterator[str]
         priority.release()
 
 
+async def close_played(calibration: Any, feeds: Sequence[Any], client: Any, timing: Any) -> None:
+    """The end of a benchmark's played session: the lookahead's calibration if it still runs, its
+    latency feeds, the client, the run's timing (`played_as_run`)."""
+    if calibration is not None and not calibration.done():
+        calibration.cancel()
+    for feed in feeds:
+        feed.close()
+    await client.disconnect()
+    timing.close()
+
+
 def pct(values: Sequence[float], p: float) -> float:
     """The p-th percentile by nearest rank (no interpolation: a reported max is a real sample)."""
     if not values:
