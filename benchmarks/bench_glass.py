@@ -48,8 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
-    BENCH_KEY, MODEL, PROTOCOL_LABEL, add_protocol_argument, close_played, in_own_namespace, pct, played_as_run, service_host, summary,
-    table, write_json,
+    BENCH_KEY, MODEL, PROTOCOL_LABEL, Warnings, add_protocol_argument, close_played, in_own_namespace, pct, played_as_run,
+    service_host, summary, table, write_json,
 )
 
 FROM = 2.0  # first cue at show time 2 s: the encoder and bitrate have settled by then
@@ -115,7 +115,7 @@ async def play(seconds: float, interval: float, lookahead: float | str | None = 
 
     with ServiceProcess(api_key=BENCH_KEY, host=service_host(protocol), faults=faults,
                         playout_delay=playout_delay) as service, \
-            tempfile.TemporaryDirectory() as tmp:
+            tempfile.TemporaryDirectory() as tmp, Warnings() as warned:
         assert service.url is not None
         service_pid = _service_pid()
         client = await RealtimeClient.connect(
@@ -200,6 +200,7 @@ async def play(seconds: float, interval: float, lookahead: float | str | None = 
         "cues_planned": count, "interval_s": interval, "lookahead": lookahead,
         # a reconnect mid-run: the frames lost in it count against throughput, its cues' frames may never come
         "reconnects": session[0], "states": [(round(t - t_start, 3), state) for t, state in states],
+        "warnings": warned.lines,  # what the client and the media engine logged: why a reconnect happened
         "realtime": rt_state, "marker_buffer": marker_buffer,
         "calibration_ms": [round(x * 1000.0, 1) for x in calibration.result()]
         if calibration is not None and calibration.done() and not calibration.cancelled() and not calibration.exception()

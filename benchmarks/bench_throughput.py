@@ -45,6 +45,8 @@ def figures(raw: dict[str, Any]) -> dict[str, Any]:
                         "service": round(100 * w["cpu_service_s"] / wall, 1) if w["service_pid_found"] else None},
         "loadavg_1min": w["loadavg_1min"],
         "reconnects": raw["reconnects"],
+        # a reconnect's moments and what was logged around it (the full run keeps only this JSON)
+        **({"states": raw["states"], "warnings": raw["warnings"]} if raw["reconnects"] else {}),
         "meets_target": ratio >= TARGET_RATIO,
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import platform
 import subprocess
@@ -84,6 +85,31 @@ def played_as_run(loop: Any, clock: Any, realtime: bool = True) -> Iterator[str]
     finally:
         collector.stop()
         priority.release()
+
+
+class Warnings(logging.Handler):
+    """The warnings and errors a played session logged (ours and the media engines'), kept for the
+    result's JSON: a reconnect in a long run then says why it happened."""
+
+    NAMES = ("decart_flow", "livekit", "aiortc")
+
+    def __init__(self, keep: int = 50) -> None:
+        super().__init__(logging.WARNING)
+        self.keep, self.lines = keep, []  # type: ignore[var-annotated]
+        self.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d %(name)s %(levelname)s: %(message)s", "%H:%M:%S"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if len(self.lines) < self.keep:
+            self.lines.append(self.format(record))
+
+    def __enter__(self) -> "Warnings":
+        for name in self.NAMES:
+            logging.getLogger(name).addHandler(self)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for name in self.NAMES:
+            logging.getLogger(name).removeHandler(self)
 
 
 async def close_played(calibration: Any, feeds: Sequence[Any], client: Any, timing: Any) -> None:
