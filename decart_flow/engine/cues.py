@@ -181,7 +181,8 @@ class CueRunner:
         name = timeline_name(entry)
         actions = self._entry_actions(i, entry.actions, again)
         cue = Cue(name=name, trigger=None, actions=actions, mode="parallel")  # type: ignore[arg-type]
-        self.fire(cue, Fire(self.show_clock.mono_of(entry.t) if intended is None else intended, entry.t, lead=lead),
+        t = self.host.entry_t(entry)  # a place on the beat grid is where the grid has it now, not at the show's bpm
+        self.fire(cue, Fire(self.show_clock.mono_of(t) if intended is None else intended, t, lead=lead),
                   key=f"{name} #{i}", label=entry.label or None)
 
     def perform_all(self, name: str, seq: Iterable[Action], args: tuple[Any, ...]) -> None:

@@ -2,7 +2,7 @@
 
     python peer.py --bpm 97 --seconds 10 [--change-at 3 --change-bpm 140]
 
-Each line: {"mono": monotonic seconds, "beat": the session's beat then, "tempo", "peers"}; the beat
+Each line: {"mono": monotonic seconds, "wall": time.time() then, "beat": the session's beat then, "tempo", "peers"}; the beat
 is read between two clock readings and stamped with their middle, as our LinkSession does.
 Run it only inside a network namespace (Link multicasts on every interface).
 """
@@ -29,7 +29,7 @@ async def main(args: argparse.Namespace) -> None:
         m0 = time.monotonic()
         beat = link.beat
         m1 = time.monotonic()
-        print(json.dumps({"mono": (m0 + m1) / 2, "beat": beat, "tempo": link.tempo, "peers": link.num_peers}), flush=True)
+        print(json.dumps({"mono": (m0 + m1) / 2, "wall": time.time(), "beat": beat, "tempo": link.tempo, "peers": link.num_peers}), flush=True)
         await asyncio.sleep(args.every)
     link.enabled = False
 
