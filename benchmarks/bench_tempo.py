@@ -12,9 +12,10 @@ stamped with the monotonic clock, which is this machine's one clock for every pr
                    (`lookahead: auto`: p95 |offset| <= half a frame)
 
 Link multicasts on every interface: the whole benchmark re-runs itself inside a network namespace
-with only loopback (tests/netns.py, `Netns(veth=False)`), service and peer included. Needs root.
+with only loopback (tests/netns.py, `Netns(veth=False)`), service and peer included; with
+`--protocol livekit` the namespace also has the veth pair today's media needs. Needs root.
 
-    python benchmarks/bench_tempo.py [--seconds 20] [--lookahead both|0|auto] [--peer-bpm 97] [--json]
+    python benchmarks/bench_tempo.py [--seconds 20] [--lookahead both|0|auto] [--peer-bpm 97] [--protocol livekit] [--json]
 
 `both` (the default, what run_all runs) plays the show twice, lookahead 0 then `auto`, each against
 a fresh peer, and judges the sends on the first and the glass on the second.
@@ -38,9 +39,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import BENCH_KEY, MODEL, REPO, close_played, pct, played_as_run, summary, table, write_json  # noqa: E402
+from common import (  # noqa: E402
+    BENCH_KEY, MODEL, REPO, add_protocol_argument, close_played, pct, played_as_run, service_host, summary, table, write_json,
+)
 
-INSIDE = "DECART_FLOW_BENCH_TEMPO_NETNS"
+INSIDE = "DECART_FLOW_BENCH_NETNS"  # common.service_host reads it too
 PEER = REPO / "tests" / "tempo_harness" / "peer.py"
 SEND_P95_MS = 5.0
 INTERVAL_TOLERANCE = 0.01
@@ -84,7 +87,7 @@ def nearest_beat_offset_ms(peer: tuple[list[float], list[float], list[float]], m
     return (beat - round(beat)) * 60.0 / tempos[i] * 1000.0, tempos[i]
 
 
-async def play(seconds: float, lookahead: str, peer_bpm: float, peer_out: Path) -> dict[str, Any]:
+async def play(seconds: float, lookahead: str, peer_bpm: float, peer_out: Path, protocol: str = "p2p") -> dict[str, Any]:
     from bench_lateness import _video_track
 
     from decart_flow.engine import Engine
@@ -106,13 +109,14 @@ async def play(seconds: float, lookahead: str, peer_bpm: float, peer_out: Path) 
                                  "--every", "0.05"], stdout=out)
     try:
         await asyncio.sleep(1.0)  # the peer holds the session before we join it
-        with ServiceProcess(api_key=BENCH_KEY, host="127.0.0.1") as service, tempfile.TemporaryDirectory() as tmp:
+        with ServiceProcess(api_key=BENCH_KEY, host=service_host(protocol)) as service, tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "show.yaml"
             path.write_text(show_yaml(beats, lookahead))
             show = load_show(path)
             client = await RealtimeClient.connect(
                 service.url, BENCH_KEY, _video_track([0]),
-                RealtimeConnectOptions(model=MODEL, initial_state=ModelState(prompt=Prompt(OPENING, enrich=False))))
+                RealtimeConnectOptions(model=MODEL, initial_state=ModelState(prompt=Prompt(OPENING, enrich=False)),
+                                       protocol=protocol))  # type: ignore[arg-type]
             stamps = StampWatcher(keep=4096)
             stamps.on_stamp(lambda value, t_ns: glass_ns.setdefault(value, t_ns))
 
@@ -181,8 +185,11 @@ def figures(raw: dict[str, Any], peer: tuple[list[float], list[float], list[floa
     return out
 
 
-def in_namespace() -> int | None:
-    """Run this same command again inside a loopback-only namespace; None when already inside."""
+def in_namespace(protocol: str) -> int | None:
+    """Run this same command again inside a namespace of its own; None when already inside. On the
+    2025 path it has only loopback; today's needs the veth pair (LiveKit's clients gather no ICE
+    candidates on loopback), and Link's multicast then goes over loopback, routed there as in a
+    loopback-only one: nothing leaves the namespace either way."""
     if os.environ.get(INSIDE):
         return None
     sys.path.insert(0, str(REPO / "tests"))
@@ -192,16 +199,19 @@ def in_namespace() -> int | None:
     if reason is not None:
         print(f"bench_tempo: {reason}; Link runs only inside a namespace (run as root with iproute2)", file=sys.stderr)
         return 2
-    with Netns(veth=False) as ns:
-        assert ns.interfaces() == ["lo"]
+    with Netns(veth=protocol == "livekit") as ns:
+        if protocol == "livekit":
+            ns.route_multicast()
+        else:
+            assert ns.interfaces() == ["lo"]
         done = subprocess.run(ns.wrap([sys.executable, *sys.argv]), env={**os.environ, INSIDE: ns.name}, check=False)
     return done.returncode
 
 
-def measure(seconds: float, lookahead: str, peer_bpm: float) -> dict[str, Any]:
+def measure(seconds: float, lookahead: str, peer_bpm: float, protocol: str) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         peer_out = Path(tmp) / "peer.jsonl"
-        raw = asyncio.run(play(seconds, lookahead, peer_bpm, peer_out))
+        raw = asyncio.run(play(seconds, lookahead, peer_bpm, peer_out, protocol))
         peer = peer_reader(peer_out)
     return figures(raw, peer, lookahead, peer_bpm)
 
@@ -226,17 +236,19 @@ def main() -> int:
                         help="0: sends on the beat; auto: the glass on the beat; both (default): one run of each")
     parser.add_argument("--peer-bpm", type=float, default=97.0)
     parser.add_argument("--json", action="store_true", help="print only the figures as one JSON line")
+    add_protocol_argument(parser)
     args = parser.parse_args()
-    if (code := in_namespace()) is not None:
+    if (code := in_namespace(args.protocol)) is not None:
         return code
     modes = ["0", "auto"] if args.lookahead == "both" else [args.lookahead]
-    results = {mode: measure(args.seconds, mode, args.peer_bpm) for mode in modes}
+    results = {mode: measure(args.seconds, mode, args.peer_bpm, args.protocol) for mode in modes}
     if args.lookahead == "both":
-        result = {"sends": results["0"], "glass": results["auto"], "peer_bpm": args.peer_bpm,
+        result = {"sends": results["0"], "glass": results["auto"], "peer_bpm": args.peer_bpm, "protocol": args.protocol,
                   "meets_target": results["0"]["meets_target"] and results["auto"]["meets_target"]}
     else:
         result = results[args.lookahead]
-    path = write_json("tempo" if args.lookahead == "both" else f"tempo_{args.lookahead}", {**result, "load": os.getloadavg()})
+    path = write_json(("tempo" if args.lookahead == "both" else f"tempo_{args.lookahead}")
+                      + ("_livekit" if args.protocol == "livekit" else ""), {**result, "load": os.getloadavg()})
     if args.json:
         print(json.dumps(result))
         return 0

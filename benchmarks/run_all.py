@@ -63,17 +63,18 @@ PLANS: dict[str, tuple[list[str], list[str]]] = {
     # ours on the 2025 path, one service in one namespace (bench_livekit.py; builds that SDK's venv
     # on first use).
     "sdk": ([PY, __file__, "--sdk-child", "10", "1"], [PY, __file__, "--sdk-child", "30", "2"]),
-    # `every: 1 beat` against an Ableton Link peer, lookahead 0 and `auto`, in a loopback-only
-    # namespace of its own (Link multicasts on every interface).
+    # `every: 1 beat` against an Ableton Link peer, lookahead 0 and `auto`, in a namespace of its
+    # own (Link multicasts on every interface): only loopback on the 2025 path, the veth pair beside
+    # it on today's.
     "tempo": (_bench("bench_tempo.py", "--seconds", "15"), _bench("bench_tempo.py", "--seconds", "30")),
     # a show across machines: two node processes on a mosquitto on loopback (needs mosquitto)
     "fleet": (_bench("bench_fleet.py", "--seconds", "15"), _bench("bench_fleet.py", "--seconds", "30")),
 }
 # Measured on each protocol (`--protocol NAME` added to the argv); the others once, as they are.
-BOTH_PATHS = ("lateness", "glass", "lookahead", "throughput", "startup")
+BOTH_PATHS = ("lateness", "glass", "lookahead", "throughput", "startup", "tempo")
 # How the table names the path of a benchmark that runs once: the TUI plays `mirage` on the
 # embedded service (2025 peer-to-peer); the plan opens no session.
-ONE_PATH = {"plan": "-", "tui": "2025 p2p", "sdk": "both", "smoothed": PROTOCOL_LABEL["livekit"], "tempo": "2025 p2p",
+ONE_PATH = {"plan": "-", "tui": "2025 p2p", "sdk": "both", "smoothed": PROTOCOL_LABEL["livekit"],
             "fleet": "2025 p2p"}
 SDK_PATH = {"2025": "2025 p2p", "livekit": "LiveKit"}  # bench_livekit's names of the paths
 

@@ -121,8 +121,7 @@ class Netns:
             n = self.name
             _ip("-n", n, "link", "set", "lo", "up")
             if not self.veth:
-                _ip("-n", n, "link", "set", "lo", "multicast", "on")
-                _ip("-n", n, "route", "add", "224.0.0.0/4", "dev", "lo")
+                self.route_multicast()
                 return self
             _ip("-n", n, "link", "add", "veth-svc", "type", "veth", "peer", "name", "veth-cli")
             _ip("-n", n, "addr", "add", f"{SERVICE_ADDR}/24", "dev", "veth-svc")
@@ -166,6 +165,12 @@ class Netns:
 
     def __exit__(self, *exc: object) -> None:
         self.delete()
+
+    def route_multicast(self) -> None:
+        """Multicast on `lo`, the multicast range routed to it: Ableton Link's peers inside find each
+        other there (with the veth pair too, so a LiveKit session and Link share one namespace)."""
+        _ip("-n", self.name, "link", "set", "lo", "multicast", "on")
+        _ip("-n", self.name, "route", "add", "224.0.0.0/4", "dev", "lo")
 
     def interfaces(self) -> list[str]:
         """The names of the links inside (for a test to show that nothing else is there)."""
