@@ -91,9 +91,8 @@ class LocalService:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        server = site._server
-        if server is not None and server.sockets:  # port 0: learn the one the OS picked
-            self.port = server.sockets[0].getsockname()[1]
+        if self._runner.addresses:  # port 0: learn the one the OS picked
+            self.port = self._runner.addresses[0][1]
         self.today.livekit_url = "ws" + self.url.removeprefix("http")
         if self.faults.exit_after is not None:
             self._exit_task = asyncio.get_running_loop().create_task(self._exit_after(self.faults.exit_after))
