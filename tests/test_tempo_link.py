@@ -86,19 +86,8 @@ def test_decart_flow_run_follows_a_link_peer_on_the_embedded_service(tmp_path: P
     assert any(s["peers"] == 1 for s in lines(peer_out))  # it saw us
 
 
-MOVED = """\
-name: link moves
-model: mirage_v2
-initial: {prompt: Start, enhance: false}
-tempo: {bpm: 120, source: link}
-timeline:
-  bar 3: {prompt: Three, enhance: false}
-  bar 30: {prompt: Thirty, enhance: false}
-cues:
-  - every: 1 beat
-    prompt: {cycle: [A, B, C, D]}
-    enhance: false
-"""
+MOVED = SHOW.replace("cues:\n", "timeline:\n  bar 3: {prompt: Three, enhance: false}\n"
+                                "  bar 30: {prompt: Thirty, enhance: false}\ncues:\n")  # the same show, with entries to GO to
 
 
 def _wall(record: dict[str, object]) -> float:
