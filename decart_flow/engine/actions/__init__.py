@@ -98,6 +98,9 @@ class ActionKind:
     model_problem: Callable[[Any, str], str | None] = _fine  # what is wrong with it on the show's model
     cloud_problem: Callable[[Any], str | None] = lambda action: None  # what Decart's cloud refuses about it
     in_body: bool = True  # may make a cue's body on its own (`wait:` goes only in a `then`)
+    # Goes to sessions (its model has `to`): "each" of its targets gets it, or only the "first"
+    # (a Python handler runs once); None: show-wide (log, wait, go, tempo).
+    routed: str | None = None
 
 
 def _registry() -> list[ActionKind]:

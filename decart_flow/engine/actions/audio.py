@@ -38,7 +38,7 @@ def label(action: AudioAction) -> str:
 
 def model_problem(action: AudioAction, model: str) -> str | None:
     if model and model != checks.AVATAR_MODEL:
-        return f"audio: plays only on the live_avatar model (this show's model is {model})"
+        return f"audio: plays only on the live_avatar model ({model} plays no audio)"
     return None
 
 
@@ -48,6 +48,6 @@ def audio(path: str | os.PathLike[str]) -> AudioAction:
 
 # Catch-up does not know when a clip ends (span None): nothing after it in a `then` counts.
 KIND = ActionKind(AudioAction, ("audio",), read, perform, pairs, label, python="audio", build=audio, sequential=True,
-                  span=lambda a: None, model_problem=model_problem,
+                  span=lambda a: None, model_problem=model_problem, routed="each",
                   cloud_problem=lambda a: "audio: no model of Decart's cloud plays audio since 2026 "
                                           "(live_avatar was retired); play this show on the local service")

@@ -99,4 +99,4 @@ class ShowSession:
         return getattr(self._show.session, name)
 
 
-KIND = ActionKind(CallAction, (KEY,), read, perform, pairs, label, sequential=True)
+KIND = ActionKind(CallAction, (KEY,), read, perform, pairs, label, sequential=True, routed="first")

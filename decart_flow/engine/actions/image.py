@@ -65,4 +65,4 @@ def image(path: str | os.PathLike[str] | None, prompt: str | PromptAction | None
 
 
 KIND = ActionKind(ImageAction, ("image",), read, perform, pairs, label, companions=("prompt", "enhance"),
-                  python="image", build=image, sets=sets, restores=("image",), restore=restore)
+                  python="image", build=image, sets=sets, restores=("image",), restore=restore, routed="each")

@@ -63,4 +63,4 @@ def mirror(value: bool | str = "toggle") -> MirrorAction:
 
 
 KIND = ActionKind(MirrorAction, ("mirror",), read, perform, pairs, label, python="mirror", build=mirror, sets=sets,
-                  restores=("mirror",), restore=restore, settle=settle)
+                  restores=("mirror",), restore=restore, settle=settle, routed="each")

@@ -65,4 +65,4 @@ class _Prompt:
 
 
 KIND = ActionKind(PromptAction, ("prompt",), read, perform, pairs, label, companions=("enhance",), python="prompt",
-                  build=_Prompt(), sets=lambda a: ("prompt",), restores=("prompt",), restore=restore)
+                  build=_Prompt(), sets=lambda a: ("prompt",), restores=("prompt",), restore=restore, routed="each")
