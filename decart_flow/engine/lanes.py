@@ -81,6 +81,11 @@ class SessionPort:
             shared.tell(cue, action, self._name)
         return self._lane.executor.submit(kind, call, action, cue, wait)
 
+    def note(self, cue: str, action: dict[str, Any]) -> None:
+        """An action that sends nothing itself (a Python handler's call), listed by `plan` for this session."""
+        if self._shared.hooks:
+            self._shared.tell(cue, action, self._name)
+
     def sent(self, key: str) -> Any:
         return self._lane.store.sent(key)
 
