@@ -341,3 +341,19 @@ def test_plan_command_session_column_and_filter(assets: Path, capsys: pytest.Cap
     print_plan(show, 30.0, start, True, session="host")
     rows = json.loads(capsys.readouterr().out)
     assert [(r["session"], r["action"]["prompt"]) for r in rows] == [("host", "Everyone")]
+
+
+def test_a_timeline_toggle_to_several_sessions_flips_each_ones_own_mirror(assets: Path):
+    show = load(assets, """\
+        timeline:
+          0:05: {to: left, mirror: true}
+          0:10: {to: [left, right], mirror: toggle}
+          0:15: {log: fifteen}
+        """)
+    s = three()
+    played = play(show, until=20.0, session=s, script=((16.0, lambda e: e.go_back()),))
+    # GO back at 16 re-applies 0:10 as it first played: each session's toggle as the value it set
+    # there (left off, right on), not one value for both and not a flip
+    assert sent(s["left"], "mirror") == [(5.0, True), (10.0, False), (16.0, False)]
+    assert sent(s["right"], "mirror") == [(10.0, True), (16.0, True)]
+    assert played.engine.lane["right"].store.get("mirror") is True
