@@ -406,6 +406,8 @@ class Engine:
         kind = action_kind(action)
         if kind.routed is None:
             return kind.perform(action, ActionContext(self.actions, cue, place, args))
+        if self._one:  # a one-session show: its one lane
+            return kind.perform(action, ActionContext(self.lanes[0].port, cue, place, args))
         lanes = self.route(action)
         if not lanes:
             return None  # for sessions another machine runs
