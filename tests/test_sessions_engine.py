@@ -180,19 +180,8 @@ def test_catch_up_at_the_start_resolves_a_choice_once(assets: Path):
         """)
     s = three()
     resume = type("Resume", (), {"t": 130.0, "state": {}, "applied": {}, "fired": {}})()
-    loop = VirtualEventLoop()
-    try:
-        engine = Engine(show, s, VirtualClock(loop, datetime(2026, 1, 5, 14, 10, tzinfo=timezone.utc)),
-                        resume=resume)
-
-        async def main() -> str:
-            loop.call_at(10.0, engine.stop, "test")
-            return await engine.run()
-
-        loop.run_until_complete(main())
-    finally:
-        loop.close()
-    assert sent(s["left"], "prompt")[0][1] == sent(s["right"], "prompt")[0][1]
+    play(show, until=10.0, session=s, resume=resume)
+    assert sent(s["left"], "prompt")[0] == sent(s["right"], "prompt")[0] == (0.0, "Lego")  # 2:00's, caught up
 
 
 def test_journal_records_name_their_session_only_with_several(assets: Path):
@@ -250,21 +239,10 @@ def test_the_show_starts_when_every_session_is_up_or_after_the_timeout(assets: P
 
     s = three()
     s["host"].state = "connecting"
-    loop = VirtualEventLoop()
-    try:
-        engine = Engine(show, s, VirtualClock(loop), start_timeout=5.0)
-        records: list[dict] = []
-        engine.journal_events.subscribe(records.append)
-
-        async def main() -> str:
-            loop.call_at(20.0, engine.stop, "test")
-            return await engine.run()
-
-        loop.run_until_complete(main())
-    finally:
-        loop.close()
-    assert sent(s["left"], "prompt") == [(5.0, "Start")]
-    assert any(r["event"] == "error" and "show started without host" in r["message"] for r in records)
+    late = play(show, until=20.0, session=s, start_timeout=5.0)
+    assert sent(s["left"], "prompt") == [(5.0, "Start")] and sent(s["host"], "prompt") == [(5.0, "Start")]
+    assert [r["message"] for r in late.events("error")] == [
+        "show started without host: not up after 5 s; they catch up when they connect"]
 
 
 def test_handlers_get_their_session_and_manual_actions_take_to(assets: Path):

@@ -160,11 +160,13 @@ class Engine:
             if self.show.session is not None and not self._open_hours(self.show.session) and self.autostart:
                 self._start_show(self._start_t())  # closed: no session will come to start it
             # A state a session reached before run() subscribed is journaled (and acted on) here.
+            changed = False
             for lane in self.lanes:
                 state = lane.safe_state()
                 if state != lane.journaled_state:
                     self._on_connection(state, lane)
-            if all(lane.up for lane in self.lanes) and self.autostart:
+                    changed = True
+            if not changed and all(lane.up for lane in self.lanes) and self.autostart:
                 self._start_show(self._start_t())
             return await self._end
         finally:
@@ -451,6 +453,8 @@ class Engine:
                                protocol=getattr(lane.session, "protocol", None))
         if state in UP and not self.show_clock.started and self._end is not None and self.autostart:
             if all(other.up for other in self.lanes):
+                if self._start_timer is not None:
+                    self._start_timer.cancel()
                 self._start_show(self._start_t())
             elif self._start_timer is None:  # the first one up: the others get `start_timeout`
                 self._start_timer = self.loop.call_later(self.start_timeout, self._start_anyway)
