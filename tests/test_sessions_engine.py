@@ -335,3 +335,23 @@ def test_a_timeline_toggle_to_several_sessions_flips_each_ones_own_mirror(assets
     assert sent(s["left"], "mirror") == [(5.0, True), (10.0, False), (16.0, False)]
     assert sent(s["right"], "mirror") == [(10.0, True), (16.0, True)]
     assert played.engine.lane["right"].store.get("mirror") is True
+
+
+def test_a_resumed_run_gives_each_session_its_own_state(assets: Path):
+    show = load(assets, """\
+        timeline:
+          0:10: {to: left, prompt: Ten}
+        """)
+    part = type("Part", (), {})
+    left, right = part(), part()
+    left.state, left.applied = {"prompt": "Left was", "mirror": True}, {"prompt": (5.0, "timeline 0:05")}
+    right.state, right.applied = {"prompt": "Right was"}, {"prompt": (6.0, "manual:prompt box")}
+    resume = type("Resume", (), {"t": 20.0, "state": {}, "applied": {}, "fired": {},
+                                 "sessions": {"left": left, "right": right}})()
+    s = three()
+    played = play(show, until=5.0, session=s, resume=resume)
+    lanes = played.engine.lane
+    assert lanes["left"].store.get("prompt") == "Ten"  # 0:10 is newer than what left had at 0:05: caught up
+    assert lanes["left"].store.get("mirror") is True
+    assert lanes["right"].store.get("prompt") == "Right was" and sent(s["right"], "prompt") == []
+    assert lanes["host"].store.get("prompt") == "A friendly guide"  # no part: its initial state
