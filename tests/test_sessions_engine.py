@@ -355,3 +355,31 @@ def test_a_resumed_run_gives_each_session_its_own_state(assets: Path):
     assert lanes["left"].store.get("mirror") is True
     assert lanes["right"].store.get("prompt") == "Right was" and sent(s["right"], "prompt") == []
     assert lanes["host"].store.get("prompt") == "A friendly guide"  # no part: its initial state
+
+
+def test_a_reactive_cues_actions_take_to_and_are_checked_against_their_sessions(assets: Path):
+    path = assets / "venue.py"
+    path.write_text(textwrap.dedent("""\
+        from reactivex import operators as ops
+        from decart_flow import Show, audio, prompt
+
+        show = Show("Venue")
+        show.session("left", model="lucy-restyle-2")
+        show.session("right", model="lucy-restyle-2")
+
+        @show.reactive
+        def fader(events):
+            return events.osc("/fader").pipe(ops.map(lambda v: prompt(f"Storm {v[0]}", to="right")))
+
+        @show.reactive
+        def wrong(events):
+            return events.osc("/clip").pipe(ops.map(lambda v: audio("lines/hello.wav", to="left")))
+        """))
+    show = load_show(path)
+    s = {"left": TimedSession(), "right": TimedSession()}
+    played = play(show, until=5.0, session=s, script=((1.0, lambda e: e.fire_event("osc", "/fader", (3,))),
+                                                      (2.0, lambda e: e.fire_event("osc", "/clip", ()))))
+    assert sent(s["right"], "prompt") == [(1.0, "Storm 3")] and sent(s["left"], "prompt") == []
+    assert sent(s["left"], "audio") == []
+    errors = [r["message"] for r in played.events("error")]
+    assert len(errors) == 1 and "to: left: audio: plays only on the live_avatar model" in errors[0], errors
