@@ -237,12 +237,24 @@ def test_the_show_starts_when_every_session_is_up_or_after_the_timeout(assets: P
     starts = played.events("show.start")
     assert len(starts) == 1 and sent(s["left"], "prompt") == [(4.0, "Start")]
 
+    class Connecting(TimedSession):
+        """Refuses calls until it is up, as the wire client does before its first connection."""
+
+        async def set_prompt(self, text: str, enrich: bool = True) -> None:
+            if not self.is_connected():
+                raise RuntimeError("not connected")
+            await super().set_prompt(text, enrich)
+
     s = three()
-    s["host"].state = "connecting"
-    late = play(show, until=20.0, session=s, start_timeout=5.0)
-    assert sent(s["left"], "prompt") == [(5.0, "Start")] and sent(s["host"], "prompt") == [(5.0, "Start")]
-    assert [r["message"] for r in late.events("error")] == [
-        "show started without host: not up after 5 s; they catch up when they connect"]
+    s["host"] = Connecting(state="connecting")
+    late = play(show, until=20.0, session=s, start_timeout=5.0,
+                script=((8.0, lambda e: s["host"].set_state("generating")),))
+    assert sent(s["left"], "prompt") == [(5.0, "Start")]
+    assert sent(s["host"], "prompt") == [(8.0, "Start")]  # caught up when it came
+    errors = [r["message"] for r in late.events("error") if "session" not in r]
+    assert errors == ["show started without host: not up after 5 s; they catch up when they connect"]
+    catch = [(r["session"], r["reason"]) for r in late.events("catch_up")]
+    assert catch.count(("host", "late")) == 1 and ("left", "late") not in catch
 
 
 def test_handlers_get_their_session_and_manual_actions_take_to(assets: Path):

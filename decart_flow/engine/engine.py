@@ -238,6 +238,9 @@ class Engine:
                 for key, (at, cue) in part.applied.items():
                     if key in ("prompt", "image", "mirror"):
                         lane.store.set_at(key, now - max(0.0, t - at), cue)
+        if self.show.several:
+            for lane in self.lanes:
+                lane.late = not lane.up
         self.show_clock.start(t)
         if self.tempo is not None:
             self.tempo.started()
@@ -462,6 +465,11 @@ class Engine:
             self.journal.write("session.state", **lane.tag, state=state,
                                session_id=getattr(lane.session, "session_id", None),
                                protocol=getattr(lane.session, "protocol", None))
+        if state in UP and lane.late and self.show_clock.started:
+            # the show started without it, and a client that was never connected keeps nothing it
+            # was sent meanwhile: what should show now goes out (a reconnect's is the runner's call)
+            lane.late = False
+            catchup.catch_up(self, reapply=True, names=(lane.name,), reason="late")
         if state in UP and not self.show_clock.started and self._end is not None and self.autostart:
             if all(other.up for other in self.lanes):
                 if self._start_timer is not None:

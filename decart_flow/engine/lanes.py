@@ -48,6 +48,7 @@ class SessionLane:
         self.port = SessionPort(shared, self)
         self.connection = "connecting"  # as last reported
         self.journaled_state: str | None = None  # the last session.state written
+        self.late = False  # the show started without it (several sessions): caught up when it first comes up
 
     def safe_state(self) -> str:
         try:
