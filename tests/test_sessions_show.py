@@ -235,3 +235,17 @@ def test_prompt_choices_and_handlers_take_to(assets: Path):
     assert mirror(to=("left",)).to == ("left",)
     assert audio("a.wav").to is None
     assert isinstance(prompt("x"), PromptAction) and prompt("x").to is None
+
+
+def test_every_kind_that_goes_to_sessions_has_to_and_the_show_wide_ones_do_not():
+    from dataclasses import fields
+
+    from decart_flow.engine.actions import REGISTRY
+
+    for kind in REGISTRY:
+        has_to = "to" in {f.name for f in fields(kind.model)}
+        assert has_to == (kind.routed is not None), kind.model.__name__
+        assert kind.routed in (None, "each", "first")
+    routed = {kind.model.__name__: kind.routed for kind in REGISTRY if kind.routed}
+    assert routed == {"PromptAction": "each", "ImageAction": "each", "MirrorAction": "each", "AudioAction": "each",
+                      "CallAction": "first"}
