@@ -286,6 +286,10 @@ def test_handlers_get_their_session_and_manual_actions_take_to(assets: Path):
     assert sent(s["left"], "mirror") == [(2.0, True), (4.0, False)]
     assert sent(s["right"], "mirror") == [(4.0, True)]
     assert played.engine.lane["left"].store.get("mirror") is False
+    # a node that runs only `right`: the handler without to= belongs to `left`'s node, not this one
+    alone = {"right": TimedSession()}
+    play(show, until=10.0, session=alone, script=((1.0, lambda e: e.key("1")), (2.0, lambda e: e.key("2"))))
+    assert sent(alone["right"], "prompt") == [(1.0, "Right only")] and sent(alone["right"], "mirror") == []
 
 
 def test_plan_rows_name_their_session(assets: Path):

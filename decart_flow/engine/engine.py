@@ -424,10 +424,14 @@ class Engine:
             return kind.perform(action, ActionContext(self.actions, cue, place, args))
         if self._one:  # a one-session show: its one lane
             return kind.perform(action, ActionContext(self.lanes[0].port, cue, place, args))
+        if kind.routed == "first":  # once in the whole show: where its first session runs
+            targets = self.show.targets(action)
+            lane = self.lane.get(targets[0]) if targets else None
+            return None if lane is None else kind.perform(action, ActionContext(lane.port, cue, place, args))
         lanes = self.route(action)
         if not lanes:
             return None  # for sessions another machine runs
-        if len(lanes) == 1 or kind.routed == "first":
+        if len(lanes) == 1:
             return kind.perform(action, ActionContext(lanes[0].port, cue, place, args))
         port = self.actions
         outer, port.resolved = port.resolved, {} if port.resolved is None else port.resolved
