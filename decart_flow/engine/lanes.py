@@ -92,5 +92,5 @@ class SessionPort:
     def intend(self, key: str, value: Any) -> None:
         self._lane.store.intend(key, value)
 
-    def __getattr__(self, name: str) -> Any:  # note, log, resolve, sleep, control, tempo: show-wide
+    def __getattr__(self, name: str) -> Any:  # control, beat_seconds, set_tempo, catching_up...: show-wide
         return getattr(self._shared, name)
