@@ -66,6 +66,13 @@ def test_a_top_level_model_is_one_session_named_main(assets: Path):
     # built in Python as before (tests and tools make ShowModel directly): still one session
     direct = ShowModel("Direct", "mirage")
     assert direct.session_names() == (MAIN,) and direct.sessions[0].model == "mirage"
+    from dataclasses import replace
+
+    assert replace(direct, model="mirage_v2").sessions[0].model == "mirage_v2"  # kept in step
+    from decart_flow.show.model import SessionSpec
+
+    two = ShowModel("Two", "", sessions=(SessionSpec("a", "lucy-2.6", "camera"), SessionSpec("b", "mirage")))
+    assert (two.model, two.source, two.several) == ("lucy-2.6", "camera", True)  # the first session's, at the top
 
 
 def test_to_on_actions_entries_and_cues_and_targets(assets: Path):
