@@ -257,15 +257,19 @@ def test_the_show_starts_when_every_session_is_up_or_after_the_timeout(assets: P
     assert catch.count(("host", "late")) == 1 and ("left", "late") not in catch
 
 
+TWO_SCREENS = """\
+from reactivex import operators as ops
+from decart_flow import Show, audio, prompt
+
+show = Show("Venue")
+show.session("left", model="lucy-restyle-2")
+show.session("right", model="lucy-restyle-2")
+"""  # a Python show of two sessions; the tests add its cues
+
+
 def test_handlers_get_their_session_and_manual_actions_take_to(assets: Path):
     path = assets / "venue.py"
-    path.write_text(textwrap.dedent("""\
-        from decart_flow import Show, prompt
-
-        show = Show("Venue")
-        show.session("left", model="lucy-restyle-2")
-        show.session("right", model="lucy-restyle-2")
-
+    path.write_text(TWO_SCREENS + textwrap.dedent("""\
         @show.on("key 1", to="right")
         async def to_right(session):
             await session.set_prompt("Right only")
@@ -375,14 +379,7 @@ def test_a_resumed_run_gives_each_session_its_own_state(assets: Path):
 
 def test_a_reactive_cues_actions_take_to_and_are_checked_against_their_sessions(assets: Path):
     path = assets / "venue.py"
-    path.write_text(textwrap.dedent("""\
-        from reactivex import operators as ops
-        from decart_flow import Show, audio, prompt
-
-        show = Show("Venue")
-        show.session("left", model="lucy-restyle-2")
-        show.session("right", model="lucy-restyle-2")
-
+    path.write_text(TWO_SCREENS + textwrap.dedent("""\
         @show.reactive
         def fader(events):
             return events.osc("/fader").pipe(ops.map(lambda v: prompt(f"Storm {v[0]}", to="right")))
