@@ -5,6 +5,8 @@ Candidates are the last firing before now of every cron cue (croniter's get_prev
 `when`), of every show-time cue and timeline entry up to the current show time, and what the engine
 itself last sent (operator and event actions). For the prompt, the image and the mirror, the newest
 candidate wins; the winners are sent through the executor like any firing, and journaled.
+Each session catches up on its own (its own store, the actions that go to it): after one session
+of several reconnects, only it is sent anything.
 
 A cue (or timeline entry) due at the very moment of the start fires itself a moment later: catch-up
 does not send its earlier firing first, or the start would send its prompt twice.
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from ..show.model import ShowModel
     from .clock import Clock
     from .journal import Journal
+    from .lanes import SessionLane
     from .port import ActionPort
     from .showclock import ShowClock
     from .store import StateStore
@@ -43,15 +46,19 @@ class Engine(Protocol):
     events: Any
     scheduler: Any
     tempo: Any  # the show's tempo Conductor, None without `tempo:`
+    lanes: list[SessionLane]  # the sessions the engine runs, in show order
 
     @property
     def go_index(self) -> int: ...
 
     def entry_t(self, entry: Any) -> float: ...
 
+    def goes_to(self, action: Any, lane: SessionLane) -> bool: ...  # the action goes to this session
 
-def candidates(engine: Engine, due_now: set[str] | None = None) -> list[tuple[datetime, str, int, Any]]:
-    """(wall time, cue, place, action) for every state-setting action that already fired.
+
+def candidates(engine: Engine, due_now: set[str] | None = None,
+               lane: SessionLane | None = None) -> list[tuple[datetime, str, int, Any]]:
+    """(wall time, cue, place, action) for every state-setting action that already fired (to `lane`).
 
     The names of the cues and timeline entries due at this very moment go into `due_now`.
     """
@@ -69,7 +76,7 @@ def candidates(engine: Engine, due_now: set[str] | None = None) -> list[tuple[da
             span = kind.span(action)
             if at.timestamp() > now_stamp or span is None:
                 break
-            if kind.sets(action):
+            if kind.sets(action) and (lane is None or engine.goes_to(action, lane)):
                 out.append((at, name, i, action))
             offset += span
 
@@ -89,22 +96,40 @@ def candidates(engine: Engine, due_now: set[str] | None = None) -> list[tuple[da
     return out
 
 
-def catch_up(engine: Engine, reapply: bool) -> list[dict[str, Any]]:
-    """Send the winners; `reapply` (after a reconnect) also re-sends what the engine last sent."""
+def catch_up(engine: Engine, reapply: bool, names: tuple[str, ...] | None = None,
+             reason: str | None = None) -> list[dict[str, Any]]:
+    """Catch up every session (of `names`, None: all); a choice caught up for several sessions
+    resolves once, as a firing's does. What each was sent. `reason` for the journal: by default
+    `reconnect` when `reapply`, else `start`."""
+    port = engine.actions
+    outer, port.resolved = port.resolved, {}
+    applied: list[dict[str, Any]] = []
+    try:
+        for lane in engine.lanes:
+            if names is None or lane.name in names:
+                applied += catch_up_lane(engine, lane, reapply, reason)
+    finally:
+        port.resolved = outer
+    return applied
+
+
+def catch_up_lane(engine: Engine, lane: SessionLane, reapply: bool, reason: str | None = None) -> list[dict[str, Any]]:
+    """Send one session its winners; `reapply` (after a reconnect) also re-sends what the engine last sent it."""
     due_now: set[str] = set()
-    found = sorted(candidates(engine, due_now), key=lambda c: c[0])
+    store = lane.store
+    found = sorted(candidates(engine, due_now, lane), key=lambda c: c[0])
     winners: dict[str, tuple[datetime, str, int, Any]] = {}
     for cand in found:
         for key in action_kind(cand[3]).sets(cand[3]):
             winners[key] = cand
     keys = catch_up_keys()
     # The engine's own sends win when newer (operator, events); after a reconnect they are re-sent.
-    for attr, (mono, cue) in engine.store.applied():
+    for attr, (mono, cue) in store.applied():
         wall = engine.clock.wall_at(mono)
         if attr in keys and (attr not in winners or winners[attr][0] <= wall):
             winners.pop(attr, None)
             if reapply:
-                winners[attr] = (wall, cue, -1, restore(attr, engine.store.snapshot()))
+                winners[attr] = (wall, cue, -1, restore(attr, store.snapshot()))
     applied: list[dict[str, Any]] = []
     seen: set[int] = set()
     for attr in keys:
@@ -117,8 +142,9 @@ def catch_up(engine: Engine, reapply: bool) -> list[dict[str, Any]]:
         engine.actions.catching_up = True
         try:
             place_text = str(place) if place >= 0 else "catch-up"
-            action_kind(action).perform(action, ActionContext(engine.actions, cue, place_text, ()))
+            action_kind(action).perform(action, ActionContext(lane.port, cue, place_text, ()))
         finally:
             engine.actions.catching_up = False
-    engine.journal.write("catch_up", reason="reconnect" if reapply else "start", applied=applied)
+    reason = reason or ("reconnect" if reapply else "start")
+    engine.journal.write("catch_up", **lane.tag, reason=reason, applied=applied)
     return applied

@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 
 from reactivex.disposable import SerialDisposable
 
 from ..show.model import Action, Cue
-from .actions import ActionContext, action_kind, sequential
+from .actions import action_kind, sequential
 from .catchup import Engine as Context
 from .executor import Superseded
 from .lookahead import Lead, lead_for
@@ -38,6 +39,12 @@ class Host(Context, Protocol):
     """What the runner reads of the engine: the show (swapped by a reload) and the triggers' context."""
 
     latency: LatencyEstimator
+
+    def perform(self, action: Action, cue: str, place: str, args: tuple[Any, ...]) -> Any: ...  # to its sessions
+
+    def cue_tag(self, actions: tuple[Action, ...]) -> dict[str, str]: ...  # `{"session": NAME}` for one session
+
+    def route(self, action: Action) -> list[Any]: ...  # the SessionLanes it goes to
 
 
 class CueRunner:
@@ -152,6 +159,7 @@ class CueRunner:
             # Records the actions make wait for `cue.fire` (a list only when someone reads them).
             outer, self._deferred = self._deferred, ([] if journal_on else None)
             instant = False
+            seq: tuple[Action, ...] = ()
             self.actions.ahead = lead
             try:
                 seq = (cue.actions + cue.then if cue.then else cue.actions) if fire.actions is None \
@@ -168,7 +176,8 @@ class CueRunner:
             return
         t = fire.t if fire.t is not None else self.show_clock.t
         if journal_on or self.journal.active:
-            self._journal_fire(cue.name, fire, t, lateness_ms, deferred or [])
+            tag = self.host.cue_tag(seq)
+            self._journal_fire(cue.name, fire, t, lateness_ms, deferred or [], tag)
         self.publisher.fired(t, label or cue.name, lateness_ms)
         if self.publisher.observe:
             self.publisher.changed()
@@ -187,9 +196,10 @@ class CueRunner:
 
     def perform_all(self, name: str, seq: Iterable[Action], args: tuple[Any, ...]) -> None:
         """Run actions now, one after the other, none waiting (an instant cue, the operator's action)."""
+        perform = self.host.perform
         for i, action in enumerate(seq):
             try:
-                action_kind(action).perform(action, ActionContext(self.actions, name, str(i), args))
+                perform(action, name, str(i), args)
             except Exception as exc:  # noqa: BLE001
                 self.bug(f"action of {name!r} failed", exc)
 
@@ -214,15 +224,15 @@ class CueRunner:
             return ()
 
     def _journal_fire(self, name: str, fire: Fire, t: float, lateness_ms: float,
-                      deferred: list[tuple[str, dict[str, Any]]]) -> None:
-        """`cue.fire`, then the records its actions made wait for it."""
+                      deferred: list[tuple[str, dict[str, Any]]], tag: dict[str, str]) -> None:
+        """`cue.fire` (with `session` when it goes to one of several), then the records its actions made wait for it."""
         lead = fire.lead
         bar = {"bar": self.tempo.grid.bar_beat(t)} if self.tempo is not None else {}
         if lead:
-            self.journal.write("cue.fire", cue=name, intended_t=round(t, 6), lateness_ms=round(lateness_ms, 3),
+            self.journal.write("cue.fire", **tag, cue=name, intended_t=round(t, 6), lateness_ms=round(lateness_ms, 3),
                                args=list(fire.args) if fire.args else None, lookahead_ms=round(lead * 1000.0, 3), **bar)
         else:
-            self.journal.write("cue.fire", cue=name, intended_t=round(t, 6),
+            self.journal.write("cue.fire", **tag, cue=name, intended_t=round(t, 6),
                                lateness_ms=round(lateness_ms, 3), args=list(fire.args) if fire.args else None, **bar)
         for event, fields in deferred:
             self.write(event, **fields)
@@ -265,7 +275,7 @@ class CueRunner:
             try:
                 self.actions.ahead = lead  # each step of a cue sent early is early by the same lead
                 try:
-                    pending = action_kind(action).perform(action, ActionContext(self.actions, name, str(i), args))
+                    pending = self.host.perform(action, name, str(i), args)
                 finally:
                     self.actions.ahead = 0.0
                 if pending is not None:
@@ -286,11 +296,28 @@ class CueRunner:
         """An entry's actions with each `mirror: toggle` resolved to the value it set, kept for GO back.
 
         Re-applying entry i must leave the mirror as it was right after i, not flip it once more.
+        A toggle that goes to several sessions flips each one's own mirror: it is resolved per session.
         """
         if again and i in self._resolved:
             return self._resolved[i]
-        state = {"mirror": self.host.store.sent("mirror")}
-        settled = tuple(action_kind(a).settle(a, state) for a in actions)
-        if settled != actions:
-            self._resolved[i] = settled
-        return settled
+        states: dict[str, dict[str, Any]] = {}  # session -> the state its toggles flip
+
+        def state(lane: Any) -> dict[str, Any]:
+            if lane.name not in states:
+                states[lane.name] = {"mirror": lane.store.sent("mirror")}
+            return states[lane.name]
+
+        settled: list[Action] = []
+        for a in actions:
+            kind = action_kind(a)
+            lanes = self.host.route(a) if kind.routed else []
+            if len(lanes) <= 1:
+                settled.append(kind.settle(a, state(lanes[0]) if lanes else {"mirror": self.host.store.sent("mirror")}))
+                continue
+            each = [replace(a, to=(lane.name,)) for lane in lanes]  # type: ignore[type-var]
+            fixed = [kind.settle(one, state(lane)) for one, lane in zip(each, lanes)]
+            settled.extend([a] if fixed == each else fixed)
+        result = tuple(settled)
+        if result != actions:
+            self._resolved[i] = result
+        return result

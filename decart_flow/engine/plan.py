@@ -29,10 +29,15 @@ class Firing(NamedTuple):
     cue: str
     action: dict[str, Any]
     bar: str | None = None  # bar.beat on the grid at the show's bpm, for a show with `tempo:`
+    session: str | None = None  # the session it goes to, in a show of several sessions
 
     def to_json(self) -> dict[str, Any]:
         """The firing as `plan --json` lists it."""
-        row = {"t": round(self.t, 6), "wall": self.wall.isoformat(), "cue": self.cue, "action": self.action}
+        if self.session is None:
+            row = {"t": round(self.t, 6), "wall": self.wall.isoformat(), "cue": self.cue, "action": self.action}
+        else:
+            row = {"t": round(self.t, 6), "wall": self.wall.isoformat(), "session": self.session, "cue": self.cue,
+                   "action": self.action}
         if self.bar is not None:
             row["bar"] = self.bar
         return row
@@ -99,7 +104,7 @@ def _clip_lengths(show: ShowModel) -> dict[str, float]:
 
 
 def plan(show: ShowModel, for_seconds: float | None = None, start_wall: datetime | None = None) -> list[Firing]:
-    """Every action the show would perform in its first `for_seconds`, in order."""
+    """Every action the show would perform in its first `for_seconds`, in order (every session's)."""
     firings: list[Firing] = []
     stream(show, firings.append, for_seconds, start_wall)
     return firings
@@ -108,6 +113,7 @@ def plan(show: ShowModel, for_seconds: float | None = None, start_wall: datetime
 def stream(show: ShowModel, emit: Callable[[Firing], None], for_seconds: float | None = None,
            start_wall: datetime | None = None) -> int:
     """Like `plan`, handing each firing to `emit` as it happens (flat memory for a month of plan).
+    Every session of the show is planned, each with its own virtual session.
 
     An exception from `emit` (a reader that went away) stops the plan and comes out of `stream`.
     """
@@ -118,16 +124,18 @@ def stream(show: ShowModel, emit: Callable[[Firing], None], for_seconds: float |
     failure: BaseException | None = None
     try:
         clock = VirtualClock(loop, start_wall)
-        engine = Engine(show, VirtualSession(show), clock, journal=None, observe_state=False)
+        sessions = {name: VirtualSession(show) for name in show.session_names()}
+        engine = Engine(show, sessions, clock, journal=None, observe_state=False)
         grid = engine.tempo.grid if engine.tempo is not None else None
         end_at = loop.time() + for_seconds
         cutoff = end_at - 1e-6  # a firing at the end itself is not listed
 
-        def record(t: float, cue: str, action: dict[str, Any]) -> None:
+        def record(t: float, cue: str, action: dict[str, Any], session: str | None) -> None:
             nonlocal count, failure
             if loop.time() < cutoff and failure is None:
                 try:
-                    emit(Firing(t, clock.wall(), cue, action, grid.bar_beat(t) if grid is not None else None))
+                    emit(Firing(t, clock.wall(), cue, action, grid.bar_beat(t) if grid is not None else None,
+                                session))
                 except BaseException as exc:  # the reader's problem: stop, then raise it
                     failure = exc
                     engine.stop("error")

@@ -20,11 +20,16 @@ if TYPE_CHECKING:
     from .showclock import ShowClock
     from .store import StateStore
 
-ActionHook = Callable[[float, str, dict[str, Any]], None]  # (show t, cue, action), at the loop time it happens
+# (show t, cue, action, session), at the loop time it happens; session: its name in a show of several, else None
+ActionHook = Callable[[float, str, dict[str, Any], "str | None"], None]
 
 
 class ActionPort:
-    """The `ActionHost` of `engine/actions`: the engine makes one and hands it to every action."""
+    """The `ActionHost` of `engine/actions` for what is show-wide; an action that goes to a session
+    gets that session's `SessionPort` (engine/lanes.py), which sends through this for the rest.
+
+    `session`, `send`, `sent` and `intend` here are the first session's (a one-session show's).
+    """
 
     def __init__(self, session: Session, executor: Executor, store: StateStore, choices: Choices, journal: Journal,
                  show_clock: ShowClock, loop: asyncio.AbstractEventLoop, control: Callable[[str], None],
@@ -36,32 +41,45 @@ class ActionPort:
         self.hooks: list[ActionHook] = []  # `plan` listens here
         self.catching_up = False  # set while catch-up sends: `plan` marks those firings
         self.ahead = 0.0  # while a cue sent early performs: its lead
+        # While one firing goes to several sessions: each choice's item by (cue, place), so that
+        # every session gets the same text and the cycle moves once.
+        self.resolved: dict[tuple[str, str], str] | None = None
 
-    def _tell(self, cue: str, action: dict[str, Any]) -> str:
+    def bind(self, executor: Executor, store: StateStore) -> None:
+        """The first session's executor and store (the engine makes the sessions after this port)."""
+        self._executor, self._store = executor, store
+
+    def tell(self, cue: str, action: dict[str, Any], session: str | None = None) -> str:
         if self.catching_up:
             cue = f"{cue} (catch-up)"
         t = self._show_clock.t + self.ahead
         for hook in self.hooks:
-            hook(t, cue, action)
+            hook(t, cue, action, session)
         return cue
 
     def send(self, kind: str, call: Callable[[], Any], action: dict[str, Any], cue: str,
              wait: bool = False) -> asyncio.Future[Any] | None:
         """Hand a wire call to the executor; `wait`: a Future for its ack."""
         if self.hooks:
-            self._tell(cue, action)
+            self.tell(cue, action)
         return self._executor.submit(kind, call, action, cue, wait)
 
     def note(self, cue: str, action: dict[str, Any]) -> None:
         """An action that sends nothing (a log line, a GO), listed by `plan` all the same."""
         if self.hooks:
-            self._tell(cue, action)
+            self.tell(cue, action)
 
     def log(self, cue: str, text: str) -> None:
         self._journal.write("log", cue=cue, text=text)
 
     def resolve(self, text: Any, cue: str, place: str, args: tuple[Any, ...] = ()) -> str:
-        return self._choices.resolve(text, cue, place, args)
+        resolved = self.resolved
+        if resolved is None:
+            return self._choices.resolve(text, cue, place, args)
+        key = (cue, place)
+        if key not in resolved:
+            resolved[key] = self._choices.resolve(text, cue, place, args)
+        return resolved[key]
 
     def sent(self, key: str) -> Any:
         return self._store.sent(key)

@@ -14,15 +14,14 @@ from reactivex.subject import BehaviorSubject
 
 from .catchup import Engine as Context
 from .names import timeline_name
-from .state import PastFiring, ShowState, Upcoming
+from .state import PastFiring, SessionView, ShowState, Upcoming
 from .triggers import trigger_kind
 
 
 class Shown(Context, Protocol):
     """What a snapshot reads of the show (the engine, which is also the triggers' context)."""
 
-    session: Any
-    meter: Any
+    lanes: list[Any]  # engine.lanes.SessionLane, in show order
 
     @property
     def connection(self) -> str: ...
@@ -36,8 +35,6 @@ class Publisher:
         self.shown = shown
         self.observe = observe  # False (`plan`): no snapshot is ever published
         self.past: deque[tuple[float, str, float]] = deque(maxlen=50)  # PastFiring fields, built on demand
-        self.audio: tuple[str, float] | None = None  # the clip playing and the loop time it started
-        self.last_ack_ms: float | None = None
         self._pending = False
         self.state: BehaviorSubject[ShowState] | None = None  # made by `begin`, once the engine is wired
 
@@ -74,21 +71,35 @@ class Publisher:
     def snapshot(self) -> ShowState:
         s = self.shown
         sc = s.show_clock
-        audio = self.audio
-        now = s.store.snapshot()
         go = s.go_index
+        views = tuple(self.view(lane) for lane in s.lanes)
+        first = views[0]
         return ShowState(
-            show=s.show.name, model=s.show.model, connection=s.connection,
-            session_id=getattr(s.session, "session_id", None), t=sc.t, started=sc.started, paused=sc.paused,
-            ended=s.ended, prompt=now["prompt"], enhance=now["enhance"], image=now["image"],
-            mirror=now["mirror"], audio=audio[0] if audio else None,
-            audio_elapsed=(s.clock.loop.time() - audio[1]) if audio else None, last_ack_ms=self.last_ack_ms,
+            show=s.show.name, model=s.show.model, connection=first.connection,
+            session_id=first.session_id, t=sc.t, started=sc.started, paused=sc.paused,
+            ended=s.ended, prompt=first.prompt, enhance=first.enhance, image=first.image,
+            mirror=first.mirror, audio=first.audio, audio_elapsed=first.audio_elapsed, last_ack_ms=first.last_ack_ms,
             past=tuple(PastFiring(*p) for p in self.past), upcoming=self.upcoming(),
             go_index=go if go < len(s.show.timeline) else None,
-            timeline_len=len(s.show.timeline), protocol=getattr(s.session, "protocol", None),
-            billed_s=s.meter.billed_seconds if s.meter is not None else 0.0,
-            queue=s.meter.queue if s.meter is not None else None,
+            timeline_len=len(s.show.timeline), protocol=first.protocol,
+            billed_s=first.billed_s, queue=first.queue,
             tempo=s.tempo.state() if s.tempo is not None else None,
+            sessions=views,
+        )
+
+    def view(self, lane: Any) -> SessionView:
+        """One session's part of the snapshot."""
+        now = lane.store.snapshot()
+        audio, meter, session = lane.audio, lane.meter, lane.session
+        return SessionView(
+            name=lane.name, model=lane.spec.model, connection=lane.connection,
+            session_id=getattr(session, "session_id", None), protocol=getattr(session, "protocol", None),
+            prompt=now["prompt"], enhance=now["enhance"], image=now["image"], mirror=now["mirror"],
+            audio=audio[0] if audio else None,
+            audio_elapsed=(self.shown.clock.loop.time() - audio[1]) if audio else None,
+            last_ack_ms=lane.last_ack_ms,
+            billed_s=meter.billed_seconds if meter is not None else 0.0,
+            queue=meter.queue if meter is not None else None,
         )
 
     def upcoming(self, limit: int = 10) -> tuple[Upcoming, ...]:

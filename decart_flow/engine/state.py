@@ -23,7 +23,30 @@ class Upcoming:
 
 
 @dataclass(frozen=True)
+class SessionView:
+    """One session of the show as a snapshot shows it (`ShowState.sessions`, in show order)."""
+
+    name: str
+    model: str
+    connection: str = "connecting"
+    session_id: str | None = None
+    protocol: str | None = None  # livekit | p2p
+    prompt: str | None = None
+    enhance: bool = True
+    image: str | None = None
+    mirror: bool = False
+    audio: str | None = None  # the clip playing, if any
+    audio_elapsed: float | None = None  # seconds into it
+    last_ack_ms: float | None = None
+    billed_s: float = 0.0
+    queue: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
 class ShowState:
+    """The show as it stands. The top-level session fields (connection, prompt, ...) are the first
+    session's; `sessions` has every session the engine runs."""
+
     show: str
     model: str
     connection: str = "connecting"
@@ -47,3 +70,4 @@ class ShowState:
     billed_s: float = 0.0  # generation seconds the service ticked, over every connection
     queue: tuple[int, int] | None = None  # (position, queue size) while waiting for a slot
     tempo: Any = None  # a tempo.conductor.TempoState for a show with `tempo:` (BPM, source, peers, beat)
+    sessions: tuple[SessionView, ...] = ()  # every session the engine runs, in show order

@@ -20,12 +20,14 @@ from decart_flow.show.model import (
     DAYS,
     MODES,
     Action,
+    MAIN,
     CallAction,
     Choice,
     Cue,
     Initial,
     PromptAction,
     SessionPolicy,
+    SessionSpec,
     ShowModel,
     Text,
     Tempo,
@@ -44,15 +46,20 @@ from decart_flow.tempo.config import read_go, read_tempo
 from decart_flow.show.times import parse_clock, parse_duration, parse_offset
 
 SHOW_KEYS = ("name", "model", "resolution", "speed", "source", "duration", "loop", "vars", "initial", "timeline", "cues",
-             "lookahead", "tz", "session", "tempo", "go", "nodes")
+             "lookahead", "tz", "session", "tempo", "go", "nodes", "sessions")
+SESSION_KEYS = ("model", "source", "initial", "resolution", "speed")  # a session's; top-level in a one-session show
+TO = "to"  # the sessions an action, a timeline entry or a cue goes to
+SESSION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,63}")
 INITIAL_KEYS = ("prompt", "enhance", "image", "mirror")
 # The trigger and action keys come from the kinds' registries (engine/triggers, engine/actions).
 ACTION_KEYS = tuple(k for k in action_kinds.keys() if not k.startswith("<"))
 TRIGGER_KEYS = tuple(k for k in trigger_kinds.keys() if not k.startswith("<"))
 _TRIGGER_COMPANIONS = tuple(dict.fromkeys(k for kind in trigger_kinds.REGISTRY for k in kind.companions))
-CUE_ONLY_KEYS = ("name",) + TRIGGER_KEYS + _TRIGGER_COMPANIONS + ("tz", "when", "mode", "lookahead", "then")
+CUE_ONLY_KEYS = ("name",) + TRIGGER_KEYS + _TRIGGER_COMPANIONS + ("tz", "when", "mode", "lookahead", "then", TO)
 CUE_KEYS = CUE_ONLY_KEYS + ACTION_KEYS
-_INTERNAL_KEYS = tuple(k for k in trigger_kinds.keys() + action_kinds.keys() if k.startswith("<"))  # Python only
+BODY_TO = "<to>"  # a Python cue's body actions' own `to=` (show/builder.py): the body's, not the `then`'s
+_INTERNAL_KEYS = tuple(k for k in trigger_kinds.keys() + action_kinds.keys() if k.startswith("<")) + (BODY_TO,)
+_ROUTED = tuple(k.keys[0] for k in action_kinds.REGISTRY if k.routed and not k.keys[0].startswith("<"))
 CHOICE_KINDS = ("cycle", "shuffle", "random")
 SOURCE_FORMS = "testsrc, camera, camera:/dev/videoN, file:PATH or image:PATH"
 _DAY_NAMES = {d: d for d in DAYS} | {
@@ -77,6 +84,8 @@ class Compiler:
         self.vars: dict[str, str] = {}
         self.model = ""
         self.actions_read: list[Action] = []  # every action read: checked against the model at the end
+        self.sessions: list[SessionSpec] = []  # the show's sessions (read before the actions that name them)
+        self._to_where: dict[int, Where] = {}  # id(action) -> where its `to:` is written
         self.cue_names_wanted: list[tuple[str, Where]] = []  # `on: after NAME`: checked once all cues are read
 
     # ------------------------------------------------------------ helpers
@@ -275,10 +284,13 @@ class Compiler:
                 return []
             text = self.prompt_text(node, ctx)
             return [PromptAction(text, True, node.where)] if text is not None else []
-        found = self.check_keys(node, ACTION_KEYS, "action")
+        found = self.check_keys(node, ACTION_KEYS + (TO,), "action")
         if not found:
             if not node.pairs:
                 self.error(node.where, f"{what}: nothing to do")
+            return []
+        if set(found) == {TO}:
+            self.error(node.where, f"{what}: nothing to do: `to:` says where an action goes; add one, e.g. prompt:")
             return []
         return self.action_pairs(found, ctx, node.where)
 
@@ -292,8 +304,18 @@ class Compiler:
         for kind in action_kinds.REGISTRY:
             for key in kind.companions:
                 owners.setdefault(key, []).extend(kind.keys)
+        to, to_where = ctx.to, ctx.to_where
+        if TO in found:  # the mapping's own `to:` wins over its cue's
+            to, to_where = self.route(found[TO][1]), found[TO][1].where
+            routed = [k for k in found if (kind := action_kinds.kind_for_key(k)) is not None and kind.routed]
+            if not routed and any(action_kinds.kind_for_key(k) is not None for k in found):
+                shown = ", ".join(f"{k}:" for k in found if k != TO)
+                self.error(found[TO][0].where, f"to: goes with actions that go to a session ({_listing(_ROUTED)}); "
+                                               f"{shown} is show-wide")
         out: list[Action] = []
         for name, (key, value) in found.items():
+            if name == TO:
+                continue
             if any(owner in found for owner in owners.get(name, ())):
                 continue  # read by the kind beside it
             kind = action_kinds.kind_for_key(name)
@@ -303,9 +325,42 @@ class Compiler:
                 continue
             action = kind.read(self, found, name, ctx)
             if action is not None:
+                if kind.routed and action.to is None and to is not None:
+                    action = replace(action, to=to)
+                if kind.routed and action.to is not None:
+                    self._to_where[id(action)] = to_where or action.where
                 self.actions_read.append(action)
                 out.append(action)
         return out
+
+    def route(self, node: Node) -> tuple[str, ...] | None:
+        """`to: NAME` or `to: [NAME, ...]`: sessions of the show; None after reporting a problem."""
+        items = node.items if node.is_seq else [node]
+        if not items or (node.is_scalar and node.value is None):
+            self.error(node.where, f"to: give a session or a list of them: {', '.join(self.session_names())}")
+            return None
+        names: list[str] = []
+        ok = True
+        for item in items:
+            text = item.scalar_text() if item.is_scalar and not isinstance(item.value, Opaque) else None
+            known = self.session_names()
+            if text is None or not text.strip():
+                self.error(item.where, f"to: a session is a name, not {item.kind() if text is None else 'empty'}")
+                ok = False
+            elif text.strip() not in known:
+                text = text.strip()
+                hint = did_you_mean(text, known)
+                self.error(item.where, f"to: unknown session '{text}'{hint}: this show's sessions are {', '.join(known)}")
+                ok = False
+            elif text.strip() in names:
+                self.error(item.where, f"to: session '{text.strip()}' is named twice")
+                ok = False
+            else:
+                names.append(text.strip())
+        return tuple(names) if ok else None
+
+    def session_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.sessions) or (MAIN,)
 
     def enhance(self, found: Found) -> bool:
         """`enhance:` beside a prompt or an image (true when not written)."""
@@ -328,17 +383,24 @@ class Compiler:
         if get("name") is not None:
             text = self.text(get("name"), "name")
             name = text.strip() if text and text.strip() else name
-        model_where = found["model"][0].where if "model" in found else root.where
-        if get("model") is None:
-            self.error(root.where, f"missing `model:`: use {checks.models_hint()}")
+        if get("sessions") is not None:
+            for key in SESSION_KEYS:
+                if key in found:
+                    self.error(found[key][0].where, f"{key}: and sessions: do not go together: with sessions:, "
+                                                    f"each session has its own {key}: (move it under sessions: NAME:)")
+            self.sessions = self._sessions(get("sessions"))
+            first = self.sessions[0] if self.sessions else SessionSpec(MAIN, "")
+            self.model = first.model
+            model_where, resolution, speed = first.model_where, first.resolution, first.speed
+            source, initial = first.source, first.initial
         else:
-            text = self.text(get("model"), "model")
-            if text is not None:
-                self.model = checks.canonical_model(text) or ""
-                if not self.model:
-                    self.error(get("model").where, checks.model_problem(text))
-        resolution, speed = self._model_options(get("resolution"), get("speed"))
-        source = self._source(get("source")) if get("source") is not None else "testsrc"
+            model_where = found["model"][0].where if "model" in found else root.where
+            self.model = self._model(get("model"), root.where)
+            resolution, speed = self._model_options(self.model, get("resolution"), get("speed"))
+            source = self._source(get("source")) if get("source") is not None else "testsrc"
+            initial = self._initial(get("initial")) if get("initial") is not None else Initial()
+            self._portrait(self.model, initial, found["initial"][0].where if "initial" in found else model_where)
+            self.sessions = [SessionSpec(MAIN, self.model, source, initial, resolution, speed, root.where, model_where)]
         duration = self.duration(get("duration")) if get("duration") is not None else None
         loop = bool(self.boolean(get("loop"), "loop")) if get("loop") is not None else False
         if loop and duration is None and "duration" not in found:
@@ -349,19 +411,13 @@ class Compiler:
         self.tempo = read_tempo(self, get("tempo")) if get("tempo") is not None else None
         tempo_ok = self.tempo is not None or (get("tempo") is None and len(self.problems) == tempo_problems)
         go_quantize = read_go(self, get("go")) if get("go") is not None else None
-        initial = self._initial(get("initial")) if get("initial") is not None else Initial()
-        if self.model == checks.AVATAR_MODEL and initial.image is None and not (
-            get("initial") is not None and self._has_initial_image_problem
-        ):
-            where = found["initial"][0].where if "initial" in found else model_where
-            self.error(where, "live_avatar needs a portrait: add `initial: {image: portrait.png}`")
         timeline = self._timeline(get("timeline")) if get("timeline") is not None else []
         cues = self._cues(get("cues")) if get("cues") is not None else []
         session = self._session(get("session")) if get("session") is not None else None
         if self._beats_at is not None and self.tempo is None and tempo_ok:
             self.error(self._beats_at, "this counts beats, and the show has no tempo: add `tempo: {bpm: 120}`")
         self.check_model(self.actions_read)
-        nodes = read_nodes(self, get("nodes"), sessions=("main",))
+        nodes = read_nodes(self, get("nodes"), sessions=self.session_names())
         if self.problems:
             raise ShowError(sorted(self.problems, key=lambda p: (p.where.line, p.where.col)))
         return ShowModel(
@@ -385,16 +441,83 @@ class Compiler:
             tempo=self.tempo,
             go_quantize=go_quantize,
             nodes=nodes,
+            sessions=tuple(self.sessions),
         )
 
     _has_initial_image_problem = False
 
+    def _model(self, node: Node | None, where: Where, what: str = "") -> str:
+        """`model:` as its canonical name ("" after reporting a problem)."""
+        if node is None:
+            self.error(where, f"missing `model:`{what}: use {checks.models_hint()}")
+            return ""
+        text = self.text(node, "model")
+        if text is None:
+            return ""
+        model = checks.canonical_model(text) or ""
+        if not model:
+            self.error(node.where, checks.model_problem(text))
+        return model
+
+    def _portrait(self, model: str, initial: Initial, where: Where) -> None:
+        if model == checks.AVATAR_MODEL and initial.image is None and not self._has_initial_image_problem:
+            self.error(where, "live_avatar needs a portrait: add `initial: {image: portrait.png}`")
+
+    def _sessions(self, node: Node) -> list[SessionSpec]:
+        """`sessions:`: name -> {model, source, initial, resolution, speed}, in the file's order."""
+        example = "sessions: {left: {model: lucy-restyle-2}, right: {model: lucy-restyle-2}}"
+        if not node.is_map or not node.pairs:
+            what = "empty" if node.is_map or (node.is_scalar and node.value is None) else node.kind()
+            self.error(node.where, f"sessions: is a mapping of session name to its model, source and initial "
+                                   f"state, not {what}: {example}")
+            return []
+        out: list[SessionSpec] = []
+        for key, value in node.pairs:
+            name = key.key.strip() if key.value is not None else ""
+            if not SESSION_NAME.fullmatch(name):
+                shown = f"'{name}'" if name else "empty"
+                self.error(key.where, f"session name {shown}: use a word of letters, digits, '-' and '_' "
+                                      "(it names files and topics), e.g. left")
+                continue
+            if not value.is_map:
+                self.error(value.where, f"session '{name}' is a mapping: {{model: lucy-restyle-2, source: camera, "
+                                        "initial: {prompt: Anime}}")
+                continue
+            found = self.check_keys(value, SESSION_KEYS, f"session '{name}'")
+            get = lambda k: found[k][1] if k in found else None  # noqa: E731
+            model = self._model(get("model"), key.where, f" in session '{name}'")
+            model_where = found["model"][0].where if "model" in found else key.where
+            resolution, speed = self._model_options(model, get("resolution"), get("speed"))
+            source = self._source(get("source")) if get("source") is not None else "testsrc"
+            self._has_initial_image_problem = False
+            initial = self._initial(get("initial")) if get("initial") is not None else Initial()
+            self._portrait(model, initial, found["initial"][0].where if "initial" in found else model_where)
+            out.append(SessionSpec(name, model, source, initial, resolution, speed, key.where, model_where))
+        return out
+
     def check_model(self, actions: list[Action]) -> None:
-        """What each action's kind finds wrong with it on the show's model (audio off live_avatar)."""
+        """What each action's kind finds wrong with it on the models of the sessions it goes to
+        (audio off live_avatar): sent `to:` one that cannot take it, or none can."""
+        sessions = self.sessions or [SessionSpec(MAIN, self.model)]
         for action in actions:
-            problem = action_kinds.action_kind(action).model_problem(action, self.model)
-            if problem:
-                self.error(action.where, problem)
+            kind = action_kinds.action_kind(action)
+            if len(sessions) == 1:
+                problem = kind.model_problem(action, sessions[0].model)
+                if problem:
+                    self.error(action.where, problem)
+                continue
+            problems = {s.name: kind.model_problem(action, s.model) for s in sessions if s.model}
+            able = [name for name, problem in problems.items() if problem is None]
+            to = getattr(action, "to", None)
+            if to is not None:
+                for name in to:
+                    if problems.get(name):
+                        instead = f"send it to {', '.join(able)}" if able else "no session of this show can take it"
+                        where = self._to_where.get(id(action), action.where)
+                        self.error(where, f"to: {name}: {problems[name]}: {instead}")
+            elif not able and problems:
+                first = next(p for p in problems.values() if p)
+                self.error(action.where, f"{first}: no session of this show can take it")
 
     def _session(self, node: Node) -> SessionPolicy | None:
         """`session: {when, budget}`: opening hours (read in the show's zone) and a daily budget."""
@@ -423,11 +546,11 @@ class Compiler:
             return None
         return SessionPolicy(when, budget, node.where)
 
-    def _model_options(self, resolution: Node | None, speed: Node | None) -> tuple[str | None, str | None]:
-        """`resolution:` and `speed:`, each checked against what the show's model offers."""
+    def _model_options(self, name: str, resolution: Node | None, speed: Node | None) -> tuple[str | None, str | None]:
+        """`resolution:` and `speed:`, each checked against what the model (the show's, a session's) offers."""
         from decart_flow.realtime.models import find
 
-        model = find(self.model)
+        model = find(name)
         values: list[str | None] = []
         for key, node in (("resolution", resolution), ("speed", speed)):
             text = self.text(node, key) if node is not None else None
@@ -521,15 +644,15 @@ class Compiler:
                 if not item.is_map:
                     self.error(item.where, "a timeline entry in a list is a mapping with at: and actions")
                     continue
-                found = self.check_keys(item, ("at", "lookahead") + ACTION_KEYS, "timeline entry")
+                found = self.check_keys(item, ("at", "lookahead", TO) + ACTION_KEYS, "timeline entry")
                 if "at" not in found:
                     self.error(item.where, "this timeline entry has no at: time")
                     continue
                 at = found.pop("at")[1]
                 t, beat = self.timeline_time(at)
                 lookahead = self.lookahead(found.pop("lookahead")[1]) if "lookahead" in found else None
-                actions = self.action_pairs(found, Ctx(), item.where) if found else []
-                if not found:
+                actions = self.action_pairs(found, Ctx(), item.where) if set(found) - {TO} else []
+                if not set(found) - {TO}:
                     self.error(item.where, "this timeline entry does nothing")
                 if t is not None and actions:
                     place = " ".join(str(at.scalar_text()).split()) if beat is not None else None
@@ -625,6 +748,8 @@ class Compiler:
             zoned = [f"{k.key}:" for k in trigger_kinds.REGISTRY if k.zoned] + ["when:"]
             self.error(found["tz"][0].where, f"tz: goes with {' or '.join(zoned)} (the zone they read the wall clock in)")
         ctx = Ctx(args_ok=kind is not None and trigger is not None and kind.args(trigger))
+        if TO in found:  # the default of the cue's actions (an action's own `to:` wins)
+            ctx = Ctx(ctx.args_ok, to=self.route(found[TO][1]), to_where=found[TO][1].where)
         when = self.when(found["when"][1]) if "when" in found else None
         if when is not None:  # read in the cue's zone, else the show's (compiled before the cues)
             when = replace(when, tz=self.cue_tz(found) or self.tz)
@@ -641,9 +766,16 @@ class Compiler:
         lookahead = self.lookahead(found["lookahead"][1]) if "lookahead" in found else None
         then: list[Action] = []
         if "then" in found:
-            then = self.actions(found["then"][1], Ctx(ctx.args_ok, in_then=True), "then")
+            then = self.actions(found["then"][1], Ctx(ctx.args_ok, in_then=True, to=ctx.to, to_where=ctx.to_where), "then")
         body_keys = {k: v for k, v in found.items() if action_kinds.kind_for_key(k) is not None or k in ACTION_KEYS}
-        actions = self.action_pairs(body_keys, ctx, node.where) if body_keys else []
+        body_ctx = ctx
+        if BODY_TO in found:  # written in Python: `show.at(t, prompt(..., to="left"))`
+            to_node = found[BODY_TO][1].value.obj
+            body_ctx = Ctx(ctx.args_ok, to=self.route(to_node), to_where=to_node.where)
+        actions = self.action_pairs(body_keys, body_ctx, node.where) if body_keys else []
+        if TO in found and not any(action_kinds.action_kind(a).routed for a in actions + then):
+            self.error(found[TO][0].where, f"to: goes with actions that go to a session ({_listing(_ROUTED)}); "
+                                           f"cue '{name}' has none")
         if not body_keys and "then" not in found and not (kind is not None and kind.brings_actions):
             doers = [k.keys[0] for k in action_kinds.REGISTRY if k.in_body and not k.keys[0].startswith("<")]
             self.error(node.where, f"cue '{name}' does nothing: add {_listing(tuple(doers))}")

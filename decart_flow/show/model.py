@@ -55,6 +55,7 @@ class PromptAction:
     text: Text
     enhance: bool = True
     where: Where = NOWHERE
+    to: tuple[str, ...] | None = None  # the sessions it goes to; None: every session that can take it
 
 
 @dataclass(frozen=True)
@@ -68,12 +69,14 @@ class ImageAction:
     prompt: Text | None = None
     enhance: bool = True
     where: Where = NOWHERE
+    to: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
 class MirrorAction:
     value: bool | Literal["toggle"]
     where: Where = NOWHERE
+    to: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class AudioAction:
     path: str  # absolute path, checked decodable at load time
     where: Where = NOWHERE
     seconds: float | None = None  # the clip's length, measured at load (plan places `then` after it)
+    to: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,7 @@ class CallAction:
 
     fn: Callable[..., Any]
     where: Where = NOWHERE
+    to: tuple[str, ...] | None = None  # runs once, with the first of these sessions (None: the show's first)
 
 
 Action = Union[
@@ -223,6 +228,24 @@ class Initial:
 
 
 @dataclass(frozen=True)
+class SessionSpec:
+    """One session of a show: a model with its source and initial state (`sessions:`, or the
+    top-level `model:` of a one-session show, named `main`)."""
+
+    name: str
+    model: str  # canonical model name (aliases resolved)
+    source: str = "testsrc"
+    initial: Initial = Initial()
+    resolution: str | None = None
+    speed: str | None = None
+    where: Where = NOWHERE  # where the session is written (its name under `sessions:`)
+    model_where: Where = NOWHERE  # where its `model:` is written (for backend checks)
+
+
+MAIN = "main"  # the one session of a show with top-level `model:`
+
+
+@dataclass(frozen=True)
 class ShowModel:
     name: str
     model: str  # canonical model name (aliases resolved)
@@ -244,6 +267,59 @@ class ShowModel:
     tempo: Tempo | None = None  # the beat grid, when the show counts beats
     go_quantize: Any = None  # `go: {quantize: 1 bar}`: a tempo.BeatSpan GO waits for
     nodes: dict[str, tuple[str, ...]] | None = None  # a show across machines: node -> its sessions
+    # Never empty once made: a show with top-level `model:` has one, `main`, made of the top-level
+    # model/source/initial/resolution/speed; a `sessions:` show has those of its first session there.
+    sessions: tuple[SessionSpec, ...] = ()
+
+    def __post_init__(self) -> None:
+        sessions = self.sessions
+        if len(sessions) <= 1:  # one session: it and the top-level fields say the same (`replace` keeps them so)
+            old = sessions[0] if sessions else SessionSpec(MAIN, self.model, where=self.where)
+            one = SessionSpec(old.name, self.model, self.source, self.initial, self.resolution, self.speed,
+                              old.where, self.model_where)
+            object.__setattr__(self, "sessions", (one,))
+        else:  # several: the top level is the first session (code that knows one session reads it)
+            first = sessions[0]
+            for key in ("model", "source", "initial", "resolution", "speed", "model_where"):
+                object.__setattr__(self, key, getattr(first, key))
+        object.__setattr__(self, "_targets", {})
+
+    def session_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.sessions)
+
+    def session_spec(self, name: str) -> SessionSpec:
+        for spec in self.sessions:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    @property
+    def several(self) -> bool:
+        """More than one session: journal records and plan rows then say which session."""
+        return len(self.sessions) > 1
+
+    def targets(self, action: Any) -> tuple[str, ...]:
+        """The sessions `action` goes to: its `to:`, else every session whose model can take it
+        (its kind's `model_problem` is None there); () for a show-wide action (log, wait, go...)."""
+        cache: dict[Any, tuple[str, ...]] = self._targets  # type: ignore[attr-defined]
+        try:
+            return cache[action]
+        except (KeyError, TypeError):
+            pass
+        from decart_flow.engine.actions import action_kind
+
+        kind = action_kind(action)
+        if not kind.routed:
+            found: tuple[str, ...] = ()
+        elif action.to is not None:
+            found = tuple(action.to)
+        else:
+            found = tuple(s.name for s in self.sessions if kind.model_problem(action, s.model) is None)
+        try:
+            cache[action] = found
+        except TypeError:  # an unhashable action (a handler's odd object): not cached
+            pass
+        return found
 
     def cue(self, name: str) -> Cue | None:
         return next((c for c in self.cues if c.name == name), None)

@@ -21,6 +21,8 @@ class Ctx:
 
     args_ok: bool = False  # `{0}` allowed: the cue fires on osc/http/midi
     in_then: bool = False  # `wait:` allowed
+    to: tuple[str, ...] | None = None  # the cue's `to:`: the sessions its actions go to unless they say
+    to_where: Where | None = None  # ...and where it is written
 
 
 class Reader(Protocol):

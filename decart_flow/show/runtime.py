@@ -24,6 +24,7 @@ def check_action(action: Any, show: ShowModel, what: str = "action") -> list[Act
     compiler = Compiler(show.path or where.file)
     compiler.vars = dict(show.vars)
     compiler.model = show.model
+    compiler.sessions = list(show.sessions)
     node = _actions_node(action if isinstance(action, (list, tuple)) else [action], where)
     actions = compiler.actions(node, Ctx(args_ok=False), what)
     compiler.check_model(actions)

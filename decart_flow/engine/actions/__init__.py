@@ -76,6 +76,13 @@ def _fine(action: Any, model: str) -> str | None:
     return None
 
 
+def sessions(to: Any) -> tuple[Any, ...] | None:
+    """A builder's `to=`: a session name or a list of them, as the `to` of an action."""
+    if to is None:
+        return None
+    return (to,) if isinstance(to, str) else tuple(to)
+
+
 @dataclass(frozen=True)
 class ActionKind:
     model: type  # the show model's dataclass of this kind (`PromptAction`)
@@ -98,6 +105,9 @@ class ActionKind:
     model_problem: Callable[[Any, str], str | None] = _fine  # what is wrong with it on the show's model
     cloud_problem: Callable[[Any], str | None] = lambda action: None  # what Decart's cloud refuses about it
     in_body: bool = True  # may make a cue's body on its own (`wait:` goes only in a `then`)
+    # Goes to sessions (its model has `to`): "each" of its targets gets it, or only the "first"
+    # (a Python handler runs once); None: show-wide (log, wait, go, tempo).
+    routed: str | None = None
 
 
 def _registry() -> list[ActionKind]:

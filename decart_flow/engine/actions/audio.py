@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ...show import checks
 from ...show.model import AudioAction
 from ...show.nodes import caller, value_node
-from . import ActionKind
+from . import ActionKind, sessions
 
 if TYPE_CHECKING:
     from ...show.reading import Ctx, Found, Reader
@@ -38,16 +38,16 @@ def label(action: AudioAction) -> str:
 
 def model_problem(action: AudioAction, model: str) -> str | None:
     if model and model != checks.AVATAR_MODEL:
-        return f"audio: plays only on the live_avatar model (this show's model is {model})"
+        return f"audio: plays only on the live_avatar model ({model} plays no audio)"
     return None
 
 
-def audio(path: str | os.PathLike[str]) -> AudioAction:
-    return AudioAction(os.fspath(path), caller())
+def audio(path: str | os.PathLike[str], to: str | list[str] | None = None) -> AudioAction:
+    return AudioAction(os.fspath(path), caller(), to=sessions(to))
 
 
 # Catch-up does not know when a clip ends (span None): nothing after it in a `then` counts.
 KIND = ActionKind(AudioAction, ("audio",), read, perform, pairs, label, python="audio", build=audio, sequential=True,
-                  span=lambda a: None, model_problem=model_problem,
+                  span=lambda a: None, model_problem=model_problem, routed="each",
                   cloud_problem=lambda a: "audio: no model of Decart's cloud plays audio since 2026 "
                                           "(live_avatar was retired); play this show on the local service")
