@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--for", dest="for_", default=None, metavar="DURATION", help="how much show time")
     plan.add_argument("--start", default=None, metavar="ISO-DATETIME", help="wall-clock start (default now)")
     plan.add_argument("--json", action="store_true", help="print a JSON list")
+    plan.add_argument("--session", default=None, metavar="NAME", help="only this session's rows (a show of several)")
     _backend_options(plan)
 
     run = sub.add_parser("run", help="play a show on a live session")

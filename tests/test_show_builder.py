@@ -188,7 +188,8 @@ def test_errors_point_at_the_calls(assets: Path):
         ("x = 1\n", 1, 1, "no module-level `show`"),
         ("show = 42\n", 1, 1, "`show` is a int"),
         ("from decart_flow import Show, wait\nshow = Show('x', model='mirage')\nshow.at(1, wait('5x'))\n", 3, 12, "bad duration '5x'"),
-        ("from decart_flow import Show\nshow = Show('x')\n", 2, 8, "TypeError"),
+        # model= is optional since a show may have sessions (show.session(...)): without either, the compiler says so
+        ("from decart_flow import Show\nshow = Show('x')\n", 2, 8, "missing `model:`"),
         ("from decart_flow import Show\nshow = Show('x', model='mirage', loop=True)\n", 2, 8, "loop: true needs a duration"),
     ],
 )

@@ -17,10 +17,14 @@ BILLED_EVERY_S = 60.0  # a `session.billed` line at least this often while gener
 
 
 class SessionMeter:
-    """Billed seconds over every connection of one session, and its place in a queue."""
+    """Billed seconds over every connection of one session, and its place in a queue.
 
-    def __init__(self, write: Callable[..., None]) -> None:
+    `session`: the session's name in a show of several (its records then carry `"session": NAME`);
+    None for a one-session show."""
+
+    def __init__(self, write: Callable[..., None], session: str | None = None) -> None:
         self._write = write
+        self._tag = {"session": session} if session is not None else {}
         self.changed: Callable[[], None] = lambda: None  # the engine repaints its state
         self._session: Any = None
         self._done = 0.0  # seconds billed by connections that are over
@@ -57,7 +61,7 @@ class SessionMeter:
     def queue_position(self, position: Any) -> None:
         """The client's `on_queue_position`: journal where this session waits."""
         self.queue = (int(position.position), int(position.queue_size))
-        self._write("session.queue", position=self.queue[0], queue_size=self.queue[1])
+        self._write("session.queue", **self._tag, position=self.queue[0], queue_size=self.queue[1])
         self.changed()
 
     def _connection(self, state: Any) -> None:
@@ -68,7 +72,7 @@ class SessionMeter:
 
     def _journal(self, now: float) -> None:
         self._written_at = now
-        self._write("session.billed", seconds=round(self.billed_seconds, 1))
+        self._write("session.billed", **self._tag, seconds=round(self.billed_seconds, 1))
 
     def close(self) -> None:
         """The last word: what the whole run was billed."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 
@@ -42,6 +43,8 @@ class Host(Context, Protocol):
     def perform(self, action: Action, cue: str, place: str, args: tuple[Any, ...]) -> Any: ...  # to its sessions
 
     def cue_tag(self, actions: tuple[Action, ...]) -> dict[str, str]: ...  # `{"session": NAME}` for one session
+
+    def route(self, action: Action) -> list[Any]: ...  # the SessionLanes it goes to
 
 
 class CueRunner:
@@ -292,11 +295,28 @@ class CueRunner:
         """An entry's actions with each `mirror: toggle` resolved to the value it set, kept for GO back.
 
         Re-applying entry i must leave the mirror as it was right after i, not flip it once more.
+        A toggle that goes to several sessions flips each one's own mirror: it is resolved per session.
         """
         if again and i in self._resolved:
             return self._resolved[i]
-        state = {"mirror": self.host.store.sent("mirror")}
-        settled = tuple(action_kind(a).settle(a, state) for a in actions)
-        if settled != actions:
-            self._resolved[i] = settled
-        return settled
+        states: dict[str, dict[str, Any]] = {}  # session -> the state its toggles flip
+
+        def state(lane: Any) -> dict[str, Any]:
+            if lane.name not in states:
+                states[lane.name] = {"mirror": lane.store.sent("mirror")}
+            return states[lane.name]
+
+        settled: list[Action] = []
+        for a in actions:
+            kind = action_kind(a)
+            lanes = self.host.route(a) if kind.routed else []
+            if len(lanes) <= 1:
+                settled.append(kind.settle(a, state(lanes[0]) if lanes else {"mirror": self.host.store.sent("mirror")}))
+                continue
+            each = [replace(a, to=(lane.name,)) for lane in lanes]  # type: ignore[type-var]
+            fixed = [kind.settle(one, state(lane)) for one, lane in zip(each, lanes)]
+            settled.extend([a] if fixed == each else fixed)
+        result = tuple(settled)
+        if result != actions:
+            self._resolved[i] = result
+        return result

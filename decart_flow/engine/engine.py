@@ -243,11 +243,15 @@ class Engine:
             catchup.catch_up(self, reapply=True, names=None if name is None else (name,))
 
     def reload(self, show: ShowModel) -> None:
-        """Swap the cues, keep the show clock where it is."""
+        """Swap the cues, keep the show clock where it is (and the sessions: other sessions take a restart)."""
         self.transport.unplan()
         self._dispose(self._subs)
-        old_tempo, self.show = self.show.tempo, show
+        old_tempo, old_sessions, self.show = self.show.tempo, self.show.session_names(), show
+        self._one = not show.several
         self.journal.write("show.reload", show=show.name)
+        if show.session_names() != old_sessions:
+            self._write("error", message="sessions: other sessions take a restart of the run; the show goes on "
+                                         f"with {', '.join(self.lane)}")
         if show.tempo != old_tempo:  # the grid goes on; a new bpm is set as `/tempo` would set it
             if self.tempo is not None and show.tempo is not None and old_tempo is not None \
                     and (show.tempo.beats_per_bar, show.tempo.source) == (old_tempo.beats_per_bar, old_tempo.source):
@@ -376,7 +380,10 @@ class Engine:
         `to`: the sessions it goes to (None: every session that can take it)."""
         if to is not None and action_kind(action).routed:
             action = replace(action, to=tuple(to))  # type: ignore[type-var]
-        self.journal.write("manual", source=source)
+        if to is None:
+            self.journal.write("manual", source=source)
+        else:
+            self.journal.write("manual", source=source, to=list(to))
         self.cues.perform_all(f"manual:{source}", (action,), ())
         self._changed()
 
@@ -399,6 +406,8 @@ class Engine:
         kind = action_kind(action)
         if kind.routed is None:
             return kind.perform(action, ActionContext(self.actions, cue, place, args))
+        if self._one:  # a one-session show: its one lane
+            return kind.perform(action, ActionContext(self.lanes[0].port, cue, place, args))
         lanes = self.route(action)
         if not lanes:
             return None  # for sessions another machine runs

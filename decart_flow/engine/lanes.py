@@ -68,18 +68,22 @@ class SessionPort:
         self._shared = shared
         self._lane = lane
         self._name = lane.name if lane.tag else None  # what `plan` rows name (only with several sessions)
-
-    @property
-    def session(self) -> Any:
-        return self._lane.session
+        self.session = lane.session  # the Session the wire calls go to
+        # bound once: a month of `plan` makes 100,000s of these calls
+        self.resolve, self.log, self.sleep = shared.resolve, shared.log, shared.sleep
+        self._hooks, self._submit = shared.hooks, lane.executor.submit
 
     def send(self, kind: str, call: Callable[[], Any], action: dict[str, Any], cue: str,
              wait: bool = False) -> asyncio.Future[Any] | None:
         """Hand a wire call to this session's executor; `wait`: a Future for its ack."""
-        shared = self._shared
-        if shared.hooks:
-            shared.tell(cue, action, self._name)
-        return self._lane.executor.submit(kind, call, action, cue, wait)
+        if self._hooks:
+            self._shared.tell(cue, action, self._name)
+        return self._submit(kind, call, action, cue, wait)
+
+    def note(self, cue: str, action: dict[str, Any]) -> None:
+        """An action that sends nothing itself (a Python handler's call), listed by `plan` for this session."""
+        if self._hooks:
+            self._shared.tell(cue, action, self._name)
 
     def sent(self, key: str) -> Any:
         return self._lane.store.sent(key)

@@ -156,6 +156,7 @@ QUIET_S = 0.3  # a round is sent only when no timer of the show is due sooner th
 
 class _Engine(Protocol):
     executor: Executor
+    lanes: list[Any]  # each session's lane (engine/lanes.py): its executor
 
 
 def show_idle(engine: _Engine, clock: Clock, quiet: float = QUIET_S) -> Callable[[], bool]:
@@ -163,7 +164,9 @@ def show_idle(engine: _Engine, clock: Clock, quiet: float = QUIET_S) -> Callable
 
     def idle() -> bool:
         due = clock.next_due()
-        return engine.executor.in_flight is None and (due is None or due - clock.loop.time() > quiet)
+        lanes = getattr(engine, "lanes", None)
+        executors = [lane.executor for lane in lanes] if lanes else [engine.executor]
+        return all(e.in_flight is None for e in executors) and (due is None or due - clock.loop.time() > quiet)
 
     return idle
 

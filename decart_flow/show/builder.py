@@ -32,13 +32,32 @@ def __getattr__(name: str) -> Any:
 # ---------------------------------------------------------------- to document nodes
 
 
+BODY_TO = "<to>"  # a Python cue's body actions' own `to=`: the body's sessions, not its `then`'s
+
+
 def _action_pairs(action: Any) -> list[tuple[str, Node]] | None:
-    """The keys an action object stands for; None when it is no action."""
+    """The keys an action object stands for (its `to=` as `to:`); None when it is no action."""
     try:
         kind = action_kinds.action_kind(action)
     except TypeError:
         return None
-    return kind.pairs(action, getattr(action, "where", None) or caller())
+    where = getattr(action, "where", None) or caller()
+    pairs = kind.pairs(action, where)
+    to = getattr(action, "to", None)
+    if to is not None and kind.routed and not any(key.startswith("<") for key, _ in pairs):
+        pairs.append(("to", value_node(list(to), where)))
+    return pairs
+
+
+def _with_to(node: Node, to: Any) -> Node:
+    """A timeline action's node with the entry's `to=` unless the action has its own."""
+    if to is None:
+        return node
+    if node.is_scalar and isinstance(node.value, str):
+        return mapping([("prompt", node), ("to", value_node(to, node.where))], node.where, text=node.value)
+    if node.is_map and not any(k.key == "to" for k, _ in node.pairs or []):
+        node.pairs = list(node.pairs or []) + [(scalar("to", node.where, "to"), value_node(to, node.where))]
+    return node
 
 
 def _action_node(action: Any, where: Where) -> Node:
@@ -86,7 +105,7 @@ class Show:
         self,
         name: str,
         *,
-        model: str,
+        model: str | None = None,
         initial: Any = None,
         source: str | None = None,
         duration: str | float | None = None,
@@ -102,7 +121,9 @@ class Show:
     ):
         self.where = caller()
         w = self.where
-        self._top: list[tuple[str, Node]] = [("name", scalar(name, w)), ("model", scalar(model, w))]
+        self._top: list[tuple[str, Node]] = [("name", scalar(name, w))]
+        if model is not None:  # else the show's sessions (`show.session(...)`) have the models
+            self._top.append(("model", scalar(model, w)))
         if vars:
             self._top.insert(0, ("vars", value_node(dict(vars), w)))
         if initial is not None:
@@ -116,6 +137,20 @@ class Show:
         self._timeline: list[tuple[Node, Node]] = []
         self._cues: list[Node] = []
         self._problems: list[Problem] = []
+        self._sessions: list[tuple[str, Node]] = []
+
+    def session(self, name: str, *, model: str, source: str | None = None, initial: Any = None,
+                resolution: str | None = None, speed: str | None = None) -> None:
+        """A session of a show of several (`sessions:` in YAML): its own model, source and initial state.
+        A show with sessions has no `model=` of its own."""
+        where = caller()
+        pairs: list[tuple[str, Node]] = [("model", scalar(model, where))]
+        if initial is not None:
+            pairs.append(("initial", self._initial(initial, where)))
+        for key, value in (("source", source), ("resolution", resolution), ("speed", speed)):
+            if value is not None:
+                pairs.append((key, value_node(value, where)))
+        self._sessions.append((name, mapping(pairs, where)))
 
     @staticmethod
     def _initial(initial: Any, where: Where) -> Node:
@@ -128,10 +163,13 @@ class Show:
 
     # ------------------------------------------------------------ timeline and cues
 
-    def timeline(self, t: str | float, *actions: Any) -> None:
-        """An entry of the GO list at show time `t`."""
+    def timeline(self, t: str | float, *actions: Any, to: str | list[str] | None = None) -> None:
+        """An entry of the GO list at show time `t`; `to`: the sessions of its actions that do not say."""
         where = caller()
-        self._timeline.append((scalar(t, where), _actions_node(actions, where)))
+        node = _actions_node(actions, where)
+        if to is not None:
+            node.items = [_with_to(item, to) for item in node.items or []]
+        self._timeline.append((scalar(t, where), node))
 
     def __getattr__(self, name: str) -> Any:
         """`show.at(...)`, `show.every(...)`, `show.cron(...)`, `show.on(...)`, `show.reactive(...)`:
@@ -156,15 +194,17 @@ class Show:
         if name is not None:
             pairs.append(("name", scalar(name, where)))
         pairs += [(k, value_node(v, where)) for k, v in trigger]
-        for key in ("when", "tz", "mode", "lookahead"):
+        for key in ("when", "tz", "mode", "lookahead", "to"):
             if options.get(key) is not None:
                 pairs.append((key, value_node(options.pop(key), where)))
         then = options.pop("then", None)
         if then:
             pairs.append(("then", _actions_node(then if isinstance(then, (list, tuple)) else [then], where)))
         for key in options:
-            self._problems.append(Problem(where, f"unknown option '{key}': use name=, then=, when=, tz=, mode= or lookahead="))
+            self._problems.append(Problem(where, f"unknown option '{key}': use name=, then=, when=, tz=, mode=, "
+                                                 "lookahead= or to="))
         used: set[str] = set()
+        body_to: Node | None = None  # the body actions' own `to=` (one for the body: it is one mapping)
         for action in _flatten(actions):
             if isinstance(action, (str, dict)):
                 node = _action_node(action, where)
@@ -175,6 +215,13 @@ class Show:
                 self._problems.append(Problem(where, f"not an action: {action!r}"))
                 continue
             for key, value in body:
+                if key == "to":
+                    names = [item.value for item in value.items or []]
+                    if body_to is not None and names != [item.value for item in body_to.items or []]:
+                        self._problems.append(Problem(value.where, "the actions of one cue go to one set of sessions: "
+                                                                   "give them the same to=, or put the others in then=[...]"))
+                    body_to = value
+                    continue
                 if key in used:
                     self._problems.append(
                         Problem(value.where, f"a cue takes one {key} action; put the next ones in then=[...]")
@@ -182,6 +229,8 @@ class Show:
                     continue
                 used.add(key)
                 pairs.append((key, value))
+        if body_to is not None:
+            pairs.append((BODY_TO, scalar(Opaque(body_to), body_to.where)))
         self._cues.append(mapping(pairs, where))
 
     # ------------------------------------------------------------ compile
@@ -189,6 +238,8 @@ class Show:
     def document(self) -> Node:
         """The show as the same tree a YAML file gives."""
         top = list(self._top)
+        if self._sessions:
+            top.append(("sessions", mapping(self._sessions, self.where)))
         if self._timeline:
             top.append(("timeline", Node(where=self.where, pairs=list(self._timeline))))
         if self._cues:

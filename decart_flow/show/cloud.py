@@ -13,15 +13,18 @@ from decart_flow.show.problems import Problem
 
 
 def cloud_problems(show: ShowModel) -> list[Problem]:
-    """One problem per thing the cloud would refuse: a retired model, each action its kind says the cloud refuses (`audio:`)."""
+    """One problem per thing the cloud would refuse: a retired model (of any session), each action its
+    kind says the cloud refuses (`audio:`)."""
     problems: list[Problem] = []
-    model = models.find(show.model)
-    if model is not None and model.retired:
-        instead = (
-            f"use {model.successor}" if model.successor
-            else "no model of today animates a portrait from audio; play it on the local service (no --api-key)"
-        )
-        problems.append(Problem(show.model_where, f"model: {show.model} was retired by Decart in 2026; {instead}"))
+    for session in show.sessions:  # each session's model (a one-session show's is the top-level `model:`)
+        model = models.find(session.model)
+        if model is not None and model.retired:
+            instead = (
+                f"use {model.successor}" if model.successor
+                else "no model of today animates a portrait from audio; play it on the local service (no --api-key)"
+            )
+            problems.append(Problem(session.model_where,
+                                    f"model: {session.model} was retired by Decart in 2026; {instead}"))
     for action in show.written_actions():
         problem = action_kind(action).cloud_problem(action)
         if problem:

@@ -57,7 +57,8 @@ TRIGGER_KEYS = tuple(k for k in trigger_kinds.keys() if not k.startswith("<"))
 _TRIGGER_COMPANIONS = tuple(dict.fromkeys(k for kind in trigger_kinds.REGISTRY for k in kind.companions))
 CUE_ONLY_KEYS = ("name",) + TRIGGER_KEYS + _TRIGGER_COMPANIONS + ("tz", "when", "mode", "lookahead", "then", TO)
 CUE_KEYS = CUE_ONLY_KEYS + ACTION_KEYS
-_INTERNAL_KEYS = tuple(k for k in trigger_kinds.keys() + action_kinds.keys() if k.startswith("<"))  # Python only
+BODY_TO = "<to>"  # a Python cue's body actions' own `to=` (show/builder.py): the body's, not the `then`'s
+_INTERNAL_KEYS = tuple(k for k in trigger_kinds.keys() + action_kinds.keys() if k.startswith("<")) + (BODY_TO,)
 _ROUTED = tuple(k.keys[0] for k in action_kinds.REGISTRY if k.routed and not k.keys[0].startswith("<"))
 CHOICE_KINDS = ("cycle", "shuffle", "random")
 SOURCE_FORMS = "testsrc, camera, camera:/dev/videoN, file:PATH or image:PATH"
@@ -767,7 +768,11 @@ class Compiler:
         if "then" in found:
             then = self.actions(found["then"][1], Ctx(ctx.args_ok, in_then=True, to=ctx.to, to_where=ctx.to_where), "then")
         body_keys = {k: v for k, v in found.items() if action_kinds.kind_for_key(k) is not None or k in ACTION_KEYS}
-        actions = self.action_pairs(body_keys, ctx, node.where) if body_keys else []
+        body_ctx = ctx
+        if BODY_TO in found:  # written in Python: `show.at(t, prompt(..., to="left"))`
+            to_node = found[BODY_TO][1].value.obj
+            body_ctx = Ctx(ctx.args_ok, to=self.route(to_node), to_where=to_node.where)
+        actions = self.action_pairs(body_keys, body_ctx, node.where) if body_keys else []
         if not body_keys and "then" not in found and not (kind is not None and kind.brings_actions):
             doers = [k.keys[0] for k in action_kinds.REGISTRY if k.in_body and not k.keys[0].startswith("<")]
             self.error(node.where, f"cue '{name}' does nothing: add {_listing(tuple(doers))}")

@@ -43,8 +43,16 @@ def plan_command(args: argparse.Namespace) -> int:
         print(f"decart-flow plan: --start {args.start}: the plan would run past the years 1-9999 a clock can "
               "show; give a --start nearer today or a shorter --for", file=sys.stderr)
         return 2
+    only = getattr(args, "session", None)
+    if only is not None and only not in show.session_names():
+        from decart_flow.show.problems import did_you_mean
+
+        names = show.session_names()
+        print(f"decart-flow plan: --session {only}: no such session{did_you_mean(only, names)}; "
+              f"this show's sessions are {', '.join(names)}", file=sys.stderr)
+        return 2
     try:
-        return print_plan(show, for_seconds, start, args.json)
+        return print_plan(show, for_seconds, start, args.json, session=only)
     except BrokenPipeError:  # `plan ... | head`: the reader has seen enough
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
@@ -59,38 +67,55 @@ def _for_seconds(text: str, parse_duration: Callable[[str], float]) -> float:
     return parse_duration(text)
 
 
-def print_plan(show: ShowModel, for_seconds: float | None, start: datetime, as_json: bool, out: Any = None) -> int:
-    """Stream the plan to `out` (stdout): a row per firing, or one JSON list."""
+def print_plan(show: ShowModel, for_seconds: float | None, start: datetime, as_json: bool, out: Any = None,
+               session: str | None = None) -> int:
+    """Stream the plan to `out` (stdout): a row per firing, or one JSON list; `session`: only that
+    session's rows (and the show-wide ones: logs, GO, ...) of a show of several."""
     from decart_flow.engine.engine import fmt_t
     from decart_flow.engine.plan import Firing, stream
 
     out = out or sys.stdout
     write = out.write
+    shown = 0
     if as_json:
         separator = "[\n "
 
         def emit(firing: Firing) -> None:
-            nonlocal separator
+            nonlocal separator, shown
+            if session is not None and firing.session not in (session, None):
+                return
             write(separator + json.dumps(firing.to_json()))
             separator = ",\n "
+            shown += 1
 
-        count = stream(show, emit, for_seconds, start)
-        write("\n]\n" if count else "[]\n")
+        stream(show, emit, for_seconds, start)
+        write("\n]\n" if shown else "[]\n")
         return 0
     width = max([len("cue")] + [len(c.name) for c in show.cues] + [len("timeline 0:00:00.000")]) + len(" (catch-up)")
     bar = show.tempo is not None  # a show on a beat grid: its bar.beat beside the show time
     if bar:
         write(f"{'bar':>7}  ")
-    write(f"{'show time':>10}  {'wall clock':<19}  {'cue':<{width}}  action\n")
+    several = show.several  # a session column (a one-session show's table is as it always was)
+    named = max([len("session")] + [len(n) for n in show.session_names()])
+    write(f"{'show time':>10}  {'wall clock':<19}  " + (f"{'session':<{named}}  " if several else "")
+          + f"{'cue':<{width}}  action\n")
 
     def row(firing: Firing) -> None:
+        nonlocal shown
+        if session is not None and firing.session not in (session, None):
+            return
         wall = firing.wall.isoformat(" ", "seconds")[:19]  # YYYY-MM-DD HH:MM:SS
         if bar:
             write(f"{firing.bar or '':>7}  ")
-        write(f"{fmt_t(firing.t):>10}  {wall}  {firing.cue:<{width}}  {describe(firing.action)}\n")
+        if several:
+            write(f"{fmt_t(firing.t):>10}  {wall}  {firing.session or '':<{named}}  {firing.cue:<{width}}  "
+                  f"{describe(firing.action)}\n")
+        else:
+            write(f"{fmt_t(firing.t):>10}  {wall}  {firing.cue:<{width}}  {describe(firing.action)}\n")
+        shown += 1
 
-    count = stream(show, row, for_seconds, start)
-    write(f"{count} firings\n")
+    stream(show, row, for_seconds, start)
+    write(f"{shown} firings\n")
     return 0
 
 

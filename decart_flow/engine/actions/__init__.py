@@ -76,6 +76,13 @@ def _fine(action: Any, model: str) -> str | None:
     return None
 
 
+def sessions(to: Any) -> tuple[Any, ...] | None:
+    """A builder's `to=`: a session name or a list of them, as the `to` of an action."""
+    if to is None:
+        return None
+    return (to,) if isinstance(to, str) else tuple(to)
+
+
 @dataclass(frozen=True)
 class ActionKind:
     model: type  # the show model's dataclass of this kind (`PromptAction`)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from ...show import checks
 from ...show.model import AudioAction
 from ...show.nodes import caller, value_node
-from . import ActionKind
+from . import ActionKind, sessions
 
 if TYPE_CHECKING:
     from ...show.reading import Ctx, Found, Reader
@@ -42,8 +42,8 @@ def model_problem(action: AudioAction, model: str) -> str | None:
     return None
 
 
-def audio(path: str | os.PathLike[str]) -> AudioAction:
-    return AudioAction(os.fspath(path), caller())
+def audio(path: str | os.PathLike[str], to: str | list[str] | None = None) -> AudioAction:
+    return AudioAction(os.fspath(path), caller(), to=sessions(to))
 
 
 # Catch-up does not know when a clip ends (span None): nothing after it in a `then` counts.

@@ -3,6 +3,8 @@
 The handler gets a `ShowSession`, not the raw client: its calls go through the same executor as
 every cue (journaled, latest-wins for prompts and images, counted in `plan`), so a handler cannot
 race the show. It takes the show language's `enhance=` as well as the SDK's `enrich=`.
+In a show of several sessions a handler runs once, with one session: the first of its `to=` (its
+cue's), else the show's first session (`ActionKind.routed == "first"`).
 """
 
 from __future__ import annotations

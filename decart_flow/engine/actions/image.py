@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from ...show.model import ImageAction, PromptAction
 from ...show.nodes import caller, scalar, text_node, value_node
-from . import ActionKind
+from . import ActionKind, sessions
 
 if TYPE_CHECKING:
     from ...show.reading import Ctx, Found, Reader
@@ -58,10 +58,11 @@ def restore(key: str, state: Mapping[str, Any]) -> ImageAction:
     return ImageAction(state["image"])
 
 
-def image(path: str | os.PathLike[str] | None, prompt: str | PromptAction | None = None, enhance: bool = True) -> ImageAction:
+def image(path: str | os.PathLike[str] | None, prompt: str | PromptAction | None = None, enhance: bool = True,
+          to: str | list[str] | None = None) -> ImageAction:
     """The reference image (a path, an http(s) URL, or None to clear), with an optional prompt."""
     text = prompt.text if isinstance(prompt, PromptAction) else prompt
-    return ImageAction(None if path is None else os.fspath(path), text, enhance, caller())
+    return ImageAction(None if path is None else os.fspath(path), text, enhance, caller(), sessions(to))
 
 
 KIND = ActionKind(ImageAction, ("image",), read, perform, pairs, label, companions=("prompt", "enhance"),

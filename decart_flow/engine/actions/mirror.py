@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from ...show.model import MirrorAction
 from ...show.nodes import caller, value_node
-from . import ActionKind
+from . import ActionKind, sessions
 
 if TYPE_CHECKING:
     from ...show.reading import Ctx, Found, Reader
@@ -58,8 +58,8 @@ def settle(action: MirrorAction, state: dict[str, Any]) -> MirrorAction:
     return action
 
 
-def mirror(value: bool | str = "toggle") -> MirrorAction:
-    return MirrorAction(value, caller())  # type: ignore[arg-type]
+def mirror(value: bool | str = "toggle", to: str | list[str] | None = None) -> MirrorAction:
+    return MirrorAction(value, caller(), sessions(to))  # type: ignore[arg-type]
 
 
 KIND = ActionKind(MirrorAction, ("mirror",), read, perform, pairs, label, python="mirror", build=mirror, sets=sets,

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from ...show.model import Choice, PromptAction
 from ...show.nodes import caller, scalar, text_node
-from . import ActionKind
+from . import ActionKind, sessions
 
 if TYPE_CHECKING:
     from ...show.reading import Ctx, Found, Reader
@@ -46,22 +46,22 @@ def restore(key: str, state: Mapping[str, Any]) -> PromptAction:
 class _Prompt:
     """`prompt("text")`, and `prompt.cycle(...)`, `prompt.shuffle(...)`, `prompt.random(...)`."""
 
-    def __call__(self, text: str, enhance: bool = True) -> PromptAction:
-        return PromptAction(text, enhance, caller())
+    def __call__(self, text: str, enhance: bool = True, to: str | list[str] | None = None) -> PromptAction:
+        return PromptAction(text, enhance, caller(), sessions(to))
 
-    def _choice(self, kind: str, items: tuple[Any, ...], enhance: bool) -> PromptAction:
+    def _choice(self, kind: str, items: tuple[Any, ...], enhance: bool, to: Any) -> PromptAction:
         if len(items) == 1 and isinstance(items[0], (list, tuple)):
             items = tuple(items[0])
-        return PromptAction(Choice(kind, tuple(items)), enhance, caller())  # type: ignore[arg-type]
+        return PromptAction(Choice(kind, tuple(items)), enhance, caller(), sessions(to))  # type: ignore[arg-type]
 
-    def cycle(self, *items: str, enhance: bool = True) -> PromptAction:
-        return self._choice("cycle", items, enhance)
+    def cycle(self, *items: str, enhance: bool = True, to: str | list[str] | None = None) -> PromptAction:
+        return self._choice("cycle", items, enhance, to)
 
-    def shuffle(self, *items: str, enhance: bool = True) -> PromptAction:
-        return self._choice("shuffle", items, enhance)
+    def shuffle(self, *items: str, enhance: bool = True, to: str | list[str] | None = None) -> PromptAction:
+        return self._choice("shuffle", items, enhance, to)
 
-    def random(self, *items: str, enhance: bool = True) -> PromptAction:
-        return self._choice("random", items, enhance)
+    def random(self, *items: str, enhance: bool = True, to: str | list[str] | None = None) -> PromptAction:
+        return self._choice("random", items, enhance, to)
 
 
 KIND = ActionKind(PromptAction, ("prompt",), read, perform, pairs, label, companions=("enhance",), python="prompt",
