@@ -59,7 +59,7 @@ class SessionRun:
 
     def __post_init__(self) -> None:
         self.model = realtime(self.spec.model)
-        self.meter = SessionMeter(self.journal)
+        self.meter = SessionMeter(self.write, self.name if self.several else None)
 
     def journal(self, event: str, **fields: Any) -> None:
         """A journal record about this session (with `session: NAME` in a show of several)."""
