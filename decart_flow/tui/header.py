@@ -5,6 +5,8 @@ In a show of several sessions the header is show-wide: each session's name and c
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -38,16 +40,8 @@ class ShowHeader(GlanceView):
                 top.append("billed ", style="dim")
                 top.append(format_seconds(billed))
         else:
-            top = Text.assemble((s.show, "bold"), "  ", (s.model, "cyan"), "  ")
-            colour = CONNECTION_COLOURS.get(s.connection, "white")
-            top.append(f"● {s.connection}", style=colour)
-            if s.protocol:
-                top.append(f"  {s.protocol}", style="dim")
-            if s.queue is not None:
-                top.append(f"  queued {s.queue[0]}/{s.queue[1]}", style="bold yellow")
-            if s.billed_s:
-                top.append("  billed ", style="dim")
-                top.append(format_seconds(int(s.billed_s)))  # the service bills whole seconds
+            top = Text.assemble((s.show, "bold"), "  ")
+            append_session(top, s)
             if s.session_id:
                 top.append(f"  session {s.session_id}", style="dim")
         length = f" / {clock(g.duration)}" if g.duration is not None else ""
@@ -73,6 +67,20 @@ class ShowHeader(GlanceView):
         grid.add_row(top, mark)
         grid.add_row(bottom, Text(g.note or "", style="italic yellow", overflow="ellipsis", no_wrap=True))
         return grid
+
+
+def append_session(text: Text, s: Any) -> None:
+    """`mirage_v2  ● generating  p2p  queued 1/2  billed 0:12` of a state or a `SessionView`."""
+    text.append(s.model, style="cyan")
+    text.append("  ")
+    text.append(f"● {s.connection}", style=CONNECTION_COLOURS.get(s.connection, "white"))
+    if s.protocol:
+        text.append(f"  {s.protocol}", style="dim")
+    if s.queue is not None:
+        text.append(f"  queued {s.queue[0]}/{s.queue[1]}", style="bold yellow")
+    if s.billed_s:
+        text.append("  billed ", style="dim")
+        text.append(format_seconds(int(s.billed_s)))  # the service bills whole seconds
 
 
 def _lights(g: Glance) -> tuple[tuple[str, str, int], ...]:

@@ -12,10 +12,9 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 
-from ..show.times import format_seconds
-from .format import CONNECTION_COLOURS
 from .glance import Glance
 from .glance_view import GlanceView
+from .header import append_session
 from .preview import PreviewView
 from .state_panel import StatePanel
 from .stats_panel import StatsPanel
@@ -35,16 +34,8 @@ class SessionHeader(GlanceView):
         text = Text(self.session or "", style="bold")
         if g is None:
             return text
-        s = g.state
-        text.append(f"  {s.model}", style="cyan")
-        text.append(f"  ● {s.connection}", style=CONNECTION_COLOURS.get(s.connection, "white"))
-        if s.protocol:
-            text.append(f"  {s.protocol}", style="dim")
-        if s.queue is not None:
-            text.append(f"  queued {s.queue[0]}/{s.queue[1]}", style="bold yellow")
-        if s.billed_s:
-            text.append("  billed ", style="dim")
-            text.append(format_seconds(int(s.billed_s)))
+        text.append("  ")
+        append_session(text, g.state)
         return text
 
 
