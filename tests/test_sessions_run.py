@@ -117,3 +117,29 @@ def test_two_sessions_play_their_own_cues_record_apart_and_one_reconnects_alone(
     for path in (left, right):
         seconds = ffprobe_seconds(path)
         assert end_t - 2.5 < seconds < end_t + 1.0, (path.name, seconds, end_t)
+
+
+def test_resume_reads_each_sessions_own_state(tmp_path: Path) -> None:
+    """`--resume` of a show of several sessions: a session's acks set only its own state, even when
+    two sessions acknowledge the same cue (a cue without `to:`)."""
+    from decart_flow.runner.resume import read_resume
+
+    def rec(t: float, event: str, **fields: Any) -> str:
+        return json.dumps({"ts": "2026-12-06T01:00:00+00:00", "t": t, "event": event, **fields})
+
+    path = tmp_path / "j.jsonl"
+    path.write_text("\n".join([
+        rec(0.0, "run.start", show="Two", initial={"prompt": "left one", "enhance": True, "image": None,
+                                                    "mirror": False}, sessions={"left": "mirage_v2", "right": "mirage_v2"}),
+        rec(1.0, "action.send", session="right", cue="timeline 0:01", action={"prompt": "right two"}),
+        rec(1.0, "action.ack", session="right", cue="timeline 0:01", kind="prompt", success=True),
+        rec(2.0, "action.send", session="left", cue="all", action={"prompt": "both"}),
+        rec(2.0, "action.send", session="right", cue="all", action={"prompt": "both"}),
+        rec(2.0, "action.ack", session="right", cue="all", kind="prompt", success=True),
+        rec(2.1, "action.ack", session="left", cue="all", kind="prompt", success=False),  # failed on left
+        rec(3.0, "show.end", reason="stop"),
+    ]) + "\n")
+    resume = read_resume(path)
+    assert resume.states["left"]["prompt"] == "left one"  # its only prompt failed: still its initial one
+    assert resume.states["right"]["prompt"] == "both"
+    assert resume.state == resume.states["left"] and resume.applied == {}

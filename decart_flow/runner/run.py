@@ -462,8 +462,11 @@ class Run:
         initial = s.spec.initial
         now = {"prompt": initial.prompt, "enhance": initial.enhance, "image": initial.image,
                "mirror": initial.mirror}
-        if self.resume is not None and s is self.first:  # the first session already shows what the resumed run showed
-            now.update(self.resume.state)
+        if self.resume is not None:  # each session shows at once what it showed in the resumed run
+            if self.resume.states:
+                now.update(self.resume.states.get(s.name, {}))
+            elif s is self.first:
+                now.update(self.resume.state)
         image = now["image"]
         state = ModelState(
             prompt=Prompt(now["prompt"], enrich=bool(now["enhance"])) if now["prompt"] else None,
