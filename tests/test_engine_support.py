@@ -93,14 +93,16 @@ class Played:
 
 def play(show: Any, until: float, session: TimedSession | None = None, start: datetime = WALL,
          script: tuple[tuple[float, Callable[[Engine], Any]], ...] = (), journal: Any = None,
-         keep_records: bool = True, autostart: bool = True) -> Played:
+         keep_records: bool = True, autostart: bool = True, **options: Any) -> Played:
     """Run `show` in virtual time until loop time `until`; `script` runs intents at given loop times.
 
-    `autostart=False`: the show clock waits for the script's `start_at` (a fleet node's engine)."""
+    `session`: one session, or a mapping of them by name (a show of several sessions).
+    `autostart=False`: the show clock waits for the script's `start_at` (a fleet node's engine).
+    `options` go to the Engine (`resume=`, `start_timeout=`)."""
     loop = VirtualEventLoop()
     session = session or TimedSession()
     try:
-        engine = Engine(show, session, VirtualClock(loop, start), journal=journal)
+        engine = Engine(show, session, VirtualClock(loop, start), journal=journal, **options)
         engine.autostart = autostart
         records: list[dict[str, Any]] = []
         if keep_records:

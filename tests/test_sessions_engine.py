@@ -180,19 +180,8 @@ def test_catch_up_at_the_start_resolves_a_choice_once(assets: Path):
         """)
     s = three()
     resume = type("Resume", (), {"t": 130.0, "state": {}, "applied": {}, "fired": {}})()
-    loop = VirtualEventLoop()
-    try:
-        engine = Engine(show, s, VirtualClock(loop, datetime(2026, 1, 5, 14, 10, tzinfo=timezone.utc)),
-                        resume=resume)
-
-        async def main() -> str:
-            loop.call_at(10.0, engine.stop, "test")
-            return await engine.run()
-
-        loop.run_until_complete(main())
-    finally:
-        loop.close()
-    assert sent(s["left"], "prompt")[0][1] == sent(s["right"], "prompt")[0][1]
+    play(show, until=10.0, session=s, resume=resume)
+    assert sent(s["left"], "prompt")[0] == sent(s["right"], "prompt")[0] == (0.0, "Lego")  # 2:00's, caught up
 
 
 def test_journal_records_name_their_session_only_with_several(assets: Path):
@@ -250,21 +239,10 @@ def test_the_show_starts_when_every_session_is_up_or_after_the_timeout(assets: P
 
     s = three()
     s["host"].state = "connecting"
-    loop = VirtualEventLoop()
-    try:
-        engine = Engine(show, s, VirtualClock(loop), start_timeout=5.0)
-        records: list[dict] = []
-        engine.journal_events.subscribe(records.append)
-
-        async def main() -> str:
-            loop.call_at(20.0, engine.stop, "test")
-            return await engine.run()
-
-        loop.run_until_complete(main())
-    finally:
-        loop.close()
-    assert sent(s["left"], "prompt") == [(5.0, "Start")]
-    assert any(r["event"] == "error" and "show started without host" in r["message"] for r in records)
+    late = play(show, until=20.0, session=s, start_timeout=5.0)
+    assert sent(s["left"], "prompt") == [(5.0, "Start")] and sent(s["host"], "prompt") == [(5.0, "Start")]
+    assert [r["message"] for r in late.events("error")] == [
+        "show started without host: not up after 5 s; they catch up when they connect"]
 
 
 def test_handlers_get_their_session_and_manual_actions_take_to(assets: Path):
@@ -357,3 +335,51 @@ def test_a_timeline_toggle_to_several_sessions_flips_each_ones_own_mirror(assets
     assert sent(s["left"], "mirror") == [(5.0, True), (10.0, False), (16.0, False)]
     assert sent(s["right"], "mirror") == [(10.0, True), (16.0, True)]
     assert played.engine.lane["right"].store.get("mirror") is True
+
+
+def test_a_resumed_run_gives_each_session_its_own_state(assets: Path):
+    show = load(assets, """\
+        timeline:
+          0:10: {to: left, prompt: Ten}
+        """)
+    part = type("Part", (), {})
+    left, right = part(), part()
+    left.state, left.applied = {"prompt": "Left was", "mirror": True}, {"prompt": (5.0, "timeline 0:05")}
+    right.state, right.applied = {"prompt": "Right was"}, {"prompt": (6.0, "manual:prompt box")}
+    resume = type("Resume", (), {"t": 20.0, "state": {}, "applied": {}, "fired": {},
+                                 "sessions": {"left": left, "right": right}})()
+    s = three()
+    played = play(show, until=5.0, session=s, resume=resume)
+    lanes = played.engine.lane
+    assert lanes["left"].store.get("prompt") == "Ten"  # 0:10 is newer than what left had at 0:05: caught up
+    assert lanes["left"].store.get("mirror") is True
+    assert lanes["right"].store.get("prompt") == "Right was" and sent(s["right"], "prompt") == []
+    assert lanes["host"].store.get("prompt") == "A friendly guide"  # no part: its initial state
+
+
+def test_a_reactive_cues_actions_take_to_and_are_checked_against_their_sessions(assets: Path):
+    path = assets / "venue.py"
+    path.write_text(textwrap.dedent("""\
+        from reactivex import operators as ops
+        from decart_flow import Show, audio, prompt
+
+        show = Show("Venue")
+        show.session("left", model="lucy-restyle-2")
+        show.session("right", model="lucy-restyle-2")
+
+        @show.reactive
+        def fader(events):
+            return events.osc("/fader").pipe(ops.map(lambda v: prompt(f"Storm {v[0]}", to="right")))
+
+        @show.reactive
+        def wrong(events):
+            return events.osc("/clip").pipe(ops.map(lambda v: audio("lines/hello.wav", to="left")))
+        """))
+    show = load_show(path)
+    s = {"left": TimedSession(), "right": TimedSession()}
+    played = play(show, until=5.0, session=s, script=((1.0, lambda e: e.fire_event("osc", "/fader", (3,))),
+                                                      (2.0, lambda e: e.fire_event("osc", "/clip", ()))))
+    assert sent(s["right"], "prompt") == [(1.0, "Storm 3")] and sent(s["left"], "prompt") == []
+    assert sent(s["left"], "audio") == []
+    errors = [r["message"] for r in played.events("error")]
+    assert len(errors) == 1 and "to: left: audio: plays only on the live_avatar model" in errors[0], errors

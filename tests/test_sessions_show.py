@@ -124,6 +124,7 @@ ERRORS = [
      "to: left: audio: plays only on the live_avatar model (lucy-restyle-2 plays no audio): send it to host"),
     ("cues:\n  - name: a\n    at: 1\n    to: [host, right]\n    audio: lines/hello.wav\n", 9, 9,
      "to: right: audio: plays only on the live_avatar model"),
+    ("cues:\n  - {at: 1, to: left, log: x}\n", 7, 13, "to: goes with actions that go to a session (prompt:, image:, mirror: or audio:); cue 'cue 1' has none"),
     ("nodes: {stage: [left, hots]}\n", 6, 23, "node 'stage': unknown session 'hots' (did you mean 'host'?)"),
 ]
 
@@ -174,6 +175,10 @@ def test_validate_prints_each_problem_as_file_line_col(assets: Path):
     assert lines[0].startswith(f"{path}:6:1: model: and sessions: do not go together")
     assert lines[1].startswith(f"{path}:8:11: to: unknown session 'lfet' (did you mean 'left'?)")
     assert "Traceback" not in done.stderr
+    path.write_text(SESSIONS + "timeline:\n  1: {to: left, prompt: x}\n")
+    done = subprocess.run([str(Path(sys.executable).parent / "decart-flow"), "validate", str(path)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout == f"{path}: valid (3 sessions: left, right, host; 1 timeline entry, 0 cues)\n"
 
 
 PY_SHOW = """\

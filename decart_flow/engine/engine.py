@@ -71,7 +71,9 @@ class Engine:
         of session name to `Session`. A fleet node passes only its own: actions for sessions it was
         not given are skipped (another node sends them).
 
-        `resume` (runner.resume.Resume): start the show clock at `resume.t` with the journal's state.
+        `resume` (runner.resume.Resume): start the show clock at `resume.t` with the journal's state:
+        `resume.state` and `resume.applied` are the first session's, unless `resume.sessions` maps a
+        session's name to its own (an object with `state` and `applied`).
 
         `meter` (engine.billing.SessionMeter, or a mapping of them by session name): billed seconds and
         queue place, shown in the state.
@@ -130,8 +132,9 @@ class Engine:
         self._start_timer: Any = None  # several sessions: the start that no longer waits for the slow ones
         self._resume = resume
         if resume is not None:
-            self.store.restore(resume.state)
-            self.store.intend("mirror", bool(self.store.get("mirror")))
+            for lane, part in self._resumed():
+                lane.store.restore(part.state)
+                lane.store.intend("mirror", bool(lane.store.get("mirror")))
         self._subs: list[Any] = []
         self._end: asyncio.Future[str] | None = None
         self._observe_state = observe_state
@@ -160,11 +163,13 @@ class Engine:
             if self.show.session is not None and not self._open_hours(self.show.session) and self.autostart:
                 self._start_show(self._start_t())  # closed: no session will come to start it
             # A state a session reached before run() subscribed is journaled (and acted on) here.
+            changed = False
             for lane in self.lanes:
                 state = lane.safe_state()
                 if state != lane.journaled_state:
                     self._on_connection(state, lane)
-            if all(lane.up for lane in self.lanes) and self.autostart:
+                    changed = True
+            if not changed and all(lane.up for lane in self.lanes) and self.autostart:
                 self._start_show(self._start_t())
             return await self._end
         finally:
@@ -204,6 +209,13 @@ class Engine:
             self.journal.close()
         self.publisher.publish()
 
+    def _resumed(self) -> list[tuple[SessionLane, Any]]:
+        """(lane, its part of the resumed journal: `state` and `applied`) for each lane it has."""
+        parts = getattr(self._resume, "sessions", None)
+        if not parts:
+            return [(self.lanes[0], self._resume)]
+        return [(lane, parts[lane.name]) for lane in self.lanes if lane.name in parts]
+
     def _start_t(self) -> float:
         return float(self._resume.t) if self._resume is not None else 0.0
 
@@ -222,9 +234,10 @@ class Engine:
                 if cue.name in fired:
                     self.cues.sent_ahead(cue.name, fired[cue.name])
             now = self.loop.time()
-            for key, (at, cue) in self._resume.applied.items():
-                if key in ("prompt", "image", "mirror"):
-                    self.store.set_at(key, now - max(0.0, t - at), cue)
+            for lane, part in self._resumed():
+                for key, (at, cue) in part.applied.items():
+                    if key in ("prompt", "image", "mirror"):
+                        lane.store.set_at(key, now - max(0.0, t - at), cue)
         self.show_clock.start(t)
         if self.tempo is not None:
             self.tempo.started()
@@ -451,6 +464,8 @@ class Engine:
                                protocol=getattr(lane.session, "protocol", None))
         if state in UP and not self.show_clock.started and self._end is not None and self.autostart:
             if all(other.up for other in self.lanes):
+                if self._start_timer is not None:
+                    self._start_timer.cancel()
                 self._start_show(self._start_t())
             elif self._start_timer is None:  # the first one up: the others get `start_timeout`
                 self._start_timer = self.loop.call_later(self.start_timeout, self._start_anyway)

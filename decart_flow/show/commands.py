@@ -38,6 +38,7 @@ def _validate_one(path: str, cloud: bool = False) -> int:
         return 2
     entries = _count(len(show.timeline), "timeline entry", "timeline entries")
     cues = _count(len(show.cues), "cue", "cues")
-    print(f"{path}: valid ({entries}, {cues})")
+    sessions = f"{len(show.sessions)} sessions: {', '.join(show.session_names())}; " if show.several else ""
+    print(f"{path}: valid ({sessions}{entries}, {cues})")
     sys.stdout.flush()
     return 0

@@ -773,6 +773,9 @@ class Compiler:
             to_node = found[BODY_TO][1].value.obj
             body_ctx = Ctx(ctx.args_ok, to=self.route(to_node), to_where=to_node.where)
         actions = self.action_pairs(body_keys, body_ctx, node.where) if body_keys else []
+        if TO in found and not any(action_kinds.action_kind(a).routed for a in actions + then):
+            self.error(found[TO][0].where, f"to: goes with actions that go to a session ({_listing(_ROUTED)}); "
+                                           f"cue '{name}' has none")
         if not body_keys and "then" not in found and not (kind is not None and kind.brings_actions):
             doers = [k.keys[0] for k in action_kinds.REGISTRY if k.in_body and not k.keys[0].startswith("<")]
             self.error(node.where, f"cue '{name}' does nothing: add {_listing(tuple(doers))}")
