@@ -140,6 +140,7 @@ def test_resume_reads_each_sessions_own_state(tmp_path: Path) -> None:
         rec(3.0, "show.end", reason="stop"),
     ]) + "\n")
     resume = read_resume(path)
-    assert resume.states["left"]["prompt"] == "left one"  # its only prompt failed: still its initial one
-    assert resume.states["right"]["prompt"] == "both"
-    assert resume.state == resume.states["left"] and resume.applied == {}
+    left, right = resume.sessions["left"], resume.sessions["right"]
+    assert left.state["prompt"] == "left one" and left.applied == {}  # its only prompt failed: its initial one
+    assert right.state["prompt"] == "both" and right.applied["prompt"] == (2.0, "all")
+    assert resume.state == left.state and resume.applied == {}

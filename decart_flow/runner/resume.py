@@ -8,7 +8,8 @@ the same cue), with the show time each was set at, so catch-up can tell them fro
 firings. Every cue's firings are kept by their intended show time, so a cue sent early by its
 lookahead is not sent again. A line torn by a crash or a power cut is skipped. In a show of several
 sessions each session's state is its own (the records' `session` field): `state` and `applied` are
-the first session's, `states` has every session's.
+the first session's, `sessions` has each session's that the journal says anything of (the engine
+restores each of those; another session starts from the show's initial state).
 """
 
 from __future__ import annotations
@@ -27,13 +28,21 @@ class ResumeError(Exception):
 
 
 @dataclass(frozen=True)
+class SessionResume:
+    """One session's part of a resumed journal (a show of several sessions)."""
+
+    state: dict[str, Any]  # prompt, enhance, image, mirror in effect at t
+    applied: dict[str, tuple[float, str]] = field(default_factory=dict)  # attr -> (show time, cue)
+
+
+@dataclass(frozen=True)
 class Resume:
     t: float  # show time of the journal's last record
     state: dict[str, Any]  # prompt, enhance, image, mirror in effect at t
     applied: dict[str, tuple[float, str]] = field(default_factory=dict)  # attr -> (show time, cue)
     show: str | None = None
     fired: dict[str, float] = field(default_factory=dict)  # cue -> intended show time of its last firing
-    states: dict[str, dict[str, Any]] = field(default_factory=dict)  # several sessions: each one's state
+    sessions: dict[str, SessionResume] = field(default_factory=dict)  # several sessions: each one's part
 
 
 def read_resume(path: str | Path) -> Resume:
@@ -96,7 +105,8 @@ def read_resume(path: str | Path) -> Resume:
     if started and not paused and not ended:
         t += _quiet_time(path, last_ts)
     return Resume(t=t, state=states.get(first, dict(fresh)), applied=applieds.get(first, {}), show=show,
-                  fired=fired, states={k: v for k, v in states.items() if k is not None})
+                  fired=fired, sessions={k: SessionResume(v, applieds.get(k, {})) for k, v in states.items()
+                                         if k is not None})
 
 
 def _quiet_time(path: Path, last_ts: str | None) -> float:

@@ -463,8 +463,9 @@ class Run:
         now = {"prompt": initial.prompt, "enhance": initial.enhance, "image": initial.image,
                "mirror": initial.mirror}
         if self.resume is not None:  # each session shows at once what it showed in the resumed run
-            if self.resume.states:
-                now.update(self.resume.states.get(s.name, {}))
+            if self.resume.sessions:
+                part = self.resume.sessions.get(s.name)
+                now.update(part.state if part is not None else {})
             elif s is self.first:
                 now.update(self.resume.state)
         image = now["image"]
