@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_resilience_run import KEY, Serve, changes, cli, free_port, journal, stamps_of, wait_journal
+from test_resilience_run import KEY, Serve, changes, cli, free_port, journal, stamps_of, timed_stamps, wait_journal
 
 SHOW = """\
 name: Two Screens
@@ -53,6 +53,12 @@ def sent_prompts(records: list[dict[str, Any]], session: str) -> list[str]:
 def once(values: list[str]) -> list[str]:
     """Repeats in a row dropped: a prompt that failed in an outage is sent again by catch-up."""
     return [v for i, v in enumerate(values) if i == 0 or v != values[i - 1]]
+
+
+def longest_gap(recording: Path) -> float:
+    """The longest time between two frames of a recording (an outage stays a gap in it)."""
+    times = [t for t, _ in timed_stamps(recording)]
+    return max(b - a for a, b in zip(times, times[1:]))
 
 
 def states(records: list[dict[str, Any]], session: str) -> list[str]:
@@ -111,6 +117,8 @@ def test_two_sessions_play_their_own_cues_record_apart_and_one_reconnects_alone(
     # The dropped one's new service session counts again from its caught-up state, and ends on a look of its own.
     dropped_file = right if kept == "left" else left
     assert changes(stamps_of(dropped_file))[-1] >= 2
+    # The kept session's stream went on through the other's outage, frame after frame.
+    assert longest_gap(kept_file) < 0.5, longest_gap(kept_file)
 
     # Both recordings play: ffprobe reads them, each about as long as its session streamed.
     end_t = records[-1]["t"]  # the show's length when it was stopped: each session streamed about as long
