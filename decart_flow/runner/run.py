@@ -266,7 +266,7 @@ class Run:
         self._stopping.set()
 
     async def _start(self) -> None:
-        initial = self.show.initial
+        initial = self.first.spec.initial  # the show's, or this node's first session's
         self.resume = None
         if self.options.resume:
             from .resume import ResumeError, read_resume
