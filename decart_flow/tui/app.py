@@ -147,7 +147,7 @@ class FlowApp(App[int]):
     def compose(self) -> ComposeResult:
         yield ShowHeader(id="header")
         yield TempoView(id="tempo")
-        with Horizontal(id="body"):
+        with Horizontal(id="body", classes="several" if self.session_names else ""):
             yield Timeline(id="timeline")
             if not self.session_names:
                 with Vertical(id="side"):

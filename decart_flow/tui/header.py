@@ -69,11 +69,13 @@ class ShowHeader(GlanceView):
         return grid
 
 
-def append_session(text: Text, s: Any) -> None:
-    """`mirage_v2  ● generating  p2p  queued 1/2  billed 0:12` of a state or a `SessionView`."""
+def append_session(text: Text, s: Any, light: bool = True) -> None:
+    """`mirage_v2  ● generating  p2p  queued 1/2  billed 0:12` of a state or a `SessionView`
+    (without `● generating` when not `light`)."""
     text.append(s.model, style="cyan")
-    text.append("  ")
-    text.append(f"● {s.connection}", style=CONNECTION_COLOURS.get(s.connection, "white"))
+    if light:
+        text.append("  ")
+        text.append(f"● {s.connection}", style=CONNECTION_COLOURS.get(s.connection, "white"))
     if s.protocol:
         text.append(f"  {s.protocol}", style="dim")
     if s.queue is not None:

@@ -12,6 +12,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 
+from .format import CONNECTION_COLOURS
 from .glance import Glance
 from .glance_view import GlanceView
 from .header import append_session
@@ -23,7 +24,7 @@ SIDE_BY_SIDE = 3  # more sessions than this go in tabs
 
 
 class SessionHeader(GlanceView):
-    """`left  lucy-restyle-2  ● generating  p2p  billed 0:12`: one row."""
+    """`left  ● generating` over `lucy-restyle-2  p2p  billed 0:12`: two rows, for a narrow column."""
 
     def view_key(self, g: Glance) -> object:
         s = g.state
@@ -34,8 +35,11 @@ class SessionHeader(GlanceView):
         text = Text(self.session or "", style="bold")
         if g is None:
             return text
+        s = g.state
         text.append("  ")
-        append_session(text, g.state)
+        text.append(f"● {s.connection}", style=CONNECTION_COLOURS.get(s.connection, "white"))
+        text.append("\n")
+        append_session(text, s, light=False)
         return text
 
 
