@@ -237,23 +237,39 @@ def test_the_show_starts_when_every_session_is_up_or_after_the_timeout(assets: P
     starts = played.events("show.start")
     assert len(starts) == 1 and sent(s["left"], "prompt") == [(4.0, "Start")]
 
+    class Connecting(TimedSession):
+        """Refuses calls until it is up, as the wire client does before its first connection."""
+
+        async def set_prompt(self, text: str, enrich: bool = True) -> None:
+            if not self.is_connected():
+                raise RuntimeError("not connected")
+            await super().set_prompt(text, enrich)
+
     s = three()
-    s["host"].state = "connecting"
-    late = play(show, until=20.0, session=s, start_timeout=5.0)
-    assert sent(s["left"], "prompt") == [(5.0, "Start")] and sent(s["host"], "prompt") == [(5.0, "Start")]
-    assert [r["message"] for r in late.events("error")] == [
-        "show started without host: not up after 5 s; they catch up when they connect"]
+    s["host"] = Connecting(state="connecting")
+    late = play(show, until=20.0, session=s, start_timeout=5.0,
+                script=((8.0, lambda e: s["host"].set_state("generating")),))
+    assert sent(s["left"], "prompt") == [(5.0, "Start")]
+    assert sent(s["host"], "prompt") == [(8.0, "Start")]  # caught up when it came
+    errors = [r["message"] for r in late.events("error") if "session" not in r]
+    assert errors == ["show started without host: not up after 5 s; they catch up when they connect"]
+    catch = [(r["session"], r["reason"]) for r in late.events("catch_up")]
+    assert catch.count(("host", "late")) == 1 and ("left", "late") not in catch
+
+
+TWO_SCREENS = """\
+from reactivex import operators as ops
+from decart_flow import Show, audio, prompt
+
+show = Show("Venue")
+show.session("left", model="lucy-restyle-2")
+show.session("right", model="lucy-restyle-2")
+"""  # a Python show of two sessions; the tests add its cues
 
 
 def test_handlers_get_their_session_and_manual_actions_take_to(assets: Path):
     path = assets / "venue.py"
-    path.write_text(textwrap.dedent("""\
-        from decart_flow import Show, prompt
-
-        show = Show("Venue")
-        show.session("left", model="lucy-restyle-2")
-        show.session("right", model="lucy-restyle-2")
-
+    path.write_text(TWO_SCREENS + textwrap.dedent("""\
         @show.on("key 1", to="right")
         async def to_right(session):
             await session.set_prompt("Right only")
@@ -274,6 +290,10 @@ def test_handlers_get_their_session_and_manual_actions_take_to(assets: Path):
     assert sent(s["left"], "mirror") == [(2.0, True), (4.0, False)]
     assert sent(s["right"], "mirror") == [(4.0, True)]
     assert played.engine.lane["left"].store.get("mirror") is False
+    # a node that runs only `right`: the handler without to= belongs to `left`'s node, not this one
+    alone = {"right": TimedSession()}
+    play(show, until=10.0, session=alone, script=((1.0, lambda e: e.key("1")), (2.0, lambda e: e.key("2"))))
+    assert sent(alone["right"], "prompt") == [(1.0, "Right only")] and sent(alone["right"], "mirror") == []
 
 
 def test_plan_rows_name_their_session(assets: Path):
@@ -359,14 +379,7 @@ def test_a_resumed_run_gives_each_session_its_own_state(assets: Path):
 
 def test_a_reactive_cues_actions_take_to_and_are_checked_against_their_sessions(assets: Path):
     path = assets / "venue.py"
-    path.write_text(textwrap.dedent("""\
-        from reactivex import operators as ops
-        from decart_flow import Show, audio, prompt
-
-        show = Show("Venue")
-        show.session("left", model="lucy-restyle-2")
-        show.session("right", model="lucy-restyle-2")
-
+    path.write_text(TWO_SCREENS + textwrap.dedent("""\
         @show.reactive
         def fader(events):
             return events.osc("/fader").pipe(ops.map(lambda v: prompt(f"Storm {v[0]}", to="right")))

@@ -66,6 +66,13 @@ def test_a_top_level_model_is_one_session_named_main(assets: Path):
     # built in Python as before (tests and tools make ShowModel directly): still one session
     direct = ShowModel("Direct", "mirage")
     assert direct.session_names() == (MAIN,) and direct.sessions[0].model == "mirage"
+    from dataclasses import replace
+
+    assert replace(direct, model="mirage_v2").sessions[0].model == "mirage_v2"  # kept in step
+    from decart_flow.show.model import SessionSpec
+
+    two = ShowModel("Two", "", sessions=(SessionSpec("a", "lucy-2.6", "camera"), SessionSpec("b", "mirage")))
+    assert (two.model, two.source, two.several) == ("lucy-2.6", "camera", True)  # the first session's, at the top
 
 
 def test_to_on_actions_entries_and_cues_and_targets(assets: Path):
@@ -235,3 +242,17 @@ def test_prompt_choices_and_handlers_take_to(assets: Path):
     assert mirror(to=("left",)).to == ("left",)
     assert audio("a.wav").to is None
     assert isinstance(prompt("x"), PromptAction) and prompt("x").to is None
+
+
+def test_every_kind_that_goes_to_sessions_has_to_and_the_show_wide_ones_do_not():
+    from dataclasses import fields
+
+    from decart_flow.engine.actions import REGISTRY
+
+    for kind in REGISTRY:
+        has_to = "to" in {f.name for f in fields(kind.model)}
+        assert has_to == (kind.routed is not None), kind.model.__name__
+        assert kind.routed in (None, "each", "first")
+    routed = {kind.model.__name__: kind.routed for kind in REGISTRY if kind.routed}
+    assert routed == {"PromptAction": "each", "ImageAction": "each", "MirrorAction": "each", "AudioAction": "each",
+                      "CallAction": "first"}

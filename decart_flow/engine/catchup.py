@@ -96,22 +96,24 @@ def candidates(engine: Engine, due_now: set[str] | None = None,
     return out
 
 
-def catch_up(engine: Engine, reapply: bool, names: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+def catch_up(engine: Engine, reapply: bool, names: tuple[str, ...] | None = None,
+             reason: str | None = None) -> list[dict[str, Any]]:
     """Catch up every session (of `names`, None: all); a choice caught up for several sessions
-    resolves once, as a firing's does. What each was sent."""
+    resolves once, as a firing's does. What each was sent. `reason` for the journal: by default
+    `reconnect` when `reapply`, else `start`."""
     port = engine.actions
     outer, port.resolved = port.resolved, {}
     applied: list[dict[str, Any]] = []
     try:
         for lane in engine.lanes:
             if names is None or lane.name in names:
-                applied += catch_up_lane(engine, lane, reapply)
+                applied += catch_up_lane(engine, lane, reapply, reason)
     finally:
         port.resolved = outer
     return applied
 
 
-def catch_up_lane(engine: Engine, lane: SessionLane, reapply: bool) -> list[dict[str, Any]]:
+def catch_up_lane(engine: Engine, lane: SessionLane, reapply: bool, reason: str | None = None) -> list[dict[str, Any]]:
     """Send one session its winners; `reapply` (after a reconnect) also re-sends what the engine last sent it."""
     due_now: set[str] = set()
     store = lane.store
@@ -143,5 +145,6 @@ def catch_up_lane(engine: Engine, lane: SessionLane, reapply: bool) -> list[dict
             action_kind(action).perform(action, ActionContext(lane.port, cue, place_text, ()))
         finally:
             engine.actions.catching_up = False
-    engine.journal.write("catch_up", **lane.tag, reason="reconnect" if reapply else "start", applied=applied)
+    reason = reason or ("reconnect" if reapply else "start")
+    engine.journal.write("catch_up", **lane.tag, reason=reason, applied=applied)
     return applied

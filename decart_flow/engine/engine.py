@@ -238,6 +238,9 @@ class Engine:
                 for key, (at, cue) in part.applied.items():
                     if key in ("prompt", "image", "mirror"):
                         lane.store.set_at(key, now - max(0.0, t - at), cue)
+        if self.show.several:
+            for lane in self.lanes:
+                lane.late = not lane.up
         self.show_clock.start(t)
         if self.tempo is not None:
             self.tempo.started()
@@ -421,10 +424,14 @@ class Engine:
             return kind.perform(action, ActionContext(self.actions, cue, place, args))
         if self._one:  # a one-session show: its one lane
             return kind.perform(action, ActionContext(self.lanes[0].port, cue, place, args))
+        if kind.routed == "first":  # once in the whole show: where its first session runs
+            targets = self.show.targets(action)
+            lane = self.lane.get(targets[0]) if targets else None
+            return None if lane is None else kind.perform(action, ActionContext(lane.port, cue, place, args))
         lanes = self.route(action)
         if not lanes:
             return None  # for sessions another machine runs
-        if len(lanes) == 1 or kind.routed == "first":
+        if len(lanes) == 1:
             return kind.perform(action, ActionContext(lanes[0].port, cue, place, args))
         port = self.actions
         outer, port.resolved = port.resolved, {} if port.resolved is None else port.resolved
@@ -462,6 +469,11 @@ class Engine:
             self.journal.write("session.state", **lane.tag, state=state,
                                session_id=getattr(lane.session, "session_id", None),
                                protocol=getattr(lane.session, "protocol", None))
+        if state in UP and lane.late and self.show_clock.started:
+            # the show started without it, and a client that was never connected keeps nothing it
+            # was sent meanwhile: what should show now goes out (a reconnect's is the runner's call)
+            lane.late = False
+            catchup.catch_up(self, reapply=True, names=(lane.name,), reason="late")
         if state in UP and not self.show_clock.started and self._end is not None and self.autostart:
             if all(other.up for other in self.lanes):
                 if self._start_timer is not None:

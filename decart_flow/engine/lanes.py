@@ -48,6 +48,7 @@ class SessionLane:
         self.port = SessionPort(shared, self)
         self.connection = "connecting"  # as last reported
         self.journaled_state: str | None = None  # the last session.state written
+        self.late = False  # the show started without it (several sessions): caught up when it first comes up
 
     def safe_state(self) -> str:
         try:
@@ -91,5 +92,5 @@ class SessionPort:
     def intend(self, key: str, value: Any) -> None:
         self._lane.store.intend(key, value)
 
-    def __getattr__(self, name: str) -> Any:  # note, log, resolve, sleep, control, tempo: show-wide
+    def __getattr__(self, name: str) -> Any:  # control, beat_seconds, set_tempo, catching_up...: show-wide
         return getattr(self._shared, name)

@@ -278,6 +278,10 @@ class ShowModel:
             one = SessionSpec(old.name, self.model, self.source, self.initial, self.resolution, self.speed,
                               old.where, self.model_where)
             object.__setattr__(self, "sessions", (one,))
+        else:  # several: the top level is the first session (code that knows one session reads it)
+            first = sessions[0]
+            for key in ("model", "source", "initial", "resolution", "speed", "model_where"):
+                object.__setattr__(self, key, getattr(first, key))
         object.__setattr__(self, "_targets", {})
 
     def session_names(self) -> tuple[str, ...]:

@@ -1,8 +1,8 @@
 """`nodes:`: which machine of a show across machines runs which of the show's sessions.
 
 A node's name becomes part of MQTT topics, so it is a plain word; every session it names must be
-one of the show's (today a show with top-level `model` has one, `main`). A session may be on more
-than one node: each machine then plays its own copy of it (two projectors showing one look).
+one of the show's (`sessions:`, or `main` for a show with top-level `model`). A session may be on
+more than one node: each machine then plays its own copy of it (two projectors showing one look).
 """
 
 from __future__ import annotations
