@@ -63,8 +63,8 @@ def _timed_run_class() -> type:
             super().__init__(*args, **kwargs)
             TimedRun.made_runs.append(self)
 
-        def _open_source(self) -> Any:
-            source = super()._open_source()
+        def _open_source(self, session: Any) -> Any:
+            source = super()._open_source(session)
             self.made = [0]
             make = source.make_frame
 

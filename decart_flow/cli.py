@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="inject a fault: drop-ws-after=10s, ack-delay=2s, reject-prompts=0.2, "
+        help="inject a fault: drop-ws-after=10s, drop-first-ws-after=10s (only the first session, once), ack-delay=2s, reject-prompts=0.2, "
         "stall-video-after=5s, exit-after=20s, drop-livekit-after=10s, queue-for=5s, full-for=5s (repeatable)",
     )
     serve.add_argument("--capacity", type=int, default=None, metavar="N",

@@ -8,7 +8,7 @@ import json
 import aiohttp
 import pytest
 from needs import importorskip
-from test_control_support import live_engine, read_journal
+from test_control_support import live_engine, read_journal, two_sessions
 
 from decart_flow.control.remote import HttpControl
 from decart_flow.show.model import Cue, EventTrigger, PromptAction, ShowModel, TimelineEntry
@@ -146,3 +146,29 @@ async def test_remote_page_in_a_browser_goes_and_follows_the_show(tmp_path, brow
             assert response is not None and response.status == 401
         finally:
             await server.stop()
+
+
+async def test_a_prompt_goes_to_the_sessions_it_names(tmp_path):
+    """A show of several sessions: `"to"` picks sessions; none sends to all; an unknown name is a 400."""
+    async with two_sessions(tmp_path) as two:
+        server = HttpControl(two.engine, port=0)
+        await server.start()
+        try:
+            auth = {"Authorization": f"Bearer {server.token}"}
+            async with aiohttp.ClientSession(headers=auth) as http:
+                base = server.url.rstrip("/")
+                async with http.post(base + "/api/prompt", json={"text": "Only right", "to": "right"}) as r:
+                    assert r.status == 200
+                async with http.post(base + "/api/prompt", json={"text": "Both", "to": ["left", "right"]}) as r:
+                    assert r.status == 200
+                async with http.post(base + "/api/prompt", json={"text": "Everyone"}) as r:
+                    assert r.status == 200
+                async with http.post(base + "/api/prompt", json={"text": "Lost", "to": "middle"}) as r:
+                    assert r.status == 400 and "left, right" in (await r.json())["error"]
+                async with http.post(base + "/api/prompt", json={"text": "Odd", "to": 3}) as r:
+                    assert r.status == 400
+            await two.until(left=2, right=3)
+        finally:
+            await server.stop()
+        assert two.prompts("left") == ["Both", "Everyone"]
+        assert two.prompts("right") == ["Only right", "Both", "Everyone"]

@@ -111,3 +111,57 @@ async def test_monitor_page_plays_the_stream_and_its_stamp_follows_the_cues(tmp_
         await client.disconnect()
         await service.stop()
     assert monitor.viewers == 0
+
+
+async def screen_stamp(frame, rows: int) -> int | None:
+    """The stamp on the <video> of a page or a frame of it, or None before a picture."""
+    got = await frame.evaluate(GRAB, rows)
+    if got is None:
+        return None
+    rgb = np.frombuffer(base64.b64decode(got["b64"]), np.uint8).reshape(got["h"], got["w"], 4)[:, :, :3]
+    return read_stamp(np.ascontiguousarray(rgb))
+
+
+async def until_stamp(frame, rows: int, want: int, timeout: float = 20.0) -> None:
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        last = await screen_stamp(frame, rows)
+        if last == want:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"stamp on screen {last}, wanted {want} ({frame.url})")
+
+
+async def test_a_show_of_two_sessions_has_a_page_each_and_both_side_by_side(browser):
+    """`/session/NAME` is that session's output; `/` frames every session's page, named."""
+    service = LocalService(port=0, api_key=KEY)
+    await service.start()
+    clients = {}
+    for name, prompt in (("left", "neon city"), ("right", "deep forest")):
+        clients[name] = await RealtimeClient.connect(service.url, KEY, VideoStreamTrack(), RealtimeConnectOptions(
+            model=models.realtime("mirage"), initial_state=ModelState(prompt=Prompt(prompt))))
+    await clients["right"].set_prompt("forest in the rain")  # right's stamp moves on: 2 against left's 1
+    stamps = {name: c.expected_stamp for name, c in clients.items()}
+    assert stamps["right"] == stamps["left"] + 1
+    monitor = MonitorServer(None, port=0, sessions=clients)
+    await monitor.start()
+    rows = stamp_shape(1280)[0]
+    try:
+        page = await browser.new_page()
+        await page.goto(monitor.session_url("right") + f"?token={monitor.token}")
+        assert page.url == monitor.session_url("right")  # the token went to the cookie
+        await until_stamp(page, rows, stamps["right"])
+        await page.goto(monitor.url)
+        assert await page.locator("figcaption").all_inner_texts() == ["left", "right"]
+        frames = {f.url.rsplit("/", 1)[-1]: f for f in page.frames if "/session/" in f.url}
+        assert set(frames) == {"left", "right"}
+        for name, frame in frames.items():
+            await until_stamp(frame, rows, stamps[name])
+        missing = await page.request.get(monitor.url + "session/nobody")
+        assert missing.status == 404
+    finally:
+        await monitor.stop()
+        for client in clients.values():
+            await client.disconnect()
+        await service.stop()
+    assert monitor.viewers == 0

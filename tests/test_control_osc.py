@@ -70,3 +70,28 @@ async def test_a_cue_on_a_builtin_address_takes_it(tmp_path):
             assert "A" not in live.prompts()
         finally:
             await server.stop()
+
+
+async def test_prompt_to_one_session_of_several(tmp_path):
+    """`/prompt/right` goes to `right` only; `/prompt` to every session; an unknown name sends nothing."""
+    from test_control_support import two_sessions
+
+    async with two_sessions(tmp_path) as two:
+        seen = []
+        server = OscServer(two.engine, port=0, on_message=lambda a, args, taken: seen.append((a, taken)))
+        await server.start()
+        try:
+            client = SimpleUDPClient("127.0.0.1", server.port)
+            client.send_message("/prompt/right", ["Only right"])
+            await two.until(left=0, right=1)
+            client.send_message("/prompt", ["Everyone"])
+            await two.until(left=1, right=2)
+            client.send_message("/prompt/middle", ["Lost"])  # logged, not fatal
+            deadline = asyncio.get_running_loop().time() + 5
+            while ("/prompt/middle", False) not in seen and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.02)
+        finally:
+            await server.stop()
+        assert ("/prompt/middle", False) in seen
+        assert two.prompts("left") == ["Everyone"]
+        assert two.prompts("right") == ["Only right", "Everyone"]

@@ -59,3 +59,38 @@ async def live_engine(show: ShowModel, tmp_path: Path) -> AsyncIterator[LiveEngi
 
 def read_journal(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+class TwoSessions:
+    """A real engine playing a show of two sessions, `left` and `right`, on instant-ack sessions."""
+
+    def __init__(self, engine: Engine, sessions: dict[str, VirtualSession]) -> None:
+        self.engine, self.sessions = engine, sessions
+
+    def prompts(self, name: str) -> list[str]:
+        calls = self.sessions[name].calls
+        assert calls is not None
+        return [args[0] for kind, args in calls if kind == "set_prompt"]
+
+    async def until(self, left: int, right: int, timeout: float = 5.0) -> None:
+        """Until `left` and `right` prompts reached their sessions (or the time is up: the caller asserts)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and (len(self.prompts("left")), len(self.prompts("right"))) != (left, right):
+            await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def two_sessions(tmp_path: Path) -> AsyncIterator[TwoSessions]:
+    from decart_flow.show.model import SessionSpec
+
+    show = ShowModel("Two", "mirage_v2", sessions=(SessionSpec("left", "mirage_v2"), SessionSpec("right", "mirage_v2")))
+    sessions = {name: VirtualSession() for name in ("left", "right")}
+    for session in sessions.values():
+        session.calls = []
+    engine = Engine(show, sessions, Clock(asyncio.get_running_loop()), tmp_path / "j.jsonl")  # type: ignore[arg-type]
+    task = asyncio.ensure_future(engine.run())
+    try:
+        yield TwoSessions(engine, sessions)
+    finally:
+        engine.stop("test")
+        await asyncio.wait_for(task, 5)

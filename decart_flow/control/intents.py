@@ -27,8 +27,11 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
-def command(engine: Engine, name: str, args: Sequence[Any] = (), source: str = "remote") -> bool:
-    """Run a built-in command; True when the engine took it (GO past the end is False)."""
+def command(engine: Engine, name: str, args: Sequence[Any] = (), source: str = "remote",
+            to: Sequence[str] | None = None) -> bool:
+    """Run a built-in command; True when the engine took it (GO past the end is False).
+
+    `to`: a prompt's sessions in a show of several (None: every session that can take it)."""
     if name == "go":
         return engine.go_next()
     if name == "back":
@@ -44,7 +47,16 @@ def command(engine: Engine, name: str, args: Sequence[Any] = (), source: str = "
         if problem:
             raise CommandError(f"prompt: {problem}")
         enhance = _truthy(args[1]) if len(args) > 1 else True
-        engine.manual(PromptAction(str(args[0]).strip(), enhance=enhance), source)
+        action = PromptAction(str(args[0]).strip(), enhance=enhance)
+        if to is None:
+            engine.manual(action, source)
+            return True
+        names = engine.show.session_names()
+        unknown = [n for n in to if n not in names]
+        if unknown or not to:
+            raise CommandError(f"prompt to {', '.join(map(str, unknown)) or 'nobody'}: the show's sessions are "
+                               f"{', '.join(names)}")
+        engine.manual(action, source, to=tuple(to))
         return True
     if name == "tap":
         return engine.tap()

@@ -13,6 +13,10 @@ after CONNECT_TIMEOUT_S, so abandoned offers do not keep sockets and encoders.
 Browsers leave loopback out of their candidates unless started with
 `--allow-loopback-in-peer-connection` (and, for Chrome, `--disable-features=WebRtcHideLocalIpsWithMdns`).
 With `loopback_only=False` both sides use this machine's host addresses instead.
+
+A show of several sessions has a relay per session: `/session/NAME` is that session's output full
+screen (its page offers to `/session/NAME/offer`), and `/` puts every session side by side, each in
+a frame of its own `/session/NAME` page with its name over it. A one-session show's page is `/`.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import fractions
 import hmac
+import html
 import logging
 import secrets
 import threading
@@ -127,18 +132,23 @@ def loopback_sdp(sdp: str) -> str:
 class MonitorServer:
     """The projector page and its WebRTC answers; symmetric `start()` / `stop()`.
 
-    `session` is anything with `add_frame_sink` / `remove_frame_sink` (the realtime client).
+    `session` is anything with `add_frame_sink` / `remove_frame_sink` (the realtime client); a show
+    of several sessions passes `sessions`, each by name (then `session` is not used), and each
+    session may have `max_viewers` viewers.
     """
 
     def __init__(self, session: Any, port: int = 0, host: str = "127.0.0.1", loopback_only: bool = True,
-                 token: str | None = None, max_viewers: int = MAX_VIEWERS) -> None:
-        self.session = session
+                 token: str | None = None, max_viewers: int = MAX_VIEWERS,
+                 sessions: dict[str, Any] | None = None) -> None:
+        self.sessions: dict[str, Any] = dict(sessions) if sessions else {"": session}
+        self.session = next(iter(self.sessions.values()))
         self.host = host
         self.port = port
         self.loopback_only = loopback_only
         self.token = token or secrets.token_urlsafe(18)
-        self.max_viewers = max_viewers
-        self.relay = FrameRelay()
+        self.max_viewers = max_viewers * len(self.sessions)
+        self.relays = {name: FrameRelay() for name in self.sessions}
+        self.relay = next(iter(self.relays.values()))  # the first (the only one of a one-session show)
         self._media = MediaLoop("decart-monitor")
         self._pcs: set[RTCPeerConnection] = set()
         self._timers: set[asyncio.Future[None]] = set()  # on the monitor loop: closes offers that never connect
@@ -163,25 +173,43 @@ class MonitorServer:
     async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if not self._authorized(request):
             return web.json_response({"error": "token required: open the monitor URL printed at start"}, status=401)
-        if "token" in request.query and request.method == "GET" and request.path == "/":
-            response = web.HTTPFound("/")  # the token goes to a cookie, out of the address bar
+        if "token" in request.query and request.method == "GET" and request.path in self._pages():
+            response = web.HTTPFound(request.path)  # the token goes to a cookie, out of the address bar
             response.set_cookie(COOKIE, self.token, httponly=True, samesite="Strict")
             raise response
         return await handler(request)
 
+    @property
+    def several(self) -> bool:
+        return "" not in self.sessions
+
+    def _pages(self) -> set[str]:
+        return {"/"} | {f"/session/{name}" for name in self.sessions if name}
+
+    def session_url(self, name: str) -> str:
+        """One session's page (a show of several)."""
+        return f"{self.url}session/{name}"
+
     async def start(self) -> None:
         self._media.start()
-        self.session.add_frame_sink(self.relay)
+        for name, session in self.sessions.items():
+            session.add_frame_sink(self.relays[name])
         app = web.Application(middlewares=[self._auth])
-        app.router.add_get("/", self._page)
-        app.router.add_post("/offer", self._offer)
+        if self.several:
+            app.router.add_get("/", self._side_by_side)
+            app.router.add_get("/session/{name}", self._page)
+            app.router.add_post("/session/{name}/offer", self._offer)
+        else:
+            app.router.add_get("/", self._page)
+            app.router.add_post("/offer", self._offer)
         self._runner, self.port = await listen(app, self.host, self.port)
 
     async def stop(self) -> None:
-        try:
-            self.session.remove_frame_sink(self.relay)
-        except Exception:  # noqa: BLE001 - a session already gone is fine
-            pass
+        for name, session in self.sessions.items():
+            try:
+                session.remove_frame_sink(self.relays[name])
+            except Exception:  # noqa: BLE001 - a session already gone is fine
+                pass
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -193,8 +221,27 @@ class MonitorServer:
     def viewers(self) -> int:
         return len(self._pcs)
 
+    def _relay_of(self, request: web.Request) -> FrameRelay:
+        """The relay a page or an offer is for: raises 404 for a session the show does not have."""
+        name = request.match_info.get("name", "")
+        relay = self.relays.get(name)
+        if relay is None:
+            raise web.HTTPNotFound(text=f"no session {name[:60]!r}: this show has {', '.join(self.sessions)}")
+        return relay
+
     async def _page(self, request: web.Request) -> web.StreamResponse:
+        self._relay_of(request)
         return web.FileResponse(STATIC / "monitor.html", headers={"Cache-Control": "no-store"})
+
+    async def _side_by_side(self, request: web.Request) -> web.StreamResponse:
+        """Every session of the show in a row (a grid past three), each its own page in a frame."""
+        cells = "".join(
+            f'<figure><iframe src="/session/{html.escape(name)}" allow="autoplay" title="{html.escape(name)}">'
+            f'</iframe><figcaption>{html.escape(name)}</figcaption></figure>' for name in self.sessions)
+        columns = min(3, len(self.sessions))
+        page = (STATIC / "monitor_sessions.html").read_text(encoding="utf-8")
+        page = page.replace("{columns}", str(columns)).replace("{cells}", cells)
+        return web.Response(text=page, content_type="text/html", headers={"Cache-Control": "no-store"})
 
     async def _offer(self, request: web.Request) -> web.Response:
         try:
@@ -206,20 +253,21 @@ class MonitorServer:
             return web.json_response({"error": f"send {{\"sdp\": ..., \"type\": \"offer\"}} ({exc})"}, status=400)
         if self.loopback_only:
             sdp = loopback_sdp(sdp)
+        relay = self._relay_of(request)
         if len(self._pcs) >= self.max_viewers:
             return web.json_response({"error": f"the monitor serves at most {self.max_viewers} viewers; "
                                                "close another first"}, status=503)
         try:
-            answer = await self._media.run(self._answer(sdp))
+            answer = await self._media.run(self._answer(sdp, relay))
         except Exception as exc:  # noqa: BLE001 - a bad offer is the viewer's problem, not the show's
             log.warning("monitor: offer refused: %s", exc)
             return web.json_response({"error": str(exc)}, status=400)
         return web.json_response({"sdp": answer, "type": "answer"})
 
-    async def _answer(self, sdp: str) -> str:  # on the monitor loop
+    async def _answer(self, sdp: str, relay: FrameRelay) -> str:  # on the monitor loop
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         self._pcs.add(pc)
-        track = RelayTrack(self.relay, asyncio.get_running_loop())
+        track = RelayTrack(relay, asyncio.get_running_loop())
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:

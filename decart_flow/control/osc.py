@@ -1,4 +1,5 @@
-"""OSC in: `on: osc /address` cues and the built-in `/go`, `/back`, `/pause`, `/resume`, `/prompt`.
+"""OSC in: `on: osc /address` cues and the built-in `/go`, `/back`, `/pause`, `/resume`, `/prompt`
+(`/prompt/NAME` in a show of several sessions: to session NAME only).
 
 A UDP server on the engine's own loop (python-osc's asyncio endpoint), bound to 127.0.0.1 unless
 told otherwise. A cue on an address takes it before the built-in of the same name, so a show can
@@ -86,4 +87,7 @@ class OscServer:
         name = address.strip("/").lower()
         if name in COMMANDS:
             return command(self.engine, name, args, source="osc")
+        head, _, session = address.strip("/").partition("/")
+        if head.lower() == "prompt" and session:  # /prompt/NAME: to one session of several
+            return command(self.engine, "prompt", args, source="osc", to=(session,))
         return False

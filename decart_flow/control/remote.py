@@ -10,6 +10,7 @@ Routes (all need the token):
     GET  /api/state           {"state": ShowState, "cues": [...]}
     POST /api/go | /api/back | /api/pause | /api/resume      -> {"ok": bool}
     POST /api/prompt          {"text": "...", "enhance": true}  -> {"ok": true}
+                              (a show of several sessions: "to": "left" or ["left", "right"]; none: all)
     GET  /api/live            WebSocket: {"type": "state"|"cues"|"journal", ...} pushed as they change
     POST /cue/<path>          fires `on: http /<path>`; 404 when no cue listens
     POST /<path>              the same, for any other path (so `on: http /scene` is POST /scene)
@@ -169,7 +170,12 @@ class HttpControl:
             enhance = bool(body.get("enhance", True)) if isinstance(body, dict) else True
             if not isinstance(text, str):
                 raise CommandError("send {\"text\": \"...\", \"enhance\": true}")
-            command(self.engine, "prompt", (text, enhance), source="http")
+            to = body.get("to")
+            if isinstance(to, str):
+                to = [to]
+            if to is not None and not (isinstance(to, list) and all(isinstance(n, str) for n in to)):
+                raise CommandError("\"to\": a session's name or a list of them")
+            command(self.engine, "prompt", (text, enhance), source="http", to=to)
         except (CommandError, BadBody) as exc:
             return web.json_response({"ok": False, "error": str(exc)}, status=400)
         return web.json_response({"ok": True})

@@ -34,7 +34,9 @@ class Controls:
                  midi: bool | None = None, midi_port: str | None = None, say: Callable[[str], None] = print,
                  on_reload: Callable[[ShowModel], None] | None = None,
                  on_reload_error: Callable[[list[str]], None] | None = None,
-                 adjust: Callable[[ShowModel], ShowModel] | None = None) -> None:
+                 adjust: Callable[[ShowModel], ShowModel] | None = None,
+                 sessions: dict[str, Any] | None = None) -> None:
+        """`sessions`: a show of several sessions' clients by name (the monitor shows each)."""
         self.engine = engine
         self.session = session
         self.say = say
@@ -47,7 +49,7 @@ class Controls:
             self.http = HttpControl(engine, http_port)
         if monitor_port is not None and session is not None:
             from .monitor import MonitorServer
-            self.monitor = MonitorServer(session, monitor_port)
+            self.monitor = MonitorServer(session, monitor_port, sessions=sessions)
         if watch is not None:
             from .watch import ShowWatcher
             self.watcher = ShowWatcher(engine, watch, on_reload=on_reload, on_error=on_reload_error or self._refused,
@@ -80,6 +82,9 @@ class Controls:
                 self.say(f"remote: {self.http.login_url}")  # the token: printed here once, never journaled
             elif surface is self.monitor:
                 self.say(f"monitor: {self.monitor.login_url}")  # the token: printed here once, never journaled
+                if self.monitor.several:
+                    self.say(f"monitor: one session full screen: {self.monitor.session_url('NAME')} "
+                             f"({', '.join(self.monitor.sessions)})")
             elif surface is self.watcher:
                 self.say(f"watching {self.watcher.path} for changes")
 

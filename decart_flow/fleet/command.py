@@ -72,7 +72,8 @@ def _minter(args: argparse.Namespace, show: Any, options: dict[str, Any]) -> str
         return f"--token-lifetime: {exc}"
     if not 1 <= lifetime <= 3600:
         return f"--token-lifetime {args.token_lifetime}: a client token lives 1 s to 1 h"
-    options["minter"] = TokenMinter(url, key, realtime(show.model).name, show.name, int(lifetime))
+    models = list(dict.fromkeys(realtime(spec.model).name for spec in show.sessions))  # every session's
+    options["minter"] = TokenMinter(url, key, models[0] if len(models) == 1 else models, show.name, int(lifetime))
     return None
 
 

@@ -42,7 +42,7 @@ class FleetNode:
         fresh one at half this, for its session's next reconnect (tokens.py)."""
         self.engine = engine
         self.name = name
-        self.sessions = list((engine.show.nodes or {}).get(name, ("main",)))
+        self.sessions = list(engine.sessions)  # the sessions this node plays (`nodes:`, else all)
         self.topics = Topics(engine.show.name)
         show = engine.show
         self.period = show.duration if show.loop and show.duration else None  # a looping show's
@@ -302,7 +302,8 @@ class FleetNode:
         if message.get("id") != self._token_asked or not isinstance(token, str) or not token:
             return  # an answer to another request (the first one, made before the run)
         self._token_asked = None
-        self.engine.session.set_api_key(token)
+        for session in self.engine.sessions.values():
+            session.set_api_key(token)
         lifetime = message.get("lifetime")
         if isinstance(lifetime, int) and lifetime > 0:
             self.token_lifetime = lifetime
@@ -318,7 +319,7 @@ class FleetNode:
         state = self.engine.state.value
         last = state.past[-1] if state.past else None
         return {
-            "online": True, "node": self.name, "sessions": self.sessions, "connection": state.connection,
+            "online": True, "node": self.name, "sessions": self.sessions, "connection": node_connection(state, self.sessions),
             "started": state.started, "paused": state.paused, "t": round(state.t, 3),
             "ended": state.ended, "last_cue": last.cue if last else None,
             "last_cue_t": round(last.t, 3) if last else None, "billed_s": state.billed_s,
@@ -345,6 +346,20 @@ class FleetNode:
 
     def _write(self, event: str, **fields: Any) -> None:
         self.engine.journal.write(event, node=self.name, **fields)
+
+
+# A node's sessions in one word: the least far along of them, so "generating" means all are.
+_PROGRESS = ("disconnected", "reconnecting", "connecting", "connected", "generating")
+
+
+def node_connection(state: Any, names: list[str]) -> str:
+    """The connection the controller sees for a node: with several sessions, the one least far
+    along of those it plays (the show starts when every node's sessions all generate)."""
+    views = [v for v in getattr(state, "sessions", ()) or () if v.name in names]
+    if len(views) < 2:
+        return state.connection
+    states = [str(v.connection) for v in views]
+    return min(states, key=lambda c: _PROGRESS.index(c) if c in _PROGRESS else -1)
 
 
 def _plain(args: Any) -> list[Any]:

@@ -27,14 +27,17 @@ ASK_EVERY_S = 2.0
 class TokenMinter:
     """The controller's side: a DecartClient on the backend, one token per request."""
 
-    def __init__(self, base_url: str, api_key: str, model: str, show: str, lifetime: int = DEFAULT_LIFETIME_S) -> None:
+    def __init__(self, base_url: str, api_key: str, model: str | list[str], show: str,
+                 lifetime: int = DEFAULT_LIFETIME_S) -> None:
+        """`model`: the show's model, or the models of its sessions (a token may use each)."""
         from ..realtime.api import DecartClient
 
         self.client = DecartClient(api_key=api_key, base_url=base_url)
-        self.model, self.show, self.lifetime = model, show, lifetime
+        self.models = [model] if isinstance(model, str) else list(model)
+        self.show, self.lifetime = show, lifetime
 
     async def mint(self, node: str) -> dict[str, Any]:
-        token = await self.client.tokens.create(expires_in=self.lifetime, allowed_models=[self.model],
+        token = await self.client.tokens.create(expires_in=self.lifetime, allowed_models=self.models,
                                                 metadata={"node": node, "show": self.show})
         return {"token": token.api_key, "expires_at": token.expires_at, "lifetime": self.lifetime}
 

@@ -82,7 +82,8 @@ async def _headless(show: Any, options: RunOptions) -> int:
     except RunError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    _say(f"show: {show.name} ({show.model})")
+    models = show.model if not show.several else ", ".join(f"{n}: {s.model.name}" for n, s in run.sessions.items())
+    _say(f"show: {show.name} ({models})")
     _say(f"journal: {run.journal_path}")
     run.journal.events.subscribe(printer(_say))
     loop = asyncio.get_running_loop()

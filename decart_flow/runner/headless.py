@@ -20,12 +20,14 @@ def _value(v: Any) -> str:
 
 
 def format_event(record: dict[str, Any]) -> str:
-    """`12:00:03 t=0:01.5 cue.fire cue=ambient lateness_ms=0.4`."""
+    """`12:00:03 t=0:01.5 cue.fire cue=ambient lateness_ms=0.4`; in a show of several sessions a
+    record about one session names it first: `action.ack session=left cue=...`."""
     ts = str(record.get("ts", ""))
     clock = ts[11:19] if len(ts) >= 19 else ts
     t = record.get("t")
     shown_t = fmt_t(float(t)) if isinstance(t, (int, float)) else "-"
-    fields = " ".join(f"{k}={_value(v)}" for k, v in record.items() if k not in _SKIP and v is not None)
+    items = sorted(record.items(), key=lambda kv: kv[0] != "session")  # stable: the rest keep their order
+    fields = " ".join(f"{k}={_value(v)}" for k, v in items if k not in _SKIP and v is not None)
     return f"{clock} t={shown_t:>9} {record.get('event', '?'):<18} {fields}".rstrip()
 
 

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..engine.clock import Clock, local_zone
-from ..engine.billing import SessionMeter
 from ..engine.engine import Engine
 from ..engine.opening import open_at
 from ..engine.journal import Journal, redact
@@ -29,6 +28,7 @@ from ..show.model import ShowModel
 from .backend import Backend, BackendError, open_backend
 from .collector import Collector
 from .priority import RealtimePriority
+from .session_run import SessionRun
 
 log = logging.getLogger(__name__)
 
@@ -108,42 +108,90 @@ def open_journal(path: Path, now: Callable[[], tuple[str, float]]) -> Journal:
     raise UsageError(problem)
 
 
+def played_sessions(show: ShowModel, node: str | None = None) -> tuple[str, ...]:
+    """The sessions a run plays: with `--node NAME`, that node's (`show.nodes[NAME]`), else all."""
+    if node is not None and show.nodes and node in show.nodes:
+        return tuple(show.nodes[node])
+    return show.session_names()
+
+
 class Run:
     def __init__(self, show: ShowModel, options: RunOptions, say: Callable[[str], None] = print) -> None:
         show = options.applied_to(show)
         self.show = show
         self.options = options
         self.say = say
-        self.model: ModelDefinition = realtime(show.model)
         self.loop = asyncio.get_running_loop()
         self.clock = Clock(self.loop)
         self.journal_path = Path(options.journal) if options.journal else default_journal_path(show)
         self.journal = open_journal(self.journal_path, self._stamp)
+        #: every session this run plays, by name, in show order (one-session show: {"main": ...})
+        self.sessions: dict[str, SessionRun] = {
+            name: SessionRun(name, show.session_spec(name), show.several, self.journal.write)
+            for name in played_sessions(show, options.node)}
+        self.model: ModelDefinition = self.first.model
         self.backend: Backend | None = None
-        self.source: Any = None
-        self.session: RealtimeClient | None = None
         self.engine: Engine | None = None
-        self.recorder: Any = None
-        self.stamps: Any = None
-        self.stats: Any = None
-        self.preview: Any = None
         self.controls: Any = None
-        self.latency_feed: Any = None
         self._calibrating: asyncio.Future[None] | None = None
         self._service_watch: asyncio.Future[None] | None = None
         self.on_reload: Callable[[ShowModel], None] | None = None  # the TUI shows reloads
         self.on_reload_error: Callable[[list[Any]], None] | None = None
-        self._last_state = "disconnected"
         self._stop_reason: str | None = None
         self._stopping = asyncio.Event()
         self._closed = False
         self.started_at = time.perf_counter()
         self.priority = RealtimePriority()
-        self.protocol = "p2p"  # decided with the backend: Backend.protocol_for
-        self.meter = SessionMeter(self.journal.write)
         self.collector: Collector | None = None  # the cycle collector between cues (realtime only)
         self.fleet: Any = None  # fleet.node.FleetNode, with --node
         self.token_lifetime: int | None = None  # with --fleet-token: the node renews its token at half this
+
+    # ------------------------------------------------------------ the first session (one-session code)
+
+    @property
+    def first(self) -> SessionRun:
+        """The first session played: what one-session code (and the TUI's single view) reads."""
+        return next(iter(self.sessions.values()))
+
+    @property
+    def several(self) -> bool:
+        return len(self.sessions) > 1
+
+    @property
+    def session(self) -> RealtimeClient | None:
+        return self.first.client
+
+    @property
+    def source(self) -> Any:
+        return self.first.source
+
+    @property
+    def recorder(self) -> Any:
+        return self.first.recorder
+
+    @property
+    def stamps(self) -> Any:
+        return self.first.stamps
+
+    @property
+    def stats(self) -> Any:
+        return self.first.stats
+
+    @property
+    def preview(self) -> Any:
+        return self.first.preview
+
+    @property
+    def protocol(self) -> str:
+        return self.first.protocol
+
+    @property
+    def meter(self) -> Any:
+        return self.first.meter
+
+    @property
+    def latency_feed(self) -> Any:
+        return self.first.latency_feed
 
     def _stamp(self) -> tuple[str, float]:
         t = self.engine.show_clock.t if self.engine is not None else 0.0
@@ -218,7 +266,7 @@ class Run:
         self._stopping.set()
 
     async def _start(self) -> None:
-        initial = self.show.initial
+        initial = self.first.spec.initial  # the show's, or this node's first session's
         self.resume = None
         if self.options.resume:
             from .resume import ResumeError, read_resume
@@ -227,11 +275,15 @@ class Run:
                 self.resume = read_resume(self.options.resume)
             except ResumeError as exc:
                 raise UsageError(str(exc)) from None
+        start_fields: dict[str, Any] = {}
+        if self.show.several:  # which sessions this run plays, each with its model
+            start_fields["sessions"] = {name: s.model.name for name, s in self.sessions.items()}
         self.journal.write("run.start", show=self.show.name, model=self.model.name,
                            journal=str(self.journal_path),
                            initial={"prompt": initial.prompt, "enhance": initial.enhance,
-                                    "image": initial.image, "mirror": initial.mirror})
-        self.source = self._open_source()
+                                    "image": initial.image, "mirror": initial.mirror}, **start_fields)
+        for s in self.sessions.values():
+            s.source = self._open_source(s)
         if self.options.fleet_token:
             from ..fleet.tokens import FleetError, node_token
 
@@ -247,35 +299,65 @@ class Run:
 
             wrong = not wants_local(self.options.backend, self.options.api_key)  # a URL or key we were given
             raise (UsageError if wrong else RunError)(str(exc)) from None
-        self.protocol = self.backend.protocol_for(self.model, self.options.protocol)
-        self.say(f"backend: {self.backend.label} ({self.protocol})")
+        for s in self.sessions.values():
+            s.protocol = self.backend.protocol_for(s.model, self.options.protocol)
         from ..realtime.urls import redact_url
 
-        self.journal.write("backend", url=redact_url(self.backend.url), local=self.backend.local,
-                           protocol=self.protocol)
+        if self.show.several:
+            self.say(f"backend: {self.backend.label}")
+            for s in self.sessions.values():
+                self.say(f"session {s.name}: {s.model.name} ({s.protocol})")
+            self.journal.write("backend", url=redact_url(self.backend.url), local=self.backend.local,
+                               protocols={s.name: s.protocol for s in self.sessions.values()})
+        else:
+            self.say(f"backend: {self.backend.label} ({self.protocol})")
+            self.journal.write("backend", url=redact_url(self.backend.url), local=self.backend.local,
+                               protocol=self.protocol)
         if self.resume is not None:
             self.journal.write("run.resume", journal=str(self.options.resume), t=self.resume.t,
                                state=self.resume.state)
-        self.journal.write("session.state", state="connecting", protocol=self.protocol)
-        self.session = await self._connect()
-        # Why a session ended for good (a refused key after a restart): one clear journal line.
-        self.session.on("error", lambda exc: self.journal.write("error", message=redact(str(exc))))
+        for s in self.sessions.values():
+            s.journal("session.state", state="connecting", protocol=s.protocol)
+        await self._connect_all()
         self._attach_sinks()
-        self.meter.attach(self.session)
-        self.engine = Engine(self.show, self.session, self.clock, self.journal, resume=self.resume, meter=self.meter)
-        self.meter.changed = self.engine.refresh_state
+        if self.show.several:
+            clients = {name: s.client for name, s in self.sessions.items()}
+            meters = {name: s.meter for name, s in self.sessions.items()}
+            self.engine = Engine(self.show, clients, self.clock, self.journal, resume=self.resume, meter=meters)
+        else:
+            self.engine = Engine(self.show, self.session, self.clock, self.journal, resume=self.resume, meter=self.meter)
+        for s in self.sessions.values():
+            s.meter.changed = self.engine.refresh_state
         if self.options.node is not None and self.options.broker is not None:  # the controller owns the clock
             from ..fleet.node import attach_node
 
             self.fleet = await attach_node(self.engine, self.options.node, self.options.broker, self.say,
                                            self.token_lifetime)
-        if self.stamps is not None:  # the local service stamps frames: `lookahead: auto` measures on them
+        first = self.first
+        if first.stamps is not None:  # the local service stamps frames: `lookahead: auto` measures on them
             from ..engine.latency import LatencyFeed
 
-            self.latency_feed = LatencyFeed(self.engine.latency, self.session, self.stamps, self.loop)
-        self._last_state = self.session.get_connection_state()
-        self.session.on("connection_change", self._on_connection)
+            # One estimate for the show: measured on its first session (the sessions share the service).
+            first.latency_feed = LatencyFeed(self.engine.latency, first.client, first.stamps, self.loop)
+        for s in self.sessions.values():
+            assert s.client is not None
+            s.last_state = s.client.get_connection_state()
+            s.client.on("connection_change", lambda state, s=s: self._on_connection(s, state))
         await self._start_controls()
+
+    async def _connect_all(self) -> None:
+        """Connect every session at once; if one cannot, the others are closed by `close()`."""
+        if len(self.sessions) == 1:
+            await self._connect(self.first)
+            return
+        tasks = {asyncio.ensure_future(self._connect(s)): s for s in self.sessions.values()}
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
     async def _watch_service(self, every: float = 0.25) -> None:
         """The embedded service is this run's child: when it dies, start it again, or end the show.
@@ -329,18 +411,24 @@ class Run:
             self.journal.write("lookahead.calibrated", latency_ms=[round(x * 1000.0, 1) for x in measured],
                                estimate_ms=round(engine.latency.seconds * 1000.0, 1))
 
-    def _on_connection(self, state: Any) -> None:
-        """After a reconnect, what should be showing now goes out again (cues fired in the outage)."""
-        previous, self._last_state = self._last_state, str(state)
-        if previous == "reconnecting" and self._last_state in ("connected", "generating"):
-            if self.stamps is not None:
-                self.stamps.reset()
+    def _on_connection(self, s: SessionRun, state: Any) -> None:
+        """After a reconnect, what should be showing now on that session goes out again (cues fired
+        in its outage); the other sessions play on untouched."""
+        previous, s.last_state = s.last_state, str(state)
+        if previous == "reconnecting" and s.last_state in ("connected", "generating"):
+            if s.stamps is not None:
+                s.stamps.reset()
             if self.engine is not None:
-                self.engine.catch_up()
-        elif (self._last_state == "disconnected" and not self._stopping.is_set() and not self._closed
-              and not (self.session is not None and self.session.suspended)):
-            self.journal.write("error", message="the session was lost and could not be re-established")
-            self.request_stop("disconnected")
+                if self.several:
+                    self.engine.catch_up(s.name)
+                else:
+                    self.engine.catch_up()
+        elif (s.last_state == "disconnected" and not self._stopping.is_set() and not self._closed
+              and not (s.client is not None and s.client.suspended)):
+            s.lost = True
+            s.journal("error", message="the session was lost and could not be re-established")
+            if all(x.lost for x in self.sessions.values()):
+                self.request_stop("disconnected")
 
     async def _start_controls(self) -> None:
         from ..control.servers import Controls
@@ -353,27 +441,33 @@ class Run:
             watch=self.show.path if o.watch else None, say=self.say,
             on_reload=lambda show: self.on_reload and self.on_reload(show),
             on_reload_error=lambda problems: self.on_reload_error and self.on_reload_error(problems),
-            adjust=o.applied_to)
+            adjust=o.applied_to,
+            sessions={name: s.client for name, s in self.sessions.items()} if self.several else None)
         await self.controls.start()
 
-    def _open_source(self) -> Any:
-        if self.model.is_avatar:
+    def _open_source(self, s: SessionRun) -> Any:
+        """Session `s`'s source (`--source` stands in for every session's); None for an avatar."""
+        if s.model.is_avatar:
             return None
         from ..media import SourceError, open_source
 
-        spec = self.options.source or self.show.source
+        spec = self.options.source or s.spec.source
         try:
-            return open_source(spec, self.model.width, self.model.height, self.model.fps)
+            return open_source(spec, s.model.width, s.model.height, s.model.fps)
         except SourceError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(f"{s.label()}{exc}") from None
 
-    async def _connect(self) -> RealtimeClient:
+    async def _connect(self, s: SessionRun) -> RealtimeClient:
         assert self.backend is not None
-        initial = self.show.initial
+        initial = s.spec.initial
         now = {"prompt": initial.prompt, "enhance": initial.enhance, "image": initial.image,
                "mirror": initial.mirror}
-        if self.resume is not None:  # the first session already shows what the resumed run showed
-            now.update(self.resume.state)
+        if self.resume is not None:  # each session shows at once what it showed in the resumed run
+            if self.resume.sessions:
+                part = self.resume.sessions.get(s.name)
+                now.update(part.state if part is not None else {})
+            elif s is self.first:
+                now.update(self.resume.state)
         image = now["image"]
         state = ModelState(
             prompt=Prompt(now["prompt"], enrich=bool(now["enhance"])) if now["prompt"] else None,
@@ -381,47 +475,45 @@ class Run:
             image=Path(image) if image and "://" not in image else image,
         )
         # A show keeps trying for as long as it runs (every 10 s at most); a refused key still stops.
-        options = RealtimeConnectOptions(model=self.model, initial_state=state,
+        options = RealtimeConnectOptions(model=s.model, initial_state=state,
                                          connect_timeout=self.options.connect_timeout,
                                          reconnect_attempts=None,
-                                         protocol=self.protocol,  # type: ignore[arg-type]
-                                         resolution=self.show.resolution,  # type: ignore[arg-type]
-                                         speed=self.show.speed,  # type: ignore[arg-type]
-                                         on_queue_position=self.meter.queue_position)
+                                         protocol=s.protocol,  # type: ignore[arg-type]
+                                         resolution=s.spec.resolution,  # type: ignore[arg-type]
+                                         speed=s.spec.speed,  # type: ignore[arg-type]
+                                         on_queue_position=s.meter.queue_position)
         # Outside opening hours the session waits, checked, for the engine to open it.
         closed = not open_at(self.show.session, self.clock.wall())
         try:
-            return await RealtimeClient.connect(self.backend.url, self.backend.api_key, self.source, options,
-                                                suspended=closed)
+            client = await RealtimeClient.connect(self.backend.url, self.backend.api_key, s.source, options,
+                                                  suspended=closed)
+            # At once, before the client hands on what it held while connecting (one loop pass later).
+            s.client = client
+            # Why a session ended for good (a refused key after a restart): one clear journal line.
+            client.on("error", lambda exc: s.journal("error", message=redact(str(exc))))
+            s.meter.attach(client)
+            return client
         except rt_errors.InvalidAPIKeyError as exc:
-            raise RunError(f"the service refused the API key ({redact(str(exc))}): check --api-key or DECART_API_KEY") from None
+            raise RunError(f"{s.label()}the service refused the API key ({redact(str(exc))}): check --api-key or DECART_API_KEY") from None
         except rt_errors.DecartSDKError as exc:
-            raise RunError(f"could not connect to the {self.backend.label}: {redact(str(exc))}") from None
+            raise RunError(f"{s.label()}could not connect to the {self.backend.label}: {redact(str(exc))}") from None
 
     def _attach_sinks(self) -> None:
-        from ..media import Preview, Recorder, RecorderError, StampWatcher, StreamStats
+        """Stats, preview, stamps and the recording on every session (`out-NAME.mp4` when several)."""
+        from ..media import RecorderError
 
-        assert self.session is not None
-        self.stats = StreamStats()
-        self.session.add_frame_sink(self.stats)
-        self.preview = Preview()
-        self.session.add_frame_sink(self.preview)
-        if self.backend is not None and self.backend.local:
-            self.stamps = StampWatcher()
-            self.session.add_frame_sink(self.stamps)
-        if self.options.record:
-            self.recorder = Recorder(self.options.record, fps=self.model.fps, on_error=self._media_error)
+        for s in self.sessions.values():
             try:
-                self.recorder.start()
+                s.attach_sinks(bool(self.backend is not None and self.backend.local), self.options.record,
+                               on_error=lambda message, s=s: self._media_error(message, s))
             except RecorderError as exc:
-                self.recorder = None
                 raise UsageError(str(exc)) from None
-            self.session.add_frame_sink(self.recorder)
-            self.say(f"recording: {self.options.record}")
+            if s.record_path is not None:
+                self.say(f"recording: {s.record_path}")
 
-    def _media_error(self, message: str) -> None:
+    def _media_error(self, message: str, s: SessionRun) -> None:
         """A sink failed on the media thread (a full disk): journal it, the show goes on."""
-        self.loop.call_soon_threadsafe(lambda: self.journal.write("error", message=message))
+        self.loop.call_soon_threadsafe(lambda: s.journal("error", message=message))
 
     async def close(self) -> None:
         if self._closed:
@@ -438,23 +530,8 @@ class Run:
             self._calibrating.cancel()
         if self._service_watch is not None:
             self._service_watch.cancel()
-        if self.latency_feed is not None:
-            self.latency_feed.close()
-        if self.session is not None:
-            try:
-                await asyncio.wait_for(self.session.disconnect(), 2.0)
-            except (asyncio.TimeoutError, Exception) as exc:  # noqa: BLE001
-                log.warning("disconnect did not finish cleanly: %s", exc)
-        if self.recorder is not None:
-            try:
-                await asyncio.to_thread(self.recorder.stop)
-            except Exception as exc:  # noqa: BLE001 - the recording is fragmented: still playable
-                log.warning("recorder stop: %s", exc)
-        if self.source is not None:
-            try:
-                self.source.stop()
-            except Exception:  # noqa: BLE001
-                pass
+        # Every session at once: disconnects and recordings do not wait for each other.
+        await asyncio.gather(*(s.close() for s in self.sessions.values()), return_exceptions=True)
         if self.backend is not None:
             await self.backend.close()
         if self.collector is not None:

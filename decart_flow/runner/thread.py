@@ -108,6 +108,14 @@ class ShowThread:
         glass = meter.tick() if meter is not None else self._glass_last
         return fps_in, fps_out, glass
 
+    def session_figures(self) -> tuple[tuple[str, float | None, float | None], ...]:
+        """Each session's stream now, in show order: (name, fps in, fps out)."""
+        run = self.run
+        if run is None:
+            return ()
+        return tuple((name, s.stats.fps() if s.stats is not None else None,
+                      s.source.fps_out() if s.source is not None else None) for name, s in run.sessions.items())
+
     def drain_records(self) -> list[dict[str, Any]]:
         return _drain(self.records)
 

@@ -62,6 +62,7 @@ class LocalService:
         self.keys = KeyStore(api_key)
         self.pcs: set[RTCPeerConnection] = set()
         self.sessions: set[StreamSession] = set()
+        self.taken = 0  # stream sessions taken so far (the first may be dropped: drop-first-ws-after)
         self.today = Today(capacity)
         self._runner: web.AppRunner | None = None
         self._exit_task: asyncio.Task[None] | None = None
@@ -170,6 +171,9 @@ class LocalService:
             resolution = None  # a 2025 model streams its one size
         session = StreamSession(ws, model, self.faults, self.pcs, self.host, self.port,
                                 today=self.today, rooms=rooms, resolution=resolution, idle_timeout=self.idle_timeout)
+        if self.taken == 0 and self.faults.drop_first_ws_after is not None:
+            session.drop_after = self.faults.drop_first_ws_after
+        self.taken += 1
         self.sessions.add(session)
         log.info("session %s: %s connected", session.id[:8], model.name)
         try:

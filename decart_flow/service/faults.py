@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-_SECONDS = {"drop-ws-after", "ack-delay", "stall-video-after", "exit-after", "drop-livekit-after", "queue-for", "full-for"}
+_SECONDS = {"drop-ws-after", "drop-first-ws-after", "ack-delay", "stall-video-after", "exit-after", "drop-livekit-after", "queue-for", "full-for"}
 _RATIOS = {"reject-prompts"}
 
 
@@ -15,6 +15,7 @@ class FaultError(ValueError):
 @dataclass(frozen=True)
 class Faults:
     drop_ws_after: float | None = None  # close each WebSocket this long after it opened
+    drop_first_ws_after: float | None = None  # close only the first session's WebSocket (one of several), once
     ack_delay: float = 0.0  # hold every ack this long
     reject_prompts: float = 0.0  # share of prompts answered with success false
     stall_video_after: float | None = None  # stop sending frames this long into each session

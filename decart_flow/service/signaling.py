@@ -61,6 +61,7 @@ class StreamSession:
         self.idle_timeout = idle_timeout
         self.model = model
         self.faults = faults
+        self.drop_after = faults.drop_ws_after  # the service may drop only one session (drop-first-ws-after)
         self.id = uuid.uuid4().hex
         width, height = model.size_at(resolution)
         self.renderer = Renderer(model if (width, height) == (model.width, model.height) else replace(model, width=width, height=height))
@@ -78,8 +79,8 @@ class StreamSession:
     # -- the session's life -------------------------------------------------------------------
 
     async def run(self) -> None:
-        if self.faults.drop_ws_after is not None:
-            self.spawn(self._drop_after(self.faults.drop_ws_after))
+        if self.drop_after is not None:
+            self.spawn(self._drop_after(self.drop_after))
         if self.idle_timeout is not None:
             self.spawn(self._close_if_idle(self.idle_timeout))
         try:

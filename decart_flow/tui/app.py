@@ -6,6 +6,10 @@ the latest `ShowState`, the journal and the stream's figures at a bounded rate (
 preview 5 fps) into one `Glance`, its reactive attribute, which every widget is bound to; every
 intent (keys, prompt box, image chooser, mirror, reload) goes to the show loop through
 `ShowThread.call`. How the screen steps aside for cues is the runner's (runner/yielding.py).
+
+A show of several sessions gets a column per session beside the timeline (tabs past three: see
+session_view.py), each with that session's connection, picture, state and stream; GO and pause
+stay show-wide, and the prompt box and the image chooser ask which session.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import numpy as np
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.widgets import TabbedContent, TabPane
 from textual.events import Key
 from textual.reactive import var
 from textual.screen import ModalScreen
@@ -31,7 +36,8 @@ from textual.widgets import Footer
 from ..control.watch import reload_problem
 from ..engine.clock import local_zone
 from ..engine.state import ShowState
-from ..runner.run import Run, RunError, RunOptions, UsageError, exit_code
+from ..runner.run import Run, RunError, RunOptions, UsageError, exit_code, played_sessions
+from ..runner.session_run import record_path
 from ..runner.thread import RunFactory, ShowThread
 from ..runner.yielding import CueGuard, run_guarded
 from ..show import ShowError, load_show
@@ -46,6 +52,7 @@ from .image_chooser import ImageChooser
 from .journal_log import JournalLog
 from .preview import PreviewView
 from .prompt_box import PromptBox, PromptChoice
+from .session_view import SIDE_BY_SIDE, SessionColumn
 from .state_panel import StatePanel
 from .stats_panel import StatsPanel
 from .timeline import Timeline
@@ -130,18 +137,32 @@ class FlowApp(App[int]):
         self._clip_lengths = show.clip_lengths()
         self._tap: _LogTap | None = None
         self._views: list[GlanceView] = []
+        #: the sessions drawn side by side: a show of several's (this node's with --node); () for one
+        played = played_sessions(self.show, self.options.node)
+        self.session_names: tuple[str, ...] = played if len(played) > 1 else ()
+        self._previews: dict[str, PreviewView] = {}
 
     # ------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
         yield ShowHeader(id="header")
         yield TempoView(id="tempo")
-        with Horizontal(id="body"):
+        with Horizontal(id="body", classes="several" if self.session_names else ""):
             yield Timeline(id="timeline")
-            with Vertical(id="side"):
-                yield PreviewView(id="preview")
-                yield StatePanel(id="state")
-                yield StatsPanel(id="stats")
+            if not self.session_names:
+                with Vertical(id="side"):
+                    yield PreviewView(id="preview")
+                    yield StatePanel(id="state")
+                    yield StatsPanel(id="stats")
+            elif len(self.session_names) <= SIDE_BY_SIDE:
+                with Horizontal(id="sessions"):
+                    for name in self.session_names:
+                        yield SessionColumn(name)
+            else:
+                with TabbedContent(id="sessions"):
+                    for name in self.session_names:
+                        with TabPane(name, id=f"tab-{name}"):
+                            yield SessionColumn(name)
         yield JournalLog(id="log")
         yield Footer()
 
@@ -149,15 +170,20 @@ class FlowApp(App[int]):
         # Kept by reference: while a dialog is up, queries would look in the dialog's screen.
         self._log_view = self.query_one(JournalLog)
         self._views = list(self.query(GlanceView))
-        self._preview = self.query_one(PreviewView)
         self.query_one("#timeline").border_title = "timeline"
-        self.query_one("#preview").border_title = "output"
-        self.query_one("#state").border_title = "now"
-        self.query_one("#stats").border_title = "stream"
+        if self.session_names:
+            self._previews = {c.session_name: c.preview for c in self.query(SessionColumn)}
+        else:
+            self._previews = {"": self.query_one(PreviewView)}
+            self.query_one("#preview").border_title = "output"
+            self.query_one("#state").border_title = "now"
+            self.query_one("#stats").border_title = "stream"
+        self._preview = next(iter(self._previews.values()))
         self.query_one("#log").border_title = "journal"
         if not self.live:
             self.glance = self._still
-            self._preview.show_frame(self._still_frame)
+            for preview in self._previews.values():
+                preview.show_frame(self._still_frame)
             return
         self._tap = _LogTap(self._lines)
         logging.getLogger().addHandler(self._tap)
@@ -237,20 +263,23 @@ class FlowApp(App[int]):
         return Glance(
             state=state, t=t, wall=self.now(), duration=self.show.duration, go_t=go_t, go_label=go_label,
             fps_in=fps_in, fps_out=fps_out, glass_ms=glass, audio_length=audio_length, phase=self.phase,
-            note=self.note,
+            note=self.note, session_figures=self.show_thread.session_figures() if self.session_names else (),
         )
 
     def _preview_tick(self) -> None:
         run = self.show_run
         if self.show_thread.guard.imminent():
             return
-        preview = run.preview if run is not None else None
-        latest = getattr(preview, "latest", None)
-        if callable(latest):
-            try:
-                self._preview.show_frame(latest())
-            except Exception as exc:  # noqa: BLE001 - a preview hiccup must not stop the screen
-                log.debug("preview: %s", exc)
+        if run is None:
+            return
+        for name, view in self._previews.items():
+            played = run.sessions.get(name) if name else run.first
+            latest = getattr(played.preview if played is not None else None, "latest", None)
+            if callable(latest):
+                try:
+                    view.show_frame(latest())
+                except Exception as exc:  # noqa: BLE001 - a preview hiccup must not stop the screen
+                    log.debug("preview: %s", exc)
 
     # ------------------------------------------------------------ intents (run on the show loop)
 
@@ -301,18 +330,25 @@ class FlowApp(App[int]):
 
         def send(choice: PromptChoice | None) -> None:
             if choice is not None:
-                self._intent("manual", PromptAction(choice.text, enhance=choice.enhance), "prompt box")
+                self._manual(PromptAction(choice.text, enhance=choice.enhance), "prompt box", choice.to)
 
-        self.push_screen(PromptBox(current, enhance), send)
+        self.push_screen(PromptBox(current, enhance, self.session_names), send)
 
     def action_image(self) -> None:
         base = self.show.path.parent if self.show.path is not None else Path.cwd()
 
-        def send(choice: tuple[str | None] | None) -> None:
+        def send(choice: tuple[Any, ...] | None) -> None:
             if choice is not None:
-                self._intent("manual", ImageAction(image=choice[0]), "image chooser")
+                self._manual(ImageAction(image=choice[0]), "image chooser", choice[1] if len(choice) > 1 else None)
 
-        self.push_screen(ImageChooser(base), send)
+        self.push_screen(ImageChooser(base, self.session_names), send)
+
+    def _manual(self, action: Any, source: str, to: tuple[str, ...] | None) -> None:
+        """The prompt box's or the image chooser's action: to one session, or (None) every one."""
+        if to is None:
+            self._intent("manual", action, source)
+        else:
+            self._intent("manual_to", action, source, to)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(show_keys(self.show)))
@@ -389,8 +425,9 @@ class FlowApp(App[int]):
             lines.append(f"error: {exc}" if exc is not None else f"show ended: {self.finished.result()}")
         if run is not None:
             lines.append(f"journal: {run.journal_path}")
-            if run.options.record:
-                lines.append(f"recording: {run.options.record}")
+            if run.options.record:  # out.mp4, or out-NAME.mp4 for each of several sessions
+                for name in run.sessions:
+                    lines.append(f"recording: {record_path(run.options.record, name, run.show.several)}")
         return lines
 
     async def shutdown_run(self, timeout: float = 15.0) -> None:
@@ -416,6 +453,9 @@ def _engine_call(engine: Any, name: str, args: tuple[Any, ...]) -> Any:
     """On the show loop: one intent (`pause_or_resume` is a toggle decided there)."""
     if name == "pause_or_resume":
         return engine.pause() or engine.resume()
+    if name == "manual_to":  # (action, source, to): one session of several
+        action, source, to = args
+        return engine.manual(action, source, to=to)
     return getattr(engine, name)(*args)
 
 

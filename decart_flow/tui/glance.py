@@ -8,7 +8,7 @@ by hand: a fixed state and a fixed clock.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 
 from ..engine.state import ShowState
@@ -29,6 +29,24 @@ class Glance:
     audio_length: float | None = None  # seconds in the clip playing, when known
     phase: str = "playing"  # "starting", "playing", "stopping", "ended", "failed"
     note: str | None = None  # one line for the operator: an error, "reloaded", ...
+    #: a show of several sessions: (name, fps in, fps out) of each session the run plays
+    session_figures: tuple[tuple[str, float | None, float | None], ...] = ()
+
+
+def focus(glance: Glance, name: str) -> Glance:
+    """The glance as one session's widgets see it: the state's session fields (prompt, connection,
+    ...) and the stream figures are that session's; show-wide fields stay. Cue to glass is measured
+    on the first session only, so other sessions show none."""
+    state = glance.state
+    view = next((v for v in getattr(state, "sessions", ()) if v.name == name), None)
+    if view is not None:
+        own = {f.name for f in fields(state)}
+        state = replace(state, **{f.name: getattr(view, f.name) for f in fields(view)
+                                  if f.name != "name" and f.name in own})
+    figures = next(((i, o) for n, i, o in glance.session_figures if n == name), (None, None))
+    first = not glance.session_figures or glance.session_figures[0][0] == name
+    return replace(glance, state=state, fps_in=figures[0], fps_out=figures[1],
+                   glass_ms=glance.glass_ms if first else None)
 
 
 def go_target(show: ShowModel, state: ShowState) -> tuple[float | None, str | None]:

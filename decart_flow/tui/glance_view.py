@@ -13,17 +13,22 @@ from typing import Hashable
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from .glance import Glance
+from .glance import Glance, focus
 
 
 class GlanceView(Widget):
     glance: reactive[Glance | None] = reactive(None, repaint=False)  # watch_glance decides
 
-    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
+    def __init__(self, *, id: str | None = None, session: str | None = None) -> None:  # noqa: A002 - Textual's name
         super().__init__(id=id)
         self._key: Hashable = None
+        #: in a show of several sessions, the one this widget draws (it sees `focus(glance, session)`)
+        self.session = session
 
     def watch_glance(self, glance: Glance | None) -> None:
+        if glance is not None and self.session is not None:
+            glance = focus(glance, self.session)
+            self.set_reactive(GlanceView.glance, glance)  # render() reads the session's glance
         key = None if glance is None else self.view_key(glance)
         if key != self._key:
             self._key = key

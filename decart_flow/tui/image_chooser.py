@@ -1,6 +1,7 @@
 """`i`: choose a reference image: the images next to the show, or a path typed with completion.
 
 Relative paths are read from the show's folder, as in the show file. `none` clears the image.
+In a show of several sessions it also asks which session: all by default.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Input, Label, OptionList
+
+from .target import TargetChooser
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")
 CLEAR = "none"
@@ -84,18 +87,21 @@ def resolve_image(text: str, base: Path) -> tuple[str | None, str | None]:
     return str(path.resolve()), None
 
 
-class ImageChooser(ModalScreen[tuple[str | None] | None]):
-    """Dismisses with `(path,)`, `(None,)` to clear, or None when cancelled."""
+class ImageChooser(ModalScreen[tuple[str | None] | tuple[str | None, tuple[str, ...] | None] | None]):
+    """Dismisses with `(path,)`, `(None,)` to clear, or None when cancelled; in a show of several
+    sessions `(path, to)`, `to` the session it goes to (None: every session)."""
 
     BINDINGS = [
         Binding("escape", "dismiss(None)", "cancel"),
         Binding("tab", "complete", "complete", priority=True),
         Binding("down", "to_list", "list", show=False),
+        Binding("ctrl+t", "next_target", "next session", priority=True),
     ]
 
-    def __init__(self, base: Path) -> None:
+    def __init__(self, base: Path, sessions: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.base = base
+        self.sessions = sessions
         self.choices = images_near(base)
         self.problem = ""  # what is wrong with the last choice, as shown under the list
 
@@ -104,18 +110,33 @@ class ImageChooser(ModalScreen[tuple[str | None] | None]):
             yield Label(f"Reference image (tab completes; '{CLEAR}' clears; escape cancels)", classes="title")
             yield Input(placeholder="refs/picture.png", suggester=PathSuggester(self.base), id="path")
             yield OptionList(*self.choices, id="choices")
+            if self.sessions:
+                yield Label("to (ctrl+t, or tab and the arrows):")
+                yield TargetChooser(self.sessions)
             yield Label("", id="problem")
 
     def action_complete(self) -> None:
-        """Tab takes the completion shown (the Input's cursor-right at the end does that)."""
+        """Tab takes the completion shown (the Input's cursor-right at the end does that); with none
+        shown, or away from the path, it moves on (to the list, then to the session chooser)."""
         path = self.query_one("#path", Input)
-        if self.focused is path:
+        suggestion = getattr(path, "_suggestion", "")  # Textual's shown completion, if any
+        if self.focused is path and suggestion and suggestion != path.value:
             path.action_end()
             path.action_cursor_right()
+        else:
+            self.focus_next()
 
     def action_to_list(self) -> None:
         if self.choices:
             self.query_one("#choices", OptionList).focus()
+
+    def action_next_target(self) -> None:
+        if self.sessions:
+            self.query_one(TargetChooser).step()
+
+    def on_radio_set_changed(self, event: TargetChooser.Changed) -> None:
+        """A session picked: back to the path, where enter chooses."""
+        self.query_one("#path", Input).focus()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
@@ -146,4 +167,7 @@ class ImageChooser(ModalScreen[tuple[str | None] | None]):
             label.display = True
             self.query_one("#path", Input).focus()
             return
-        self.dismiss((path,))
+        if self.sessions:
+            self.dismiss((path, self.query_one(TargetChooser).target))
+        else:
+            self.dismiss((path,))

@@ -1,0 +1,30 @@
+"""Which session a typed prompt or a chosen image goes to, in a show of several sessions.
+
+The prompt box and the image chooser put this under their input: `all sessions` (the default:
+every session that can take it) and then each session by name; tab reaches it, the arrows and
+enter or space pick, and the dialog goes back to its input; or ctrl+t, without leaving the input,
+steps to the next choice. A one-session show has none, and its dialogs ask nothing.
+"""
+
+from __future__ import annotations
+
+from textual.widgets import RadioButton, RadioSet
+
+ALL = "all sessions"
+
+
+class TargetChooser(RadioSet):
+    def __init__(self, sessions: tuple[str, ...]) -> None:
+        self.sessions = sessions
+        super().__init__(RadioButton(ALL, value=True), *(RadioButton(name) for name in sessions), id="to")
+
+    def step(self) -> None:
+        """ctrl+t: the next choice (after the last session, all sessions again)."""
+        buttons = list(self.query(RadioButton))
+        buttons[(self.pressed_index + 1) % len(buttons)].value = True
+
+    @property
+    def target(self) -> tuple[str, ...] | None:
+        """None for every session, else the one session picked."""
+        index = self.pressed_index
+        return None if index <= 0 else (self.sessions[index - 1],)
