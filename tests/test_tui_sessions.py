@@ -178,3 +178,24 @@ async def test_the_image_chooser_reaches_the_sessions_with_tab():
         await pilot.press("enter")
         await pilot.pause()
     assert chosen == [(None, ("right",))]
+
+
+async def test_ctrl_t_pressed_quickly_steps_once_per_press():
+    """ctrl+t three times before the set has heard of the first: all -> left -> right -> wall0, not
+    left three times (found driving the TUI in tmux, where keys come faster than Pilot sends them)."""
+    from decart_flow.tui.prompt_box import PromptBox
+
+    app = still_app()
+    async with app.run_test(size=(160, 50)) as pilot:
+        chosen = []
+        app.push_screen(PromptBox("", True, ("left", "right", "wall0")), chosen.append)
+        await pilot.pause()
+        chooser = app.screen.query_one(TargetChooser)
+        for _ in range(3):
+            chooser.step()  # as three key presses handled before any message between them
+        assert chooser.target == ("wall0",)
+        await pilot.pause()
+        assert chooser.target == ("wall0",) and chooser.pressed_index == 3
+        chooser.step()  # and round to every session again
+        await pilot.pause()
+        assert chooser.target is None
