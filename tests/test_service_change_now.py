@@ -38,3 +38,29 @@ async def test_a_change_is_rendered_at_once_and_the_clock_runs_on_from_it() -> N
     await track.recv()
     assert time.monotonic() - t2 > 0.025
     track.stop()
+
+
+async def test_output_that_fell_behind_jumps_its_rtp_time_to_the_wall_time() -> None:
+    """A service too busy to keep its frame rate (three sessions on a small machine) drops frames as
+    a camera does: the RTP time goes on from the wall time, so a receiver's recording keeps the
+    show's length; a change shown at once keeps the cadence (the next frame's RTP time)."""
+    model = model_named("mirage")
+    renderer = Renderer(model)
+    track = OutputTrack(renderer, LatestFrame(), Loudness())
+    interval = 90000 // model.fps
+    first = await track.recv()
+    second = await track.recv()
+    assert second.pts - first.pts == interval
+    began = time.monotonic()
+    time.sleep(0.8)  # the loop is held: the output falls 0.8 s behind its frame clock
+    late = await track.recv()
+    wall = round((time.monotonic() - began) * 90000)
+    assert late.pts - second.pts >= 0.75 * 90000, (late.pts, second.pts)  # the stall is a gap in RTP time
+    assert late.pts - second.pts <= wall + 2 * interval
+    after = await track.recv()
+    assert after.pts - late.pts == interval  # and the cadence goes on from there
+    renderer.set_prompt("Anime", False)
+    track.show_change()
+    changed = await track.recv()
+    assert changed.pts - after.pts == interval  # a change shown at once takes the next frame's time
+    track.stop()

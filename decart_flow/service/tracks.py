@@ -84,7 +84,8 @@ class OutputTrack(MediaStreamTrack):
         self._start: float | None = None
         self._began = 0.0
         self._index = 0
-        self._pts_offset = 0
+        self._segment_pts = 0  # the RTP time (VIDEO_CLOCK ticks since the first frame) the frame clock last restarted at
+        self._last_pts = -1
         self.sent = 0
         self._encoder: Vp8Stream | None = None
         self._busy = 0.0  # seconds spent producing frames since the last report
@@ -128,6 +129,17 @@ class OutputTrack(MediaStreamTrack):
             loop = asyncio.get_running_loop()
             self._first = loop.run_in_executor(None, self._produce, self._latest.frame, self._loudness.level, 0)
 
+    def _restart_clock(self, now: float, behind: bool = False) -> None:
+        """The frame clock starts again at `now`: a change shown at once (its frame takes the next
+        frame's RTP time, so the stream's cadence holds), or the output fell behind (the RTP time
+        jumps to the wall time, as a camera's does when it drops frames, so a receiver's recording
+        keeps the show's length rather than losing what was never produced)."""
+        if behind:
+            self._segment_pts = max(round((now - self._began) * VIDEO_CLOCK), self._last_pts + 1)
+        else:
+            self._segment_pts += self._index * VIDEO_CLOCK // self._fps
+        self._start, self._index = now, 0
+
     async def recv(self) -> av.VideoFrame | av.Packet:
         if self.readyState != "live":
             raise MediaStreamError
@@ -144,16 +156,15 @@ class OutputTrack(MediaStreamTrack):
             self._wake = None
         if self._changed and self._index > 0:
             self._changed = False
-            self._pts_offset += self._index
-            self._start, self._index = time.monotonic(), 0
+            self._restart_clock(time.monotonic())
         elif now - due > 0.5:
             log.debug("output fell %.2fs behind; restarting the frame clock", now - due)
-            self._pts_offset += self._index
-            self._start, self._index = now, 0
+            self._restart_clock(now, behind=True)
         if self._stall_after is not None and time.monotonic() - self._began >= self._stall_after:
             log.info("fault: stalling video")
             await asyncio.Event().wait()  # until the track is stopped and this task cancelled
-        pts = (self._pts_offset + self._index) * VIDEO_CLOCK // self._fps
+        pts = self._segment_pts + self._index * VIDEO_CLOCK // self._fps
+        self._last_pts = pts
         first, self._first = self._first, None
         early, self._early = self._early, None
         rendered = None
