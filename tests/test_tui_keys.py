@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -68,12 +69,21 @@ class Live:
         await wait_for(pilot, lambda: self.app.glance is not None and self.app.glance.state.started, 30.0)
 
 
+async def _key_gap(*_args: object, **_kwargs: object) -> None:
+    """Between two keys of `pilot.press` on a playing show: a fast typist's gap. Textual waits for
+    the process to go idle there, up to a second twice per key; a playing show's media threads
+    never let it, so every key cost two seconds. `press` still waits, after its last key, until the
+    screen has handled every message."""
+    await asyncio.sleep(0.05)
+
+
 async def play(show_file: Path, tmp_path: Path, body, **options) -> Live:
     live = Live(show_file, tmp_path, **options)
     try:
-        async with live.app.run_test(size=(160, 50)) as pilot:
-            await live.started(pilot)
-            await body(live, pilot)
+        with mock.patch("textual.app.wait_for_idle", _key_gap):
+            async with live.app.run_test(size=(160, 50)) as pilot:
+                await live.started(pilot)
+                await body(live, pilot)
     finally:
         await live.app.shutdown_run()
     return live
