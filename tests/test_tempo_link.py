@@ -54,40 +54,18 @@ def test_our_beats_are_the_link_peers_beats() -> None:
 
 
 SHOW = """\
-name: link run
+name: link moves
 model: mirage_v2
 initial: {prompt: Start, enhance: false}
 tempo: {bpm: 120, source: link}
+timeline:
+  bar 3: {prompt: Three, enhance: false}
+  bar 30: {prompt: Thirty, enhance: false}
 cues:
   - every: 1 beat
     prompt: {cycle: [A, B, C, D]}
     enhance: false
 """
-
-
-def test_decart_flow_run_follows_a_link_peer_on_the_embedded_service(tmp_path: Path) -> None:
-    show, journal = tmp_path / "show.yaml", tmp_path / "journal.jsonl"
-    show.write_text(SHOW)
-    with Netns(veth=False) as ns:
-        peer = ns.popen([sys.executable, str(HARNESS / "peer.py"), "--bpm", "97", "--seconds", "40"],
-                        stdout=-1, text=True)
-        time.sleep(1.5)  # the peer's session is the older one
-        run = ns.run([sys.executable, "-m", "decart_flow.cli", "run", str(show), "--headless", "--duration", "5s",
-                      "--journal", str(journal)], timeout=90, cwd=HARNESS.parent.parent)
-        peer.kill()
-        peer_out, _ = peer.communicate(timeout=30)
-    assert run.returncode == 0, run.stderr[-2000:]
-    records = lines(journal.read_text())
-    fires = [r for r in records if r["event"] == "cue.fire"]
-    assert [r["bar"] for r in fires[:5]] == ["1.1", "1.2", "1.3", "1.4", "2.1"]
-    gaps = [b["intended_t"] - a["intended_t"] for a, b in zip(fires[1:], fires[2:])]
-    assert statistics.median(gaps) == pytest.approx(60 / 97, rel=0.001)  # the peer's tempo, not the show's
-    assert not [r for r in records if r["event"] == "error"]
-    assert any(s["peers"] == 1 for s in lines(peer_out))  # it saw us
-
-
-MOVED = SHOW.replace("cues:\n", "timeline:\n  bar 3: {prompt: Three, enhance: false}\n"
-                                "  bar 30: {prompt: Thirty, enhance: false}\ncues:\n")  # the same show, with entries to GO to
 
 
 def _wall(record: dict[str, object]) -> float:
@@ -96,13 +74,14 @@ def _wall(record: dict[str, object]) -> float:
     return datetime.fromisoformat(str(record["ts"])).timestamp()
 
 
-def test_pause_resume_and_go_land_back_on_the_link_peers_beats(tmp_path: Path) -> None:
-    """The operator pauses for a time that is no whole number of beats, resumes, then GOes (to bar 3,
+def test_decart_flow_run_follows_a_link_peer_through_pause_resume_and_go(tmp_path: Path) -> None:
+    """`decart-flow run` on the embedded service follows a Link peer's tempo (97 bpm, the show asks
+    120) from the session's bar line. The operator pauses for a time that is no whole number of beats, resumes, then GOes (to bar 3,
     ahead of its time): after each, the show's beats are the session's beats again and its bars
     start on the session's bar lines (the grid re-anchors within half a bar rather than keeping the
     show's own count). GO itself fires at once, so what the jump lands on goes out with it."""
     show, journal = tmp_path / "show.yaml", tmp_path / "journal.jsonl"
-    show.write_text(MOVED)
+    show.write_text(SHOW)
     osc = ("from pythonosc.udp_client import SimpleUDPClient; import sys; "
            "SimpleUDPClient('127.0.0.1', 57210).send_message(sys.argv[1], [])")
     with Netns(veth=False) as ns:
@@ -131,8 +110,13 @@ def test_pause_resume_and_go_land_back_on_the_link_peers_beats(tmp_path: Path) -
     assert go and go[0]["bar"] == "3.1", go  # journaled at its place on the grid, not at the show's 120 bpm
     go_ts = _wall(go[0])
     assert _wall(next(r for r in records if r["event"] == "go")) == pytest.approx(go_ts, abs=0.05)  # GO fired it
-    fires = [r for r in records if r["event"] == "cue.fire" and r["cue"] == "cue 1" and _wall(r) > resumed_ts
-             and abs(_wall(r) - go_ts) > 0.005]
+    beat_fires = [r for r in records if r["event"] == "cue.fire" and r["cue"] == "cue 1"]
+    assert [r["bar"] for r in beat_fires[:5]] == ["1.1", "1.2", "1.3", "1.4", "2.1"]
+    gaps = [b["intended_t"] - a["intended_t"] for a, b in zip(beat_fires[1:], beat_fires[2:])]
+    assert statistics.median(gaps) == pytest.approx(60 / 97, rel=0.001)  # the peer's tempo, not the show's
+    assert not [r for r in records if r["event"] == "error"]
+    assert any(s["peers"] == 1 for s in samples)  # it saw us
+    fires = [r for r in beat_fires if _wall(r) > resumed_ts and abs(_wall(r) - go_ts) > 0.005]
     assert len(fires) >= 8, [r["event"] for r in records]
 
     def peer_beat(wall: float) -> float:
