@@ -89,7 +89,6 @@ class Engine:
                              f"{', '.join(show.session_names())}")
         # in show order, whatever order the mapping came in
         self.sessions: dict[str, Session] = {n: sessions[n] for n in show.session_names() if n in sessions}
-        self.meter = meter
         meters = meter if isinstance(meter, Mapping) else {next(iter(self.sessions)): meter}
         self.opening: OpeningHours | None = None  # `session:` opening hours and budget, while running
         self.session = next(iter(self.sessions.values()))  # the first (for code that knows one session)

@@ -166,10 +166,6 @@ class Run:
         return self.first.source
 
     @property
-    def recorder(self) -> Any:
-        return self.first.recorder
-
-    @property
     def stamps(self) -> Any:
         return self.first.stamps
 
@@ -178,16 +174,8 @@ class Run:
         return self.first.stats
 
     @property
-    def preview(self) -> Any:
-        return self.first.preview
-
-    @property
     def protocol(self) -> str:
         return self.first.protocol
-
-    @property
-    def meter(self) -> Any:
-        return self.first.meter
 
     @property
     def latency_feed(self) -> Any:
@@ -320,12 +308,9 @@ class Run:
             s.journal("session.state", state="connecting", protocol=s.protocol)
         await self._connect_all()
         self._attach_sinks()
-        if self.show.several:
-            clients = {name: s.client for name, s in self.sessions.items()}
-            meters = {name: s.meter for name, s in self.sessions.items()}
-            self.engine = Engine(self.show, clients, self.clock, self.journal, resume=self.resume, meter=meters)
-        else:
-            self.engine = Engine(self.show, self.session, self.clock, self.journal, resume=self.resume, meter=self.meter)
+        clients = {name: s.client for name, s in self.sessions.items()}
+        meters = {name: s.meter for name, s in self.sessions.items()}
+        self.engine = Engine(self.show, clients, self.clock, self.journal, resume=self.resume, meter=meters)
         for s in self.sessions.values():
             s.meter.changed = self.engine.refresh_state
         if self.options.node is not None and self.options.broker is not None:  # the controller owns the clock
